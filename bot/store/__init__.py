@@ -1,0 +1,11 @@
+"""The one data layer: every SQL statement of Gazette lives in this package."""
+
+from .base import Database, StoreError
+from .feeds import FeedQueries
+
+
+class Store(FeedQueries, Database):
+    """All named queries over one aiosqlite connection."""
+
+
+__all__ = ["Store", "StoreError"]

@@ -1,0 +1,488 @@
+"""Feeds, subscriptions, posts and the delivery outbox."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiosqlite
+
+from ..models import Delivery, Entry, Feed, Post, Subscription
+from ..text import html_to_text
+
+
+class AlreadySubscribed(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class SubscriptionStatus:
+    """What `/feed list` shows for one subscription."""
+
+    subscription: Subscription
+    last_checked_at: float | None
+    last_new_post_at: float | None
+    feed_error: str | None
+    failing_deliveries: int
+    delivery_error: str | None
+
+
+_FEED_COLUMNS = (
+    "id, url, title, site_url, etag, last_modified, body_hash, next_check_at, last_checked_at,"
+    " last_new_post_at, failure_count, last_error, failing_notified"
+)
+_SUB_COLUMNS = (
+    "s.id, s.feed_id, s.guild_id, s.channel_id, s.mention_role_id, s.threads,"
+    " s.auto_archive_minutes, f.url, f.title"
+)
+_POST_COLUMNS = (
+    "id, feed_id, entry_key, title, link, author, published_at, updated_at, categories, tags,"
+    " summary_html, content_html, image_url, comments_feed, wp_id"
+)
+
+
+def _feed(row) -> Feed:
+    return Feed(*row[:12], failing_notified=bool(row[12]))
+
+
+def _subscription(row) -> Subscription:
+    return Subscription(
+        id=row[0],
+        feed_id=row[1],
+        guild_id=row[2],
+        channel_id=row[3],
+        mention_role_id=row[4],
+        threads=bool(row[5]),
+        auto_archive_minutes=row[6],
+        feed_url=row[7],
+        feed_title=row[8],
+    )
+
+
+def _post(row) -> Post:
+    values = list(row)
+    values[8] = json.loads(values[8])
+    values[9] = json.loads(values[9])
+    return Post(*values)
+
+
+def new_nonce() -> str:
+    # Discord accepts nonces of up to 25 characters; enforce_nonce dedups a resend
+    return secrets.token_hex(12)
+
+
+class FeedQueries:
+    conn: aiosqlite.Connection
+
+    # --- bot-wide facts -------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+        await self.conn.commit()
+
+    # --- feeds ----------------------------------------------------------------------
+
+    async def get_feed(self, feed_id: int) -> Feed | None:
+        async with self.conn.execute(
+            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?", (feed_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _feed(row) if row else None
+
+    async def get_feed_by_url(self, url: str) -> Feed | None:
+        async with self.conn.execute(
+            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _feed(row) if row else None
+
+    async def add_feed(
+        self,
+        url: str,
+        *,
+        title: str | None,
+        site_url: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        next_check_at: float,
+    ) -> Feed:
+        """The feed with this URL, created if new (validators kept from the first fetch)."""
+        now = time.time()
+        await self.conn.execute(
+            "INSERT INTO feeds(url, title, site_url, etag, last_modified, body_hash,"
+            " next_check_at, last_checked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(url) DO UPDATE SET title = coalesce(excluded.title, title)",
+            (url, title, site_url, etag, last_modified, body_hash, next_check_at, now, now),
+        )
+        await self.conn.commit()
+        feed = await self.get_feed_by_url(url)
+        assert feed is not None
+        return feed
+
+    async def due_feeds(self, now: float, limit: int) -> list[Feed]:
+        """Feeds whose next check has come and that someone still follows."""
+        async with self.conn.execute(
+            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE next_check_at <= ?"
+            " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)"
+            " ORDER BY next_check_at LIMIT ?",
+            (now, limit),
+        ) as cur:
+            return [_feed(row) for row in await cur.fetchall()]
+
+    async def next_due_at(self) -> float | None:
+        async with self.conn.execute(
+            "SELECT min(next_check_at) FROM feeds"
+            " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)"
+        ) as cur:
+            (value,) = await cur.fetchone()
+        return value
+
+    async def record_unchanged(self, feed_id: int, *, next_check_at: float) -> bool:
+        """A 304 or an identical body. Returns True when the feed was failing and recovered."""
+        return await self._record_success(feed_id, next_check_at, None, None, None, None, None)
+
+    async def record_fetched(
+        self,
+        feed_id: int,
+        *,
+        next_check_at: float,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        title: str | None,
+        site_url: str | None,
+    ) -> bool:
+        """A fetched and parsed body. Returns True when the feed was failing and recovered."""
+        return await self._record_success(
+            feed_id, next_check_at, etag or "", last_modified or "", body_hash, title, site_url
+        )
+
+    async def _record_success(
+        self, feed_id, next_check_at, etag, last_modified, body_hash, title, site_url
+    ) -> bool:
+        async with self.conn.execute(
+            "SELECT failing_notified FROM feeds WHERE id = ?", (feed_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        recovered = bool(row and row[0])
+        # an empty string clears a validator; NULL keeps the one we had
+        await self.conn.execute(
+            "UPDATE feeds SET next_check_at = ?, last_checked_at = ?, failure_count = 0,"
+            " last_error = NULL, failing_notified = 0,"
+            " etag = coalesce(nullif(?, ''), CASE WHEN ? IS NULL THEN etag END),"
+            " last_modified = coalesce(nullif(?, ''), CASE WHEN ? IS NULL THEN last_modified END),"
+            " body_hash = coalesce(?, body_hash), title = coalesce(?, title),"
+            " site_url = coalesce(?, site_url) WHERE id = ?",
+            (
+                next_check_at,
+                time.time(),
+                etag,
+                etag,
+                last_modified,
+                last_modified,
+                body_hash,
+                title,
+                site_url,
+                feed_id,
+            ),
+        )
+        await self.conn.commit()
+        return recovered
+
+    async def record_failure(self, feed_id: int, error: str, *, next_check_at: float) -> int:
+        """Counts one more consecutive failure; returns the new count."""
+        await self.conn.execute(
+            "UPDATE feeds SET failure_count = failure_count + 1, last_error = ?,"
+            " last_checked_at = ?, next_check_at = ? WHERE id = ?",
+            (error[:500], time.time(), next_check_at, feed_id),
+        )
+        await self.conn.commit()
+        async with self.conn.execute(
+            "SELECT failure_count FROM feeds WHERE id = ?", (feed_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else 0
+
+    async def set_failing_notified(self, feed_id: int) -> None:
+        await self.conn.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
+        await self.conn.commit()
+
+    async def count_feeds(self) -> int:
+        async with self.conn.execute(
+            "SELECT count(*) FROM feeds WHERE EXISTS"
+            " (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)"
+        ) as cur:
+            (value,) = await cur.fetchone()
+        return value
+
+    # --- subscriptions --------------------------------------------------------------
+
+    async def add_subscription(
+        self,
+        feed_id: int,
+        guild_id: int,
+        channel_id: int,
+        *,
+        mention_role_id: int | None = None,
+        threads: bool = True,
+        auto_archive_minutes: int = 10080,
+    ) -> Subscription:
+        try:
+            cur = await self.conn.execute(
+                "INSERT INTO subscriptions(feed_id, guild_id, channel_id, mention_role_id,"
+                " threads, auto_archive_minutes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    feed_id,
+                    guild_id,
+                    channel_id,
+                    mention_role_id,
+                    int(threads),
+                    auto_archive_minutes,
+                    time.time(),
+                ),
+            )
+        except aiosqlite.IntegrityError:
+            await self.conn.rollback()
+            raise AlreadySubscribed from None
+        await self.conn.commit()
+        sub = await self.get_subscription(guild_id, cur.lastrowid)
+        assert sub is not None
+        return sub
+
+    async def get_subscription(self, guild_id: int, subscription_id: int) -> Subscription | None:
+        """Scoped to one server: another server's id finds nothing."""
+        async with self.conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+            " WHERE s.id = ? AND s.guild_id = ?",
+            (subscription_id, guild_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return _subscription(row) if row else None
+
+    async def update_subscription(
+        self,
+        guild_id: int,
+        subscription_id: int,
+        *,
+        threads: bool | None = None,
+        auto_archive_minutes: int | None = None,
+        mention_role_id: int | None = None,
+        clear_mention: bool = False,
+    ) -> Subscription | None:
+        await self.conn.execute(
+            "UPDATE subscriptions SET threads = coalesce(?, threads),"
+            " auto_archive_minutes = coalesce(?, auto_archive_minutes),"
+            " mention_role_id = CASE WHEN ? THEN NULL ELSE coalesce(?, mention_role_id) END"
+            " WHERE id = ? AND guild_id = ?",
+            (
+                None if threads is None else int(threads),
+                auto_archive_minutes,
+                int(clear_mention),
+                mention_role_id,
+                subscription_id,
+                guild_id,
+            ),
+        )
+        await self.conn.commit()
+        return await self.get_subscription(guild_id, subscription_id)
+
+    async def guild_subscriptions(self, guild_id: int) -> list[Subscription]:
+        async with self.conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+            " WHERE s.guild_id = ? ORDER BY s.id",
+            (guild_id,),
+        ) as cur:
+            return [_subscription(row) for row in await cur.fetchall()]
+
+    async def feed_subscriptions(self, feed_id: int) -> list[Subscription]:
+        async with self.conn.execute(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+            " WHERE s.feed_id = ? ORDER BY s.id",
+            (feed_id,),
+        ) as cur:
+            return [_subscription(row) for row in await cur.fetchall()]
+
+    async def guild_status(self, guild_id: int) -> list[SubscriptionStatus]:
+        async with self.conn.execute(
+            f"SELECT {_SUB_COLUMNS}, f.last_checked_at, f.last_new_post_at, f.last_error,"
+            " (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id"
+            "   AND d.state = 'pending' AND d.attempts > 0),"
+            " (SELECT d.last_error FROM deliveries d WHERE d.subscription_id = s.id"
+            "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1)"
+            " FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+            " WHERE s.guild_id = ? ORDER BY s.id",
+            (guild_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [SubscriptionStatus(_subscription(row[:9]), *row[9:]) for row in rows]
+
+    async def remove_subscription(self, guild_id: int, subscription_id: int) -> bool:
+        cur = await self.conn.execute(
+            "DELETE FROM subscriptions WHERE id = ? AND guild_id = ?", (subscription_id, guild_id)
+        )
+        await self.conn.commit()
+        return cur.rowcount > 0
+
+    async def count_subscriptions(self) -> int:
+        async with self.conn.execute("SELECT count(*) FROM subscriptions") as cur:
+            (value,) = await cur.fetchone()
+        return value
+
+    # --- posts ----------------------------------------------------------------------
+
+    async def known_keys(self, feed_id: int) -> set[str]:
+        async with self.conn.execute(
+            "SELECT entry_key FROM posts WHERE feed_id = ?", (feed_id,)
+        ) as cur:
+            return {row[0] for row in await cur.fetchall()}
+
+    async def store_entries(
+        self, feed_id: int, entries: Iterable[Entry], *, announce: bool
+    ) -> list[int]:
+        """Insert the entries not seen before; returns the new posts' ids, oldest first.
+
+        With `announce`, every subscription of the feed gets a pending delivery of each new
+        post in the same transaction, so a crash cannot separate "stored" from "owed".
+        """
+        now = time.time()
+        ordered = sorted(entries, key=lambda e: e.published_at or 0.0)
+        new_ids: list[int] = []
+        try:
+            for entry in ordered:
+                cur = await self.conn.execute(
+                    "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
+                    " updated_at, categories, tags, summary_html, content_html, content_text,"
+                    " image_url, comments_feed, wp_id, discovered_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(feed_id, entry_key) DO NOTHING",
+                    (
+                        feed_id,
+                        entry.key,
+                        entry.title,
+                        entry.link,
+                        entry.author,
+                        entry.published_at,
+                        entry.updated_at,
+                        json.dumps(entry.categories, ensure_ascii=False),
+                        json.dumps(entry.tags, ensure_ascii=False),
+                        entry.summary_html,
+                        entry.content_html,
+                        html_to_text(entry.content_html or entry.summary_html),
+                        entry.image_url,
+                        entry.comments_feed,
+                        entry.wp_id,
+                        now,
+                    ),
+                )
+                if cur.rowcount:
+                    new_ids.append(cur.lastrowid)
+            if new_ids and announce:
+                subs = await (
+                    await self.conn.execute(
+                        "SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,)
+                    )
+                ).fetchall()
+                await self.conn.executemany(
+                    "INSERT OR IGNORE INTO deliveries(post_id, subscription_id, nonce,"
+                    " created_at) VALUES (?, ?, ?, ?)",
+                    [(post_id, sub[0], new_nonce(), now) for post_id in new_ids for sub in subs],
+                )
+                await self.conn.execute(
+                    "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
+                )
+            await self.conn.commit()
+        except BaseException:
+            await self.conn.rollback()
+            raise
+        return new_ids
+
+    async def get_post(self, post_id: int) -> Post | None:
+        async with self.conn.execute(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ?", (post_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _post(row) if row else None
+
+    async def latest_post(self, feed_id: int) -> Post | None:
+        async with self.conn.execute(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE feed_id = ?"
+            " ORDER BY coalesce(published_at, discovered_at) DESC, id DESC LIMIT 1",
+            (feed_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return _post(row) if row else None
+
+    async def count_posts(self, feed_id: int) -> int:
+        async with self.conn.execute(
+            "SELECT count(*) FROM posts WHERE feed_id = ?", (feed_id,)
+        ) as cur:
+            (value,) = await cur.fetchone()
+        return value
+
+    # --- deliveries -----------------------------------------------------------------
+
+    async def due_deliveries(self, now: float, limit: int = 50) -> list[Delivery]:
+        async with self.conn.execute(
+            "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
+            " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id"
+            " FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
+            " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
+            " ORDER BY d.next_attempt_at, d.id LIMIT ?",
+            (now, limit),
+        ) as cur:
+            return [Delivery(*row) for row in await cur.fetchall()]
+
+    async def next_delivery_at(self) -> float | None:
+        async with self.conn.execute(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'"
+        ) as cur:
+            (value,) = await cur.fetchone()
+        return value
+
+    async def mark_delivered(
+        self, delivery_id: int, message_id: int, thread_id: int | None = None
+    ) -> None:
+        await self.conn.execute(
+            "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?,"
+            " last_error = NULL WHERE id = ?",
+            (message_id, thread_id, time.time(), delivery_id),
+        )
+        await self.conn.commit()
+
+    async def set_delivery_thread(self, delivery_id: int, thread_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE deliveries SET thread_id = ? WHERE id = ?", (thread_id, delivery_id)
+        )
+        await self.conn.commit()
+
+    async def mark_delivery_failed(
+        self, delivery_id: int, error: str, *, next_attempt_at: float
+    ) -> None:
+        await self.conn.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE id = ?",
+            (error[:500], next_attempt_at, delivery_id),
+        )
+        await self.conn.commit()
+
+    async def retry_subscription_now(self, subscription_id: int) -> None:
+        """Bring a subscription's failing deliveries forward (after the admin fixed it)."""
+        await self.conn.execute(
+            "UPDATE deliveries SET next_attempt_at = 0 WHERE subscription_id = ?"
+            " AND state = 'pending'",
+            (subscription_id,),
+        )
+        await self.conn.commit()
