@@ -40,6 +40,7 @@ class Feed:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
+    poll_interval: int | None
     next_check_at: float
     last_checked_at: float | None
     last_new_post_at: float | None
@@ -97,3 +98,6 @@ class Delivery:
     channel_id: int
     guild_id: int
     mention_role_id: int | None
+    threads: bool
+    auto_archive_minutes: int
+    feed_title: str | None

@@ -31,8 +31,8 @@ class SubscriptionStatus:
 
 
 _FEED_COLUMNS = (
-    "id, url, title, site_url, etag, last_modified, body_hash, next_check_at, last_checked_at,"
-    " last_new_post_at, failure_count, last_error, failing_notified"
+    "id, url, title, site_url, etag, last_modified, body_hash, poll_interval, next_check_at,"
+    " last_checked_at, last_new_post_at, failure_count, last_error, failing_notified"
 )
 _SUB_COLUMNS = (
     "s.id, s.feed_id, s.guild_id, s.channel_id, s.mention_role_id, s.threads,"
@@ -45,7 +45,7 @@ _POST_COLUMNS = (
 
 
 def _feed(row) -> Feed:
-    return Feed(*row[:12], failing_notified=bool(row[12]))
+    return Feed(*row[:13], failing_notified=bool(row[13]))
 
 
 def _subscription(row) -> Subscription:
@@ -437,8 +437,9 @@ class FeedQueries:
     async def due_deliveries(self, now: float, limit: int = 50) -> list[Delivery]:
         async with self.conn.execute(
             "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
-            " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id"
-            " FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
+            " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
+            " s.auto_archive_minutes, f.title FROM deliveries d"
+            " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
             " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
             " ORDER BY d.next_attempt_at, d.id LIMIT ?",
             (now, limit),

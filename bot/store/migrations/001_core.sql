@@ -7,6 +7,7 @@ CREATE TABLE feeds (
     etag TEXT,
     last_modified TEXT,
     body_hash TEXT,
+    poll_interval INTEGER, -- seconds; NULL follows POLL_INTERVAL
     next_check_at REAL NOT NULL DEFAULT 0,
     last_checked_at REAL,
     last_new_post_at REAL,

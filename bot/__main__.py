@@ -1,0 +1,105 @@
+"""`python -m bot` runs Gazette; `python -m bot import|search ...` are operator commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import aiohttp
+import discord
+
+from .app import Gazette, point_discord_at
+from .config import ConfigError, Settings
+from .fetch import create_session
+from .store import Store, StoreError
+
+log = logging.getLogger("bot")
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message tells the operator what to fix."""
+
+
+async def run(settings: Settings) -> None:
+    point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
+    try:
+        store = await Store.open(settings.database_path)
+    except StoreError as exc:
+        raise StartupError(str(exc)) from exc
+    try:
+        async with create_session(allow_private=settings.allow_private_feeds) as session:
+            bot = Gazette(settings, store, session)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            async with bot:
+                await _login_and_connect(bot, settings)
+    finally:
+        await store.close()
+
+
+async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
+    try:
+        await bot.login(settings.discord_token)
+    except discord.LoginFailure as exc:
+        raise StartupError(
+            "Discord rejected DISCORD_TOKEN: check the token in .env (Developer Portal → Bot → "
+            "Reset Token)"
+        ) from exc
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        raise StartupError(
+            f"cannot reach Discord's API at {settings.discord_api_base}: {exc or type(exc).__name__}"
+        ) from exc
+    except discord.HTTPException as exc:
+        raise StartupError(
+            f"Discord's API at {settings.discord_api_base} answered {exc.status}: {exc.text}"
+        ) from exc
+    try:
+        await bot.connect()
+    except AttributeError as exc:
+        # discord.py 2.7 fails this way when the very first gateway connection cannot be made
+        if bot.ws is None:
+            raise StartupError(
+                f"cannot connect to Discord's gateway at {settings.discord_gateway_url}"
+            ) from exc
+        raise
+    except discord.PrivilegedIntentsRequired as exc:
+        raise StartupError(f"Discord refused the gateway connection: {exc}") from exc
+    except discord.GatewayNotFound as exc:
+        raise StartupError(
+            f"cannot connect to Discord's gateway at {settings.discord_gateway_url}"
+        ) from exc
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in {"import", "search"}:
+        from . import cli
+
+        return cli.main(argv)
+    if argv:
+        print(f"unknown command {argv[0]!r}; use: python -m bot [import|search]", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"gazette: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+    try:
+        asyncio.run(run(settings))
+    except StartupError as exc:
+        print(f"gazette: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

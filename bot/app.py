@@ -1,0 +1,108 @@
+"""The bot: owns the resources, loads the cogs, syncs commands when they change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+
+from .config import Settings
+from .fetch import Fetcher
+from .poller import FeedPoller
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.errors", "cogs.feeds", "cogs.announcer")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How often the background loops run; tests shorten these."""
+
+    poll_tick: float = 15.0  # how often due feeds are looked for
+    delivery_tick: float = 5.0  # how often the outbox is looked at
+    delivery_backoff: float = 30.0  # first retry of a failed send; doubles up to the cap
+    delivery_backoff_cap: float = 3600.0
+
+
+def point_discord_at(api_base: str, gateway_url: str) -> None:
+    """Send discord.py's REST and gateway traffic to the configured addresses (proxies, tests).
+
+    discord.py has no per-client setting for these; they are class attributes.
+    """
+    discord.http.Route.BASE = api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class Gazette(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        session: aiohttp.ClientSession,
+        *,
+        timing: Timing | None = None,
+        **options,
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = False
+        intents.members = False
+        intents.presences = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            # nothing a blog writes may ping anyone; a role is allowed per message when asked
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.store = store
+        self.session = session
+        self.timing = timing or Timing()
+        self.fetcher = Fetcher(session)
+        self.poller = FeedPoller(store, self.fetcher, default_interval=settings.poll_interval)
+        self._ready_logged = False
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands_if_changed()
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Sync the slash commands only when their definition differs from the last sync."""
+        guild = None
+        if self.settings.command_guild_id:
+            guild = discord.Object(self.settings.command_guild_id)
+            self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        target = f"{self.application_id}:{guild.id if guild else 'global'}"
+        digest = hashlib.sha256(
+            json.dumps([target, payload], sort_keys=True).encode()
+        ).hexdigest()
+        if await self.store.get_meta("commands_synced") == digest:
+            log.debug("slash commands unchanged since the last sync")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.store.set_meta("commands_synced", digest)
+        log.info("synced %d slash commands (%s)", len(synced), "one server" if guild else "global")
+        return True
+
+    async def on_ready(self) -> None:
+        if self._ready_logged:
+            return
+        self._ready_logged = True
+        log.info(
+            "ready as %s (id %s) in %d servers, following %d feeds",
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            await self.store.count_feeds(),
+        )

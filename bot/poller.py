@@ -1,0 +1,187 @@
+"""Following feeds: subscribe, poll the due ones, store what is new. Knows nothing of Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+from .discovery import DiscoveryError, discover
+from .errors import UserError
+from .feeds import FeedParseError, parse_feed
+from .fetch import FetchError, Fetcher, HTTPStatusError
+from .models import Feed, Subscription
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 6 * 3600.0
+FAILURES_BEFORE_NOTICE = 3
+
+
+class SubscribeError(UserError):
+    """A user-facing reason why a URL cannot be followed."""
+
+
+@dataclass(slots=True)
+class Subscribed:
+    subscription: Subscription
+    feed_title: str
+    feed_url: str
+    stored: int  # posts stored in the archive (none of them announced)
+
+
+@dataclass(slots=True)
+class FeedEvent:
+    """Something the followers of a feed should be told once."""
+
+    kind: str  # "failing" | "recovered"
+    feed: Feed
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class PollReport:
+    polled: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    new_posts: int = 0
+    events: list[FeedEvent] = field(default_factory=list)
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+class FeedPoller:
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        *,
+        default_interval: float,
+        max_concurrency: int = 16,
+        max_backoff: float = MAX_BACKOFF,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.default_interval = default_interval
+        self.max_backoff = max_backoff
+        self._limit = asyncio.Semaphore(max_concurrency)
+
+    def next_check(self, feed_interval: float | None = None) -> float:
+        interval = feed_interval or self.default_interval
+        # jitter spreads feeds added together so they are not all fetched in the same second
+        return time.time() + interval * random.uniform(0.9, 1.1)
+
+    def backoff_until(self, failures: int, retry_after: float | None = None) -> float:
+        delay = min(self.default_interval * 2 ** max(failures - 1, 0), self.max_backoff)
+        if retry_after:
+            delay = max(delay, min(retry_after, self.max_backoff))
+        return time.time() + delay * random.uniform(1.0, 1.2)
+
+    async def subscribe(
+        self,
+        url: str,
+        *,
+        guild_id: int,
+        channel_id: int,
+        mention_role_id: int | None = None,
+        threads: bool = True,
+        auto_archive_minutes: int = 10080,
+    ) -> Subscribed:
+        """Find the feed behind `url`, store every post it holds unannounced, and follow it."""
+        try:
+            found = await discover(self.fetcher, url)
+        except (DiscoveryError, FetchError) as exc:
+            raise SubscribeError(str(exc)) from exc
+        parsed, result = found.parsed, found.result
+        feed = await self.store.add_feed(
+            found.feed_url,
+            title=parsed.title or None,
+            site_url=parsed.site_url,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=body_hash(result.body),
+            next_check_at=self.next_check(),
+        )
+        await self.store.store_entries(feed.id, parsed.entries, announce=False)
+        subscription = await self.store.add_subscription(
+            feed.id,
+            guild_id,
+            channel_id,
+            mention_role_id=mention_role_id,
+            threads=threads,
+            auto_archive_minutes=auto_archive_minutes,
+        )
+        return Subscribed(
+            subscription=subscription,
+            feed_title=parsed.title or feed.title or found.feed_url,
+            feed_url=found.feed_url,
+            stored=await self.store.count_posts(feed.id),
+        )
+
+    async def poll_due(self, *, limit: int = 500) -> PollReport:
+        """One cycle: every feed whose time has come, at most `max_concurrency` at once."""
+        report = PollReport()
+        feeds = await self.store.due_feeds(time.time(), limit)
+        if feeds:
+            await asyncio.gather(*(self._poll_guarded(feed, report) for feed in feeds))
+        return report
+
+    async def _poll_guarded(self, feed: Feed, report: PollReport) -> None:
+        async with self._limit:
+            try:
+                await self.poll_feed(feed, report)
+            except Exception:
+                # one broken feed must never stop the others; it is retried later
+                log.exception("polling %s failed unexpectedly", feed.url)
+                await self.store.record_failure(
+                    feed.id, "internal error", next_check_at=self.backoff_until(1)
+                )
+
+    async def poll_feed(self, feed: Feed, report: PollReport) -> None:
+        report.polled += 1
+        try:
+            result = await self.fetcher.get(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified
+            )
+            digest = body_hash(result.body) if result.status == 200 else None
+            if result.status == 304 or digest == feed.body_hash:
+                report.unchanged += 1
+                recovered = await self.store.record_unchanged(
+                    feed.id, next_check_at=self.next_check(feed.poll_interval)
+                )
+            else:
+                known = await self.store.known_keys(feed.id)
+                parsed = await asyncio.to_thread(parse_feed, result.body, result.url, known)
+                new_ids = await self.store.store_entries(feed.id, parsed.entries, announce=True)
+                report.new_posts += len(new_ids)
+                recovered = await self.store.record_fetched(
+                    feed.id,
+                    next_check_at=self.next_check(feed.poll_interval),
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    body_hash=digest,
+                    title=parsed.title or None,
+                    site_url=parsed.site_url,
+                )
+        except (FetchError, FeedParseError) as exc:
+            report.failed += 1
+            await self._failed(feed, str(exc), exc, report)
+            return
+        if recovered:
+            report.events.append(FeedEvent("recovered", feed))
+
+    async def _failed(self, feed: Feed, error: str, exc: Exception, report: PollReport) -> None:
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        failures = await self.store.record_failure(
+            feed.id, error, next_check_at=self.backoff_until(feed.failure_count + 1, retry_after)
+        )
+        log.info("feed %s failed (%d in a row): %s", feed.url, failures, error)
+        if failures >= FAILURES_BEFORE_NOTICE and not feed.failing_notified:
+            await self.store.set_failing_notified(feed.id)
+            report.events.append(FeedEvent("failing", feed, error))

@@ -1,0 +1,242 @@
+"""`/feed`: what a server follows, and where it is announced. Manage Server only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import Gazette
+from bot.errors import UserError
+from bot.models import Subscription
+from bot.render import render_announcement
+from bot.store.feeds import AlreadySubscribed
+
+from .embeds import announcement_embed, discord_time
+
+log = logging.getLogger(__name__)
+
+ANNOUNCE_CHANNELS = [
+    discord.ChannelType.text,
+    discord.ChannelType.news,
+    discord.ChannelType.forum,
+]
+ARCHIVE_CHOICES = [
+    app_commands.Choice(name="1 hour", value=60),
+    app_commands.Choice(name="1 day", value=1440),
+    app_commands.Choice(name="3 days", value=4320),
+    app_commands.Choice(name="1 week", value=10080),
+]
+NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
+
+
+def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member) -> list[str]:
+    perms = channel.permissions_for(me)
+    needed = list(NEEDED_TO_ANNOUNCE)
+    if isinstance(channel, discord.ForumChannel):
+        needed = ["view_channel", "send_messages", "embed_links"]  # a forum post is a thread
+    return [name.replace("_", " ").title() for name in needed if not getattr(perms, name)]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blogs in this server"):
+    def __init__(self, bot: Gazette) -> None:
+        self.bot = bot
+        self.store = bot.store
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # default_permissions only hides the command; a server can override it, so check too
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    async def subscription_from(
+        self, interaction: discord.Interaction, value: str
+    ) -> Subscription:
+        """The subscription picked in autocomplete (or typed as a URL), in this server only."""
+        subs = await self.store.guild_subscriptions(interaction.guild_id)
+        for sub in subs:
+            if value in (str(sub.id), sub.feed_url):
+                return sub
+        raise UserError("No such feed in this server: pick one from the list (see `/feed list`).")
+
+    async def feed_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        current = current.lower()
+        choices = []
+        for sub in await self.store.guild_subscriptions(interaction.guild_id):
+            channel = self.bot.get_channel(sub.channel_id)
+            label = f"{sub.feed_title or sub.feed_url} → #{channel.name if channel else sub.channel_id}"
+            if current in label.lower() or current in sub.feed_url.lower():
+                choices.append(app_commands.Choice(name=label[:100], value=str(sub.id)))
+        return choices[:25]
+
+    @app_commands.command(name="add", description="Follow a blog or feed and announce new posts")
+    @app_commands.describe(
+        url="The blog's address or its feed's",
+        channel="Where new posts are announced",
+        mention="A role to mention with each new post",
+        threads="Open a discussion thread for each post (default: yes)",
+        auto_archive="When an idle discussion thread is archived (default: 1 week)",
+    )
+    @app_commands.choices(auto_archive=ARCHIVE_CHOICES)
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2000],
+        channel: app_commands.AppCommandChannel,
+        mention: discord.Role | None = None,
+        threads: bool = True,
+        auto_archive: app_commands.Choice[int] | None = None,
+    ) -> None:
+        if channel.type not in ANNOUNCE_CHANNELS:
+            raise UserError("Pick a text, announcement or forum channel.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        target = interaction.guild.get_channel(channel.id)
+        missing = missing_permissions(target, interaction.guild.me) if target else []
+        if missing:
+            raise UserError(
+                f"I cannot post in {channel.mention}: I am missing {', '.join(missing)}."
+            )
+        url = url.strip()
+        if "://" not in url:
+            url = "https://" + url
+        try:
+            result = await self.bot.poller.subscribe(
+                url,
+                guild_id=interaction.guild_id,
+                channel_id=channel.id,
+                mention_role_id=mention.id if mention else None,
+                threads=threads,
+                auto_archive_minutes=auto_archive.value if auto_archive else 10080,
+            )
+        except AlreadySubscribed:
+            raise UserError(f"That feed is already announced in {channel.mention}.") from None
+        role = f", mentioning {mention.mention}" if mention else ""
+        await interaction.followup.send(
+            f"Following **{discord.utils.escape_markdown(result.feed_title)}**\n"
+            f"Feed: <{result.feed_url}>\n"
+            f"New posts will be announced in {channel.mention}{role}. "
+            f"{result.stored} existing posts were stored in the archive without announcing them.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="list", description="The feeds this server follows")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        statuses = await self.store.guild_status(interaction.guild_id)
+        if not statuses:
+            await interaction.response.send_message(
+                "This server follows no feeds yet: add one with `/feed add`.", ephemeral=True
+            )
+            return
+        embed = discord.Embed(title="Feeds followed here", colour=discord.Colour.blurple())
+        for status in statuses[:25]:
+            sub = status.subscription
+            lines = [f"<{sub.feed_url}> → <#{sub.channel_id}>"]
+            if sub.mention_role_id:
+                lines.append(f"Mentions <@&{sub.mention_role_id}>")
+            lines.append(
+                "Last check: "
+                + (discord_time(status.last_checked_at, "R") if status.last_checked_at else "not yet")
+                + " · last new post: "
+                + (
+                    discord_time(status.last_new_post_at, "R")
+                    if status.last_new_post_at
+                    else "none yet"
+                )
+            )
+            if status.feed_error:
+                lines.append(f"⚠️ Feed error: {status.feed_error}")
+            if status.failing_deliveries:
+                lines.append(
+                    f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
+                    f"{status.delivery_error}"
+                )
+            embed.add_field(
+                name=(sub.feed_title or sub.feed_url)[:256], value="\n".join(lines)[:1024], inline=False
+            )
+        if len(statuses) > 25:
+            embed.set_footer(text=f"and {len(statuses) - 25} more")
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @app_commands.command(name="remove", description="Stop following a feed in this server")
+    @app_commands.describe(feed="The feed to stop following")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def remove(self, interaction: discord.Interaction, feed: str) -> None:
+        sub = await self.subscription_from(interaction, feed)
+        await self.store.remove_subscription(interaction.guild_id, sub.id)
+        await interaction.response.send_message(
+            f"Stopped announcing <{sub.feed_url}> in <#{sub.channel_id}>. "
+            "Its posts stay searchable in the archive.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="test", description="Show how the newest post would be announced")
+    @app_commands.describe(feed="The feed to preview")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def test(self, interaction: discord.Interaction, feed: str) -> None:
+        sub = await self.subscription_from(interaction, feed)
+        post = await self.store.latest_post(sub.feed_id)
+        if post is None:
+            raise UserError("That feed has no posts yet.")
+        announcement = await asyncio.to_thread(render_announcement, post, sub.feed_title)
+        note = f"Preview of the newest post, as it would appear in <#{sub.channel_id}>"
+        if sub.mention_role_id:
+            note += f", mentioning <@&{sub.mention_role_id}>"
+        await interaction.response.send_message(
+            note + ":",
+            embed=announcement_embed(announcement),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @app_commands.command(name="edit", description="Change how a feed is announced")
+    @app_commands.describe(
+        feed="The feed to change",
+        mention="A role to mention with each new post",
+        no_mention="Stop mentioning a role",
+        threads="Open a discussion thread for each post",
+        auto_archive="When an idle discussion thread is archived",
+    )
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    @app_commands.choices(auto_archive=ARCHIVE_CHOICES)
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        feed: str,
+        mention: discord.Role | None = None,
+        no_mention: bool = False,
+        threads: bool | None = None,
+        auto_archive: app_commands.Choice[int] | None = None,
+    ) -> None:
+        sub = await self.subscription_from(interaction, feed)
+        sub = await self.store.update_subscription(
+            interaction.guild_id,
+            sub.id,
+            threads=threads,
+            auto_archive_minutes=auto_archive.value if auto_archive else None,
+            mention_role_id=mention.id if mention else None,
+            clear_mention=no_mention,
+        )
+        # a fix on the admin's side (permissions, a role) deserves a prompt retry
+        await self.store.retry_subscription_now(sub.id)
+        mention_text = f"<@&{sub.mention_role_id}>" if sub.mention_role_id else "nobody"
+        await interaction.response.send_message(
+            f"Updated <{sub.feed_url}> in <#{sub.channel_id}>: mentions {mention_text}, "
+            f"threads {'on' if sub.threads else 'off'}, archived after "
+            f"{sub.auto_archive_minutes // 60} h idle.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+async def setup(bot: Gazette) -> None:
+    await bot.add_cog(Feeds(bot))
