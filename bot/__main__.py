@@ -48,9 +48,10 @@ async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
             "Discord rejected DISCORD_TOKEN: check the token in .env (Developer Portal → Bot → "
             "Reset Token)"
         ) from exc
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise StartupError(
-            f"cannot reach Discord's API at {settings.discord_api_base}: {exc or type(exc).__name__}"
+            f"cannot reach Discord's API at {settings.discord_api_base}: "
+            f"{exc or type(exc).__name__}"
         ) from exc
     except discord.HTTPException as exc:
         raise StartupError(
@@ -90,7 +91,9 @@ def main(argv: list[str]) -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+    logging.getLogger("discord").setLevel(
+        max(logging.INFO, logging.getLevelName(settings.log_level))
+    )
     try:
         asyncio.run(run(settings))
     except StartupError as exc:

@@ -84,9 +84,7 @@ class Gazette(commands.Bot):
             self.tree.copy_global_to(guild=guild)
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
         target = f"{self.application_id}:{guild.id if guild else 'global'}"
-        digest = hashlib.sha256(
-            json.dumps([target, payload], sort_keys=True).encode()
-        ).hexdigest()
+        digest = hashlib.sha256(json.dumps([target, payload], sort_keys=True).encode()).hexdigest()
         if await self.store.get_meta("commands_synced") == digest:
             log.debug("slash commands unchanged since the last sync")
             return False

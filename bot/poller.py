@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
-from .fetch import FetchError, Fetcher, HTTPStatusError
+from .fetch import Fetcher, FetchError, HTTPStatusError
 from .models import Feed, Subscription
 from .store import Store
 

@@ -102,7 +102,9 @@ class Announcer(commands.Cog):
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in due:
             by_channel[delivery.channel_id].append(delivery)
-        sent = await asyncio.gather(*(self._deliver_channel(items) for items in by_channel.values()))
+        sent = await asyncio.gather(
+            *(self._deliver_channel(items) for items in by_channel.values())
+        )
         return sum(sent)
 
     async def _deliver_channel(self, deliveries: list[Delivery]) -> int:

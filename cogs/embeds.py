@@ -26,10 +26,9 @@ def announcement_embed(announcement: Announcement) -> discord.Embed:
         embed.set_author(name=announcement.author)
     if announcement.timestamp:
         embed.timestamp = dt.datetime.fromtimestamp(announcement.timestamp, dt.UTC)
+        when = announcement.timestamp
         embed.add_field(
-            name="Published",
-            value=f"{discord_time(announcement.timestamp)} ({discord_time(announcement.timestamp, 'R')})",
-            inline=True,
+            name="Published", value=f"{discord_time(when)} ({discord_time(when, 'R')})", inline=True
         )
     if announcement.categories:
         embed.add_field(

@@ -15,9 +15,7 @@ log = logging.getLogger(__name__)
 
 def explain(error: app_commands.AppCommandError) -> str | None:
     """The short answer for a user-side problem, or None for the unexpected."""
-    if isinstance(error, app_commands.CommandInvokeError) and isinstance(
-        error.original, UserError
-    ):
+    if isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, UserError):
         return str(error.original)
     if isinstance(error, app_commands.MissingPermissions):
         return "You need the **Manage Server** permission to use this command."

@@ -55,9 +55,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             raise app_commands.MissingPermissions(["manage_guild"])
         return True
 
-    async def subscription_from(
-        self, interaction: discord.Interaction, value: str
-    ) -> Subscription:
+    async def subscription_from(self, interaction: discord.Interaction, value: str) -> Subscription:
         """The subscription picked in autocomplete (or typed as a URL), in this server only."""
         subs = await self.store.guild_subscriptions(interaction.guild_id)
         for sub in subs:
@@ -72,7 +70,9 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         choices = []
         for sub in await self.store.guild_subscriptions(interaction.guild_id):
             channel = self.bot.get_channel(sub.channel_id)
-            label = f"{sub.feed_title or sub.feed_url} → #{channel.name if channel else sub.channel_id}"
+            label = (
+                f"{sub.feed_title or sub.feed_url} → #{channel.name if channel else sub.channel_id}"
+            )
             if current in label.lower() or current in sub.feed_url.lower():
                 choices.append(app_commands.Choice(name=label[:100], value=str(sub.id)))
         return choices[:25]
@@ -143,7 +143,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                 lines.append(f"Mentions <@&{sub.mention_role_id}>")
             lines.append(
                 "Last check: "
-                + (discord_time(status.last_checked_at, "R") if status.last_checked_at else "not yet")
+                + (
+                    discord_time(status.last_checked_at, "R")
+                    if status.last_checked_at
+                    else "not yet"
+                )
                 + " · last new post: "
                 + (
                     discord_time(status.last_new_post_at, "R")
@@ -159,7 +163,9 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                     f"{status.delivery_error}"
                 )
             embed.add_field(
-                name=(sub.feed_title or sub.feed_url)[:256], value="\n".join(lines)[:1024], inline=False
+                name=(sub.feed_title or sub.feed_url)[:256],
+                value="\n".join(lines)[:1024],
+                inline=False,
             )
         if len(statuses) > 25:
             embed.set_footer(text=f"and {len(statuses) - 25} more")

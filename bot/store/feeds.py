@@ -85,12 +85,12 @@ class FeedQueries:
         return row[0] if row else None
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     # --- feeds ----------------------------------------------------------------------
 
@@ -121,13 +121,13 @@ class FeedQueries:
     ) -> Feed:
         """The feed with this URL, created if new (validators kept from the first fetch)."""
         now = time.time()
-        await self.conn.execute(
-            "INSERT INTO feeds(url, title, site_url, etag, last_modified, body_hash,"
-            " next_check_at, last_checked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(url) DO UPDATE SET title = coalesce(excluded.title, title)",
-            (url, title, site_url, etag, last_modified, body_hash, next_check_at, now, now),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO feeds(url, title, site_url, etag, last_modified, body_hash,"
+                " next_check_at, last_checked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET title = coalesce(excluded.title, title)",
+                (url, title, site_url, etag, last_modified, body_hash, next_check_at, now, now),
+            )
         feed = await self.get_feed_by_url(url)
         assert feed is not None
         return feed
@@ -179,37 +179,38 @@ class FeedQueries:
             row = await cur.fetchone()
         recovered = bool(row and row[0])
         # an empty string clears a validator; NULL keeps the one we had
-        await self.conn.execute(
-            "UPDATE feeds SET next_check_at = ?, last_checked_at = ?, failure_count = 0,"
-            " last_error = NULL, failing_notified = 0,"
-            " etag = coalesce(nullif(?, ''), CASE WHEN ? IS NULL THEN etag END),"
-            " last_modified = coalesce(nullif(?, ''), CASE WHEN ? IS NULL THEN last_modified END),"
-            " body_hash = coalesce(?, body_hash), title = coalesce(?, title),"
-            " site_url = coalesce(?, site_url) WHERE id = ?",
-            (
-                next_check_at,
-                time.time(),
-                etag,
-                etag,
-                last_modified,
-                last_modified,
-                body_hash,
-                title,
-                site_url,
-                feed_id,
-            ),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE feeds SET next_check_at = ?, last_checked_at = ?, failure_count = 0,"
+                " last_error = NULL, failing_notified = 0,"
+                " etag = coalesce(nullif(?, ''), CASE WHEN ? IS NULL THEN etag END),"
+                " last_modified = coalesce(nullif(?, ''),"
+                "   CASE WHEN ? IS NULL THEN last_modified END),"
+                " body_hash = coalesce(?, body_hash), title = coalesce(?, title),"
+                " site_url = coalesce(?, site_url) WHERE id = ?",
+                (
+                    next_check_at,
+                    time.time(),
+                    etag,
+                    etag,
+                    last_modified,
+                    last_modified,
+                    body_hash,
+                    title,
+                    site_url,
+                    feed_id,
+                ),
+            )
         return recovered
 
     async def record_failure(self, feed_id: int, error: str, *, next_check_at: float) -> int:
         """Counts one more consecutive failure; returns the new count."""
-        await self.conn.execute(
-            "UPDATE feeds SET failure_count = failure_count + 1, last_error = ?,"
-            " last_checked_at = ?, next_check_at = ? WHERE id = ?",
-            (error[:500], time.time(), next_check_at, feed_id),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE feeds SET failure_count = failure_count + 1, last_error = ?,"
+                " last_checked_at = ?, next_check_at = ? WHERE id = ?",
+                (error[:500], time.time(), next_check_at, feed_id),
+            )
         async with self.conn.execute(
             "SELECT failure_count FROM feeds WHERE id = ?", (feed_id,)
         ) as cur:
@@ -217,8 +218,8 @@ class FeedQueries:
         return row[0] if row else 0
 
     async def set_failing_notified(self, feed_id: int) -> None:
-        await self.conn.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
 
     async def count_feeds(self) -> int:
         async with self.conn.execute(
@@ -241,23 +242,22 @@ class FeedQueries:
         auto_archive_minutes: int = 10080,
     ) -> Subscription:
         try:
-            cur = await self.conn.execute(
-                "INSERT INTO subscriptions(feed_id, guild_id, channel_id, mention_role_id,"
-                " threads, auto_archive_minutes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    feed_id,
-                    guild_id,
-                    channel_id,
-                    mention_role_id,
-                    int(threads),
-                    auto_archive_minutes,
-                    time.time(),
-                ),
-            )
+            async with self.transaction() as db:
+                cur = await db.execute(
+                    "INSERT INTO subscriptions(feed_id, guild_id, channel_id, mention_role_id,"
+                    " threads, auto_archive_minutes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        feed_id,
+                        guild_id,
+                        channel_id,
+                        mention_role_id,
+                        int(threads),
+                        auto_archive_minutes,
+                        time.time(),
+                    ),
+                )
         except aiosqlite.IntegrityError:
-            await self.conn.rollback()
             raise AlreadySubscribed from None
-        await self.conn.commit()
         sub = await self.get_subscription(guild_id, cur.lastrowid)
         assert sub is not None
         return sub
@@ -282,21 +282,21 @@ class FeedQueries:
         mention_role_id: int | None = None,
         clear_mention: bool = False,
     ) -> Subscription | None:
-        await self.conn.execute(
-            "UPDATE subscriptions SET threads = coalesce(?, threads),"
-            " auto_archive_minutes = coalesce(?, auto_archive_minutes),"
-            " mention_role_id = CASE WHEN ? THEN NULL ELSE coalesce(?, mention_role_id) END"
-            " WHERE id = ? AND guild_id = ?",
-            (
-                None if threads is None else int(threads),
-                auto_archive_minutes,
-                int(clear_mention),
-                mention_role_id,
-                subscription_id,
-                guild_id,
-            ),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET threads = coalesce(?, threads),"
+                " auto_archive_minutes = coalesce(?, auto_archive_minutes),"
+                " mention_role_id = CASE WHEN ? THEN NULL ELSE coalesce(?, mention_role_id) END"
+                " WHERE id = ? AND guild_id = ?",
+                (
+                    None if threads is None else int(threads),
+                    auto_archive_minutes,
+                    int(clear_mention),
+                    mention_role_id,
+                    subscription_id,
+                    guild_id,
+                ),
+            )
         return await self.get_subscription(guild_id, subscription_id)
 
     async def guild_subscriptions(self, guild_id: int) -> list[Subscription]:
@@ -330,10 +330,11 @@ class FeedQueries:
         return [SubscriptionStatus(_subscription(row[:9]), *row[9:]) for row in rows]
 
     async def remove_subscription(self, guild_id: int, subscription_id: int) -> bool:
-        cur = await self.conn.execute(
-            "DELETE FROM subscriptions WHERE id = ? AND guild_id = ?", (subscription_id, guild_id)
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM subscriptions WHERE id = ? AND guild_id = ?",
+                (subscription_id, guild_id),
+            )
         return cur.rowcount > 0
 
     async def count_subscriptions(self) -> int:
@@ -360,9 +361,9 @@ class FeedQueries:
         now = time.time()
         ordered = sorted(entries, key=lambda e: e.published_at or 0.0)
         new_ids: list[int] = []
-        try:
+        async with self.transaction() as db:
             for entry in ordered:
-                cur = await self.conn.execute(
+                cur = await db.execute(
                     "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
                     " updated_at, categories, tags, summary_html, content_html, content_text,"
                     " image_url, comments_feed, wp_id, discovered_at)"
@@ -391,22 +392,16 @@ class FeedQueries:
                     new_ids.append(cur.lastrowid)
             if new_ids and announce:
                 subs = await (
-                    await self.conn.execute(
-                        "SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,)
-                    )
+                    await db.execute("SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,))
                 ).fetchall()
-                await self.conn.executemany(
+                await db.executemany(
                     "INSERT OR IGNORE INTO deliveries(post_id, subscription_id, nonce,"
                     " created_at) VALUES (?, ?, ?, ?)",
                     [(post_id, sub[0], new_nonce(), now) for post_id in new_ids for sub in subs],
                 )
-                await self.conn.execute(
+                await db.execute(
                     "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
                 )
-            await self.conn.commit()
-        except BaseException:
-            await self.conn.rollback()
-            raise
         return new_ids
 
     async def get_post(self, post_id: int) -> Post | None:
@@ -456,34 +451,34 @@ class FeedQueries:
     async def mark_delivered(
         self, delivery_id: int, message_id: int, thread_id: int | None = None
     ) -> None:
-        await self.conn.execute(
-            "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?,"
-            " last_error = NULL WHERE id = ?",
-            (message_id, thread_id, time.time(), delivery_id),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?,"
+                " last_error = NULL WHERE id = ?",
+                (message_id, thread_id, time.time(), delivery_id),
+            )
 
     async def set_delivery_thread(self, delivery_id: int, thread_id: int) -> None:
-        await self.conn.execute(
-            "UPDATE deliveries SET thread_id = ? WHERE id = ?", (thread_id, delivery_id)
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET thread_id = ? WHERE id = ?", (thread_id, delivery_id)
+            )
 
     async def mark_delivery_failed(
         self, delivery_id: int, error: str, *, next_attempt_at: float
     ) -> None:
-        await self.conn.execute(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
-            " WHERE id = ?",
-            (error[:500], next_attempt_at, delivery_id),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                " WHERE id = ?",
+                (error[:500], next_attempt_at, delivery_id),
+            )
 
     async def retry_subscription_now(self, subscription_id: int) -> None:
         """Bring a subscription's failing deliveries forward (after the admin fixed it)."""
-        await self.conn.execute(
-            "UPDATE deliveries SET next_attempt_at = 0 WHERE subscription_id = ?"
-            " AND state = 'pending'",
-            (subscription_id,),
-        )
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET next_attempt_at = 0 WHERE subscription_id = ?"
+                " AND state = 'pending'",
+                (subscription_id,),
+            )

@@ -1,0 +1,113 @@
+"""A farm of WordPress-style feeds on 127.0.0.1, run in its own process by the benchmarks.
+
+Feed i lives at /feed/i. Each has 10 posts of about 4 KB of HTML, an ETag and a
+Last-Modified, and is gzip-compressed when asked. POST /_bump adds one new post to every
+feed (the oldest drops out, as in a real feed).
+"""
+
+from __future__ import annotations
+
+import gzip
+import multiprocessing
+import random
+from email.utils import formatdate
+
+from aiohttp import web
+
+WORDS = (
+    "blog post server discord feed archive thread comment reader writer history article news "
+    "review weekly update release notes community garden recipe travel photo music science "
+    "policy city council school library market river mountain winter summer election report"
+).split()
+
+
+def post_html(rng: random.Random, feed: int, number: int) -> str:
+    paragraphs = []
+    while sum(len(p) for p in paragraphs) < 4000:
+        words = " ".join(rng.choice(WORDS) for _ in range(60))
+        paragraphs.append(f"<p>{words.capitalize()}, <a href='/p/{number}'>more</a>.</p>")
+    return f"<p><img src='/img/{feed}-{number}.jpg' alt=''></p>" + "".join(paragraphs)
+
+
+def feed_xml(feed: int, newest: int, host: str) -> bytes:
+    rng = random.Random(feed * 100_003 + newest)
+    items = []
+    for number in range(newest, max(newest - 10, 0), -1):
+        date = formatdate(1_700_000_000 + number * 3600, usegmt=True)
+        html = post_html(rng, feed, number)
+        items.append(
+            f"<item><title>Post {number} of blog {feed}</title>"
+            f"<link>http://{host}/blog{feed}/post-{number}/</link>"
+            f"<dc:creator><![CDATA[Author {feed % 17}]]></dc:creator>"
+            f"<pubDate>{date}</pubDate>"
+            "<category><![CDATA[News]]></category>"
+            f"<category><![CDATA[Topic {number % 7}]]></category>"
+            f'<guid isPermaLink="false">http://{host}/blog{feed}/?p={number}</guid>'
+            f"<description><![CDATA[{html[:300]}]]></description>"
+            f"<content:encoded><![CDATA[{html}]]></content:encoded>"
+            f"<wfw:commentRss>http://{host}/blog{feed}/post-{number}/feed/</wfw:commentRss>"
+            "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:wfw="http://wellformedweb.org/CommentAPI/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        f"<title>Blog {feed}</title><link>http://{host}/blog{feed}/</link>"
+        f"<description>Blog number {feed}</description>" + "".join(items) + "</channel></rss>"
+    ).encode()
+
+
+def make_app() -> web.Application:
+    state = {"generation": 0}
+    cache: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+
+    async def feed(request: web.Request) -> web.Response:
+        number = int(request.match_info["n"])
+        generation = state["generation"]
+        etag = f'"{number}-{generation}"'
+        modified = formatdate(1_700_000_000 + generation * 60, usegmt=True)
+        headers = {"ETag": etag, "Last-Modified": modified, "Content-Type": "application/rss+xml"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        key = (number, generation)
+        if key not in cache:
+            body = feed_xml(number, 10 + generation, request.host)
+            cache[key] = (body, gzip.compress(body, 5))
+        plain, packed = cache[key]
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return web.Response(body=packed, headers=headers)
+        return web.Response(body=plain, headers=headers)
+
+    async def bump(request: web.Request) -> web.Response:
+        state["generation"] += 1
+        return web.Response(text=str(state["generation"]))
+
+    app = web.Application()
+    app.router.add_get("/feed/{n}", feed)
+    app.router.add_post("/_bump", bump)
+    return app
+
+
+def _serve(port_queue) -> None:
+    import asyncio
+
+    async def main() -> None:
+        runner = web.AppRunner(make_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        port_queue.put(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start_farm() -> tuple[multiprocessing.Process, str]:
+    """Start the farm in a child process; returns it and its base URL."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_serve, args=(queue,), daemon=True)
+    process.start()
+    return process, f"http://127.0.0.1:{queue.get(timeout=30)}"
