@@ -200,6 +200,7 @@ def create_session(
     *,
     allow_private: bool,
     max_connections: int = 20,
+    max_per_host: int = 4,
     user_agent: str = USER_AGENT,
     resolver: AbstractResolver | None = None,
     allow_hosts: Iterable[str] = (),
@@ -207,6 +208,7 @@ def create_session(
     """The session the bot owns (call inside the running loop; close it on shutdown).
 
     allow_private: connect to loopback/private/link-local addresses too (ALLOW_PRIVATE_FEEDS).
+    max_per_host: connections open at once to any one host (politeness; 0 = no limit).
     resolver: the DNS resolver to wrap (default: aiohttp's).
     allow_hosts: host names or IP literals exempt from the address check; meant for tests
         that serve an allowed first hop from 127.0.0.1.
@@ -218,13 +220,15 @@ def create_session(
         middlewares = (_literal_guard(allow),)
     connector = aiohttp.TCPConnector(
         limit=max_connections,
-        limit_per_host=4,  # be polite to any one blog
+        limit_per_host=max_per_host,
         resolver=resolver,
     )
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": user_agent},
         middlewares=middlewares,
+        # defaults for code using the session directly; Fetcher passes its own
+        timeout=aiohttp.ClientTimeout(total=60, sock_connect=10, sock_read=30),
         auto_decompress=True,  # gzip/deflate are advertised and decoded by aiohttp
         raise_for_status=False,
         trust_env=False,
@@ -305,7 +309,8 @@ class Fetcher:
         last_modified: str | None = None,
         accept: str = FEED_ACCEPT,
     ) -> FetchResult:
-        target = check_url(url, allow_private=True)  # scheme/host only; addresses: session
+        # scheme and host only: the session itself checks addresses, on every hop
+        target = check_url(url, allow_private=True)
         host = target.host or target.raw_host or "?"
         headers = {"Accept": accept}
         if etag:
