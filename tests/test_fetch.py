@@ -378,3 +378,18 @@ async def test_injected_resolver_is_checked(site):
         with pytest.raises(BlockedAddress, match="blog.test resolves to a private address"):
             await Fetcher(session).get(f"http://blog.test:{site.port}/")
     assert site.requests == []
+
+
+class _NoSuchName(aiohttp.abc.AbstractResolver):
+    async def resolve(self, host, port=0, family=socket.AF_INET):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self):
+        pass
+
+
+@pytest.mark.parametrize("allow_private", [True, False])
+async def test_unknown_host_is_a_readable_error(allow_private):
+    async with create_session(allow_private=allow_private, resolver=_NoSuchName()) as session:
+        with pytest.raises(FetchError, match=r"^could not find blog\.test \(DNS lookup failed\)$"):
+            await Fetcher(session).get("http://blog.test/feed/")
