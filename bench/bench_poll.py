@@ -130,7 +130,9 @@ async def main(feeds: int) -> None:
     print(f"{feeds} feeds, 10 posts each (~4 KB HTML), served from {base} in another process")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            async with create_session(allow_private=True, max_connections=64) as session:
+            async with create_session(
+                allow_private=True, max_connections=64, max_per_host=64
+            ) as session:
                 fetcher = Fetcher(session)
                 # Gazette: interval 0 so every feed is due again for the next cycle
                 store = await setup_store(Path(tmp) / "gazette.db", base, feeds)

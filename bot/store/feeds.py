@@ -217,6 +217,11 @@ class FeedQueries:
             row = await cur.fetchone()
         return row[0] if row else 0
 
+    async def schedule_check(self, feed_id: int, at: float) -> None:
+        """Check a feed at `at` (now, when an admin asks) without touching its failure count."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE feeds SET next_check_at = ? WHERE id = ?", (at, feed_id))
+
     async def set_failing_notified(self, feed_id: int) -> None:
         async with self.transaction() as db:
             await db.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
