@@ -1,27 +1,46 @@
-"""Feed bytes -> Entry objects (pure and synchronous: callers run it in a thread)."""
+"""Feed bytes -> Entry objects (pure and synchronous: callers run it in a thread).
+
+feedparser does the real parsing, with sanitising and URI resolution off (we never render the
+HTML as HTML; links and images are resolved here).  It costs about 1 ms per entry, so
+when the caller already knows some entries (``known_keys``), a cheap expat pre-scan computes
+every item's key the same way the full parse would, and feedparser only sees the channel
+header plus the new items.  Whenever the pre-scan cannot be sure, the full parse runs.
+"""
 
 from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 import logging
 import re
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from urllib.parse import urljoin
+from xml.parsers import expat
 
 import feedparser
+from feedparser.mixin import _cp1252, _FeedParserMixin
+from feedparser.urls import _urljoin
 
 from bot.models import Entry, ParsedFeed
 
 log = logging.getLogger(__name__)
 
+__all__ = ["FeedParseError", "entry_key", "parse_feed"]
+
 _WS = re.compile(r"\s+")
-_WP_ID = re.compile(r"[?&]p=(\d+)(?:&|#|$)")
-_IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+_WP_ID = re.compile(r"[?&]p=(\d+)(?![\w])")
+_IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*(?:\"([^\"]+)\"|'([^']+)'|([^\s>]+))", re.I)
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:$|[?#])", re.I)
+_LINK_AMP = re.compile(r"&([A-Za-z0-9_]+);")
+_BOM = b"\xef\xbb\xbf"
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
 
 
 class FeedParseError(Exception):
-    """The body is not a feed we can read."""
+    """The body is not a feed we can read; the message says why."""
 
 
 def _clean(text: str | None) -> str:
@@ -29,7 +48,10 @@ def _clean(text: str | None) -> str:
 
 
 def entry_key(guid: str | None, link: str | None, title: str | None, date: str | None) -> str:
-    """guid, else link, else sha1 of title and date string."""
+    """An entry's identity within its feed: guid, else link, else a hash of title and date.
+
+    Dates and content are ignored while a guid or link exists, so edits never change the key.
+    """
     guid = (guid or "").strip()
     if guid:
         return guid
@@ -40,74 +62,374 @@ def entry_key(guid: str | None, link: str | None, title: str | None, date: str |
     return "sha1:" + hashlib.sha1(raw.encode("utf-8")).hexdigest()
 
 
-def _ts(parsed) -> float | None:
-    return float(calendar.timegm(parsed)) if parsed else None
+# --------------------------------------------------------------------------- full parse
 
 
-def _to_entry(e, base: str) -> Entry:
-    link = e.get("link") or ""
-    link = urljoin(base, link.strip()) if link else None
-    date_str = e.get("published") or e.get("updated") or ""
-    key = entry_key(e.get("id"), e.get("link"), e.get("title"), date_str)
-    content = e.get("content") or []
+def _date(e, kind: str) -> float | None:
+    raw = (dict.get(e, kind) or "").strip()
+    if raw.isdigit() and 9 <= len(raw) <= 10:  # a bare unix time (seen in dc:date)
+        return float(raw)
+    parsed = dict.get(e, kind + "_parsed")
+    try:
+        return float(calendar.timegm(parsed)) if parsed else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _text(value: str, detail) -> str:
+    """A plain-text field from feedparser; html-typed ones (Atom) lose their markup."""
+    if detail and detail.get("type") in _HTML_TYPES:
+        value = html.unescape(_TAG.sub("", value))
+    return _clean(value)
+
+
+def _image(e, content_html: str, summary_html: str) -> str | None:
+    for m in dict.get(e, "media_content") or ():
+        url = (m.get("url") or "").strip()
+        kind = m.get("medium") or (m.get("type") or "").split("/")[0]
+        if not url or "gravatar.com/avatar" in url:  # wordpress.com adds the author's avatar
+            continue
+        if kind == "image" or (not kind and _IMAGE_EXT.search(url)):
+            return url
+    for m in dict.get(e, "media_thumbnail") or ():
+        if (m.get("url") or "").strip():
+            return m["url"].strip()
+    for link in dict.get(e, "links") or ():
+        if link.get("rel") == "enclosure" and (link.get("type") or "").startswith("image/"):
+            if link.get("href"):
+                return link["href"].strip()
+    m = _IMG.search(content_html) or _IMG.search(summary_html)
+    if m:
+        return html.unescape(next(g for g in m.groups() if g)).strip()
+    return None
+
+
+def _to_entry(e, base: str) -> Entry | None:
+    get = e.get
+    raw_link = (dict.get(e, "link") or "").strip()
+    link = urljoin(base, raw_link) if raw_link else None
+    date_str = dict.get(e, "published") or dict.get(e, "updated") or ""
+    key = entry_key(get("id"), raw_link, get("title"), date_str)
+    content = dict.get(e, "content") or []
     content_html = content[0].get("value", "") if content else ""
-    summary_html = e.get("summary", "") or ""
+    summary_html = get("summary", "") or ""
     cats: list[str] = []
-    for t in e.get("tags") or []:
-        term = _clean(t.get("term"))
+    for t in get("tags") or ():
+        term = _clean(t.get("term") or t.get("label"))
         if term and term not in cats:
             cats.append(term)
-    image = None
-    for m in (e.get("media_content") or []) + (e.get("media_thumbnail") or []):
-        if m.get("url") and (m.get("medium", "image") == "image" or "image" in m.get("type", "")):
-            image = m["url"]
-            break
-    if not image:
-        for enc in e.get("enclosures") or []:
-            if (enc.get("type") or "").startswith("image/") and enc.get("href"):
-                image = enc["href"]
-                break
-    if not image:
-        m = _IMG.search(content_html) or _IMG.search(summary_html)
-        if m:
-            image = m.group(1)
+    title = _text(get("title") or "", get("title_detail"))
+    if not (title or link or summary_html.strip() or content_html.strip()):
+        return None  # nothing to show (e.g. an item cut short by broken XML)
+    image = _image(e, content_html, summary_html)
     if image:
-        image = urljoin(link or base, image.strip())
-    wp = None
-    for s in (e.get("id"), e.get("link")):
+        # relative URLs in content are relative to its xml:base, else to the site, never to
+        # the entry link (link blogs point elsewhere)
+        detail = content[0] if content else get("summary_detail") or {}
+        image = urljoin(detail.get("base") or base, image)
+    wp_id = None
+    for s in (get("id"), raw_link):
         if s and (m := _WP_ID.search(s)):
-            wp = int(m.group(1))
+            wp_id = int(m.group(1))
             break
-    comments = e.get("wfw_commentrss")
+    author_detail = get("author_detail") or {}
+    comments = (dict.get(e, "wfw_commentrss") or "").strip()
     return Entry(
         key=key,
-        title=_clean(e.get("title")),
+        title=title,
         link=link,
-        author=_clean(e.get("author")) or None,
-        published_at=_ts(e.get("published_parsed")),
-        updated_at=_ts(e.get("updated_parsed")),
+        author=_clean(author_detail.get("name") or get("author")) or None,
+        published_at=_date(e, "published"),
+        updated_at=_date(e, "updated"),
         categories=cats,
         summary_html=summary_html,
         content_html=content_html,
         image_url=image,
-        comments_feed=urljoin(link or base, comments) if comments else None,
-        wp_id=wp,
+        comments_feed=urljoin(base, comments) if comments else None,
+        wp_id=wp_id,
     )
+
+
+def _feedparser(data: bytes):
+    return feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+
+
+def _not_a_feed(d, data: bytes) -> FeedParseError:
+    head = data[:1024].lower()
+    if b"<html" in head or b"<!doctype html" in head:
+        return FeedParseError("this is an HTML page, not a feed")
+    reason = d.get("bozo_exception")
+    return FeedParseError(
+        f"not a feed (no RSS/Atom elements found{f': {reason}' if reason else ''})"
+    )
+
+
+def _prepare(body: bytes) -> bytes:
+    """Drop the leading whitespace that broken themes put before ``<?xml``; keep a BOM."""
+    bom = _BOM if body.startswith(_BOM) else b""
+    rest = body[len(bom) :].lstrip()
+    if not rest:
+        raise FeedParseError("empty body")
+    if not rest.startswith(b"<"):
+        # maybe UTF-16 or garbage: let feedparser judge the untouched bytes
+        return body
+    return bom + rest
+
+
+def _feed_base(url: str, site: str | None) -> tuple[str, str | None]:
+    """(base for relative links, absolute site URL): the site's address, else the feed's."""
+    site_url = urljoin(url, site.strip()) if site and site.strip() else None
+    return site_url or url, site_url
+
+
+def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
+    d = _feedparser(data)
+    if not d.get("version") and not d.entries:
+        raise _not_a_feed(d, data)
+    base, site_url = _feed_base(url, d.feed.get("link"))
+    entries = []
+    for e in d.entries:
+        entry = _to_entry(e, base)
+        if entry is not None and entry.key not in known:
+            entries.append(entry)
+    title = _text(d.feed.get("title") or "", d.feed.get("title_detail"))
+    return ParsedFeed(title=title, site_url=site_url, entries=entries)
+
+
+# --------------------------------------------------------------------------- fast path
+
+# Namespaces feedparser treats as "the feed's own" (mapped to the empty prefix).
+_FEED_NS = {uri.lower() for uri, prefix in _FeedParserMixin.namespaces.items() if prefix == ""}
+_FEED_NS.add("")
+_ATOM = "http://www.w3.org/2005/atom"
+_IDENTITY = {"guid", "id", "link", "item", "entry", "source"}
+_XML_BASE = "http://www.w3.org/XML/1998/namespace base"
+
+
+class _Unsure(Exception):
+    """The pre-scan cannot promise the same keys as feedparser."""
+
+
+@dataclass(slots=True)
+class _Item:
+    start: int
+    end: int = -1
+    guid: str | None = None
+    link: tuple[str, str] | None = None  # ("href" | "text", raw value): resolved only if needed
+    key: str = ""
+
+
+@dataclass(slots=True)
+class _Scan:
+    items: list[_Item] = field(default_factory=list)
+    title: str = ""
+    site: str | None = None
+    has_base: bool = False
+
+
+def _ns_local(name: str) -> tuple[str, str]:
+    ns, _, local = name.rpartition(" ")
+    ns = ns.lower()
+    if "backend.userland.com/rss" in ns:
+        ns = ""
+    return ns, local.lower()
+
+
+def _scan(data: bytes) -> _Scan:
+    """One expat pass: byte ranges and identities of items, channel title and link."""
+    scan = _Scan()
+    depth = 0
+    item_depth = 0  # depth of the open item, 0 outside
+    item: _Item | None = None
+    root = ""
+    capture: str | None = None
+    capture_depth = 0
+    pieces: list[str] = []
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+
+    def start(name, attrs):
+        nonlocal depth, item_depth, item, root, capture, capture_depth
+        depth += 1
+        if _XML_BASE in attrs or "base" in attrs:
+            scan.has_base = True
+        if capture is not None:
+            if capture != "title":
+                raise _Unsure("markup inside an identity element")
+            capture = None  # a title with markup: leave it to feedparser
+            return
+        ns, local = _ns_local(name)
+        if depth == 1:
+            if (ns, local) not in (("", "rss"), (_ATOM, "feed")):
+                raise _Unsure(f"root element {local}")
+            root = local
+            return
+        if ns not in _FEED_NS:
+            return
+        if local in ("item", "entry"):
+            expected = (root == "rss" and depth == 3) or (root == "feed" and depth == 2)
+            if item is not None or not expected:
+                raise _Unsure("nested or misplaced item")
+            if any(a.endswith(" about") for a in attrs):
+                raise _Unsure("rdf:about on an item")
+            item = _Item(start=parser.CurrentByteIndex)
+            item_depth = depth
+            return
+        if item is not None:
+            if depth != item_depth + 1:
+                if local in _IDENTITY:
+                    raise _Unsure(f"nested {local} in an item")
+                return
+            if local in ("guid", "id"):
+                if item.guid is not None:
+                    raise _Unsure("two ids in an item")
+                permalink = attrs.get("isPermaLink", attrs.get("ispermalink", "true"))
+                capture = "guid" if permalink == "true" else "guid-opaque"
+                pieces.clear()
+            elif local == "link":
+                # feedparser's _enforce_href, quirks included
+                href = attrs.get("url", attrs.get("uri", attrs.get("href"))) or attrs.get("href")
+                if href is not None:
+                    rel = attrs.get("rel", "alternate").lower()
+                    default = "application/atom+xml" if rel == "self" else "text/html"
+                    kind = _FeedParserMixin.map_content_type(attrs.get("type", default))
+                    if rel == "alternate" and kind in _HTML_TYPES:
+                        item.link = ("href", href)
+                else:
+                    capture = "link"
+                    pieces.clear()
+            elif local == "source":
+                raise _Unsure("source element in an item")
+            if capture is not None:
+                capture_depth = depth
+            return
+        channel_level = (root == "rss" and depth == 3) or (root == "feed" and depth == 2)
+        if channel_level and local == "title":
+            capture = "title"
+            pieces.clear()
+        elif channel_level and local == "link":
+            href = attrs.get("href")
+            if href is None:
+                capture = "site"
+                pieces.clear()
+            elif attrs.get("rel", "alternate").lower() == "alternate":
+                scan.site = href
+        if capture is not None:
+            capture_depth = depth
+
+    def end(name):
+        nonlocal depth, item_depth, item, capture
+        if capture is not None and depth == capture_depth:
+            text = "".join(pieces)
+            if capture == "title":
+                scan.title = _clean(text)
+            elif capture == "site":
+                scan.site = text.strip()
+            elif capture == "link" and item is not None:
+                item.link = ("text", text.strip())
+            elif item is not None:  # guid
+                value = text.strip()
+                if value and capture == "guid":
+                    value = _fp_uri(value, scan)
+                item.guid = _fp_text(value)
+            capture = None
+        if item is not None and depth == item_depth:
+            idx = parser.CurrentByteIndex
+            item.end = data.index(b">", idx) + 1
+            scan.items.append(item)
+            item = None
+            item_depth = 0
+        depth -= 1
+
+    def chars(text):
+        if capture is not None:
+            pieces.append(text)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = chars
+    try:
+        parser.Parse(data, True)
+    except (expat.ExpatError, ValueError) as exc:  # ValueError: multi-byte encodings
+        raise _Unsure(f"expat: {exc}") from None
+    for it in scan.items:
+        link = ""
+        if not it.guid and it.link:
+            kind, raw = it.link
+            if kind == "href":
+                link = _fp_uri(raw, scan)
+            elif raw:
+                link = _fp_link(_fp_uri(raw, scan))
+        if not (it.guid or link).strip():
+            raise _Unsure("item without guid or link: its key needs the date")
+        it.key = entry_key(it.guid, link, None, None)
+    return scan
+
+
+def _fp_uri(value: str, scan: _Scan) -> str:
+    """What feedparser's resolve_uri makes of value, or _Unsure if it depends on xml:base."""
+    out = _urljoin("", value)
+    if scan.has_base and not (
+        out == _urljoin("http://a.invalid/b/", value) == _urljoin("https://c.invalid/d/", value)
+    ):
+        raise _Unsure("relative identity under xml:base")
+    return out
+
+
+def _fp_text(value: str) -> str:
+    # feedparser re-decodes latin-1-looking text as UTF-8 and maps cp1252 code points:
+    # rather than mimic that, refuse such values.
+    if any("\x80" <= c <= "\xff" for c in value):
+        raise _Unsure("non-ASCII latin-1 identity")
+    return value.translate(_cp1252)
+
+
+def _fp_link(value: str) -> str:
+    return _LINK_AMP.sub(r"&\g<1>", _fp_text(value).replace("&amp;", "&"))
+
+
+def _fast(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
+    """The known-entries path, or None when the full parse must decide."""
+    try:
+        scan = _scan(data)
+    except _Unsure as exc:
+        log.debug("pre-scan of %s unsure (%s): full parse", url, exc)
+        return None
+    new = [it for it in scan.items if it.key not in known]
+    if len({it.key for it in scan.items}) != len(scan.items):
+        log.debug("pre-scan of %s: duplicate keys, full parse", url)
+        return None
+    if not new:
+        _, site_url = _feed_base(url, scan.site)
+        return ParsedFeed(title=scan.title, site_url=site_url, entries=[])
+    if len(new) == len(scan.items):
+        return None
+    # the document minus the known items' bytes: header, new items, footer
+    parts = []
+    pos = 0
+    for it in scan.items:
+        if it.key in known:
+            parts.append(data[pos : it.start])
+            pos = it.end
+    parts.append(data[pos:])
+    parsed = _full(b"".join(parts), url, ())
+    if [en.key for en in parsed.entries] != [it.key for it in new]:
+        log.debug("pre-scan of %s disagrees with feedparser: full parse", url)
+        return None
+    return parsed
 
 
 def parse_feed(body: bytes, url: str, known_keys: Collection[str] = ()) -> ParsedFeed:
-    """Parse a feed body; entries whose key is in known_keys are left out."""
-    if not body or not body.strip():
+    """Parse an RSS/Atom body fetched from url; entries whose key is in known_keys are left out.
+
+    Raises FeedParseError when the body is not a feed.  CPU-bound: run it in a thread.
+    """
+    if not body:
         raise FeedParseError("empty body")
-    d = feedparser.parse(body.lstrip(), sanitize_html=False, resolve_relative_uris=False)
-    if not d.get("version") and not d.entries:
-        raise FeedParseError(f"not a feed: {d.get('bozo_exception') or 'no feed elements'}")
-    base = d.feed.get("link") or url
-    base = urljoin(url, base)
-    known = set(known_keys)
-    entries = [en for en in (_to_entry(e, base) for e in d.entries) if en.key not in known]
-    return ParsedFeed(
-        title=_clean(d.feed.get("title")),
-        site_url=base if d.feed.get("link") else None,
-        entries=entries,
-    )
+    data = _prepare(body)
+    known = known_keys if isinstance(known_keys, set | frozenset | dict) else set(known_keys)
+    if known:
+        fast = _fast(data, url, known)
+        if fast is not None:
+            return fast
+    return _full(data, url, known)
