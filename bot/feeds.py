@@ -184,14 +184,11 @@ def _feed_base(url: str, site: str | None) -> tuple[str, str | None]:
 
 def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
     d = _feedparser(data)
-    if not d.get("version") and not d.entries:
-        raise _not_a_feed(d, data)
     base, site_url = _feed_base(url, d.feed.get("link"))
-    entries = []
-    for e in d.entries:
-        entry = _to_entry(e, base)
-        if entry is not None and entry.key not in known:
-            entries.append(entry)
+    parsed = [en for e in d.entries if (en := _to_entry(e, base)) is not None]
+    if not d.get("version") and not parsed:
+        raise _not_a_feed(d, data)
+    entries = [en for en in parsed if en.key not in known]
     title = _text(d.feed.get("title") or "", d.feed.get("title_detail"))
     return ParsedFeed(title=title, site_url=site_url, entries=entries)
 
