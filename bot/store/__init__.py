@@ -1,10 +1,11 @@
 """The one data layer: every SQL statement of Gazette lives in this package."""
 
+from .archive import ArchiveQueries
 from .base import Database, StoreError
 from .feeds import FeedQueries
 
 
-class Store(FeedQueries, Database):
+class Store(ArchiveQueries, FeedQueries, Database):
     """All named queries over one aiosqlite connection."""
 
 
