@@ -1,0 +1,654 @@
+"""WordPress: REST API discovery, posts for backfill, comments (REST, else the comment feed).
+
+Everything here goes through an injected fetcher (`bot.fetch.Fetcher` or anything with the same
+`get`), so address checks, size limits and timeouts stay in one place. Failures come out as
+`WordPressError` (or `RestUnavailable` when the site does not offer the REST API at all).
+
+Facts this module relies on (checked against WordPress 6.1):
+
+* REST requests carry `_envelope`: WordPress then answers 200 with
+  `{"status": N, "headers": {"X-WP-Total": ...}, "body": ...}`, so totals and error codes reach
+  us through a fetcher that only returns bodies (and refuses non-200 answers).
+* Post entries get the key the RSS feed would give them: the feed's `<guid>` is the post's
+  `guid` column, which REST shows as `guid.rendered` (`http://host/?p=ID` for posts written in
+  the editor, the permalink for posts created already published). REST backfill and feed
+  polling therefore never store one post twice.
+* Anonymous REST lists only approved comments, and only of type `comment`; asking for another
+  type is refused (401 rest_forbidden_param), so pingbacks never come through REST.
+* The per-post comment feed has at most the newest 10 comments, newest first, no parent field
+  (only an "In reply to <a href=...#comment-N>NAME</a>." first paragraph, translated on
+  localized blogs), and pingbacks look like comments ("By: Source title"); WordPress writes
+  their text as "[…] excerpt […]", which is how they are told apart here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import html
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+
+from bot.feeds import entry_key
+from bot.fetch import FetchError, HTTPStatusError
+from bot.models import Entry
+
+log = logging.getLogger(__name__)
+
+API_REL = "https://api.w.org/"
+JSON_ACCEPT = "application/json, */*;q=0.5"
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+FEED_ACCEPT = "application/rss+xml, application/atom+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
+MAX_PER_PAGE = 100  # WordPress's cap for per_page
+MAX_PAGES = 10_000  # a safety stop against a server that never runs out of pages
+
+_WS = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>")
+_WP_ID = re.compile(r"[?&]p=(\d+)(?:&|#|$)")
+_COMMENT_ID = re.compile(r"#comment-(\d+)\s*$")
+_IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
+# "In reply to <a href="...#comment-N">NAME</a>." as the first paragraph (the words around the
+# link are translated on localized blogs, so only their length is checked)
+_REPLY_PREFIX = re.compile(
+    r"""^\s*(?:<p>)?(?P<pre>[^<]{0,80})<a\s[^>]*?href\s*=\s*["'][^"']*#comment-(?P<id>\d+)["']"""
+    r"""[^>]*>(?P<name>.*?)</a>(?P<post>[^<]{0,80}?)(?:</p>|<br\s*/?>|\n\s*\n)\s*""",
+    re.IGNORECASE | re.DOTALL,
+)
+# WordPress writes a pingback's text as "[&#8230;] excerpt [&#8230;]"
+_ELLIPSIS = r"\[\s*(?:&#8230;|&#x2026;|&hellip;|\u2026|\.\.\.)\s*\]"
+_PINGBACK = re.compile(
+    rf"^\s*(?:<p>)?\s*{_ELLIPSIS}.*{_ELLIPSIS}\s*(?:</p>)?\s*$", re.IGNORECASE | re.DOTALL
+)
+
+
+class WordPressError(Exception):
+    """A WordPress request failed or answered something unusable; str() is readable."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status  # HTTP status (from the envelope when there is one)
+        self.code = code  # WordPress error code, e.g. "rest_disabled"
+
+
+class RestUnavailable(WordPressError):
+    """The REST API answers with an error for the whole site (disabled, forbidden, gone)."""
+
+
+class _Fetcher(Protocol):
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = ...,
+    ) -> Any: ...
+
+
+@dataclass(slots=True)
+class Comment:
+    """One comment as the blog shows it."""
+
+    id: int  # the blog's comment id
+    post_wp_id: int | None
+    parent_id: int | None  # the blog's id of the comment this one answers
+    author: str
+    author_url: str | None
+    avatar_url: str | None
+    published_at: float  # unix seconds, UTC
+    content_html: str
+    link: str
+    type: str = "comment"  # comment | pingback | trackback
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _clean(text: str | None) -> str:
+    return _WS.sub(" ", text or "").strip()
+
+
+def _plain(rendered: str | None) -> str:
+    """REST 'rendered' title or name -> text (tags out, entities decoded, spaces collapsed)."""
+    return _clean(html.unescape(_TAG.sub("", rendered or "")))
+
+
+def _gmt(value: str | None) -> float | None:
+    """'2024-01-02T03:04:05' (REST *_gmt fields, UTC without zone) -> unix seconds."""
+    if not value:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def _rendered(value: Any) -> str:
+    if isinstance(value, dict):
+        return value.get("rendered") or ""
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def api_url(api_root: str, route: str, params: dict[str, Any] | None = None) -> str:
+    """URL of `route` (e.g. "wp/v2/posts") under a REST root, in either of its two forms.
+
+    `http://host/wp-json/` + route, or `http://host/?rest_route=/` (plain permalinks) with
+    rest_route=/route.
+    """
+    parts = urlsplit(api_root)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    route = route.lstrip("/")
+    if any(k == "rest_route" for k, _ in query):
+        base_route = next(v for k, v in query if k == "rest_route")
+        full = base_route.rstrip("/") + "/" + route if route else base_route
+        query = [(k, full if k == "rest_route" else v) for k, v in query]
+        path = parts.path
+    else:
+        path = parts.path if parts.path.endswith("/") else parts.path + "/"
+        path += route
+    for k, v in (params or {}).items():
+        if v is None:
+            continue
+        query.append((k, str(v).lower() if isinstance(v, bool) else str(v)))
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe="/,:"), ""))
+
+
+def _error_from(payload: Any, status: int | None, what: str) -> WordPressError:
+    code = message = None
+    if isinstance(payload, dict):
+        code = payload.get("code")
+        message = payload.get("message")
+    text = f"{what}: HTTP {status}" if status else f"{what} failed"
+    if code or message:
+        text += f" ({code or ''}{': ' if code and message else ''}{_plain(message)[:200]})"
+    cls = RestUnavailable if status in (401, 403) or code == "rest_disabled" else WordPressError
+    return cls(text, status=status, code=code)
+
+
+def _loads(body: bytes) -> Any:
+    return json.loads(body.decode("utf-8-sig"))
+
+
+async def _get_json(fetcher: _Fetcher, url: str, what: str) -> tuple[Any, dict[str, Any]]:
+    """GET a REST URL with `_envelope` -> (body, headers); errors -> WordPressError."""
+    try:
+        result = await fetcher.get(url, accept=JSON_ACCEPT)
+    except HTTPStatusError as exc:
+        raise WordPressError(f"{what}: {exc}", status=exc.status) from exc
+    except FetchError as exc:
+        raise WordPressError(f"{what}: {exc}") from exc
+    try:
+        if len(result.body) > 256 * 1024:  # a page of 100 posts: decode off the event loop
+            payload = await asyncio.to_thread(_loads, result.body)
+        else:
+            payload = _loads(result.body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WordPressError(f"{what}: the answer is not JSON") from exc
+    headers: dict[str, Any] = {}
+    status = getattr(result, "status", 200)
+    if isinstance(payload, dict) and "body" in payload and "status" in payload:
+        headers = payload.get("headers") or {}
+        status = _int(payload.get("status")) or 200
+        payload = payload["body"]
+    else:  # no envelope (a proxy or another implementation): take the real headers if any
+        headers = dict(getattr(result, "headers", None) or {})
+    if status >= 400 or (isinstance(payload, dict) and "code" in payload and "message" in payload):
+        raise _error_from(payload, status, what)
+    return payload, headers
+
+
+def _header(headers: dict[str, Any], name: str) -> Any:
+    for k, v in headers.items():
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _links_in_html(body: bytes) -> list[str]:
+    """hrefs of <link rel="https://api.w.org/"> in a page's head."""
+    text = body[: 512 * 1024].decode("utf-8", "replace")
+    found = []
+    for tag in _LINK_TAG.findall(text):
+        attrs = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(tag)}
+        if API_REL in attrs.get("rel", "").split() and attrs.get("href"):
+            found.append(html.unescape(attrs["href"]))
+    return found
+
+
+async def _looks_like_root(fetcher: _Fetcher, root: str) -> bool:
+    try:
+        index, _ = await _get_json(fetcher, api_url(root, "", {"_fields": "namespaces"}), "REST")
+    except WordPressError as exc:
+        log.debug("no REST root at %s: %s", root, exc)
+        return False
+    return isinstance(index, dict) and "wp/v2" in (index.get("namespaces") or [])
+
+
+async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
+    """The site's REST API root (e.g. "http://host/wp-json/"), or None when it has none.
+
+    Looks for the `Link: <...>; rel="https://api.w.org/"` header (when the fetcher exposes
+    headers) and `<link rel="https://api.w.org/">` in the home page, then tries `/wp-json/`
+    and `/?rest_route=/`. A root counts only if it answers with the wp/v2 namespace, so a REST
+    API disabled by a plugin (401 rest_disabled while the links stay) gives None.
+    """
+    site = site_url if site_url.endswith("/") else site_url + "/"
+    candidates: list[str] = []
+    try:
+        page = await fetcher.get(site, accept=HTML_ACCEPT)
+    except FetchError as exc:
+        log.debug("REST discovery: %s: %s", site, exc)
+    else:
+        link_header = _header(dict(getattr(page, "headers", None) or {}), "Link") or ""
+        for m in re.finditer(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", link_header):
+            candidates.append(urljoin(page.url, m.group(1)))
+        candidates += [urljoin(page.url, h) for h in _links_in_html(page.body)]
+    candidates += [urljoin(site, "wp-json/"), urljoin(site, "?rest_route=/")]
+    seen: set[str] = set()
+    for root in candidates:
+        if root in seen:
+            continue
+        seen.add(root)
+        if await _looks_like_root(fetcher, root):
+            return root
+    return None
+
+
+# --------------------------------------------------------------------------- posts
+
+
+class _Names:
+    """id -> name for categories, tags and users not resolved through `_embed`."""
+
+    def __init__(self, fetcher: _Fetcher, api_root: str) -> None:
+        self.fetcher = fetcher
+        self.api_root = api_root
+        self.known: dict[str, dict[int, str]] = {"categories": {}, "tags": {}, "users": {}}
+
+    def learn(self, route: str, items: Iterable[dict]) -> None:
+        for item in items:
+            if isinstance(item, dict) and _int(item.get("id")) is not None and "name" in item:
+                self.known[route][int(item["id"])] = _plain(item["name"])
+
+    async def resolve(self, route: str, ids: Iterable[int]) -> None:
+        missing = sorted({i for i in ids if i not in self.known[route]})
+        for start in range(0, len(missing), MAX_PER_PAGE):
+            chunk = missing[start : start + MAX_PER_PAGE]
+            url = api_url(
+                self.api_root,
+                f"wp/v2/{route}",
+                {
+                    "include": ",".join(map(str, chunk)),
+                    "per_page": MAX_PER_PAGE,
+                    "_fields": "id,name",
+                    "_envelope": 1,
+                },
+            )
+            try:
+                items, _ = await _get_json(self.fetcher, url, f"WordPress {route}")
+            except WordPressError as exc:  # users are often hidden by security plugins
+                log.info("could not resolve %s %s: %s", route, chunk, exc)
+                items = []
+            self.learn(route, items if isinstance(items, list) else [])
+            for i in chunk:  # do not ask again
+                self.known[route].setdefault(i, "")
+
+
+def _comments_feed_of(link: str | None) -> str | None:
+    """What WordPress puts in wfw:commentRss for a post with this permalink."""
+    if not link:
+        return None
+    parts = urlsplit(link)
+    m = _WP_ID.search("?" + parts.query) if parts.query else None
+    if m:  # plain permalinks: home/?p=ID -> home/?feed=rss2&p=ID
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, f"feed=rss2&p={m.group(1)}", ""))
+    return (link if link.endswith("/") else link + "/") + "feed/"
+
+
+def _post_to_entry(post: dict, names: _Names) -> Entry:
+    embedded = post.get("_embedded") or {}
+    guid = html.unescape(_rendered(post.get("guid"))).strip()
+    link = (post.get("link") or "").strip() or None
+    title = _plain(_rendered(post.get("title")))
+    date_gmt = post.get("date_gmt")
+    author = None
+    authors = embedded.get("author") or []
+    if authors and isinstance(authors[0], dict) and authors[0].get("name"):
+        author = _plain(authors[0]["name"])
+    elif _int(post.get("author")):
+        author = names.known["users"].get(int(post["author"])) or None
+    categories = [names.known["categories"].get(i, "") for i in post.get("categories") or []]
+    tags = [names.known["tags"].get(i, "") for i in post.get("tags") or []]
+    terms = embedded.get("wp:term")
+    if terms:
+        by_tax: dict[str, list[str]] = {"category": [], "post_tag": []}
+        for group in terms:
+            for term in group if isinstance(group, list) else []:
+                if isinstance(term, dict) and term.get("taxonomy") in by_tax:
+                    by_tax[term["taxonomy"]].append(_plain(term.get("name")))
+        categories = by_tax["category"] or categories
+        tags = by_tax["post_tag"] or tags
+    content_html = _rendered(post.get("content"))
+    image = None
+    media = embedded.get("wp:featuredmedia") or []
+    if media and isinstance(media[0], dict) and media[0].get("source_url"):
+        image = media[0]["source_url"]
+    elif m := _IMG.search(content_html):
+        image = urljoin(link or "", html.unescape(m.group(1)).strip())
+    return Entry(
+        key=entry_key(guid, link, title, date_gmt),
+        title=title,
+        link=link,
+        author=author,
+        published_at=_gmt(date_gmt),
+        updated_at=_gmt(post.get("modified_gmt")),
+        categories=[c for c in dict.fromkeys(categories) if c],
+        tags=[t for t in dict.fromkeys(tags) if t],
+        summary_html=_rendered(post.get("excerpt")),
+        content_html=content_html,
+        image_url=image,
+        comments_feed=_comments_feed_of(link),
+        wp_id=_int(post.get("id")),
+    )
+
+
+async def _map_posts(posts: list[dict], names: _Names) -> list[Entry]:
+    missing: dict[str, set[int]] = {"categories": set(), "tags": set(), "users": set()}
+    for post in posts:
+        embedded = post.get("_embedded") or {}
+        if not embedded.get("wp:term"):
+            missing["categories"].update(i for i in post.get("categories") or [] if _int(i))
+            missing["tags"].update(i for i in post.get("tags") or [] if _int(i))
+        authors = embedded.get("author") or []
+        if not (authors and isinstance(authors[0], dict) and authors[0].get("name")):
+            if _int(post.get("author")):
+                missing["users"].add(int(post["author"]))
+    for route, ids in missing.items():
+        if ids:
+            await names.resolve(route, ids)
+    return [_post_to_entry(p, names) for p in posts if isinstance(p, dict)]
+
+
+class RestPostPages:
+    """Async iterator over a site's published posts, one list of Entry per REST page.
+
+    Oldest first (by id, so posts published meanwhile land at the end instead of shifting the
+    pages). `total` (posts) and `total_pages` are known after the first page; `done` counts
+    the entries yielded so far.
+    """
+
+    def __init__(self, fetcher: _Fetcher, api_root: str, *, per_page: int = MAX_PER_PAGE):
+        self.fetcher = fetcher
+        self.api_root = api_root
+        self.per_page = max(1, min(MAX_PER_PAGE, per_page))
+        self.total: int | None = None
+        self.total_pages: int | None = None
+        self.done = 0
+        self.requests = 0
+        self._names = _Names(fetcher, api_root)
+        self._iter: AsyncIterator[list[Entry]] | None = None
+
+    def __aiter__(self) -> RestPostPages:
+        return self
+
+    async def __anext__(self) -> list[Entry]:
+        if self._iter is None:
+            self._iter = self._pages()
+        return await self._iter.__anext__()
+
+    async def _pages(self) -> AsyncIterator[list[Entry]]:
+        page = 1
+        while page <= MAX_PAGES:
+            url = api_url(
+                self.api_root,
+                "wp/v2/posts",
+                {
+                    "per_page": self.per_page,
+                    "page": page,
+                    "orderby": "id",
+                    "order": "asc",
+                    "_embed": "author,wp:term,wp:featuredmedia",
+                    "_envelope": 1,
+                },
+            )
+            try:
+                posts, headers = await _get_json(self.fetcher, url, f"WordPress posts page {page}")
+            except WordPressError as exc:
+                if exc.code == "rest_post_invalid_page_number":
+                    return  # past the last page (the total changed while paging)
+                raise
+            self.requests += 1
+            if not isinstance(posts, list):
+                raise WordPressError(f"WordPress posts page {page}: not a list of posts")
+            total = _int(_header(headers, "X-WP-Total"))
+            pages = _int(_header(headers, "X-WP-TotalPages"))
+            if total is not None:
+                self.total = total
+            if pages is not None:
+                self.total_pages = pages
+            if not posts:
+                return
+            entries = await _map_posts(posts, self._names)
+            self.done += len(entries)
+            yield entries
+            if self.total_pages is not None:
+                if page >= self.total_pages:
+                    return
+            elif len(posts) < self.per_page:
+                return
+            page += 1
+
+
+def iter_rest_posts(
+    fetcher: _Fetcher, api_root: str, *, per_page: int = MAX_PER_PAGE
+) -> RestPostPages:
+    """Every published post of the site, page by page: `async for entries in ...`.
+
+    Each Entry has the key the RSS feed gives the same post, author name, categories and tags
+    (resolved through `_embed`, else by id), featured image, excerpt and body. The returned
+    object's `total` / `total_pages` show progress once the first page has arrived.
+    """
+    return RestPostPages(fetcher, api_root, per_page=per_page)
+
+
+# --------------------------------------------------------------------------- comments
+
+
+def _avatar(urls: Any) -> str | None:
+    if not isinstance(urls, dict) or not urls:
+        return None
+    best = max(urls, key=lambda k: _int(k) or 0)
+    return urls[best] or None
+
+
+def _rest_comment(c: dict) -> Comment | None:
+    cid = _int(c.get("id"))
+    if cid is None:
+        return None
+    return Comment(
+        id=cid,
+        post_wp_id=_int(c.get("post")),
+        parent_id=_int(c.get("parent")) or None,
+        author=_plain(c.get("author_name")) or "Anonymous",
+        author_url=(c.get("author_url") or "").strip() or None,
+        avatar_url=_avatar(c.get("author_avatar_urls")),
+        published_at=_gmt(c.get("date_gmt")) or 0.0,
+        content_html=_rendered(c.get("content")),
+        link=(c.get("link") or "").strip(),
+        type=c.get("type") or "comment",
+    )
+
+
+async def fetch_rest_comments(
+    fetcher: _Fetcher, api_root: str, post_wp_id: int, *, after_id: int | None = None
+) -> list[Comment]:
+    """The post's approved comments (type "comment"), every page, oldest first.
+
+    after_id keeps only comments with a greater id. Beware: a comment held for moderation
+    keeps its (smaller) id when approved later, so a caller that must not miss such comments
+    should diff against the ids it has rather than pass after_id.
+    """
+    comments: dict[int, Comment] = {}
+    page = 1
+    while page <= MAX_PAGES:
+        url = api_url(
+            api_root,
+            "wp/v2/comments",
+            {
+                "post": post_wp_id,
+                "per_page": MAX_PER_PAGE,
+                "page": page,
+                "orderby": "date_gmt",  # WordPress adds comment_ID as the tie-break
+                "order": "asc",
+                "type": "comment",
+                "_envelope": 1,
+            },
+        )
+        try:
+            items, headers = await _get_json(
+                fetcher, url, f"WordPress comments of post {post_wp_id}"
+            )
+        except WordPressError as exc:
+            if exc.code == "rest_comment_invalid_page_number" or (exc.code or "").endswith(
+                "invalid_page_number"
+            ):
+                break
+            raise
+        if not isinstance(items, list):
+            raise WordPressError(f"WordPress comments of post {post_wp_id}: not a list")
+        for item in items:
+            if isinstance(item, dict) and (c := _rest_comment(item)) is not None:
+                comments[c.id] = c  # a comment shifted across pages meanwhile: once only
+        pages = _int(_header(headers, "X-WP-TotalPages"))
+        if not items or (pages is not None and page >= pages):
+            break
+        if pages is None and len(items) < MAX_PER_PAGE:
+            break
+        page += 1
+    result = sorted(comments.values(), key=lambda c: (c.published_at, c.id))
+    if after_id is not None:
+        result = [c for c in result if c.id > after_id]
+    return result
+
+
+def _struct_ts(parsed: Any) -> float | None:
+    return float(calendar.timegm(parsed)) if parsed else None
+
+
+def parse_comment_feed(
+    body: bytes,
+    url: str,
+    *,
+    post_wp_id: int | None = None,
+    include_pingbacks: bool = False,
+) -> list[Comment]:
+    """A post's comment feed (wfw:commentRss) -> its comments, oldest first.
+
+    Pure and synchronous: run it in a thread. The comment id comes from the item link's
+    `#comment-N`; the parent from the "In reply to <a href=...#comment-N>" first paragraph,
+    which is removed from the content. Pingbacks are left out unless include_pingbacks.
+    post_wp_id is used where the feed does not tell it (`?p=ID` in the link or guid).
+    """
+    if not body or not body.strip():
+        raise WordPressError(f"empty comment feed: {url}")
+    d = feedparser.parse(body.lstrip(), sanitize_html=False, resolve_relative_uris=False)
+    if not d.get("version") and not d.entries:
+        raise WordPressError(f"not a comment feed: {url}")
+    out: list[Comment] = []
+    for e in d.entries:
+        link = (e.get("link") or "").strip()
+        guid = (e.get("id") or "").strip()
+        m = _COMMENT_ID.search(link) or _COMMENT_ID.search(guid)
+        if not m:
+            continue
+        cid = int(m.group(1))
+        content = e.get("content") or []
+        content_html = content[0].get("value", "") if content else (e.get("summary") or "")
+        parent_id = None
+        if rm := _REPLY_PREFIX.match(content_html):
+            if _clean(rm.group("pre") + rm.group("post")):
+                parent_id = int(rm.group("id"))
+                content_html = content_html[rm.end() :]
+        kind = "pingback" if _PINGBACK.match(content_html) else "comment"
+        if kind != "comment" and not include_pingbacks:
+            continue
+        author = _clean(e.get("author"))
+        if not author:
+            title = _clean(e.get("title"))
+            author = title[4:].strip() if title.lower().startswith("by: ") else title
+        wp_id = post_wp_id
+        if wp_id is None:
+            pm = _WP_ID.search(guid) or _WP_ID.search(link)
+            wp_id = int(pm.group(1)) if pm else None
+        out.append(
+            Comment(
+                id=cid,
+                post_wp_id=wp_id,
+                parent_id=parent_id,
+                author=author or "Anonymous",
+                author_url=None,
+                avatar_url=None,
+                published_at=_struct_ts(e.get("published_parsed") or e.get("updated_parsed"))
+                or 0.0,
+                content_html=content_html.strip(),
+                link=link or guid,
+                type=kind,
+            )
+        )
+    out.sort(key=lambda c: (c.published_at, c.id))
+    return out
+
+
+async def fetch_feed_comments(
+    fetcher: _Fetcher,
+    comments_feed: str,
+    *,
+    post_wp_id: int | None = None,
+    include_pingbacks: bool = False,
+) -> list[Comment]:
+    """Fetch and parse a post's comment feed (the newest 10 comments at most)."""
+    try:
+        result = await fetcher.get(comments_feed, accept=FEED_ACCEPT)
+    except FetchError as exc:
+        raise WordPressError(f"comment feed {comments_feed}: {exc}") from exc
+    return await asyncio.to_thread(
+        parse_comment_feed,
+        result.body,
+        result.url,
+        post_wp_id=post_wp_id,
+        include_pingbacks=include_pingbacks,
+    )
+
+
+__all__ = [
+    "Comment",
+    "RestPostPages",
+    "RestUnavailable",
+    "WordPressError",
+    "api_url",
+    "fetch_feed_comments",
+    "fetch_rest_comments",
+    "find_rest_root",
+    "iter_rest_posts",
+    "parse_comment_feed",
+]
