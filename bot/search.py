@@ -235,8 +235,12 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text).replace("@", "@\u200b")
 
 
+# bidirectional overrides and isolates: in a snippet they would flip the text around them
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def render_snippet(marked: str, style: str = "discord") -> str:
-    text = _WS.sub(" ", marked).strip()
+    text = _WS.sub(" ", marked.translate(_BIDI)).strip()
     # a highlight cut by the ellipsis or empty highlights would leave stray markers
     text = text.replace(HL_OPEN + HL_CLOSE, "")
     if style == "plain":

@@ -1,0 +1,236 @@
+"""Operator commands: `python -m bot import FILE --feed URL` and `python -m bot search WORDS`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from .config import ConfigError, Settings
+from .importing import import_wxr
+from .search import QueryError, SearchPage, parse_date
+from .store import Store, StoreError
+from .wxr import WxrError, WxrReader
+
+log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """Something the operator can fix; printed without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Gazette operator tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    imp = sub.add_parser(
+        "import",
+        help="import a WordPress export (WXR) into the archive",
+        description="Import the published posts of a WordPress export file (Tools → Export)"
+        " into the archive of a feed. Posts already there are skipped; nothing is announced.",
+    )
+    imp.add_argument("file", type=Path, help="the .xml export file")
+    imp.add_argument(
+        "--feed", required=True, metavar="URL", help="the blog's feed URL, as subscribed"
+    )
+    imp.add_argument("--db", type=Path, metavar="PATH", help="database (default: DATABASE_PATH)")
+    imp.add_argument(
+        "--no-optimize", action="store_true", help="do not merge the search index afterwards"
+    )
+
+    search = sub.add_parser(
+        "search",
+        help="search the archive",
+        description='Ranked full-text search: words must all match; "quoted phrases",'
+        " -excluded, word* prefixes, OR between alternatives.",
+    )
+    search.add_argument("words", nargs="*", help="what to look for")
+    search.add_argument("--feed", metavar="URL", help="only this feed (default: every feed)")
+    search.add_argument("--author", help="only posts by this author")
+    search.add_argument("--category", help="only posts in this category or tag")
+    search.add_argument("--after", metavar="YYYY-MM-DD", help="published on or after this day")
+    search.add_argument("--before", metavar="YYYY-MM-DD", help="published before this day")
+    search.add_argument("--page", type=int, default=1, help="page of results (default 1)")
+    search.add_argument("--per-page", type=int, default=5, help="results a page (default 5)")
+    search.add_argument(
+        "--format",
+        choices=["auto", "plain", "ansi", "discord"],
+        default="auto",
+        help="highlighting of matched words (auto: bold in a terminal)",
+    )
+    search.add_argument("--db", type=Path, metavar="PATH", help="database (default: DATABASE_PATH)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "import":
+            _check_import(args)
+            return asyncio.run(_import(args, sys.stdout, sys.stderr))
+        _check_search(args)
+        return asyncio.run(_search(args, sys.stdout))
+    except (CliError, ConfigError, StoreError, QueryError, WxrError) as exc:
+        print(f"gazette: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gazette: interrupted", file=sys.stderr)
+        return 130
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    if args.db is not None:
+        return args.db
+    return Settings.from_env(require_token=False).database_path
+
+
+class ProgressBar:
+    """One line on stderr redrawn in place (only on a terminal; otherwise silent)."""
+
+    def __init__(self, reader: WxrReader, out: TextIO) -> None:
+        self.reader = reader
+        self.out = out
+        self.live = out.isatty()
+        self.start = time.perf_counter()
+        self._last = 0.0
+
+    def __call__(self, read: int, added: int) -> None:
+        now = time.perf_counter()
+        if not self.live or now - self._last < 0.1:
+            return
+        self._last = now
+        size = self.reader.size or 0
+        done = min(1.0, self.reader.bytes_read / size) if size else 0.0
+        bar = "#" * int(done * 30)
+        rate = read / max(now - self.start, 1e-9)
+        self.out.write(
+            f"\r[{bar:<30}] {done:4.0%}  {read:,} posts read, {added:,} new  {rate:,.0f}/s "
+        )
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.out.write("\r" + " " * 79 + "\r")
+            self.out.flush()
+
+
+def _check_import(args: argparse.Namespace) -> None:
+    args.feed = args.feed.strip()
+    parts = urlsplit(args.feed)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CliError(f"--feed {args.feed!r} is not a feed URL (https://blog.example/feed/)")
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file")
+    args.db = _db_path(args)
+
+
+def _check_search(args: argparse.Namespace) -> None:
+    args.after = parse_date(args.after) if args.after else None
+    args.before = parse_date(args.before) if args.before else None
+    if args.page < 1:
+        raise CliError("--page starts at 1")
+    args.db = _db_path(args)
+    if not args.db.exists():
+        raise CliError(f"no database at {args.db} (set DATABASE_PATH or pass --db)")
+
+
+async def _import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    url = args.feed
+    store = await Store.open(args.db)
+    try:
+        reader = WxrReader(args.file)
+        bar = ProgressBar(reader, err)
+        try:
+            result, reader = await import_wxr(
+                store, reader, url, progress=bar, optimize=not args.no_optimize
+            )
+        finally:
+            bar.close()
+    finally:
+        await store.close()
+    skipped = ", ".join(f"{n} {what}" for what, n in reader.skipped.most_common())
+    print(
+        f"Imported {_n(result.added, 'new post')} into {url} ({_n(result.read, 'published post')}"
+        f" in the file, {result.read - result.added:,} already archived)"
+        f" in {result.seconds:.1f} s.",
+        file=out,
+    )
+    if skipped:
+        print(f"Skipped (not published posts): {skipped}.", file=out)
+    return 0
+
+
+async def _search(args: argparse.Namespace, out: TextIO) -> int:
+    store = await Store.open(args.db)
+    try:
+        if args.feed:
+            feed = await store.get_feed_by_url(args.feed.strip())
+            if feed is None:
+                raise CliError(f"no feed {args.feed!r} in the archive")
+            feed_ids = [feed.id]
+        else:
+            feed_ids = await store.archive_feed_ids()
+        page = await store.search(
+            None,
+            " ".join(args.words),
+            feed_ids=feed_ids,
+            author=args.author,
+            category=args.category,
+            after=args.after,
+            before=args.before,
+            page=args.page - 1,
+            per_page=max(1, min(args.per_page, 25)),
+        )
+    finally:
+        await store.close()
+    style = args.format
+    if style == "auto":
+        style = "ansi" if out.isatty() else "plain"
+    out.write(format_page(page, " ".join(args.words), style))
+    return 0
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def format_page(page: SearchPage, text: str, style: str = "plain") -> str:
+    """A page of results as terminal text."""
+    if page.notice and not page.results:
+        return page.notice + "\n"
+    if page.total == 0:
+        return f"No posts match {text!r}.\n" if text.strip() else "No posts match.\n"
+    if not page.results:
+        return f"No page {page.page + 1}: {page.total} results make {page.pages} pages.\n"
+    first = page.page * page.per_page + 1
+    lines = [
+        f"{page.total:,} result{'s' if page.total != 1 else ''}"
+        f" (page {page.page + 1} of {page.pages})",
+        "",
+    ]
+    for n, hit in enumerate(page.results, start=first):
+        lines.append(f"{n}. {hit.title or '(untitled)'}")
+        meta = []
+        if hit.author:
+            meta.append(hit.author)
+        if hit.published_at is not None:
+            meta.append(dt.datetime.fromtimestamp(hit.published_at, dt.UTC).strftime("%Y-%m-%d"))
+        if hit.categories:
+            meta.append(", ".join(hit.categories))
+        if meta:
+            lines.append("   " + " · ".join(meta))
+        if hit.link:
+            lines.append(f"   {hit.link}")
+        snippet = hit.snippet if style == "discord" else hit.snippet_as(style)
+        if snippet:
+            lines.append(f"   {snippet}")
+        lines.append("")
+    return "\n".join(lines)
