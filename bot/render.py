@@ -1,0 +1,657 @@
+"""Posts -> safe Discord markdown (pure: the cog builds the discord.Embed from the result).
+
+Everything that reaches Discord from a blog is untrusted: text is markdown-escaped, mentions
+are broken with a zero-width space, links are only http(s)/mailto with a percent-encoded URL,
+and every cut keeps the markdown balanced.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import quote, urljoin, urlsplit
+
+from bs4 import BeautifulSoup
+from markdownify import MarkdownConverter
+
+from bot.models import Entry, Post
+from bot.text import html_to_text
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Announcement",
+    "cut",
+    "escape_markdown",
+    "html_to_markdown",
+    "neutralize_mentions",
+    "render_announcement",
+    "safe_url",
+    "split_markdown",
+]
+
+ZWSP = "\u200b"
+
+# Discord embed limits
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+TOTAL_LIMIT = 6000
+EXCERPT_LIMIT = 700
+
+# --------------------------------------------------------------------------- plain text
+
+_MENTION = re.compile(r"<(@[!&]?|#|/[^<>\s:]{1,32}:)(\d+)>")
+_EVERYONE = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
+_MD_CHARS = re.compile(r"([\\*_~`|\[\]<>])")
+_MD_LINE_START = re.compile(r"(^|\s)(#{1,6}|-#|[-+]+|>+)(?=\s|$)")
+_MD_LIST_NUM = re.compile(r"((?:^|\s)\d{1,9})([.)])(?=\s|$)")
+
+
+def neutralize_mentions(text: str) -> str:
+    """@everyone, @here, <@id>, <@!id>, <@&id>, <#id> and </cmd:id> made harmless (ZWSP)."""
+    if "@" not in text and "<" not in text:
+        return text
+    text = _EVERYONE.sub(lambda m: "@" + ZWSP + m.group(1), text)
+    return _MENTION.sub(lambda m: "<" + m.group(1) + ZWSP + m.group(2) + ">", text)
+
+
+def escape_markdown(text: str) -> str:
+    """Escape Discord markdown in plain text (a backslash before any punctuation is legal)."""
+    text = _MD_CHARS.sub(r"\\\1", text)
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + "".join("\\" + c for c in m.group(2)), text)
+    return _MD_LIST_NUM.sub(r"\1\\\2", text)
+
+
+_URL_JUNK = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def safe_url(url: str | None, base: str | None = None) -> str | None:
+    """An absolute http(s)/mailto URL safe inside ``[text](url)``, or None."""
+    if not url:
+        return None
+    url = htmllib.unescape(url) if "&" in url else url
+    url = _URL_JUNK.sub("", url.strip(" \t\r\n\f"))  # as browsers do
+    if base:
+        try:
+            url = urljoin(base, url)
+        except ValueError:
+            return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "mailto") or (scheme != "mailto" and not parts.netloc):
+        return None
+    url = quote(url, safe="/:?#&=+;%,!$'*@~-._[]")
+    return _EVERYONE.sub(r"%40\1", url)
+
+
+# --------------------------------------------------------------------------- HTML -> markdown
+
+_DROP_TAGS = (
+    "script style noscript iframe object embed form button input select textarea svg canvas "
+    "template head title"
+).split()
+
+
+_HAS_DROP_TAG = re.compile(r"<(?:" + "|".join(_DROP_TAGS) + r")\b", re.I)
+
+
+def _has_img(el) -> bool:
+    return any(getattr(d, "name", None) == "img" for d in el.descendants)
+
+
+class DiscordConverter(MarkdownConverter):
+    """markdownify tuned for Discord embeds: no headings, images as links, safe links."""
+
+    class Options(MarkdownConverter.DefaultOptions):
+        bullets = "-"
+        strong_em_symbol = "*"
+        escape_asterisks = False  # escape() below does all of it
+        escape_underscores = False
+        escape_misc = False
+        base_url = None
+
+    _defaults: dict | None = None
+
+    def __init__(self, base_url: str | None = None):
+        # markdownify rebuilds its options with dir() on every instance: do it once
+        cls = type(self)
+        if cls._defaults is None:
+            super().__init__()
+            cls._defaults = dict(self.options)
+        self.options = {**cls._defaults, "base_url": base_url}
+        self.convert_fn_cache = {}
+
+    def convert(self, html):
+        soup = BeautifulSoup(html, "html.parser")
+        if _HAS_DROP_TAG.search(html):
+            for tag in soup.find_all(_DROP_TAGS):
+                tag.decompose()
+        return self.convert_soup(soup)
+
+    def escape(self, text, parent_tags):
+        return escape_markdown(neutralize_mentions(text)) if text else ""
+
+    def _url(self, url):
+        return safe_url(url, self.options["base_url"])
+
+    def convert_a(self, el, text, parent_tags):
+        if "_noformat" in parent_tags:
+            return text
+        href = self._url(el.get("href"))
+        if not text.strip() or (_has_img(el) and not el.get_text(strip=True)):
+            return text  # an image link: the image's own link says it
+        prefix = " " if text[:1].isspace() else ""
+        suffix = " " if text[-1:].isspace() else ""
+        text = " ".join(text.split())
+        if not text or not href:
+            return prefix + text + suffix if text else ""
+        if text.replace("\\", "") == href:
+            return prefix + href + suffix
+        return f"{prefix}[{text}]({href}){suffix}"
+
+    def convert_img(self, el, text, parent_tags):
+        alt = escape_markdown(" ".join((el.get("alt") or "").split()))
+        src = self._url(el.get("src") or el.get("data-src"))
+        if "_inline" in parent_tags or not src:
+            return alt
+        label = f"image: {alt}" if alt else "image"
+        return f"[{label}]({src})"
+
+    def convert_video(self, el, text, parent_tags):
+        src = el.get("src") or next((s.get("src") for s in el.find_all("source")), None)
+        src = self._url(src)
+        return f"[video]({src})" if src and "_inline" not in parent_tags else ""
+
+    convert_audio = convert_video
+
+    def convert_hN(self, n, el, text, parent_tags):
+        if "_inline" in parent_tags:
+            return text
+        text = " ".join(text.split())
+        return f"\n\n**{text}**\n\n" if text else ""
+
+    def convert_br(self, el, text, parent_tags):
+        return " " if "_inline" in parent_tags else "\n"
+
+    def convert_hr(self, el, text, parent_tags):
+        return "\n\n───\n\n"
+
+    def convert_u(self, el, text, parent_tags):
+        return self._wrap(text, "__", parent_tags)
+
+    def convert_mark(self, el, text, parent_tags):
+        return text
+
+    def _wrap(self, text, marker, parent_tags):
+        if "_noformat" in parent_tags:
+            return text
+        stripped = text.strip()
+        if not stripped:
+            return text
+        lead = " " if text[:1].isspace() else ""
+        trail = " " if text[-1:].isspace() else ""
+        return f"{lead}{marker}{stripped}{marker}{trail}"
+
+    def convert_pre(self, el, text, parent_tags):
+        # a ``` inside the code would close the block early
+        return super().convert_pre(el, text.replace("```", "``" + ZWSP + "`"), parent_tags)
+
+    def convert_table(self, el, text, parent_tags):
+        return "\n\n" + text.strip() + "\n\n"
+
+    def convert_tr(self, el, text, parent_tags):
+        return text.strip(" |") + "\n"
+
+    def convert_td(self, el, text, parent_tags):
+        return " " + " ".join(text.split()) + " |"
+
+    convert_th = convert_td
+
+
+_NEWLINES = re.compile(r"[\t \r\n]*[\r\n][\t \r\n]*")
+_SPACES = re.compile(r"[\t ]+")
+_BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+
+def html_to_markdown(html: str, base_url: str | None = None) -> str:
+    """Untrusted HTML -> Discord markdown: escaped, mention-proof, absolute http(s) links."""
+    if not html or not html.strip():
+        return ""
+    if "<" not in html:  # plain text (common in excerpts): what markdownify would do, faster
+        text = htmllib.unescape(html) if "&" in html else html
+        text = _SPACES.sub(" ", _NEWLINES.sub("\n", text))
+        md = escape_markdown(neutralize_mentions(text)).strip()
+    else:
+        md = DiscordConverter(base_url=base_url).convert(html)
+    md = _TRAILING_SPACE.sub("\n", md)
+    md = _BLANKS.sub("\n\n", md).strip()
+    return neutralize_mentions(md)
+
+
+# --------------------------------------------------------------------------- cutting
+
+_MARKERS = ("**", "__", "~~", "||", "*")
+_URL_TOKEN = re.compile(r"https?://[^\s<>]+")
+_GRAPHEME_EXTEND = {0x200D, 0xFE0E, 0xFE0F, 0x20E3}
+
+
+@dataclass(slots=True)
+class _Open:
+    """Markdown left open at the end of a text, with where each construct starts."""
+
+    markers: list[tuple[str, int]] = field(default_factory=list)  # (marker, position)
+    code: tuple[str, int] | None = None  # an unclosed backtick run
+    link: int | None = None  # start of an incomplete masked link
+
+    def closers(self) -> str:
+        code = ""
+        if self.code:
+            code = "\n```" if len(self.code[0]) >= 3 else self.code[0]
+        return code + "".join(m for m, _ in reversed(self.markers))
+
+
+def _scan_markdown(text: str) -> _Open:
+    state = _Open()
+    stack = state.markers
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "`":
+            j = i
+            while j < n and text[j] == "`":
+                j += 1
+            run = text[i:j]
+            if len(run) >= 3:
+                run = "```"
+            end = text.find(run, j)
+            if end < 0:
+                state.code = (run, i)
+                return state
+            i = end + len(run)
+            continue
+        if c == "h" and (m := _URL_TOKEN.match(text, i)):
+            i = m.end()
+            continue
+        if c == "[":
+            close = _link_end(text, i)
+            if close is None:
+                state.link = i
+                return state
+            if text[close - 1] == ")":  # a whole link: its URL is opaque
+                i = close
+                continue
+        for marker in _MARKERS:
+            if text.startswith(marker, i):
+                names = [m for m, _ in stack]
+                if names and names[-1] == marker:
+                    stack.pop()
+                elif marker in names:
+                    # crossed markers (**a *b** c*): fall back to the outer one
+                    del stack[names.index(marker) :]
+                else:
+                    stack.append((marker, i))
+                i += len(marker)
+                break
+        else:
+            i += 1
+    return state
+
+
+def _link_end(text: str, start: int) -> int | None:
+    """End index of the masked link opening at start ('[' + text + '](' + url + ')'),
+    the index after ']' for a plain bracket pair, or None when cut short."""
+    depth = 0
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                if i + 1 == n:
+                    return None  # '[text]' at the very end: maybe a link cut before '('
+                if text[i + 1] == "(":
+                    close = text.find(")", i + 2)
+                    return close + 1 if close >= 0 else None
+                return i + 1
+        i += 1
+    return None
+
+
+def _safe_end(text: str, end: int) -> int:
+    """Move end left so that no grapheme (combining marks, ZWJ sequences, flags) is split."""
+    while 0 < end < len(text):
+        cur, prev = ord(text[end]), ord(text[end - 1])
+        if (
+            unicodedata.combining(text[end])
+            or cur in _GRAPHEME_EXTEND
+            or prev == 0x200D
+            or 0x1F3FB <= cur <= 0x1F3FF  # skin tones
+            or 0xE0020 <= cur <= 0xE007F  # tag sequences
+            or 0xDC00 <= cur <= 0xDFFF  # a lone low surrogate
+        ):
+            end -= 1
+            continue
+        if 0x1F1E6 <= cur <= 0x1F1FF and 0x1F1E6 <= prev <= 0x1F1FF:
+            # regional indicators pair up from the start of the run
+            k = end
+            while k > 0 and 0x1F1E6 <= ord(text[k - 1]) <= 0x1F1FF:
+                k -= 1
+            if (end - k) % 2:
+                end -= 1
+                continue
+        break
+    return end
+
+
+def _word_cut(text: str, budget: int) -> str:
+    if budget >= len(text):
+        return text
+    head = text[:budget]
+    if not text[budget].isspace():
+        space = max(head.rfind(" "), head.rfind("\n"))
+        if space >= budget // 2:
+            return head[:space]
+        return head[: _safe_end(text, budget)]
+    return head
+
+
+def _cut_plain(text: str, limit: int, ellipsis: str = "…") -> str:
+    """cut() for text that is never rendered as markdown."""
+    if len(text) <= limit:
+        return text
+    return _word_cut(text, limit - len(ellipsis)).rstrip() + ellipsis
+
+
+def cut(text: str, limit: int, ellipsis: str = "…") -> str:
+    """text shortened to at most limit characters at a word boundary, markdown kept balanced.
+
+    A masked link cut in half is dropped; **, *, __, ~~, ||, ` and ``` left open are closed
+    (after the ellipsis); an opener left dangling at the very end is removed.
+    """
+    if len(text) <= limit:
+        return text
+    if limit <= len(ellipsis):
+        return ellipsis[:limit]
+    budget = limit - len(ellipsis)
+    while budget > 0:
+        head = _word_cut(text, budget)
+        while True:
+            head = head.rstrip()
+            # an odd number of trailing backslashes would escape what follows
+            if (len(head) - len(head.rstrip("\\"))) % 2:
+                head = head[:-1]
+                continue
+            state = _scan_markdown(head)
+            if state.link is not None:
+                head = head[: state.link]
+                continue
+            if state.code and not head[state.code[1] + len(state.code[0]) :].strip():
+                head = head[: state.code[1]]  # an empty code span
+                continue
+            if state.markers:
+                marker, pos = state.markers[-1]
+                if not head[pos + len(marker) :].strip():
+                    head = head[:pos]  # an opener with nothing after it
+                    continue
+            break
+        out = head + ellipsis + state.closers()
+        if len(out) <= limit:
+            return out
+        budget -= max(1, len(out) - limit)
+    return ellipsis[:limit]
+
+
+# --------------------------------------------------------------------------- pages
+
+_CODE_BLOCK = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.M | re.S)
+_WORD_TOKEN = re.compile(r"\[(?:[^\[\]\\]|\\.)*\]\([^)\s]*\)|\S+|\s+")
+_PARA = re.compile(r"\n{2,}")
+
+
+def _blocks(md: str) -> list[str]:
+    """Paragraphs, with fenced code blocks kept whole."""
+    blocks: list[str] = []
+    pos = 0
+    for m in _CODE_BLOCK.finditer(md):
+        blocks += _PARA.split(md[pos : m.start()])
+        blocks.append(m.group(0))
+        pos = m.end()
+    blocks += _PARA.split(md[pos:])
+    return [b.strip("\n") for b in blocks if b.strip()]
+
+
+def _split_code(block: str, limit: int) -> list[str]:
+    """A fenced block longer than a page: closed at each page end, reopened on the next."""
+    lines = block.split("\n")
+    opener, body = lines[0], lines[1:-1]
+    room = max(1, limit - len(opener) - len("\n\n```"))
+    pages: list[str] = []
+    cur: list[str] = []
+    size = -1
+    for line in body:
+        while len(line) > room:  # one line longer than a page: cut it hard
+            if cur:
+                pages.append("\n".join([opener, *cur, "```"]))
+                cur, size = [], -1
+            end = _safe_end(line, room) or room
+            pages.append("\n".join([opener, line[:end], "```"]))
+            line = line[end:]
+        if cur and size + 1 + len(line) > room:
+            pages.append("\n".join([opener, *cur, "```"]))
+            cur, size = [], -1
+        cur.append(line)
+        size += 1 + len(line)
+    if cur:
+        pages.append("\n".join([opener, *cur, "```"]))
+    return pages
+
+
+def _split_words(text: str, limit: int) -> list[str]:
+    """A line longer than a page, at spaces; masked links are never split."""
+    pages: list[str] = []
+    cur = ""
+    for token in _WORD_TOKEN.findall(text):
+        if len(cur) + len(token) <= limit:
+            cur += token
+            continue
+        if cur.strip():
+            pages.append(cur.strip())
+        cur = "" if token.isspace() else token
+        while len(cur) > limit:  # a single word longer than a page
+            end = _safe_end(cur, limit) or limit
+            pages.append(cur[:end])
+            cur = cur[end:]
+    if cur.strip():
+        pages.append(cur.strip())
+    return pages
+
+
+def _rebalance(pages: list[str], limit: int) -> list[str]:
+    """Close formatting left open at a page end and reopen it at the start of the next."""
+    out = []
+    carry = ""
+    for page in pages:
+        candidate = carry + page
+        state = _scan_markdown(candidate)
+        if len(candidate) + len(state.closers()) > limit:
+            candidate = page  # no room to reopen: lose the formatting, not the text
+            state = _scan_markdown(candidate)
+        state.code = None  # code blocks were split on their own
+        out.append(candidate + state.closers())
+        carry = "".join(m for m, _ in state.markers)
+    return out
+
+
+def split_markdown(md: str, limit: int = 1900) -> list[str]:
+    """Pages of at most limit characters, split at paragraphs, else lines, else words.
+
+    Fenced code blocks are closed at a page end and reopened on the next page; inline
+    formatting left open by a split is closed and reopened the same way.
+    """
+    md = md.strip()
+    if not md:
+        return []
+    if len(md) <= limit:
+        return [md]
+    room = max(limit // 2, limit - 16)  # leaves space for closing/reopening markers
+    pieces: list[tuple[str, str]] = []  # (glue before, text)
+    for block in _blocks(md):
+        if len(block) <= room:
+            pieces.append(("\n\n", block))
+        elif block.startswith("```"):
+            pieces.extend(("\n\n", page) for page in _split_code(block, room))
+        else:
+            glue = "\n\n"
+            for line in block.split("\n"):
+                parts = [line] if len(line) <= room else _split_words(line, room)
+                for part in parts:
+                    pieces.append((glue, part))
+                    glue = "\n" if part is parts[-1] else " "
+    pages: list[str] = []
+    cur = ""
+    for glue, piece in pieces:
+        if cur and len(cur) + len(glue) + len(piece) > room:
+            pages.append(cur)
+            cur = ""
+        cur = cur + glue + piece if cur else piece
+    if cur:
+        pages.append(cur)
+    return _rebalance(pages, limit)
+
+
+# --------------------------------------------------------------------------- announcements
+
+_WP_APPEARED = re.compile(
+    r"(?:<p>)?\s*The post\s+<a\b[^>]*>.*?</a>\s+appeared first on\s+<a\b[^>]*>.*?</a>\.?\s*"
+    r"(?:</p>)?\s*$",
+    re.I | re.S,
+)
+_WP_MORE_LINK = re.compile(
+    r"(?:&hellip;|&#8230;|…|\.\.\.)?\s*<a\b[^>]*>\s*"
+    r"(?:continue reading|read more|read the rest)\b.*?</a>\s*(?:</p>)?\s*$",
+    re.I | re.S,
+)
+_WP_ELLIPSIS = re.compile(
+    r"\s*\[\s*(?:&hellip;|&#8230;|&#x2026;|…|\.\.\.)\s*\]\s*(</p>)?\s*$", re.I
+)
+_BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|figure|ul|ol|pre|table)>", re.I)
+
+
+def _strip_wp_tails(html: str) -> tuple[str, bool]:
+    """Drop 'The post X appeared first on Y', 'Continue reading' and '[…]'; True if elided."""
+    html = html.strip()
+    html = _WP_APPEARED.sub("", html)
+    elided = False
+    for pattern in (_WP_MORE_LINK, _WP_ELLIPSIS):
+        new = pattern.sub(lambda m: m.group(m.lastindex) if m.lastindex else "", html)
+        if new != html:
+            html, elided = new.rstrip(), True
+    return html, elided
+
+
+def _excerpt(html: str, base: str | None, limit: int) -> str:
+    html, elided = _strip_wp_tails(html)
+    # long bodies: convert only a prefix (ending after a block) large enough for the excerpt
+    size = limit * 3
+    while True:
+        if len(html) > size * 1.5 and (m := _BLOCK_END.search(html, size)):
+            md = html_to_markdown(html[: m.end()], base)
+            if len(md) <= limit:
+                size *= 3
+                continue
+            elided = True
+        else:
+            md = html_to_markdown(html, base)
+        break
+    if len(md) > limit:
+        return cut(md, limit)
+    if elided and md and not md.endswith(("…", "...")):
+        tail = " …" if md[-1] in ".!?:;" else "…"
+        return md + tail if len(md) + len(tail) <= limit else cut(md, limit)
+    return md
+
+
+@dataclass(slots=True)
+class Announcement:
+    """What an announcement shows, within Discord's embed limits.
+
+    title and description are markdown (escaped); author and feed_title are plain text for the
+    embed's author/footer slots (which do not render markdown), mentions neutralised everywhere.
+    """
+
+    title: str
+    url: str | None
+    description: str
+    author: str | None = None
+    timestamp: float | None = None
+    image_url: str | None = None
+    categories: list[str] = field(default_factory=list)
+    feed_title: str | None = None
+
+    @property
+    def categories_text(self) -> str:
+        """The categories for one embed field (≤ 1024 characters)."""
+        return ", ".join(self.categories)
+
+
+def _plain(text: str | None, limit: int) -> str | None:
+    text = " ".join((text or "").split())
+    return _cut_plain(neutralize_mentions(text), limit) if text else None
+
+
+def _markdown_text(text: str, limit: int) -> str:
+    return cut(neutralize_mentions(escape_markdown(" ".join(text.split()))), limit)
+
+
+def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcement:
+    """The announcement for one post: cut, escaped and mention-proof, never over a limit."""
+    link = safe_url(post.link)
+    description = ""
+    for source in (post.summary_html, post.content_html):
+        if source and source.strip():
+            description = _excerpt(source, link, EXCERPT_LIMIT)
+            if description:
+                break
+    title = (post.title or "").strip()
+    if not title:  # the first words of an untitled post stand in
+        source = _strip_wp_tails(post.summary_html or post.content_html)[0]
+        words = html_to_text(source).split("\n")[0]
+        title = " ".join(words.split()[:12]) or "Untitled post"
+    categories: list[str] = []
+    used = 0
+    for cat in post.categories:
+        text = _markdown_text(cat, 100)
+        if not text or text in categories or text.lower() == "uncategorized":
+            continue
+        if used + len(text) + 2 > FIELD_LIMIT:
+            break
+        categories.append(text)
+        used += len(text) + 2
+    return Announcement(
+        title=_markdown_text(title, TITLE_LIMIT),
+        url=link,
+        description=description,
+        author=_plain(post.author, AUTHOR_LIMIT),
+        timestamp=post.published_at or post.updated_at,
+        image_url=safe_url(post.image_url) if post.image_url else None,
+        categories=categories,
+        feed_title=_plain(feed_title, AUTHOR_LIMIT),
+    )
