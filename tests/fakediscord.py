@@ -404,8 +404,15 @@ class _ApiError(Exception):
             self.body["errors"] = errors
 
 
-def _unknown(what: str, code: int) -> _ApiError:
-    return _ApiError(404, code, f"Unknown {what}")
+class _NotFound(_ApiError, LookupError):
+    """A 404 on the wire; a LookupError when a test names an id the fake does not know."""
+
+
+def _unknown(what: str, code: int, ident: object = None) -> _ApiError:
+    error = _NotFound(404, code, f"Unknown {what}")
+    if ident is not None:
+        error.args = (f"Unknown {what} {ident}",)
+    return error
 
 
 def _missing_permissions() -> _ApiError:
@@ -973,6 +980,19 @@ class FakeDiscord:
         """Delete a channel or thread as a moderator would (dispatches CHANNEL/THREAD_DELETE)."""
         self._delete_channel(self._channel(channel_id))
 
+    def remove_guild(self, guild_id: int) -> None:
+        """The bot is removed from a guild (dispatches GUILD_DELETE → ``on_guild_remove``)."""
+        self._guild(guild_id)
+        for channel in [c for c in self._channels.values() if c["guild_id"] == str(guild_id)]:
+            if int(channel["id"]) in self._channels:
+                self._forget_channel(channel)
+        for rid in [r for r, role in self._roles.items() if role["_guild_id"] == guild_id]:
+            del self._roles[rid]
+        del self._guilds[guild_id]
+        self._bot_roles.pop(guild_id, None)
+        self._guild_commands.pop(guild_id, None)
+        self._broadcast("GUILD_DELETE", {"id": str(guild_id)})
+
     def remove_message(self, message_id: int) -> None:
         """Delete a message as a moderator would (dispatches MESSAGE_DELETE)."""
         self._delete_message(self._message(message_id))
@@ -1145,6 +1165,13 @@ class FakeDiscord:
                 for session in self._sessions.values():
                     if session.connection is not None:
                         return session.identify
+                self._gateway_changed.clear()
+                await self._gateway_changed.wait()
+
+    async def wait_until_disconnected(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until no client is connected (e.g. after ``await bot.close()``)."""
+        async with asyncio.timeout(timeout):
+            while self.connected:
                 self._gateway_changed.clear()
                 await self._gateway_changed.wait()
 
@@ -2092,25 +2119,25 @@ class FakeDiscord:
         try:
             return self._guilds[guild_id]
         except KeyError:
-            raise _unknown("Guild", 10004) from None
+            raise _unknown("Guild", 10004, guild_id) from None
 
     def _channel(self, channel_id: int) -> dict[str, Any]:
         try:
             return self._channels[channel_id]
         except KeyError:
-            raise _unknown("Channel", 10003) from None
+            raise _unknown("Channel", 10003, channel_id) from None
 
     def _message(self, message_id: int) -> dict[str, Any]:
         try:
             return self._messages[message_id]
         except KeyError:
-            raise _unknown("Message", 10008) from None
+            raise _unknown("Message", 10008, message_id) from None
 
     def _role(self, role_id: int) -> dict[str, Any]:
         try:
             return self._roles[role_id]
         except KeyError:
-            raise _unknown("Role", 10011) from None
+            raise _unknown("Role", 10011, role_id) from None
 
     def _user(self, user_id: int) -> dict[str, Any]:
         if user_id not in self._users:
@@ -2396,16 +2423,7 @@ class FakeDiscord:
         return channel
 
     def _delete_channel(self, channel: dict[str, Any]) -> None:
-        cid = int(channel["id"])
-        for thread in self.threads(cid):
-            self._delete_channel(thread)
-        del self._channels[cid]
-        for mid in self._channel_messages.pop(cid, []):
-            self._messages.pop(mid, None)
-        for starter in self._messages.values():
-            if starter.get("thread", {}).get("id") == channel["id"]:
-                starter.pop("thread")
-                starter["flags"] &= ~MessageFlag.HAS_THREAD
+        self._forget_channel(channel)
         if channel["type"] in ChannelType.THREADS:
             self._broadcast(
                 "THREAD_DELETE",
@@ -2418,6 +2436,19 @@ class FakeDiscord:
             )
         else:
             self._broadcast("CHANNEL_DELETE", channel)
+
+    def _forget_channel(self, channel: dict[str, Any]) -> None:
+        """Drop a channel, its threads and their messages from the state (no events)."""
+        cid = int(channel["id"])
+        for thread in self.threads(cid):
+            self._forget_channel(thread)
+        del self._channels[cid]
+        for mid in self._channel_messages.pop(cid, []):
+            self._messages.pop(mid, None)
+        for starter in self._messages.values():
+            if starter.get("thread", {}).get("id") == channel["id"]:
+                starter.pop("thread")
+                starter["flags"] &= ~MessageFlag.HAS_THREAD
 
     # ==================================================================================
     # REST handlers: messages
@@ -2741,9 +2772,15 @@ class FakeDiscord:
         ):
             self._broadcast("MESSAGE_UPDATE", {**msg, "guild_id": channel["guild_id"]})
 
+    def _check_not_archived(self, channel: dict[str, Any] | None) -> None:
+        meta = (channel or {}).get("thread_metadata")
+        if meta is not None and meta["archived"]:
+            raise _ApiError(400, 50083, "Thread is archived")
+
     async def _edit_message(self, call: _Call) -> Any:
         channel, msg = self._channel_message(call)
         self._require_bot(channel)
+        self._check_not_archived(channel)
         if msg["author"]["id"] != str(self.bot_user_id):
             raise _ApiError(403, 50005, "Cannot edit a message authored by another user")
         self._edit_stored_message(msg, call.json, call.files)
@@ -3152,6 +3189,7 @@ class FakeDiscord:
 
     async def _webhook_edit_message(self, call: _Call) -> Any:
         interaction, msg = self._webhook_message(call)
+        self._check_not_archived(self._channels.get(int(msg["channel_id"])))
         was_loading = msg["flags"] & MessageFlag.LOADING
         msg["flags"] &= ~MessageFlag.LOADING
         self._edit_stored_message(msg, call.json, call.files)

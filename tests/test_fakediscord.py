@@ -4,6 +4,7 @@ slash-command group, driven over loopback HTTP and the gateway WebSocket."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +26,15 @@ class World:
     general: int
     news: int
     forum: int
+
+
+class NameModal(discord.ui.Modal, title="Your name"):
+    name = discord.ui.TextInput(label="Name", custom_id="modal:name")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(
+            f"Nice to meet you, {self.name.value}", ephemeral=True
+        )
 
 
 class VoteView(discord.ui.View):
@@ -88,6 +98,10 @@ def make_bot(guild_id: int) -> commands.Bot:
     @demo.command(description="Start a vote")
     async def vote(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("Votes: 0", view=VoteView())
+
+    @demo.command(description="Ask for a name")
+    async def ask(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(NameModal())
 
     @app_commands.command(description="Admins only")
     @app_commands.default_permissions(manage_guild=True)
@@ -183,7 +197,7 @@ def aiohttp_errors() -> tuple[type[BaseException], ...]:
 
 async def test_a_restarted_bot_reconnects_to_the_same_state(fake_discord, world, bot):  # noqa: F811
     await bot.close()
-    await eventually(lambda: not fake_discord.connected)
+    await fake_discord.wait_until_disconnected()
     second = make_bot(world.guild)
     async with fake_discord.run_client(second):
         assert second.get_guild(world.guild) is not None
@@ -291,6 +305,14 @@ async def test_button_click_updates_the_message(fake_discord, world, bot):  # no
     assert click.content == "Votes: 2"
     with pytest.raises(LookupError):
         await fake_discord.click(result, "vote:down")
+
+
+async def test_modal_round_trip(fake_discord, world, bot):  # noqa: F811
+    opened = await fake_discord.invoke(world.guild, world.general, "demo ask")
+    assert opened.type == CallbackType.MODAL
+    assert opened.modal["title"] == "Your name"
+    submitted = await fake_discord.submit_modal(opened, {"modal:name": "Grace"})
+    assert submitted.content == "Nice to meet you, Grace" and submitted.ephemeral
 
 
 async def test_answering_too_late_is_unknown_interaction(fake_discord, world, bot):  # noqa: F811
@@ -426,3 +448,59 @@ async def test_threads_forum_posts_webhooks_and_crossposts(fake_discord, world, 
     await thread.delete()
     assert not fake_discord.has_channel(thread.id)
     await eventually(lambda: bot.get_channel(thread.id) is None)  # THREAD_DELETE arrived
+
+
+async def test_archived_threads(fake_discord, world, bot):  # noqa: F811
+    channel = bot.get_channel(world.general)
+    post = await channel.send("post")
+    thread = await post.create_thread(name="Talk")
+    await thread.edit(archived=True)
+    woke = await thread.send(
+        "wakes it up"
+    )  # an unlocked archived thread is unarchived by a message
+    assert fake_discord.channel(thread.id)["thread_metadata"]["archived"] is False
+    await thread.edit(archived=True, locked=True)
+    fake_discord.set_role_permissions(
+        fake_discord.bot_role_id(world.guild),
+        fake_discord.bot_permissions(world.general) & ~Perm.MANAGE_THREADS,
+    )
+    with pytest.raises(discord.HTTPException) as caught:
+        await thread.send("locked out")
+    assert caught.value.code == 50083
+    with pytest.raises(discord.HTTPException) as caught:
+        await woke.edit(content="edited")
+    assert caught.value.code == 50083
+
+
+async def test_file_upload_is_stored_as_an_attachment(fake_discord, world, bot):  # noqa: F811
+    channel = bot.get_channel(world.general)
+    sent = await channel.send("see file", file=discord.File(io.BytesIO(b"abc"), "notes.txt"))
+    assert [a.filename for a in sent.attachments] == ["notes.txt"]
+    stored = fake_discord.messages(world.general)[0]
+    assert stored["attachments"][0]["size"] == 3
+    assert fake_discord.requests[-1].files[0]["filename"] == "notes.txt"
+
+
+async def test_moderator_actions_reach_the_bot(fake_discord, world, bot):  # noqa: F811
+    deleted: list[int] = []
+
+    async def on_raw_message_delete(payload: discord.RawMessageDeleteEvent) -> None:
+        deleted.append(payload.message_id)
+
+    bot.add_listener(on_raw_message_delete)
+    message = await bot.get_channel(world.general).send("to be removed")
+    fake_discord.remove_message(message.id)
+    await eventually(lambda: deleted == [message.id])
+
+    extra = fake_discord.add_channel(world.guild, "extra")
+    await eventually(lambda: bot.get_channel(extra) is not None)
+    fake_discord.remove_channel(extra)
+    await eventually(lambda: bot.get_channel(extra) is None)
+
+    role = fake_discord.add_role(world.guild, "subscribers")
+    await eventually(lambda: bot.get_guild(world.guild).get_role(role) is not None)
+
+    fake_discord.remove_guild(world.guild)
+    await eventually(lambda: bot.get_guild(world.guild) is None)
+    with pytest.raises(LookupError):
+        fake_discord.channel(world.general)
