@@ -33,7 +33,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
@@ -60,8 +60,8 @@ _ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 # "In reply to <a href="...#comment-N">NAME</a>." as the first paragraph (the words around the
 # link are translated on localized blogs, so only their length is checked)
 _REPLY_PREFIX = re.compile(
-    r"""^\s*(?:<p>)?(?P<pre>[^<]{0,80})<a\s[^>]*?href\s*=\s*["'][^"']*#comment-(?P<id>\d+)["']"""
-    r"""[^>]*>(?P<name>.*?)</a>(?P<post>[^<]{0,80}?)(?:</p>|<br\s*/?>|\n\s*\n)\s*""",
+    r"""^\s*(?:<p>)?(?P<pre>[^<]{0,60})<a\s[^>]*?href\s*=\s*["'][^"']*#comment-(?P<id>\d+)["']"""
+    r"""[^>]*>(?P<name>.*?)</a>(?P<post>[^<]{0,30}?)(?:</p>|<br\s*/?>|\n\s*\n)\s*""",
     re.IGNORECASE | re.DOTALL,
 )
 # WordPress writes a pingback's text as "[&#8230;] excerpt [&#8230;]"
@@ -204,7 +204,8 @@ async def _get_json(fetcher: _Fetcher, url: str, what: str) -> tuple[Any, dict[s
     headers: dict[str, Any] = {}
     status = getattr(result, "status", 200)
     if isinstance(payload, dict) and "body" in payload and "status" in payload:
-        headers = payload.get("headers") or {}
+        headers = payload.get("headers") or {}  # PHP sends [] for no headers
+        headers = headers if isinstance(headers, dict) else {}
         status = _int(payload.get("status")) or 200
         payload = payload["body"]
     else:  # no envelope (a proxy or another implementation): take the real headers if any
@@ -471,6 +472,32 @@ def iter_rest_posts(
     return RestPostPages(fetcher, api_root, per_page=per_page)
 
 
+async def find_rest_post_id(fetcher: _Fetcher, api_root: str, link: str) -> int | None:
+    """The WordPress id of the post at `link` (for feed entries whose guid does not tell it).
+
+    `?p=ID` links answer without a request; otherwise the post is looked up by its slug (the
+    link's last path segment) and matched on its link.
+    """
+    if m := _WP_ID.search(link):
+        return int(m.group(1))
+    segments = [s for s in urlsplit(link).path.split("/") if s]
+    if not segments:
+        return None
+    params = {"slug": unquote(segments[-1]), "_fields": "id,link", "_envelope": 1}
+    items, _ = await _get_json(
+        fetcher, api_url(api_root, "wp/v2/posts", params), "WordPress post lookup"
+    )
+    if not isinstance(items, list):
+        return None
+    want = link.split("#")[0].rstrip("/")
+    for item in items:
+        if isinstance(item, dict) and (item.get("link") or "").rstrip("/") == want:
+            return _int(item.get("id"))
+    if len(items) == 1 and isinstance(items[0], dict):
+        return _int(items[0].get("id"))
+    return None
+
+
 # --------------------------------------------------------------------------- comments
 
 
@@ -648,6 +675,7 @@ __all__ = [
     "api_url",
     "fetch_feed_comments",
     "fetch_rest_comments",
+    "find_rest_post_id",
     "find_rest_root",
     "iter_rest_posts",
     "parse_comment_feed",

@@ -25,11 +25,23 @@ SOCK="$STATE/mysqld.sock"
 PACKAGES=(wordpress wordpress-theme-twentytwentyone php-cli php-mysql php-mbstring php-xml
     mariadb-server mariadb-client)
 
+# OPcache for the command line too, with a file cache in the state dir: WordPress loads in
+# ~0.1 s instead of ~0.3 s per wp.php run, and the server answers faster
+PHP_OPTS=(-d opcache.enable_cli=1 -d "opcache.file_cache=$STATE/opcache")
+
 log() { echo "wordpress.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-alive() { # pidfile -> 0 if that process is alive
-    [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
+alive() { # pidfile -> 0 if that process is alive (a zombie is not)
+    local pid stat
+    [[ -s "$1" ]] || return 1
+    pid=$(cat "$1")
+    stat=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+    [[ -n $stat && $stat != Z* ]]
+}
+
+session_alive() { # pid -> 0 while a process of its session (setsid) is not yet a zombie
+    ps -o stat= --sid "$1" 2>/dev/null | grep -qv '^Z'
 }
 
 cmd_install() {
@@ -159,7 +171,7 @@ start_mariadb() {
 cmd_start() {
     local port="${1:-${WP_PORT:-8080}}"
     [[ $port =~ ^[0-9]+$ ]] || die "bad port: $port"
-    mkdir -p "$STATE/uploads"
+    mkdir -p "$STATE/uploads" "$STATE/opcache"
     if alive "$STATE/php.pid" && [[ -s "$STATE/url" ]]; then
         local url
         url=$(cat "$STATE/url")
@@ -174,9 +186,9 @@ cmd_start() {
     echo "$url" >"$STATE/url"
     write_config "$url"
     start_mariadb
-    php "$HELPERS/wp.php" install --url "$url" >"$STATE/install.json" \
+    php "${PHP_OPTS[@]}" "$HELPERS/wp.php" install --url "$url" >"$STATE/install.json" \
         || die "WordPress install failed"
-    PHP_CLI_SERVER_WORKERS=${PHP_CLI_SERVER_WORKERS:-4} setsid php \
+    PHP_CLI_SERVER_WORKERS=${PHP_CLI_SERVER_WORKERS:-4} setsid php "${PHP_OPTS[@]}" \
         -d display_errors=stderr -d log_errors=0 -d memory_limit=256M \
         -S "127.0.0.1:$port" -t /usr/share/wordpress "$HELPERS/router.php" \
         </dev/null >>"$STATE/php.log" 2>&1 &
@@ -201,11 +213,11 @@ stop_group() { # pidfile name
     if kill -0 "$pid" 2>/dev/null; then
         # setsid made it a group leader: its group holds the PHP workers too
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            kill -0 -- "-$pid" 2>/dev/null || break
-            sleep 0.1
+        for ((i = 0; i < 200; i++)); do
+            session_alive "$pid" || break
+            sleep 0.05
         done
-        if kill -0 -- "-$pid" 2>/dev/null; then
+        if session_alive "$pid"; then
             log "$name did not stop in 10 s: killing"
             kill -KILL -- "-$pid" 2>/dev/null || true
         fi
@@ -235,12 +247,12 @@ cmd_url() {
 
 cmd_wp() {
     [[ -s "$STATE/url" ]] || die "not started (state dir $STATE)"
-    php "$HELPERS/wp.php" "$@"
+    php "${PHP_OPTS[@]}" "$HELPERS/wp.php" "$@"
 }
 
 cmd_seed() {
     alive "$STATE/mariadb.pid" || die "not running: '$0 start' first"
-    php "$HELPERS/wp.php" seed --posts "${1:-25}"
+    php "${PHP_OPTS[@]}" "$HELPERS/wp.php" seed --posts "${1:-25}"
 }
 
 main() {

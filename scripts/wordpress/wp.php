@@ -4,6 +4,8 @@
  *
  *   php scripts/wordpress/wp.php COMMAND [--key value ...]      one command, JSON on stdout
  *   php scripts/wordpress/wp.php batch < ops.json               [{"cmd": "...", ...}, ...] -> [results]
+ *       in a batch, "KEY_ref": N sets KEY to the id made by the batch's op N (0-based), e.g.
+ *       {"cmd": "create-comment", "post_ref": 0, "parent_ref": 1, ...}
  *
  * The instance is the one whose state dir is $WP_STATE_DIR (default /tmp/gazette-wp).
  *
@@ -491,6 +493,15 @@ if ($cmd === 'batch') {
         $c = $op['cmd'] ?? '';
         unset($op['cmd']);
         $op = array_combine(array_map(fn($k) => str_replace('-', '_', $k), array_keys($op)), $op);
+        foreach ($op as $k => $v) { // "parent_ref": 3 -> "parent": id made by op 3 of this batch
+            if (str_ends_with($k, '_ref')) {
+                if (!isset($out[$v]['id'])) {
+                    fail("batch: $k points at op $v, which made no id");
+                }
+                $op[substr($k, 0, -4)] = $out[$v]['id'];
+                unset($op[$k]);
+            }
+        }
         $out[] = run($c, $op);
     }
     echo json_encode($out, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE), "\n";
