@@ -656,7 +656,10 @@ class FakeDiscord:
         log.debug("fake Discord listening on %s", self.http_base)
 
     async def stop(self) -> None:
-        """Close gateway connections (code 1001) and stop serving. State is kept."""
+        """Close gateway connections (code 1001) and stop serving. State is kept.
+
+        A client still running keeps retrying (discord.py's backoff, up to a few seconds);
+        ``start()`` again serves the same port and the client RESUMEs its session."""
         await self.close_gateway(code=1001)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -946,6 +949,10 @@ class FakeDiscord:
             "GUILD_ROLE_UPDATE", {"guild_id": str(role["_guild_id"]), "role": _public(role)}
         )
 
+    def set_bot_permissions(self, guild_id: int, permissions: int) -> None:
+        """Set the bot's guild-wide permissions (those of its managed role)."""
+        self.set_role_permissions(self.bot_role_id(guild_id), permissions)
+
     def set_overwrite(
         self, channel_id: int, target_id: int, *, allow: int = 0, deny: int = 0
     ) -> None:
@@ -1206,7 +1213,8 @@ class FakeDiscord:
         await self._flush()
 
     async def invalidate_sessions(self, resumable: bool = False) -> None:
-        """Send op 9 INVALID_SESSION; with ``resumable=False`` clients identify anew."""
+        """Send op 9 INVALID_SESSION; with ``resumable=False`` clients identify anew
+        (discord.py waits 5 s before that re-IDENTIFY, in ``before_identify_hook``)."""
         for conn in list(self._connections):
             conn.send({"op": 9, "d": resumable})
             if not resumable and conn.session is not None:

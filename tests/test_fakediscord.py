@@ -460,9 +460,8 @@ async def test_archived_threads(fake_discord, world, bot):  # noqa: F811
     )  # an unlocked archived thread is unarchived by a message
     assert fake_discord.channel(thread.id)["thread_metadata"]["archived"] is False
     await thread.edit(archived=True, locked=True)
-    fake_discord.set_role_permissions(
-        fake_discord.bot_role_id(world.guild),
-        fake_discord.bot_permissions(world.general) & ~Perm.MANAGE_THREADS,
+    fake_discord.set_bot_permissions(
+        world.guild, fake_discord.bot_permissions(world.general) & ~Perm.MANAGE_THREADS
     )
     with pytest.raises(discord.HTTPException) as caught:
         await thread.send("locked out")
