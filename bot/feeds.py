@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
+import io
 import logging
 import re
 from collections.abc import Collection
@@ -151,7 +152,9 @@ def _to_entry(e, base: str) -> Entry | None:
 
 
 def _feedparser(data: bytes):
-    return feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    # A file object, never bytes: given bytes, feedparser first tries open(body) as a local
+    # path, so a body like b"/etc/passwd" would read that file.
+    return feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
 
 
 def _not_a_feed(d, data: bytes) -> FeedParseError:
@@ -254,6 +257,7 @@ def _scan(data: bytes) -> _Scan:
             if capture != "title":
                 raise _Unsure("markup inside an identity element")
             capture = None  # a title with markup: leave it to feedparser
+            parser.CharacterDataHandler = None
             return
         ns, local = _ns_local(name)
         if depth == 1:
@@ -299,6 +303,7 @@ def _scan(data: bytes) -> _Scan:
                 raise _Unsure("source element in an item")
             if capture is not None:
                 capture_depth = depth
+                parser.CharacterDataHandler = pieces.append
             return
         channel_level = (root == "rss" and depth == 3) or (root == "feed" and depth == 2)
         if channel_level and local == "title":
@@ -313,6 +318,7 @@ def _scan(data: bytes) -> _Scan:
                 scan.site = href
         if capture is not None:
             capture_depth = depth
+            parser.CharacterDataHandler = pieces.append
 
     def end(name):
         nonlocal depth, item_depth, item, capture
@@ -330,6 +336,7 @@ def _scan(data: bytes) -> _Scan:
                     value = _fp_uri(value, scan)
                 item.guid = _fp_text(value)
             capture = None
+            parser.CharacterDataHandler = None
         if item is not None and depth == item_depth:
             idx = parser.CurrentByteIndex
             item.end = data.index(b">", idx) + 1
@@ -338,13 +345,8 @@ def _scan(data: bytes) -> _Scan:
             item_depth = 0
         depth -= 1
 
-    def chars(text):
-        if capture is not None:
-            pieces.append(text)
-
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
     try:
         parser.Parse(data, True)
     except (expat.ExpatError, ValueError) as exc:  # ValueError: multi-byte encodings
