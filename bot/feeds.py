@@ -15,6 +15,7 @@ import html
 import io
 import logging
 import re
+import xml.sax
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
@@ -191,6 +192,9 @@ def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
     parsed = [en for e in d.entries if (en := _to_entry(e, base)) is not None]
     if not d.get("version") and not parsed:
         raise _not_a_feed(d, data)
+    if not parsed and isinstance(d.get("bozo_exception"), xml.sax.SAXException):
+        # broken XML that yielded nothing must fail loudly, not look like an empty feed
+        raise FeedParseError(f"malformed XML: {d['bozo_exception']}")
     entries = [en for en in parsed if en.key not in known]
     title = _text(d.feed.get("title") or "", d.feed.get("title_detail"))
     return ParsedFeed(title=title, site_url=site_url, entries=entries)
@@ -211,8 +215,11 @@ class _Unsure(Exception):
 
 
 @dataclass(slots=True)
-class _Item:
+class _Child:
+    """A child element of the channel (Atom: of the feed), with its byte range."""
+
     start: int
+    kind: str  # "item"; "keep": channel title/link, feedparser needs them; "drop": the rest
     end: int = -1
     guid: str | None = None
     link: tuple[str, str] | None = None  # ("href" | "text", raw value): resolved only if needed
@@ -221,10 +228,14 @@ class _Item:
 
 @dataclass(slots=True)
 class _Scan:
-    items: list[_Item] = field(default_factory=list)
+    children: list[_Child] = field(default_factory=list)
     title: str = ""
     site: str | None = None
     has_base: bool = False
+
+    @property
+    def items(self) -> list[_Child]:
+        return [c for c in self.children if c.kind == "item"]
 
 
 def _ns_local(name: str) -> tuple[str, str]:
@@ -236,20 +247,21 @@ def _ns_local(name: str) -> tuple[str, str]:
 
 
 def _scan(data: bytes) -> _Scan:
-    """One expat pass: byte ranges and identities of items, channel title and link."""
+    """One expat pass: byte ranges of the channel's children, items' identities, title, link."""
     scan = _Scan()
+    names: dict[str, tuple[str, str]] = {}
     depth = 0
-    item_depth = 0  # depth of the open item, 0 outside
-    item: _Item | None = None
-    root = ""
-    capture: str | None = None
+    child_depth = 0  # depth of the channel's children: 3 in RSS, 2 in Atom
+    child: _Child | None = None  # the open child of the channel
+    item: _Child | None = None  # the same, when it is an item
+    capture: str | None = None  # the text being collected, and at which depth
     capture_depth = 0
     pieces: list[str] = []
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
 
     def start(name, attrs):
-        nonlocal depth, item_depth, item, root, capture, capture_depth
+        nonlocal depth, child_depth, child, item, capture, capture_depth
         depth += 1
         if _XML_BASE in attrs or "base" in attrs:
             scan.has_base = True
@@ -259,26 +271,38 @@ def _scan(data: bytes) -> _Scan:
             capture = None  # a title with markup: leave it to feedparser
             parser.CharacterDataHandler = None
             return
-        ns, local = _ns_local(name)
-        if depth == 1:
-            if (ns, local) not in (("", "rss"), (_ATOM, "feed")):
-                raise _Unsure(f"root element {local}")
-            root = local
-            return
+        if (ns_local := names.get(name)) is None:
+            ns_local = names[name] = _ns_local(name)
+        ns, local = ns_local
+        if depth <= 2 and not child_depth:
+            if depth == 1 and (ns, local) == ("", "rss"):
+                return
+            if depth == 2 and (ns, local) == ("", "channel"):
+                child_depth = 3
+                return
+            if depth == 1 and (ns, local) == (_ATOM, "feed"):
+                child_depth = 2
+                return
+            raise _Unsure(f"not RSS 2.0 or Atom 1.0 ({local})")
+        if depth == child_depth:
+            feedish = ns in _FEED_NS
+            if feedish and local in ("item", "entry"):
+                if any(a.endswith(" about") for a in attrs):
+                    raise _Unsure("rdf:about on an item")
+                child = item = _Child(parser.CurrentByteIndex, "item")
+            else:
+                kind = "keep" if feedish and local in ("title", "link") else "drop"
+                child = _Child(parser.CurrentByteIndex, kind)
+            scan.children.append(child)
+        elif depth < child_depth:
+            raise _Unsure(f"unexpected {local} outside the channel")
         if ns not in _FEED_NS:
             return
-        if local in ("item", "entry"):
-            expected = (root == "rss" and depth == 3) or (root == "feed" and depth == 2)
-            if item is not None or not expected:
-                raise _Unsure("nested or misplaced item")
-            if any(a.endswith(" about") for a in attrs):
-                raise _Unsure("rdf:about on an item")
-            item = _Item(start=parser.CurrentByteIndex)
-            item_depth = depth
-            return
+        if local in ("item", "entry") and item is not child:
+            raise _Unsure("nested or misplaced item")
         if item is not None:
-            if depth != item_depth + 1:
-                if local in _IDENTITY:
+            if depth != child_depth + 1:
+                if depth > child_depth and local in _IDENTITY:
                     raise _Unsure(f"nested {local} in an item")
                 return
             if local in ("guid", "id"):
@@ -286,63 +310,54 @@ def _scan(data: bytes) -> _Scan:
                     raise _Unsure("two ids in an item")
                 permalink = attrs.get("isPermaLink", attrs.get("ispermalink", "true"))
                 capture = "guid" if permalink == "true" else "guid-opaque"
-                pieces.clear()
             elif local == "link":
                 # feedparser's _enforce_href, quirks included
                 href = attrs.get("url", attrs.get("uri", attrs.get("href"))) or attrs.get("href")
-                if href is not None:
+                if href is None:
+                    capture = "link"
+                else:
                     rel = attrs.get("rel", "alternate").lower()
                     default = "application/atom+xml" if rel == "self" else "text/html"
                     kind = _FeedParserMixin.map_content_type(attrs.get("type", default))
                     if rel == "alternate" and kind in _HTML_TYPES:
                         item.link = ("href", href)
-                else:
-                    capture = "link"
-                    pieces.clear()
             elif local == "source":
                 raise _Unsure("source element in an item")
-            if capture is not None:
-                capture_depth = depth
-                parser.CharacterDataHandler = pieces.append
-            return
-        channel_level = (root == "rss" and depth == 3) or (root == "feed" and depth == 2)
-        if channel_level and local == "title":
+        elif depth == child_depth and local == "title":
             capture = "title"
-            pieces.clear()
-        elif channel_level and local == "link":
+        elif depth == child_depth and local == "link":
             href = attrs.get("href")
             if href is None:
                 capture = "site"
-                pieces.clear()
             elif attrs.get("rel", "alternate").lower() == "alternate":
                 scan.site = href
         if capture is not None:
             capture_depth = depth
+            pieces.clear()
             parser.CharacterDataHandler = pieces.append
 
     def end(name):
-        nonlocal depth, item_depth, item, capture
+        nonlocal depth, child, item, capture
         if capture is not None and depth == capture_depth:
             text = "".join(pieces)
             if capture == "title":
                 scan.title = _clean(text)
             elif capture == "site":
                 scan.site = text.strip()
-            elif capture == "link" and item is not None:
+            elif capture == "link":
                 item.link = ("text", text.strip())
-            elif item is not None:  # guid
+            else:  # an item's guid
                 value = text.strip()
                 if value and capture == "guid":
                     value = _fp_uri(value, scan)
                 item.guid = _fp_text(value)
             capture = None
             parser.CharacterDataHandler = None
-        if item is not None and depth == item_depth:
+        if depth == child_depth and child is not None:
             idx = parser.CurrentByteIndex
-            item.end = data.index(b">", idx) + 1
-            scan.items.append(item)
-            item = None
-            item_depth = 0
+            # an end tag starts at idx; an empty element <x/> has already ended there
+            child.end = data.index(b">", idx) + 1 if data.startswith(b"</", idx) else idx
+            child = item = None
         depth -= 1
 
     parser.StartElementHandler = start
@@ -394,23 +409,23 @@ def _fast(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
     except _Unsure as exc:
         log.debug("pre-scan of %s unsure (%s): full parse", url, exc)
         return None
-    new = [it for it in scan.items if it.key not in known]
-    if len({it.key for it in scan.items}) != len(scan.items):
+    items = scan.items
+    new = [it for it in items if it.key not in known]
+    if len({it.key for it in items}) != len(items):
         log.debug("pre-scan of %s: duplicate keys, full parse", url)
         return None
     if not new:
         _, site_url = _feed_base(url, scan.site)
         return ParsedFeed(title=scan.title, site_url=site_url, entries=[])
-    if len(new) == len(scan.items):
+    if len(new) == len(items):
         return None
-    # the document minus the known items' bytes: header, new items, footer
-    parts = []
-    pos = 0
-    for it in scan.items:
-        if it.key in known:
-            parts.append(data[pos : it.start])
-            pos = it.end
-    parts.append(data[pos:])
+    # feedparser reads only what matters: the channel's title and links, and the new items
+    children = scan.children
+    parts = [data[: children[0].start]]
+    for c in children:
+        if c.kind == "keep" or (c.kind == "item" and c.key not in known):
+            parts.append(data[c.start : c.end])
+    parts.append(data[children[-1].end :])
     parsed = _full(b"".join(parts), url, ())
     if [en.key for en in parsed.entries] != [it.key for it in new]:
         log.debug("pre-scan of %s disagrees with feedparser: full parse", url)

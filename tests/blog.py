@@ -29,6 +29,7 @@ class Blog:
         self.prefix = prefix
         self.posts: list[BlogPost] = []
         self._next_id = 100
+        self.serve()
 
     @property
     def home_url(self) -> str:

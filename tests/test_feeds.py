@@ -15,10 +15,9 @@ WP_FILES = [p for p in SAMPLE_FILES if p.parent.name == "feeds-wordpress"]
 URL = "http://127.0.0.1:8080/feed/"
 
 # Sample files that are not usable feeds, with the reason the parser must give.
-# (None so far: every sample, however broken, yields entries.)
-NOT_FEEDS: dict[str, str] = {}
-# Broken samples whose only item carries nothing to show: parsed, but with no entries.
-EMPTY_OK = {"incomplete-cdata_SYNTHETIC.rss"}
+# Broken XML that yields no entry is an error (a feed going bad must not look empty).
+NOT_FEEDS: dict[str, str] = {"incomplete-cdata_SYNTHETIC.rss": "malformed XML"}
+EMPTY_OK: set[str] = set()
 
 
 def fixture(name: str) -> bytes:

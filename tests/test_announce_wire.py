@@ -1,0 +1,164 @@
+"""Announcements end to end: real discord.py against the fake Discord, a blog on loopback."""
+
+from __future__ import annotations
+
+from tests.harness import MEMBER, eventually, gazette_world, settle  # noqa: F401
+
+
+async def test_add_feed_stores_without_flooding_then_announces_new_post_once(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    for n in range(3):
+        blog.publish(f"Old post {n}")
+    await world.start()
+
+    result = await world.command("feed add", {"url": blog.home_url, "channel": world.text})
+    assert result.deferred and result.ephemeral
+    answer = result.messages[-1]["content"]
+    assert "The Test Blog" in answer and blog.feed_url in answer and "3 existing posts" in answer
+    await settle()
+    assert world.announcements() == []
+
+    post = blog.publish(
+        "Fresh news",
+        "<p>First paragraph with <b>bold</b> words.</p>",
+        image="https://img.test/a.png",
+        categories=["News", "Travel"],
+    )
+    await world.poll_now()
+    [message] = await eventually(world.announcements, what="the announcement")
+    embed = message["embeds"][0]
+    assert embed["title"] == "Fresh news"
+    assert embed["url"] == blog.link(post)
+    assert embed["author"]["name"] == "Ada Writer"
+    assert "**bold**" in embed["description"]
+    assert embed["image"]["url"] == "https://img.test/a.png"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert f"<t:{int(post.published)}:" in fields["Published"]
+    assert "News" in fields["Categories"] and "Travel" in fields["Categories"]
+    request = world.fake.message_request(int(message["id"]))
+    assert request["allowed_mentions"]["parse"] == []
+
+    # a restart does not announce anything again
+    await world.restart()
+    await world.poll_now()
+    await settle()
+    assert len(world.announcements()) == 1
+
+
+async def test_edited_and_redated_post_is_not_announced_again(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    blog.publish("Existing")
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    post = blog.publish("New one")
+    await world.poll_now()
+    await eventually(world.announcements)
+
+    post.title, post.html, post.published = (
+        "New one (updated)",
+        "<p>Edited</p>",
+        post.published + 86400,
+    )
+    blog.serve()
+    await world.poll_now()
+    await settle()
+    assert [m["embeds"][0]["title"] for m in world.announcements()] == ["New one"]
+
+
+async def test_mentions_in_posts_ping_nobody_but_the_chosen_role(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command(
+        "feed add", {"url": blog.feed_url, "channel": world.text, "mention": world.role}
+    )
+    blog.publish(
+        f"@everyone look <@&{world.role}> <@123>",
+        "<p>@here and @everyone and <@&99> inside</p>",
+        author="@everyone",
+    )
+    await world.poll_now()
+    [message] = await eventually(world.announcements)
+    assert message["content"] == f"<@&{world.role}>"
+    request = world.fake.message_request(int(message["id"]))
+    assert request["allowed_mentions"]["parse"] == []
+    assert request["allowed_mentions"]["roles"] == [str(world.role)] or request["allowed_mentions"][
+        "roles"
+    ] == [world.role]
+    assert message["mention_everyone"] is False
+    embed = message["embeds"][0]
+    for text in (embed["title"], embed["description"], embed["author"]["name"]):
+        assert "@everyone" not in text and "@here" not in text
+
+
+async def test_member_without_manage_server_cannot_use_feed(gazette_world):
+    world = gazette_world
+    await world.start()
+    member = world.fake.add_user("reader")
+    result = await world.command(
+        "feed list", user_id=member, user_permissions=MEMBER, check_default_permissions=False
+    )
+    assert result.ephemeral and "Manage Server" in result.content
+    # and the command is registered as hidden from such members
+    [feed] = [c for c in world.fake.commands(world.guild) if c["name"] == "feed"]
+    assert int(feed["default_member_permissions"]) & (1 << 5)
+
+
+async def test_servers_see_and_remove_only_their_own_feeds(gazette_world):
+    world = gazette_world
+    other_guild = world.fake.add_guild("Elsewhere")
+    other_channel = world.fake.add_channel(other_guild, "general")
+    blog = world.blog()
+    blog.publish("A post")
+    world.global_commands = True
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+
+    listing = await world.fake.invoke(other_guild, other_channel, "feed list", {})
+    assert "follows no feeds" in listing.content
+    choices = await world.fake.autocomplete(
+        other_guild, other_channel, "feed remove", option="feed", value=""
+    )
+    assert choices == []
+    [sub] = await world.store.guild_subscriptions(world.guild)
+    removal = await world.fake.invoke(
+        other_guild, other_channel, "feed remove", {"feed": str(sub.id)}
+    )
+    assert removal.ephemeral and "No such feed" in removal.content
+    assert await world.store.guild_subscriptions(world.guild) != []
+
+
+async def test_not_a_feed_gets_a_clear_answer(gazette_world):
+    world = gazette_world
+    world.site.route("/page", "<html><body>Just a page</body></html>", content_type="text/html")
+    await world.start()
+    result = await world.command(
+        "feed add", {"url": world.site.url("/page"), "channel": world.text}
+    )
+    text = result.messages[-1]["content"]
+    assert "not a feed" in text
+    assert "Traceback" not in text
+
+
+async def test_private_feed_refused_unless_allowed(gazette_world):
+    world = gazette_world
+    world.allow_private = False
+    blog = world.blog()
+    blog.publish("Internal")
+    await world.start()
+    result = await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    assert "private address" in result.messages[-1]["content"]
+    assert await world.store.guild_subscriptions(world.guild) == []
+
+
+async def test_announcement_channel_messages_are_published(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.news})
+    blog.publish("Big news")
+    await world.poll_now()
+    [message] = await eventually(lambda: world.announcements(world.news))
+    await eventually(lambda: world.fake.is_published(int(message["id"])), what="crosspost")
