@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 import feedparser
 
 from bot.feeds import entry_key
-from bot.fetch import FetchError, HTTPStatusError
+from bot.fetch import FetchError, HTTPStatusError, TooLarge
 from bot.models import Entry
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 FEED_ACCEPT = "application/rss+xml, application/atom+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
 MAX_PER_PAGE = 100  # WordPress's cap for per_page
 MAX_PAGES = 10_000  # a safety stop against a server that never runs out of pages
+_SMALLER_PAGES = (50, 25, 10, 5, 1)  # per_page to fall back to when a page is too large
 
 _WS = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
@@ -437,6 +438,13 @@ class RestPostPages:
             except WordPressError as exc:
                 if exc.code == "rest_post_invalid_page_number":
                     return  # past the last page (the total changed while paging)
+                smaller = [n for n in _SMALLER_PAGES if n < self.per_page and self.done % n == 0]
+                if isinstance(exc.__cause__, TooLarge) and smaller:
+                    # long posts: 100 of them with their bodies can pass the size limit
+                    log.info("%s: page too large at per_page=%d", self.api_root, self.per_page)
+                    self.per_page = smaller[0]
+                    page = self.done // self.per_page + 1
+                    continue
                 raise
             self.requests += 1
             if not isinstance(posts, list):

@@ -9,6 +9,7 @@ Two halves:
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,8 +69,15 @@ def test_api_url_in_both_forms():
 class CapturedBlog:
     """Serves the captured files with their URLs pointing at this server."""
 
-    def __init__(self, *, rest: str = "on") -> None:
+    NAMES = {
+        "/wp/v2/categories": {2: "News", 3: "Science &amp; Tech", 5: "Culture"},
+        "/wp/v2/tags": {4: "intro", 6: "talk"},
+        "/wp/v2/users": None,
+    }
+
+    def __init__(self, *, rest: str = "on", embed: bool = True) -> None:
         self.rest = rest
+        self.embed = embed
         self.requests: list[str] = []
         self.base = ""
 
@@ -101,7 +109,20 @@ class CapturedBlog:
                 return web.json_response(body=self.body("rest-root.json"))
             if sub == "/wp/v2/posts":
                 page = request.query.get("page", "1")
-                return web.json_response(body=self.body(f"posts-page-{page}.json"))
+                if self.embed:
+                    return web.json_response(body=self.body(f"posts-page-{page}.json"))
+                envelope = json.loads(self.body(f"posts-page-{page}.json"))
+                for post in envelope["body"]:
+                    del post["_embedded"]  # as from a site that does not honour _embed
+                return web.json_response(envelope)
+            if sub in self.NAMES:  # ?include=1,2 -> [{"id", "name"}] (in an envelope)
+                names = self.NAMES[sub]
+                ids = [int(i) for i in request.query["include"].split(",")]
+                if names is None:  # users hidden, as security plugins do
+                    body = {"code": "rest_user_cannot_view", "message": "Sorry."}
+                    return web.json_response({"body": body, "status": 401, "headers": {}})
+                body = [{"id": i, "name": names[i]} for i in ids if i in names]
+                return web.json_response({"body": body, "status": 200, "headers": {}})
             if sub == "/wp/v2/comments":
                 return web.json_response(body=self.body("comments.json"))
             raise web.HTTPNotFound()
@@ -118,7 +139,7 @@ class CapturedBlog:
 
 @pytest.fixture
 async def captured_blog(request):
-    blog = CapturedBlog(rest=getattr(request, "param", "on"))
+    blog = CapturedBlog(**getattr(request, "param", {}))
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", blog.handle)
     runner = web.AppRunner(app)
@@ -135,7 +156,7 @@ async def test_find_rest_root_from_the_home_page(captured_blog, fetcher):
     assert await find_rest_root(fetcher, captured_blog.base) == captured_blog.base + "/wp-json/"
 
 
-@pytest.mark.parametrize("captured_blog", ["error", "off"], indirect=True)
+@pytest.mark.parametrize("captured_blog", [{"rest": "error"}, {"rest": "off"}], indirect=True)
 async def test_find_rest_root_none_when_disabled(captured_blog, fetcher):
     assert await find_rest_root(fetcher, captured_blog.base) is None
 
@@ -169,6 +190,26 @@ async def test_rest_posts_from_captured_pages(captured_blog, fetcher):
     assert (by_key[first.key].wp_id, by_key[image_post.key].wp_id) == (4, 5)
     # a post created already published: its guid is the permalink, the feed cannot tell its id
     assert talk.key == talk.link and talk.wp_id == 7 and by_key[talk.key].wp_id is None
+
+
+@pytest.mark.parametrize("captured_blog", [{"embed": False}], indirect=True)
+async def test_rest_posts_without_embed_resolve_terms_by_id(captured_blog, fetcher):
+    pages = iter_rest_posts(fetcher, captured_blog.base + "/wp-json/", per_page=2)
+    entries = [e async for page in pages for e in page]
+    assert [(e.categories, e.tags) for e in entries] == [
+        (["News", "Science & Tech"], ["intro"]),
+        (["Culture"], []),
+        (["News"], ["intro", "talk"]),
+    ]
+    assert [e.author for e in entries] == [None, None, None]  # users endpoint refused
+    assert entries[1].image_url is not None  # no featured media: the body's first image
+    asked = [
+        r.split("?")[0].rsplit("/", 1)[1] + ":" + r.split("include=")[1].split("&")[0]
+        for r in captured_blog.requests
+        if "include=" in r
+    ]
+    # each id asked once, only when a page brings one not seen before
+    assert asked == ["categories:2,3,5", "tags:4", "users:2,3", "tags:6"]
 
 
 async def test_rest_comments_from_capture(captured_blog, fetcher):
@@ -336,6 +377,14 @@ async def test_rest_backfill_two_pages_same_keys_as_the_feed(wp_blog: WordPress,
     assert entries[4].image_url and entries[4].image_url.endswith(".png")
     assert entries[6].key == created[6].link  # guid = permalink for posts created published
     assert entries[0].key == f"{wp_blog.url}/?p={created[0].id}"
+
+    # long posts: when a page passes the fetcher's size limit, smaller pages are asked for
+    async with create_session(allow_private=True) as session:
+        small = Fetcher(session, max_bytes=6 * 3000)
+        shrinking = iter_rest_posts(small, root)
+        sizes = [len(p) async for p in shrinking]
+    assert sum(sizes) == 12 and shrinking.per_page in (5, 1)
+    assert shrinking.total == 12
 
     # the RSS feed (newest 10, then ?paged=2) gives the same posts the same keys
     feed_entries = []
