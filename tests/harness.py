@@ -1,7 +1,5 @@
 """Gazette itself, started against the fake Discord and a blog on 127.0.0.1.
 
-    from tests.harness import gazette_world  # noqa: F401  (the fixture)
-
 `gazette_world` gives a `World`: the fake Discord with one server (admin, a text channel,
 an announcement channel, a forum, a role), a local web site for blogs, and `start()` /
 `stop()` / `restart()` of the real bot (real store file, real HTTP session) with fast loops.
@@ -100,9 +98,9 @@ class World:
         return [m for m in self.fake.messages(channel or self.text) if m.get("embeds")]
 
 
-async def eventually(check: Callable[[], object], timeout: float = 5.0, what: str = "condition"):
+async def eventually(check: Callable[[], object], within: float = 5.0, what: str = "condition"):
     """Wait until `check()` (sync or async) is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):

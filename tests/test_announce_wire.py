@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import MEMBER, eventually, gazette_world, settle  # noqa: F401
+from tests.harness import MEMBER, eventually, settle
 
 
 async def test_add_feed_stores_without_flooding_then_announces_new_post_once(gazette_world):
