@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feeds import parse_feed
+from bot.feeds import FeedParseError, parse_feed
 from bot.models import Entry
 from bot.render import (
     ZWSP,
@@ -131,7 +131,10 @@ def test_wordpress_tails_are_stripped():
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="no samples")
 def test_every_sample_entry_renders_within_limits():
     for path in sorted(SAMPLES.glob("feeds-*/*")):
-        feed = parse_feed(path.read_bytes(), URL)
+        try:
+            feed = parse_feed(path.read_bytes(), URL)
+        except FeedParseError:
+            continue  # test_feeds decides which samples are not feeds
         for e in feed.entries:
             a = render_announcement(e, feed.title)
             assert 0 < len(a.title) <= 256, path.name
