@@ -311,7 +311,11 @@ def wordpress() -> Iterator[WordPress]:
     """A WordPress started once for the test session (fresh state dir, free port)."""
     # short path: MariaDB's unix socket path must stay under 108 bytes
     state = Path(tempfile.mkdtemp(prefix="gz-wp-"))
-    wp = _start_or_skip(state)
+    try:
+        wp = _start_or_skip(state)
+    except BaseException:  # skipped or failed: leave nothing behind
+        shutil.rmtree(state, ignore_errors=True)
+        raise
     try:
         yield wp
     finally:
