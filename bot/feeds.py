@@ -106,7 +106,7 @@ def _image(e, content_html: str, summary_html: str) -> str | None:
     return None
 
 
-def _to_entry(e, base: str) -> Entry | None:
+def _to_entry(e, base: str, feed_author: str | None = None) -> Entry | None:
     get = e.get
     raw_link = (dict.get(e, "link") or "").strip()
     link = urljoin(base, raw_link) if raw_link else None
@@ -140,7 +140,7 @@ def _to_entry(e, base: str) -> Entry | None:
         key=key,
         title=title,
         link=link,
-        author=_clean(author_detail.get("name") or get("author")) or None,
+        author=_clean(author_detail.get("name") or get("author")) or feed_author,
         published_at=_date(e, "published"),
         updated_at=_date(e, "updated"),
         categories=cats,
@@ -189,7 +189,10 @@ def _feed_base(url: str, site: str | None) -> tuple[str, str | None]:
 def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
     d = _feedparser(data)
     base, site_url = _feed_base(url, d.feed.get("link"))
-    parsed = [en for e in d.entries if (en := _to_entry(e, base)) is not None]
+    feed_author = None
+    if d.get("version", "").startswith("atom"):  # Atom entries inherit the feed's author
+        feed_author = _clean((d.feed.get("author_detail") or {}).get("name")) or None
+    parsed = [en for e in d.entries if (en := _to_entry(e, base, feed_author)) is not None]
     if not d.get("version") and not parsed:
         raise _not_a_feed(d, data)
     if not parsed and isinstance(d.get("bozo_exception"), xml.sax.SAXException):
@@ -219,7 +222,7 @@ class _Child:
     """A child element of the channel (Atom: of the feed), with its byte range."""
 
     start: int
-    kind: str  # "item"; "keep": channel title/link, feedparser needs them; "drop": the rest
+    kind: str  # "item"; "keep": title, links, author (feedparser needs them); "drop": the rest
     end: int = -1
     guid: str | None = None
     link: tuple[str, str] | None = None  # ("href" | "text", raw value): resolved only if needed
@@ -291,7 +294,7 @@ def _scan(data: bytes) -> _Scan:
                     raise _Unsure("rdf:about on an item")
                 child = item = _Child(parser.CurrentByteIndex, "item")
             else:
-                kind = "keep" if feedish and local in ("title", "link") else "drop"
+                kind = "keep" if feedish and local in ("title", "link", "author") else "drop"
                 child = _Child(parser.CurrentByteIndex, kind)
             scan.children.append(child)
         elif depth < child_depth:

@@ -264,3 +264,98 @@ def test_html_page_is_not_a_feed():
 def test_empty_but_valid_feed():
     feed = parse_feed(b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>', URL)
     assert feed.title == "Quiet" and feed.entries == []
+
+
+# --------------------------------------------------------------------------- the fast path itself
+
+
+class CountingFeedparser:
+    """Wraps bot.feeds._feedparser to record the documents feedparser is given."""
+
+    def __init__(self, real):
+        self.real = real
+        self.docs: list[bytes] = []
+
+    def __call__(self, data: bytes):
+        self.docs.append(data)
+        return self.real(data)
+
+
+@pytest.fixture
+def fp_calls(monkeypatch):
+    import bot.feeds
+
+    counter = CountingFeedparser(bot.feeds._feedparser)
+    monkeypatch.setattr(bot.feeds, "_feedparser", counter)
+    return counter
+
+
+def test_known_entries_skip_feedparser(fp_calls):
+    body = fixture("wordpress.rss")
+    keys = [e.key for e in parse_feed(body, URL).entries]
+    fp_calls.docs.clear()
+
+    unchanged = parse_feed(body, URL, set(keys))
+    assert unchanged.entries == [] and unchanged.title == "Gazette Test Blog"
+    assert fp_calls.docs == []  # all known: feedparser never runs
+
+    changed = parse_feed(body, URL, set(keys[1:]))
+    assert [e.key for e in changed.entries] == keys[:1]
+    (doc,) = fp_calls.docs
+    assert doc.count(b"<item>") == 1 and b"?p=42" in doc  # only the new item...
+    assert b"<title>Gazette Test Blog</title>" in doc  # ...and the channel title/link
+    assert b"lastBuildDate" not in doc and b"?p=41" not in doc
+
+
+def test_tricky_rss_fast_path(fp_calls):
+    body = fixture("tricky.rss")
+    feed = parse_feed(body, URL)
+    guid, relative, two_links, spaced = feed.entries
+    assert feed.title == "Channel title after the items"  # channel elements after items
+    assert guid.key == "tag:blog.example,2024:a&b"
+    assert guid.link == "https://blog.example/a?x=1&y=2"
+    assert "<item>" in guid.summary_html  # CDATA talking about tags is just text
+    assert relative.key == "/?p=7" and relative.link == "https://blog.example/?p=7"
+    assert relative.image_url == "https://cdn.example/a.jpg"
+    assert two_links.key == "https://blog.example/second"  # the last link wins, as feedparser
+    assert spaced.key == "https://blog.example/spaced" and spaced.title == "Whitespace everywhere"
+    assert spaced.image_url == "https://blog.example/thumbs/t.png"
+    fp_calls.docs.clear()
+    assert parse_feed(body, URL, {e.key for e in feed.entries}).entries == []
+    assert fp_calls.docs == []  # the pre-scan understood this feed
+    assert_fast_path_equivalent(body)
+
+
+def test_relative_ids_under_xml_base_fall_back(fp_calls):
+    body = fixture("atom-relative.atom")
+    feed = parse_feed(body, URL)
+    first, second = feed.entries
+    assert first.key == "https://site.example/blog/posts/1"  # resolved by xml:base
+    assert first.link == "https://site.example/blog/posts/1.html"
+    assert first.author == second.author == "Feed Author"  # inherited from the feed
+    assert "<b>content</b>" in first.content_html
+    assert first.image_url == "https://site.example/blog/img/1.png"
+    assert second.image_url == "https://cdn.example/2.png"  # enclosure image/png
+    assert second.published_at == 1714631400.0
+    assert feed.title == "A <b>relative</b> Atom feed"  # escaped markup is text
+    fp_calls.docs.clear()
+    assert parse_feed(body, URL, {first.key, second.key}).entries == []
+    assert len(fp_calls.docs) == 1  # the pre-scan could not be sure: full parse
+    assert_fast_path_equivalent(body)
+
+
+def test_item_without_identity_falls_back():
+    first_item = b"<item>\n    <title>Guid"
+    body = fixture("tricky.rss").replace(
+        first_item, b"<item><title>Bare</title></item>" + first_item
+    )
+    feed = parse_feed(body, URL)
+    assert feed.entries[0].key.startswith("sha1:") and feed.entries[0].title == "Bare"
+    assert_fast_path_equivalent(body)
+
+
+def test_duplicate_guids_fall_back():
+    body = fixture("wordpress.rss").replace(b"?p=41</guid>", b"?p=42</guid>")
+    full = parse_feed(body, URL)
+    assert [e.key for e in full.entries].count("http://127.0.0.1:8080/?p=42") == 2
+    assert parse_feed(body, URL, {"http://127.0.0.1:8080/?p=42"}).entries == full.entries[2:]
