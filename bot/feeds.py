@@ -3,8 +3,10 @@
 feedparser does the real parsing, with sanitising and URI resolution off (we never render the
 HTML as HTML; links and images are resolved here).  It costs about 1 ms per entry, so
 when the caller already knows some entries (``known_keys``), a cheap expat pre-scan computes
-every item's key the same way the full parse would, and feedparser only sees the channel
-header plus the new items.  Whenever the pre-scan cannot be sure, the full parse runs.
+every item's key the same way the full parse would; feedparser then sees only the channel's
+title and links plus the new items, or nothing at all when every item is known.  Whenever the
+pre-scan cannot be sure (broken XML, unusual encodings, no guid and no link, xml:base games),
+the full parse runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import re
 import xml.sax
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 from xml.parsers import expat
@@ -232,13 +235,35 @@ class _Child:
 @dataclass(slots=True)
 class _Scan:
     children: list[_Child] = field(default_factory=list)
-    title: str = ""
+    atom: bool = False
+    title: str = ""  # raw, as feedparser reads it before typing it
+    title_type: str = "text/plain"
     site: str | None = None
     has_base: bool = False
+
+    def feed_title(self) -> str:
+        """The title exactly as the full parse would give it."""
+        kind = self.title_type
+        if not self.atom and kind == "text/plain" and _FeedParserMixin.looks_like_html(self.title):
+            kind = "text/html"
+        return _text(self.title.translate(_cp1252), {"type": kind})
 
     @property
     def items(self) -> list[_Child]:
         return [c for c in self.children if c.kind == "item"]
+
+
+def _link_target(attrs: dict) -> tuple[str, str] | None:
+    """What a <link> means to feedparser: ("text", "") for a text link, ("href", url) for an
+    alternate HTML link, None for other links (self, enclosure, replies...)."""
+    # feedparser's _enforce_href, quirks included
+    href = attrs.get("url", attrs.get("uri", attrs.get("href"))) or attrs.get("href")
+    if href is None:
+        return ("text", "")
+    rel = attrs.get("rel", "alternate").lower()
+    default = "application/atom+xml" if rel == "self" else "text/html"
+    kind = _FeedParserMixin.map_content_type(attrs.get("type", default))
+    return ("href", href) if rel == "alternate" and kind in _HTML_TYPES else None
 
 
 def _ns_local(name: str) -> tuple[str, str]:
@@ -285,6 +310,7 @@ def _scan(data: bytes) -> _Scan:
                 return
             if depth == 1 and (ns, local) == (_ATOM, "feed"):
                 child_depth = 2
+                scan.atom = True
                 return
             raise _Unsure(f"not RSS 2.0 or Atom 1.0 ({local})")
         if depth == child_depth:
@@ -314,26 +340,22 @@ def _scan(data: bytes) -> _Scan:
                 permalink = attrs.get("isPermaLink", attrs.get("ispermalink", "true"))
                 capture = "guid" if permalink == "true" else "guid-opaque"
             elif local == "link":
-                # feedparser's _enforce_href, quirks included
-                href = attrs.get("url", attrs.get("uri", attrs.get("href"))) or attrs.get("href")
-                if href is None:
+                target = _link_target(attrs)
+                if target and target[0] == "text":
                     capture = "link"
-                else:
-                    rel = attrs.get("rel", "alternate").lower()
-                    default = "application/atom+xml" if rel == "self" else "text/html"
-                    kind = _FeedParserMixin.map_content_type(attrs.get("type", default))
-                    if rel == "alternate" and kind in _HTML_TYPES:
-                        item.link = ("href", href)
+                elif target:
+                    item.link = target
             elif local == "source":
                 raise _Unsure("source element in an item")
-        elif depth == child_depth and local == "title":
-            capture = "title"
+        elif depth == child_depth and local == "title" and not scan.title:
+            capture = "title"  # the first non-empty title wins, as in feedparser
+            scan.title_type = _FeedParserMixin.map_content_type(attrs.get("type", "text/plain"))
         elif depth == child_depth and local == "link":
-            href = attrs.get("href")
-            if href is None:
+            target = _link_target(attrs)
+            if target and target[0] == "text":
                 capture = "site"
-            elif attrs.get("rel", "alternate").lower() == "alternate":
-                scan.site = href
+            elif target:
+                scan.site = target[1]  # the last link wins, as in feedparser
         if capture is not None:
             capture_depth = depth
             pieces.clear()
@@ -344,7 +366,7 @@ def _scan(data: bytes) -> _Scan:
         if capture is not None and depth == capture_depth:
             text = "".join(pieces)
             if capture == "title":
-                scan.title = _clean(text)
+                scan.title = text.strip()
             elif capture == "site":
                 scan.site = text.strip()
             elif capture == "link":
@@ -419,7 +441,7 @@ def _fast(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
         return None
     if not new:
         _, site_url = _feed_base(url, scan.site)
-        return ParsedFeed(title=scan.title, site_url=site_url, entries=[])
+        return ParsedFeed(title=scan.feed_title(), site_url=site_url, entries=[])
     if len(new) == len(items):
         return None
     # feedparser reads only what matters: the channel's title and links, and the new items
@@ -444,7 +466,7 @@ def parse_feed(body: bytes, url: str, known_keys: Collection[str] = ()) -> Parse
     if not body:
         raise FeedParseError("empty body")
     data = _prepare(body)
-    known = known_keys if isinstance(known_keys, set | frozenset | dict) else set(known_keys)
+    known = known_keys if isinstance(known_keys, AbstractSet) else set(known_keys)
     if known:
         fast = _fast(data, url, known)
         if fast is not None:

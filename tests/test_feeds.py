@@ -359,3 +359,29 @@ def test_duplicate_guids_fall_back():
     full = parse_feed(body, URL)
     assert [e.key for e in full.entries].count("http://127.0.0.1:8080/?p=42") == 2
     assert parse_feed(body, URL, {"http://127.0.0.1:8080/?p=42"}).entries == full.entries[2:]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "title"),
+    [
+        (
+            "wordpress.atom",
+            b'<title type="text">Gazette Test Blog</title>',
+            b'<title type="html">Fish &amp;amp; Chips &lt;em&gt;blog&lt;/em&gt;</title>',
+            "Fish & Chips blog",
+        ),
+        (
+            "wordpress.rss",
+            b"<title>Gazette Test Blog</title>",
+            b"<title>AT&amp;amp;T &amp; friends</title>",
+            "AT&T & friends",
+        ),
+    ],
+)
+def test_feed_title_is_the_same_without_feedparser(fp_calls, name, old, new, title):
+    body = fixture(name).replace(old, new)
+    full = parse_feed(body, URL)
+    assert full.title == title
+    fp_calls.docs.clear()
+    assert parse_feed(body, URL, {e.key for e in full.entries}).title == title
+    assert fp_calls.docs == []
