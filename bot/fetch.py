@@ -297,9 +297,6 @@ class Fetcher:
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
         self.max_redirects = max_redirects
-        self._timeout = aiohttp.ClientTimeout(
-            total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout
-        )
 
     async def get(
         self,
@@ -321,7 +318,11 @@ class Fetcher:
             async with self.session.get(
                 target,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=aiohttp.ClientTimeout(
+                    total=self.total_timeout,
+                    sock_connect=self.connect_timeout,
+                    sock_read=self.read_timeout,
+                ),
                 allow_redirects=True,
                 # aiohttp counts the response that would exceed the cap, hence + 1
                 max_redirects=self.max_redirects + 1,

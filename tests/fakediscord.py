@@ -76,6 +76,7 @@ __all__ = [
     "MessageFlag",
     "Perm",
     "RecordedRequest",
+    "Stall",
 ]
 
 
@@ -239,6 +240,28 @@ class Fault:
         if self.method != "*" and self.method != method:
             return False
         return self.pattern.fullmatch(path) is not None
+
+
+@dataclass
+class Stall:
+    """Requests that Discord carries out but whose answer never reaches the client in time:
+    the client crashes or is killed after Discord acted and before it heard back.
+    See :meth:`FakeDiscord.stall`."""
+
+    method: str
+    pattern: re.Pattern[str]
+    #: Set once a matching request has been carried out and its answer is being held.
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set (by the test) to let held answers go.
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    remaining: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            self.remaining > 0
+            and self.method in ("*", method)
+            and self.pattern.fullmatch(path) is not None
+        )
 
 
 @dataclass
@@ -627,6 +650,7 @@ class FakeDiscord:
         self._guild_commands: dict[int, dict[str, dict[str, Any]]] = {}
         self._interactions: dict[int, InteractionResult] = {}
         self._faults: list[Fault] = []
+        self._stalls: list[Stall] = []
 
         # Gateway
         self._sessions: dict[str, _Session] = {}
@@ -1152,6 +1176,13 @@ class FakeDiscord:
         if is_global:
             headers["X-RateLimit-Global"] = "true"
         return self.fail(method, path_regex, 429, times=times, json=body, headers=headers)
+
+    def stall(self, method: str, path_regex: str, *, times: int = 1) -> Stall:
+        """Carry out the next ``times`` matching requests but hold their answers until
+        ``stall.release`` is set: for crashes between "Discord acted" and "bot knows"."""
+        stall = Stall(method.upper(), re.compile(path_regex), remaining=times)
+        self._stalls.append(stall)
+        return stall
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -2050,6 +2081,11 @@ class FakeDiscord:
         self.requests.append(record)
         response = await self._answer(request, record, body, files)
         record.status = response.status
+        for stall in self._stalls:
+            if stall.matches(record.method, record.path):
+                stall.remaining -= 1
+                stall.reached.set()
+                await stall.release.wait()
         return response
 
     async def _answer(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import pytest
+
 from tests.harness import MEMBER, eventually, settle
 
 
@@ -162,3 +167,111 @@ async def test_announcement_channel_messages_are_published(gazette_world):
     await world.poll_now()
     [message] = await eventually(lambda: world.announcements(world.news))
     await eventually(lambda: world.fake.is_published(int(message["id"])), what="crosspost")
+
+
+async def test_killed_between_record_and_send_delivers_once_after_restart(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    # Discord creates the message, but the bot dies before it hears back
+    stall = world.fake.stall("POST", rf"/channels/{world.text}/messages")
+    blog.publish("Sent while crashing")
+    await world.poll_now()
+    await asyncio.wait_for(stall.reached.wait(), 5)
+    await world.stop()
+    stall.release.set()
+    assert len(world.announcements()) == 1
+
+    await world.restart()
+    sends = await eventually(
+        lambda: world.fake.requests_to("POST", rf"/channels/{world.text}/messages")[1:],
+        what="the resend after restart",
+    )
+    first = world.fake.requests_to("POST", rf"/channels/{world.text}/messages")[0]
+    assert sends[0].json["nonce"] == first.json["nonce"] and sends[0].json["enforce_nonce"]
+    await settle()
+    assert len(world.announcements()) == 1
+    [delivery_state] = await world.store.guild_status(world.guild)
+    assert delivery_state.failing_deliveries == 0
+    assert await world.store.due_deliveries(time.time() + 3600) == []
+
+
+async def test_forbidden_send_is_kept_listed_and_delivered_when_permission_returns(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    other = world.blog("Other Blog", prefix="/other")
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    await world.command("feed add", {"url": other.feed_url, "channel": world.news})
+    world.fake.fail("POST", rf"/channels/{world.text}/messages", 403, times=None)
+
+    blog.publish("Blocked for now")
+    other.publish("Elsewhere fine")
+    await world.poll_now()
+    # one failing channel holds up nobody else
+    await eventually(lambda: world.announcements(world.news), what="the other channel")
+    listing = await eventually(
+        lambda: _listing_with(world, "not delivered yet"), what="/feed list showing the failure"
+    )
+    assert "Missing Permissions" in listing
+
+    world.fake.clear_faults()
+    [message] = await eventually(world.announcements, what="delivery after the fix")
+    assert message["embeds"][0]["title"] == "Blocked for now"
+    await settle()
+    assert len(world.announcements()) == 1
+
+
+async def test_rate_limited_send_is_retried(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    world.fake.rate_limit("POST", rf"/channels/{world.text}/messages", retry_after=0.3)
+    blog.publish("Patience")
+    await world.poll_now()
+    [message] = await eventually(world.announcements)
+    assert message["embeds"][0]["title"] == "Patience"
+    statuses = [
+        r.status for r in world.fake.requests_to("POST", rf"/channels/{world.text}/messages")
+    ]
+    assert statuses == [429, 200]
+
+
+async def _listing_with(world, text: str) -> str | None:
+    result = await world.command("feed list")
+    body = "\n".join(f["value"] for e in result.embeds for f in e.get("fields", []))
+    return body if text in body else None
+
+
+@pytest.mark.parametrize("failure", ["http500", "timeout", "malformed"])
+async def test_failing_feed_gets_one_notice_and_one_recovery(gazette_world, failure):
+    world = gazette_world
+    blog = world.blog()
+    blog.publish("Before")
+    await world.start()
+    world.bot.fetcher.read_timeout = 0.5
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    if failure == "http500":
+        world.site.route("/feed/", "down", status=500)
+    elif failure == "timeout":
+        world.site.route("/feed/", blog.rss(), delay=2.0)
+    else:
+        world.site.route("/feed/", "<rss><channel><item><title>cut", content_type="text/xml")
+
+    def notices():
+        return [m["content"] for m in world.fake.messages(world.text) if not m.get("embeds")]
+
+    for _ in range(5):
+        before = len(world.site.requests_for("/feed/"))
+        await world.poll_now()
+        await eventually(lambda b=before: len(world.site.requests_for("/feed/")) > b)
+        await settle(0.3 if failure != "timeout" else 0.8)
+    assert len(notices()) == 1 and "could not be read" in notices()[0]
+    assert "⚠️" in await _listing_with(world, "Feed error")
+
+    blog.serve()
+    await world.poll_now()
+    await eventually(lambda: len(notices()) == 2, what="the recovery notice")
+    assert "can be read again" in notices()[1]
