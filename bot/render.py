@@ -47,7 +47,7 @@ EXCERPT_LIMIT = 700
 # --------------------------------------------------------------------------- plain text
 
 _MENTION = re.compile(r"<(@[!&]?|#|/[^<>\s:]{1,32}:)(\d+)>")
-_EVERYONE = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
+_EVERYONE = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _MD_CHARS = re.compile(r"([\\*_~`|\[\]<>])")
 _MD_LINE_START = re.compile(r"(^|\s)(#{1,6}|-#|[-+]+|>+)(?=\s|$)")
 _MD_LIST_NUM = re.compile(r"((?:^|\s)\d{1,9})([.)])(?=\s|$)")
@@ -104,10 +104,6 @@ _DROP_TAGS = (
 _HAS_DROP_TAG = re.compile(r"<(?:" + "|".join(_DROP_TAGS) + r")\b", re.I)
 
 
-def _has_img(el) -> bool:
-    return any(getattr(d, "name", None) == "img" for d in el.descendants)
-
-
 class DiscordConverter(MarkdownConverter):
     """markdownify tuned for Discord embeds: no headings, images as links, safe links."""
 
@@ -147,8 +143,8 @@ class DiscordConverter(MarkdownConverter):
         if "_noformat" in parent_tags:
             return text
         href = self._url(el.get("href"))
-        if not text.strip() or (_has_img(el) and not el.get_text(strip=True)):
-            return text  # an image link: the image's own link says it
+        if not text.strip():
+            return text
         prefix = " " if text[:1].isspace() else ""
         suffix = " " if text[-1:].isspace() else ""
         text = " ".join(text.split())
@@ -159,11 +155,13 @@ class DiscordConverter(MarkdownConverter):
         return f"{prefix}[{text}]({href}){suffix}"
 
     def convert_img(self, el, text, parent_tags):
-        alt = escape_markdown(" ".join((el.get("alt") or "").split()))
+        alt = escape_markdown(neutralize_mentions(" ".join((el.get("alt") or "").split())))
         src = self._url(el.get("src") or el.get("data-src"))
         if "_inline" in parent_tags or not src:
             return alt
         label = f"image: {alt}" if alt else "image"
+        if "a" in parent_tags:
+            return label  # the enclosing link makes it a link, to where the author pointed
         return f"[{label}]({src})"
 
     def convert_video(self, el, text, parent_tags):

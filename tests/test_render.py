@@ -30,7 +30,7 @@ MENTIONS = ["@everyone", "@here", "<@123456>", "<@!123456>", "<@&987654>", "<#55
 
 def pings(text: str) -> bool:
     """Would Discord turn any part of text into a mention?"""
-    return bool(re.search(r"@(everyone|here)\b|<(@[!&]?|#)\d+>", text))
+    return bool(re.search(r"@(everyone|here)|<(@[!&]?|#)\d+>", text))
 
 
 def balanced(md: str) -> bool:
@@ -238,7 +238,8 @@ def test_images_become_links():
         '<p><img src="data:image/png;base64,AAAA" alt="inline data"></p>',
         "https://blog.example/p/",
     )
-    assert "[image: A \\*cat\\*](https://blog.example/thumb.jpg)" in md
+    # an image inside a link goes where the link points (often the full-size picture)
+    assert "[image: A \\*cat\\*](https://blog.example/full.jpg)" in md
     assert "[image](https://cdn.example/x.png)" in md
     assert "Caption" in md
     assert "data:" not in md and "inline data" in md
@@ -359,3 +360,13 @@ def test_split_reopens_formatting():
     pages = split_markdown(md, 300)
     assert len(pages) > 2
     assert all(p.startswith("**") and p.endswith("**") and len(p) <= 300 for p in pages)
+
+
+def test_image_with_caption_inside_a_link_and_glued_mentions():
+    md = html_to_markdown(
+        '<p><a href="/post"><img src="/i.png" alt="pic"> and caption</a></p>'
+        "<p>@<span>everyone</span> @everyones <b>@here</b></p>",
+        "https://blog.example/",
+    )
+    assert md.startswith("[image: pic and caption](https://blog.example/post)")
+    assert not pings(md)
