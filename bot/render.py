@@ -50,6 +50,7 @@ _MENTION = re.compile(r"<(@[!&]?|#|/[^<>\s:]{1,32}:)(\d+)>")
 _EVERYONE = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _MD_CHARS = re.compile(r"([\\*_~`|\[\]<>])")
 _MD_LINE_START = re.compile(r"(^|\s)(#{1,6}|-#|[-+]+|>+)(?=\s|$)")
+_DIGIT_DOT = re.compile(r"\d[.)]")
 _MD_LIST_NUM = re.compile(r"((?:^|\s)\d{1,9})([.)])(?=\s|$)")
 
 
@@ -64,8 +65,13 @@ def neutralize_mentions(text: str) -> str:
 def escape_markdown(text: str) -> str:
     """Escape Discord markdown in plain text (a backslash before any punctuation is legal)."""
     text = _MD_CHARS.sub(r"\\\1", text)
-    text = _MD_LINE_START.sub(lambda m: m.group(1) + "".join("\\" + c for c in m.group(2)), text)
-    return _MD_LIST_NUM.sub(r"\1\\\2", text)
+    if "#" in text or "-" in text or "+" in text or ">" in text:
+        text = _MD_LINE_START.sub(
+            lambda m: m.group(1) + "".join("\\" + c for c in m.group(2)), text
+        )
+    if _DIGIT_DOT.search(text):
+        text = _MD_LIST_NUM.sub(r"\1\\\2", text)
+    return text
 
 
 _URL_JUNK = re.compile(r"[\x00-\x1f\x7f]+")
@@ -227,7 +233,10 @@ def html_to_markdown(html: str, base_url: str | None = None) -> str:
         return ""
     if "<" not in html:  # plain text (common in excerpts): what markdownify would do, faster
         text = htmllib.unescape(html) if "&" in html else html
-        text = _SPACES.sub(" ", _NEWLINES.sub("\n", text))
+        if "\n" in text or "\r" in text:
+            text = _NEWLINES.sub("\n", text)
+        if "  " in text or "\t" in text:
+            text = _SPACES.sub(" ", text)
         md = escape_markdown(neutralize_mentions(text)).strip()
     else:
         md = DiscordConverter(base_url=base_url).convert(html)
@@ -550,18 +559,24 @@ _WP_MORE_LINK = re.compile(
 _WP_ELLIPSIS = re.compile(
     r"\s*\[\s*(?:&hellip;|&#8230;|&#x2026;|…|\.\.\.)\s*\]\s*(</p>)?\s*$", re.I
 )
+_MORE_HINT = re.compile(r"continue reading|read more|read the rest")
+_ELLIPSIS_HINT = re.compile(r"\]\s*(?:</p>)?\s*$")
 _BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|figure|ul|ol|pre|table)>", re.I)
 
 
 def _strip_wp_tails(html: str) -> tuple[str, bool]:
     """Drop 'The post X appeared first on Y', 'Continue reading' and '[…]'; True if elided."""
     html = html.strip()
-    html = _WP_APPEARED.sub("", html)
+    if "appeared first on" in html:
+        html = _WP_APPEARED.sub("", html)
+    tail = html[-400:].lower()
     elided = False
-    for pattern in (_WP_MORE_LINK, _WP_ELLIPSIS):
-        new = pattern.sub(lambda m: m.group(m.lastindex) if m.lastindex else "", html)
-        if new != html:
-            html, elided = new.rstrip(), True
+    for pattern, hint in ((_WP_MORE_LINK, _MORE_HINT), (_WP_ELLIPSIS, _ELLIPSIS_HINT)):
+        if hint.search(tail):  # cheap test first: these regexes scan the whole text
+            new = pattern.sub(lambda m: m.group(m.lastindex) if m.lastindex else "", html)
+            if new != html:
+                html, elided = new.rstrip(), True
+                tail = html[-400:].lower()
     return html, elided
 
 
