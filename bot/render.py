@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "Announcement",
     "cut",
+    "cut_plain",
     "escape_markdown",
     "html_to_markdown",
     "neutralize_mentions",
@@ -380,8 +381,8 @@ def _word_cut(text: str, budget: int) -> str:
     return head
 
 
-def _cut_plain(text: str, limit: int, ellipsis: str = "…") -> str:
-    """cut() for text that is never rendered as markdown."""
+def cut_plain(text: str, limit: int, ellipsis: str = "…") -> str:
+    """cut() for text never rendered as markdown (thread names, embed author and footer)."""
     if len(text) <= limit:
         return text
     return _word_cut(text, limit - len(ellipsis)).rstrip() + ellipsis
@@ -627,7 +628,7 @@ class Announcement:
 
 def _plain(text: str | None, limit: int) -> str | None:
     text = " ".join((text or "").split())
-    return _cut_plain(neutralize_mentions(text), limit) if text else None
+    return cut_plain(neutralize_mentions(text), limit) if text else None
 
 
 def _markdown_text(text: str, limit: int) -> str:
