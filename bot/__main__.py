@@ -9,6 +9,7 @@ import sys
 
 import aiohttp
 import discord
+import yarl
 
 from .app import Gazette, point_discord_at
 from .config import ConfigError, Settings
@@ -57,6 +58,7 @@ async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
         raise StartupError(
             f"Discord's API at {settings.discord_api_base} answered {exc.status}: {exc.text}"
         ) from exc
+    await _check_gateway(settings.discord_gateway_url)
     try:
         await bot.connect()
     except AttributeError as exc:
@@ -71,6 +73,28 @@ async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
     except discord.GatewayNotFound as exc:
         raise StartupError(
             f"cannot connect to Discord's gateway at {settings.discord_gateway_url}"
+        ) from exc
+
+
+async def _check_gateway(url: str) -> None:
+    """Open the gateway once and wait for its HELLO, so a wrong address fails clearly.
+
+    discord.py retries a failed first connection with a traceback and then dies with an
+    unrelated AttributeError; a bad DISCORD_GATEWAY_URL deserves one plain sentence.
+    """
+    probe = yarl.URL(url).update_query(v=10, encoding="json")
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(probe, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+                hello = await ws.receive(timeout=10)
+                if (
+                    hello.type is not aiohttp.WSMsgType.TEXT
+                    and hello.type is not aiohttp.WSMsgType.BINARY
+                ):
+                    raise StartupError(f"Discord's gateway at {url} closed the connection")
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise StartupError(
+            f"cannot connect to Discord's gateway at {url}: {exc or type(exc).__name__}"
         ) from exc
 
 

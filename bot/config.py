@@ -32,9 +32,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, require_token: bool = True) -> Settings:
         if env is None:
-            from dotenv import load_dotenv
+            from dotenv import find_dotenv, load_dotenv
 
-            load_dotenv()
+            # the .env of the directory the bot is started from; real environment wins
+            load_dotenv(find_dotenv(usecwd=True))
             env = dict(os.environ)
 
         def get(key: str) -> str | None:

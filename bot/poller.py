@@ -124,7 +124,7 @@ class FeedPoller:
             stored=await self.store.count_posts(feed.id),
         )
 
-    async def poll_due(self, *, limit: int = 500) -> PollReport:
+    async def poll_due(self, *, limit: int = 2000) -> PollReport:
         """One cycle: every feed whose time has come, at most `max_concurrency` at once."""
         report = PollReport()
         feeds = await self.store.due_feeds(time.time(), limit)
