@@ -8,8 +8,6 @@ import re
 _DROP = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _BLOCK = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/blockquote|/tr)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_LINES = re.compile(r"\s*\n\s*")
 
 
 def html_to_text(markup: str) -> str:
@@ -19,6 +17,6 @@ def html_to_text(markup: str) -> str:
     text = _DROP.sub(" ", markup)
     text = _BLOCK.sub("\n", text)
     text = _TAG.sub(" ", text)
-    text = html.unescape(text).replace("\xa0", " ")
-    text = _SPACES.sub(" ", text)
-    return _LINES.sub("\n", text).strip()
+    text = html.unescape(text)
+    # str.split() collapses whitespace in C, many times faster than a regex substitution
+    return "\n".join(words for line in text.split("\n") if (words := " ".join(line.split())))

@@ -364,16 +364,23 @@ class FeedQueries:
         post in the same transaction, so a crash cannot separate "stored" from "owed".
         """
         now = time.time()
-        ordered = sorted(entries, key=lambda e: e.published_at or 0.0)
-        new_ids: list[int] = []
+        unique: dict[str, Entry] = {}
+        for entry in sorted(entries, key=lambda e: e.published_at or 0.0):
+            unique.setdefault(entry.key, entry)
+        if not unique:
+            return []
         async with self.transaction() as db:
-            for entry in ordered:
-                cur = await db.execute(
-                    "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
-                    " updated_at, categories, tags, summary_html, content_html, content_text,"
-                    " image_url, comments_feed, wp_id, discovered_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(feed_id, entry_key) DO NOTHING",
+            # a few statements per batch instead of one round trip per entry
+            known = await self._existing_keys(db, feed_id, list(unique))
+            fresh = [entry for key, entry in unique.items() if key not in known]
+            if not fresh:
+                return []
+            await db.executemany(
+                "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
+                " updated_at, categories, tags, summary_html, content_html, content_text,"
+                " image_url, comments_feed, wp_id, discovered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
                     (
                         feed_id,
                         entry.key,
@@ -391,11 +398,13 @@ class FeedQueries:
                         entry.comments_feed,
                         entry.wp_id,
                         now,
-                    ),
-                )
-                if cur.rowcount:
-                    new_ids.append(cur.lastrowid)
-            if new_ids and announce:
+                    )
+                    for entry in fresh
+                ],
+            )
+            ids = await self._existing_keys(db, feed_id, [entry.key for entry in fresh])
+            new_ids = sorted(ids.values())
+            if announce:
                 subs = await (
                     await db.execute("SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,))
                 ).fetchall()
@@ -408,6 +417,20 @@ class FeedQueries:
                     "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
                 )
         return new_ids
+
+    @staticmethod
+    async def _existing_keys(db, feed_id: int, keys: list[str]) -> dict[str, int]:
+        """entry key → post id, for those of `keys` already stored in the feed."""
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), 500):  # SQLite caps the number of parameters
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                f"SELECT entry_key, id FROM posts WHERE feed_id = ? AND entry_key IN ({marks})",
+                (feed_id, *chunk),
+            ) as cur:
+                found.update({row[0]: row[1] for row in await cur.fetchall()})
+        return found
 
     async def get_post(self, post_id: int) -> Post | None:
         async with self.conn.execute(
