@@ -209,11 +209,11 @@ def format_page(page: SearchPage, text: str, style: str = "plain") -> str:
     if page.total == 0:
         return f"No posts match {text!r}.\n" if text.strip() else "No posts match.\n"
     if not page.results:
-        return f"No page {page.page + 1}: {page.total} results make {page.pages} pages.\n"
+        return f"No page {page.page + 1}: there are {page.total_text()}.\n"
     first = page.page * page.per_page + 1
+    of = f" of {page.pages}" if page.pages else ""
     lines = [
-        f"{page.total:,} result{'s' if page.total != 1 else ''}"
-        f" (page {page.page + 1} of {page.pages})",
+        f"{page.total_text()[:1].upper()}{page.total_text()[1:]} (page {page.page + 1}{of})",
         "",
     ]
     for n, hit in enumerate(page.results, start=first):

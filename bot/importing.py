@@ -85,6 +85,7 @@ async def import_entries(
     async for batch in _batches_of(entries, batch_size):
         read += len(batch)
         added += len(await store.store_entries(feed_id, batch, announce=False))
+        await store.index_pending()
         if progress:
             progress(read, added)
     if optimize and added >= OPTIMIZE_AFTER:

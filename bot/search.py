@@ -44,6 +44,16 @@ class QueryError(ValueError):
     """A filter value the user gave cannot be used; the message can be shown as is."""
 
 
+def _safe(text: str | None, limit: int) -> str:
+    """NFC text SQLite can take: cut to `limit`, lone surrogates (JSON can carry them)
+    replaced."""
+    text = (text or "")[:limit]
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
 def _searchable(text: str) -> bool:
     """True when SQLite's unicode61 tokenizer finds at least one token in `text`."""
     for ch in text:
@@ -100,7 +110,7 @@ class ParsedQuery:
 
 def parse_query(text: str) -> ParsedQuery:
     """Understand what a user typed; never fails, whatever the input."""
-    text = unicodedata.normalize("NFC", (text or "")[:MAX_QUERY_CHARS]).translate(_QUOTES)
+    text = _safe(text, MAX_QUERY_CHARS).translate(_QUOTES)
     result = ParsedQuery(groups=[[]])
     negate_next = False
     count = 0
@@ -161,27 +171,28 @@ def column_filter(columns: list[str], expr: str) -> str:
 
 def feed_token(feed_id: int) -> str:
     """The token that ties an indexed post to its feed (see migration 002)."""
-    return f"feed{int(feed_id)}"
+    return f"gazettefeed{int(feed_id)}"
 
 
 def phrase_of(text: str) -> str:
     """A whole user value (an author, a category) as one FTS5 phrase, or '' if unusable."""
-    words = _WORDS.findall(text or "")
+    text = _safe(text, 500)
+    words = _WORDS.findall(text)
     if not words or not _searchable(text):
         return ""
     return _literal(" ".join(words[:MAX_PHRASE_WORDS]))
 
 
-def title_prefix_query(text: str) -> str:
-    """Autocomplete: every word typed must start a word of the title, the last one a prefix."""
-    words = [w for w in _WORDS.findall(unicodedata.normalize("NFC", text or "")[:200])]
-    words = [w for w in words if _searchable(w)][:8]
+def title_prefix_query(text: str, *, anchored: bool = False) -> str:
+    """Autocomplete: every word typed must start a word of the title, the last one as a
+    prefix. `anchored`: the words must begin the title, in that order."""
+    words = [w for w in _WORDS.findall(_safe(text, 200)) if _searchable(w)][:8]
     if not words:
         return ""
-    parts = [_literal(w) for w in words[:-1]]
-    last = words[-1]
-    parts.append(_literal(last) + (" *" if len(last) >= 2 or len(words) == 1 else ""))
-    return " AND ".join(parts)
+    star = " *" if len(words[-1]) >= 2 or len(words) == 1 else ""
+    if anchored:
+        return "^" + _literal(" ".join(words)) + star
+    return " AND ".join([_literal(w) for w in words[:-1]] + [_literal(words[-1]) + star])
 
 
 # --- results -------------------------------------------------------------------------------
@@ -208,22 +219,31 @@ class SearchHit:
 class SearchPage:
     results: list[SearchHit]
     page: int  # 0-based
-    total: int  # matches over all pages
+    total: int  # matches over all pages (a lower bound when total_exact is False)
     per_page: int = 5
     query: ParsedQuery | None = None
     notice: str | None = None  # why nothing could be searched, when that is the case
+    total_exact: bool = True
+    more: bool = False  # a next page exists
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    def pages(self) -> int | None:
+        """Number of pages, None when the total is only a lower bound."""
+        return max(1, -(-self.total // self.per_page)) if self.total_exact else None
 
     @property
     def has_more(self) -> bool:
-        return (self.page + 1) * self.per_page < self.total
+        return self.more
 
     @property
     def has_previous(self) -> bool:
         return self.page > 0
+
+    def total_text(self) -> str:
+        """'1 result', '57 results', 'more than 1,000 results'."""
+        if not self.total_exact:
+            return f"more than {self.total:,} results"
+        return f"{self.total:,} result{'' if self.total == 1 else 's'}"
 
 
 _MD_SPECIAL = re.compile(r"([\\*_~`|>#\[\]()<:-])")

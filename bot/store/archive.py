@@ -2,6 +2,10 @@
 
 A scope is a server (`guild_id`: the feeds it is subscribed to) or an explicit list of feed
 ids (the operator's CLI). A server only ever sees the posts of its own feeds.
+
+Speed at 100,000 posts comes from never doing per-match work for more than a bounded number
+of matches: counts stop at a cap, BM25 ranks at most RANK_ALL rows, snippets are made for
+the page's rows only, and a server's scope is a token in the index (no row lookups).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import json
 import logging
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import aiosqlite
 
@@ -31,10 +36,68 @@ from .feeds import _POST_COLUMNS, _post
 
 log = logging.getLogger(__name__)
 
-_TEXT_COLUMNS = ["title", "body", "author", "terms"]
+# Rank every match by BM25 when there are at most this many; beyond, see search().
+RANK_ALL = 1000
+TITLE_RANK_ALL = 300  # the same for title autocomplete
+_HIGH_COLUMNS = ["title", "author", "terms"]  # the columns that weigh more than the body
 SNIPPET_TOKENS = 20
 PLAIN_SNIPPET_CHARS = 180
 _HIT_COLUMNS = "p.id, p.title, p.link, p.author, p.published_at, p.categories, p.feed_id"
+
+
+@dataclass(slots=True)
+class _Scope:
+    feeds: list[int]
+    everything: bool  # every feed there is: no restriction needed
+    include: str = ""  # FTS5: AND this...
+    exclude: str = ""  # ...or NOT this (whichever names fewer posts)
+
+
+@dataclass(slots=True)
+class _Query:
+    """One search's FTS5 expression in parts, and its date filter (a join on posts)."""
+
+    words: str  # the user's words ('' for none)
+    filters: list[str]
+    scope: _Scope
+    after: float | None = None
+    before: float | None = None
+    id_range: tuple[int, int] | None = None  # posts published in [after, before) lie here
+    sql: str = ""
+    args: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.after is not None:
+            self.sql += " AND p.published_at >= ?"
+            self.args.append(float(self.after))
+        if self.before is not None:
+            self.sql += " AND p.published_at < ?"
+            self.args.append(float(self.before))
+        if self.id_range is not None:
+            self.sql += " AND f.rowid BETWEEN ? AND ?"
+            self.args += list(self.id_range)
+
+    @property
+    def dated(self) -> bool:
+        return self.after is not None or self.before is not None
+
+    def match(self, words: str | None = None) -> str:
+        words = self.words if words is None else words
+        # every part in parentheses: FTS5's AND binds tighter than OR, and "a OR b AND
+        # scope" would let `a` match outside the scope
+        expr = " AND ".join(f"({p})" for p in [words, *self.filters, self.scope.include] if p)
+        if self.scope.exclude:
+            expr = f"({expr}) NOT ({self.scope.exclude})"
+        return expr
+
+    def from_where(self, join: bool = False) -> str:
+        join = join or self.dated
+        return (
+            "FROM posts_fts f"
+            + (" JOIN posts p ON p.id = f.rowid" if join else "")
+            + " WHERE posts_fts MATCH ?"
+            + self.sql
+        )
 
 
 class ArchiveQueries:
@@ -43,17 +106,11 @@ class ArchiveQueries:
     # --- scope -----------------------------------------------------------------------
 
     async def archive_feed_ids(self) -> list[int]:
-        """Every feed that has posts (the operator's scope)."""
-        async with self.conn.execute("SELECT DISTINCT feed_id FROM archive_facets") as cur:
-            ids = {row[0] for row in await cur.fetchall()}
-        async with self.conn.execute("SELECT id FROM feeds") as cur:
-            ids |= {row[0] for row in await cur.fetchall()}
-        return sorted(ids)
+        """Every feed there is (the operator's scope)."""
+        async with self.conn.execute("SELECT id FROM feeds ORDER BY id") as cur:
+            return [row[0] for row in await cur.fetchall()]
 
-    async def _scope(
-        self, guild_id: int | None, feed_ids: Iterable[int] | None
-    ) -> tuple[list[int], bool]:
-        """(feed ids in scope, whether that is every feed there is)."""
+    async def _scope(self, guild_id: int | None, feed_ids: Iterable[int] | None) -> _Scope:
         if guild_id is None and feed_ids is None:
             raise ValueError("an archive query needs a guild_id or feed_ids")
         if guild_id is not None:
@@ -66,16 +123,71 @@ class ArchiveQueries:
         else:
             feeds = set(feed_ids or ())
         if not feeds:
-            return [], False
-        async with self.conn.execute("SELECT id FROM feeds") as cur:
-            every = {row[0] for row in await cur.fetchall()}
-        return sorted(feeds), every <= feeds
+            return _Scope([], False)
+        async with self.conn.execute(
+            "SELECT f.id, coalesce(c.posts, 0) FROM feeds f LEFT JOIN archive_facets c"
+            " ON c.feed_id = f.id AND c.kind = 'posts' AND c.name = ''"
+        ) as cur:
+            counts = {row[0]: row[1] for row in await cur.fetchall()}
+        others = [f for f, n in counts.items() if f not in feeds and n]
+        scope = _Scope(sorted(feeds), not others)
+        if scope.everything:
+            return scope
+        inside = sum(counts.get(f, 0) for f in feeds)
+        outside = sum(counts[f] for f in others)
 
-    @staticmethod
-    def _feed_match(feeds: list[int], everything: bool) -> str:
-        if everything:
-            return ""
-        return column_filter(["feed"], " OR ".join(f'"{feed_token(f)}"' for f in feeds))
+        def tokens(ids: list[int]) -> str:
+            return column_filter(["feed"], " OR ".join(f'"{feed_token(f)}"' for f in ids))
+
+        # "AND feed" must walk the scope's whole token list, "NOT feed" the others': the
+        # shorter one is cheaper
+        if outside < inside:
+            scope.exclude = tokens(sorted(others))
+        else:
+            scope.include = tokens(scope.feeds)
+        return scope
+
+    # --- indexing --------------------------------------------------------------------
+
+    async def index_pending(self, chunk: int = 5000) -> int:
+        """Add posts stored since the last call to the search indexes; returns how many.
+
+        Cheap when there is nothing to do. Searches call it first; bulk writers (imports,
+        backfills) call it after each batch, the poller may call it after a cycle.
+        """
+        done = 0
+        while True:
+            async with self.conn.execute(
+                "SELECT (SELECT indexed_upto FROM archive_state), (SELECT max(id) FROM posts)"
+            ) as cur:
+                upto, top = await cur.fetchone()
+            if top is None or top <= upto:
+                return done
+            until = min(top, upto + chunk)
+            try:
+                await self.conn.execute(
+                    "INSERT INTO posts_fts(rowid, title, body, author, terms, feed)"
+                    " SELECT id, title, body, author, terms, feed FROM posts_search_source"
+                    " WHERE id > ? AND id <= ?",
+                    (upto, until),
+                )
+                await self.conn.execute(
+                    "INSERT INTO titles_fts(rowid, title, feed) SELECT id, title, feed"
+                    " FROM posts_search_source WHERE id > ? AND id <= ?",
+                    (upto, until),
+                )
+                cur = await self.conn.execute(
+                    "UPDATE archive_state SET indexed_upto = ? WHERE indexed_upto = ?",
+                    (until, upto),
+                )
+                if cur.rowcount != 1:  # another process indexed them first
+                    await self.conn.rollback()
+                    continue
+                await self.conn.commit()
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            done += until - upto
 
     # --- search ----------------------------------------------------------------------
 
@@ -94,20 +206,21 @@ class ArchiveQueries:
     ) -> SearchPage:
         """Ranked matches for what the user typed, one page of them, with snippets.
 
-        `after` is inclusive and `before` exclusive (unix seconds). Whatever the text, no
-        SQLite error escapes: an unusable query gives an empty page with a `notice`.
+        `author` and `category` (or tag) match as phrases in those fields; `after` is
+        inclusive and `before` exclusive (unix seconds). Whatever the text, no SQLite error
+        escapes: an unusable query gives an empty page with a `notice`.
+
+        Ranking is BM25 (title x8, author and categories x3, body x1) over every match when
+        there are at most RANK_ALL. A query matching more (a very common word) shows first
+        the posts with the words in their title, author or categories, ranked by BM25 when
+        those are few enough, then the others newest first; its total is then given as a
+        lower bound (`total_exact` False).
         """
         page = max(0, int(page))
         per_page = max(1, min(int(per_page), 25))
         parsed = parse_query(text)
         empty = SearchPage([], page, 0, per_page, parsed)
-        feeds, everything = await self._scope(guild_id, feed_ids)
-        if not feeds:
-            empty.notice = "This server does not follow any feed yet."
-            return empty
-        parts: list[str] = []
-        if not parsed.is_empty:
-            parts.append(column_filter(_TEXT_COLUMNS, parsed.fts()))
+        filters: list[str] = []
         for column, value in (("author", author), ("terms", category)):
             if value is None or not value.strip():
                 continue
@@ -116,21 +229,30 @@ class ArchiveQueries:
                 kind = "author" if column == "author" else "category"
                 empty.notice = f"No post matches the {kind} {value!r}."
                 return empty
-            parts.append(column_filter([column], phrase))
-        if not parts and after is None and before is None:
+            filters.append(column_filter([column], phrase))
+        scope = await self._scope(guild_id, feed_ids)
+        if not scope.feeds:
+            empty.notice = "This server does not follow any feed yet."
+            return empty
+        if parsed.is_empty and not filters and after is None and before is None:
             empty.notice = (
                 "There is nothing to search for in that query (emoji and punctuation are"
                 " ignored): try some words."
             )
             return empty
         try:
-            if parts:
-                return await self._search_fts(
-                    parsed, parts, feeds, everything, after, before, page, per_page
-                )
-            return await self._search_dates(
-                parsed, feeds, everything, after, before, page, per_page
-            )
+            await self.index_pending()
+            if not parsed.is_empty or filters:
+                id_range = None
+                if after is not None or before is not None:
+                    id_range = await self._id_range(after, before)
+                    if id_range is None:
+                        return empty
+                query = _Query(parsed.fts(), filters, scope, after, before, id_range)
+                if parsed.is_empty:
+                    return await self._search_filtered(parsed, query, page, per_page)
+                return await self._search_ranked(parsed, query, page, per_page)
+            return await self._search_dates(parsed, scope, after, before, page, per_page)
         except aiosqlite.Error:
             # the query is built from quoted literals, so this is not expected; log it, but
             # do not let SQLite's message reach the user
@@ -138,67 +260,128 @@ class ArchiveQueries:
             empty.notice = "The search failed; try other words."
             return empty
 
-    async def _search_fts(
-        self,
-        parsed: ParsedQuery,
-        parts: list[str],
-        feeds: list[int],
-        everything: bool,
-        after: float | None,
-        before: float | None,
-        page: int,
-        per_page: int,
-    ) -> SearchPage:
-        feed_part = self._feed_match(feeds, everything)
-        match = " AND ".join(parts + ([feed_part] if feed_part else []))
-        date_sql, date_args = _date_filter(after, before)
-        ranked = not parsed.is_empty
-        join = " JOIN posts p ON p.id = f.rowid" if date_sql or not ranked else ""
-        order = "f.rank" if ranked else "p.published_at DESC, p.id DESC"
+    async def _id_range(self, after: float | None, before: float | None):
+        """The smallest id range holding every post published in [after, before): posts
+        are mostly stored in date order, so this narrows the index scan a lot."""
         async with self.conn.execute(
-            f"SELECT count(*) FROM posts_fts f{join} WHERE posts_fts MATCH ?{date_sql}",
-            (match, *date_args),
+            "SELECT min(id), max(id) FROM posts INDEXED BY posts_published"
+            " WHERE published_at >= ? AND published_at < ?",
+            (-1e18 if after is None else after, 1e18 if before is None else before),
         ) as cur:
-            (total,) = await cur.fetchone()
-        if total == 0 or page * per_page >= total:
-            return SearchPage([], page, total, per_page, parsed)
+            low, high = await cur.fetchone()
+        return None if low is None else (low, high)
+
+    async def _count(self, query: _Query, match: str, cap: int) -> int:
+        """Matches, counted up to `cap` (the index stops there)."""
         async with self.conn.execute(
-            f"SELECT f.rowid FROM posts_fts f{join} WHERE posts_fts MATCH ?{date_sql}"
-            f" ORDER BY {order} LIMIT ? OFFSET ?",
-            (match, *date_args, per_page, page * per_page),
+            f"SELECT count(*) FROM (SELECT 1 {query.from_where()} LIMIT ?)",
+            (match, *query.args, cap),
         ) as cur:
-            ids = [row[0] for row in await cur.fetchall()]
-        if ranked:
-            hits = await self._hits_with_snippets(ids, column_filter(_TEXT_COLUMNS, parsed.fts()))
+            return (await cur.fetchone())[0]
+
+    async def _ids(
+        self, query: _Query, match: str, ranked: bool, limit: int, offset: int
+    ) -> list[int]:
+        if limit <= 0:
+            return []
+        if not ranked:
+            order = "f.rowid DESC"
+        elif query.dated:
+            # ranking only the rows that pass the date filter (ORDER BY rank would make
+            # FTS5 rank every match first)
+            order = "bm25(posts_fts, 8.0, 1.0, 3.0, 3.0, 0.0)"
         else:
-            hits = await self._hits_plain(ids)
-        return SearchPage(hits, page, total, per_page, parsed)
+            order = "f.rank"
+        async with self.conn.execute(
+            f"SELECT f.rowid {query.from_where()} ORDER BY {order} LIMIT ? OFFSET ?",
+            (match, *query.args, limit, offset),
+        ) as cur:
+            return [row[0] for row in await cur.fetchall()]
+
+    async def _search_ranked(
+        self, parsed: ParsedQuery, query: _Query, page: int, per_page: int
+    ) -> SearchPage:
+        offset = page * per_page
+        everything = query.match()
+        total = await self._count(query, everything, RANK_ALL + 1)
+        if total <= RANK_ALL:
+            ids = await self._ids(query, everything, True, per_page + 1, offset)
+            exact = True
+        else:
+            # Many matches: the posts with the words in a high-weight column first
+            high = column_filter(_HIGH_COLUMNS, query.words)
+            high_match = query.match(high)
+            n_high = await self._count(query, high_match, RANK_ALL + 1)
+            ids = await self._ids(query, high_match, n_high <= RANK_ALL, per_page + 1, offset)
+            if len(ids) <= per_page:
+                if n_high > RANK_ALL:  # deep paging: only now count them all
+                    n_high = await self._count(query, high_match, 1 << 62)
+                ids += await self._ids(
+                    query,
+                    f"({everything}) NOT ({high})",
+                    False,
+                    per_page + 1 - len(ids),
+                    max(0, offset - n_high),
+                )
+            total, exact = RANK_ALL, False
+        more = len(ids) > per_page
+        ids = ids[:per_page]
+        if not exact:
+            total = max(total, offset + len(ids) + int(more))
+        hits = await self._hits_with_snippets(ids, query.words)
+        return SearchPage(hits, page, total, per_page, parsed, total_exact=exact, more=more)
+
+    async def _search_filtered(
+        self, parsed: ParsedQuery, query: _Query, page: int, per_page: int
+    ) -> SearchPage:
+        """An author or a category without words: newest first."""
+        match = query.match()
+        offset = page * per_page
+        total = await self._count(query, match, RANK_ALL + 1)
+        exact = total <= RANK_ALL
+        if exact:
+            # few enough to sort by publication date
+            async with self.conn.execute(
+                f"SELECT f.rowid {query.from_where(join=True)}"
+                " ORDER BY p.published_at DESC, p.id DESC LIMIT ? OFFSET ?",
+                (match, *query.args, per_page + 1, offset),
+            ) as cur:
+                ids = [row[0] for row in await cur.fetchall()]
+        else:
+            ids = await self._ids(query, match, False, per_page + 1, offset)
+        more = len(ids) > per_page
+        ids = ids[:per_page]
+        total = max(total if exact else RANK_ALL, offset + len(ids) + int(more and not exact))
+        hits = await self._hits_plain(ids)
+        return SearchPage(hits, page, total, per_page, parsed, total_exact=exact, more=more)
 
     async def _search_dates(
         self,
         parsed: ParsedQuery,
-        feeds: list[int],
-        everything: bool,
+        scope: _Scope,
         after: float | None,
         before: float | None,
         page: int,
         per_page: int,
     ) -> SearchPage:
-        date_sql, date_args = _date_filter(after, before, prefix="")
-        feed_sql, feed_args = _feed_filter(feeds, everything)
-        where = "published_at IS NOT NULL" + date_sql + feed_sql
+        """Only a date range: newest first."""
+        feed_sql, feed_args = _feed_filter(scope)
+        where = "published_at >= ? AND published_at < ?" + feed_sql
+        args = [-1e18 if after is None else after, 1e18 if before is None else before]
         async with self.conn.execute(
             f"SELECT count(*) FROM posts INDEXED BY posts_published WHERE {where}",
-            (*date_args, *feed_args),
+            (*args, *feed_args),
         ) as cur:
             (total,) = await cur.fetchone()
         async with self.conn.execute(
             f"SELECT id FROM posts INDEXED BY posts_published WHERE {where}"
             " ORDER BY published_at DESC LIMIT ? OFFSET ?",
-            (*date_args, *feed_args, per_page, page * per_page),
+            (*args, *feed_args, per_page, page * per_page),
         ) as cur:
             ids = [row[0] for row in await cur.fetchall()]
-        return SearchPage(await self._hits_plain(ids), page, total, per_page, parsed)
+        more = (page + 1) * per_page < total
+        hits = await self._hits_plain(ids)
+        return SearchPage(hits, page, total, per_page, parsed, more=more)
 
     async def _hits_with_snippets(self, ids: list[int], match: str) -> list[SearchHit]:
         """Snippets for one page's rows only: FTS5 looks up each rowid, not every match."""
@@ -233,11 +416,11 @@ class ArchiveQueries:
         self, guild_id: int | None, count: int = 5, *, feed_ids: Iterable[int] | None = None
     ) -> list[SearchHit]:
         """The newest posts of the scope, newest first (posts without a date come last)."""
-        feeds, everything = await self._scope(guild_id, feed_ids)
-        if not feeds:
+        scope = await self._scope(guild_id, feed_ids)
+        if not scope.feeds:
             return []
         count = max(1, min(int(count), 50))
-        feed_sql, feed_args = _feed_filter(feeds, everything)
+        feed_sql, feed_args = _feed_filter(scope)
         async with self.conn.execute(
             f"SELECT id FROM posts INDEXED BY posts_published WHERE 1{feed_sql}"
             " ORDER BY published_at DESC LIMIT ?",
@@ -249,34 +432,51 @@ class ArchiveQueries:
     async def random_post(
         self, guild_id: int | None, *, feed_ids: Iterable[int] | None = None
     ) -> Post | None:
-        feeds, everything = await self._scope(guild_id, feed_ids)
-        if not feeds:
+        scope = await self._scope(guild_id, feed_ids)
+        if not scope.feeds:
             return None
-        feed_sql, feed_args = _feed_filter(feeds, everything, prefix=" WHERE ")
+        marks = ",".join("?" * len(scope.feeds))
         async with self.conn.execute(
-            f"SELECT count(*) FROM posts INDEXED BY posts_feed_published{feed_sql}", feed_args
+            "SELECT feed_id, posts FROM archive_facets WHERE kind = 'posts' AND name = ''"
+            f" AND feed_id IN ({marks})",
+            scope.feeds,
         ) as cur:
-            (total,) = await cur.fetchone()
-        if not total:
+            counts = [(row[0], row[1]) for row in await cur.fetchall() if row[1] > 0]
+        if not counts:
             return None
+        # a feed in proportion to its posts, then a post of it, both through indexes
+        pick = random.randrange(sum(n for _, n in counts))
+        chosen = counts[-1][0]
+        for feed_id, n in counts:
+            if pick < n:
+                chosen = feed_id
+                break
+            pick -= n
         async with self.conn.execute(
-            f"SELECT id FROM posts INDEXED BY posts_feed_published{feed_sql} LIMIT 1 OFFSET ?",
-            (*feed_args, random.randrange(total)),
+            "SELECT id FROM posts INDEXED BY posts_feed_published WHERE feed_id = ?"
+            " LIMIT 1 OFFSET ?",
+            (chosen, pick),
         ) as cur:
             row = await cur.fetchone()
-        return await self.get_post_for_guild(guild_id, row[0], feed_ids=feeds) if row else None
+        if row is None:
+            return None
+        async with self.conn.execute(
+            f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ?", (row[0],)
+        ) as cur:
+            found = await cur.fetchone()
+        return _post(found) if found else None
 
     async def get_post_for_guild(
         self, guild_id: int | None, post_id: int, *, feed_ids: Iterable[int] | None = None
     ) -> Post | None:
         """The post, if it belongs to a feed of the scope (another server's post is None)."""
-        feeds, _ = await self._scope(guild_id, feed_ids)
-        if not feeds:
+        scope = await self._scope(guild_id, feed_ids)
+        if not scope.feeds:
             return None
-        marks = ",".join("?" * len(feeds))
+        marks = ",".join("?" * len(scope.feeds))
         async with self.conn.execute(
             f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ? AND feed_id IN ({marks})",
-            (post_id, *feeds),
+            (post_id, *scope.feeds),
         ) as cur:
             row = await cur.fetchone()
         return _post(row) if row else None
@@ -291,26 +491,50 @@ class ArchiveQueries:
         *,
         feed_ids: Iterable[int] | None = None,
     ) -> list[tuple[int, str]]:
-        """(post id, title) of titles whose words start with what was typed, best first."""
+        """(post id, title) whose words start with what was typed: titles that begin with
+        it first, then the others; each group ranked by BM25 when small, else newest first.
+        Nothing usable typed: the newest titles."""
         limit = max(1, min(int(limit), 25))
-        feeds, everything = await self._scope(guild_id, feed_ids)
-        if not feeds:
+        scope = await self._scope(guild_id, feed_ids)
+        if not scope.feeds:
             return []
-        query = title_prefix_query(text)
-        if not query:
-            return [(h.post_id, h.title) for h in await self.latest(None, limit, feed_ids=feeds)]
-        feed_part = self._feed_match(feeds, everything)
-        match = column_filter(["title"], query) + (f" AND {feed_part}" if feed_part else "")
+        words = title_prefix_query(text)
+        if not words:
+            newest = await self.latest(None, limit, feed_ids=scope.feeds)
+            return [(h.post_id, h.title) for h in newest]
+        starts = column_filter(["title"], title_prefix_query(text, anchored=True))
+        anywhere = column_filter(["title"], words)
+        query = _Query("", [], scope)
+        found: list[int] = []
         try:
-            async with self.conn.execute(
-                "SELECT p.id, p.title FROM (SELECT rowid FROM titles_fts WHERE titles_fts MATCH ?"
-                " ORDER BY rank LIMIT ?) t JOIN posts p ON p.id = t.rowid",
-                (match, limit),
-            ) as cur:
-                return [(row[0], row[1]) for row in await cur.fetchall()]
+            await self.index_pending()
+            for match in (query.match(starts), f"({query.match(anywhere)}) NOT ({starts})"):
+                async with self.conn.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM titles_fts WHERE titles_fts MATCH ?"
+                    " LIMIT ?)",
+                    (match, TITLE_RANK_ALL + 1),
+                ) as cur:
+                    (n,) = await cur.fetchone()
+                order = "rank" if n <= TITLE_RANK_ALL else "rowid DESC"
+                async with self.conn.execute(
+                    f"SELECT rowid FROM titles_fts WHERE titles_fts MATCH ? ORDER BY {order}"
+                    " LIMIT ?",
+                    (match, limit - len(found)),
+                ) as cur:
+                    found += [row[0] for row in await cur.fetchall()]
+                if len(found) >= limit:
+                    break
         except aiosqlite.Error:
             log.exception("title autocomplete failed for %r", text)
             return []
+        if not found:
+            return []
+        marks = ",".join("?" * len(found))
+        async with self.conn.execute(
+            f"SELECT id, title FROM posts WHERE id IN ({marks})", found
+        ) as cur:
+            names = {row[0]: row[1] for row in await cur.fetchall()}
+        return [(i, names[i]) for i in found if i in names]
 
     async def authors_like(
         self,
@@ -343,17 +567,17 @@ class ArchiveQueries:
         """Names containing the text (case-insensitive): those starting with it first, then
         the most used."""
         limit = max(1, min(int(limit), 25))
-        feeds, _ = await self._scope(guild_id, feed_ids)
-        if not feeds:
+        scope = await self._scope(guild_id, feed_ids)
+        if not scope.feeds:
             return []
-        text = (text or "").strip()[:100]
+        text = (text or "").strip()[:100].encode("utf-8", "replace").decode("utf-8")
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        marks = ",".join("?" * len(feeds))
+        marks = ",".join("?" * len(scope.feeds))
         async with self.conn.execute(
             "SELECT name, sum(posts) AS n FROM archive_facets"
             f" WHERE kind = ? AND feed_id IN ({marks}) AND name LIKE ? ESCAPE '\\'"
             " GROUP BY name ORDER BY name LIKE ? ESCAPE '\\' DESC, n DESC, name LIMIT ?",
-            (kind, *feeds, f"%{escaped}%", f"{escaped}%", limit),
+            (kind, *scope.feeds, f"%{escaped}%", f"{escaped}%", limit),
         ) as cur:
             return [row[0] for row in await cur.fetchall()]
 
@@ -361,30 +585,16 @@ class ArchiveQueries:
 
     async def optimize_archive(self) -> None:
         """Merge the search indexes into one segment each (after a large import)."""
+        await self.index_pending()
         await self.conn.execute("INSERT INTO posts_fts(posts_fts) VALUES ('optimize')")
         await self.conn.execute("INSERT INTO titles_fts(titles_fts) VALUES ('optimize')")
         await self.conn.commit()
 
 
-def _date_filter(
-    after: float | None, before: float | None, prefix: str = "p."
-) -> tuple[str, list[float]]:
-    sql, args = "", []
-    if after is not None:
-        sql += f" AND {prefix}published_at >= ?"
-        args.append(float(after))
-    if before is not None:
-        sql += f" AND {prefix}published_at < ?"
-        args.append(float(before))
-    return sql, args
-
-
-def _feed_filter(
-    feeds: list[int], everything: bool, prefix: str = " AND "
-) -> tuple[str, list[int]]:
-    if everything:
+def _feed_filter(scope: _Scope) -> tuple[str, list[int]]:
+    if scope.everything:
         return "", []
-    return f"{prefix}feed_id IN ({','.join('?' * len(feeds))})", list(feeds)
+    return f" AND feed_id IN ({','.join('?' * len(scope.feeds))})", list(scope.feeds)
 
 
 def _cut(text: str | None) -> str:

@@ -1,16 +1,22 @@
 -- The archive's search indexes. Both FTS5 tables are external-content: they hold only the
--- index, the text stays in `posts` (no second copy). Triggers keep them in step with every
--- insert, update and delete of a post, whichever code path writes it.
+-- index, the text stays in `posts` (no second copy).
+--
+-- New posts are indexed in batches, not by an INSERT trigger: FTS5 flushes its buffer at
+-- every statement savepoint, so a per-row trigger writes one index segment per post and
+-- makes every insert (feed polls included) about three times slower. Posts with
+-- id <= archive_state.indexed_upto are indexed; Store.index_pending() indexes the rest in
+-- one statement (searches call it first; bulk imports after each batch). Updates and
+-- deletes of indexed posts are kept in step by triggers.
 
--- What the indexes see of a post. `feed` is one token per post ("feed12") so a server's
--- search is restricted to its own feeds inside the index, without reading post rows.
+-- What the indexes see of a post. `feed` is one token per post ("gazettefeed12") so a
+-- server's search is restricted to its own feeds inside the index, without reading posts.
 CREATE VIEW posts_search_source AS
 SELECT id,
        title,
        content_text AS body,
        author,
        categories || ' ' || tags AS terms,
-       'feed' || feed_id AS feed
+       'gazettefeed' || feed_id AS feed
 FROM posts;
 
 -- Full text: title, body, author, categories and tags. Porter stemming over unicode61 with
@@ -33,39 +39,44 @@ CREATE VIRTUAL TABLE titles_fts USING fts5(
     prefix = '2'
 );
 
-CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
-    INSERT INTO posts_fts(rowid, title, body, author, terms, feed)
-    VALUES (new.id, new.title, new.content_text, new.author,
-            new.categories || ' ' || new.tags, 'feed' || new.feed_id);
-    INSERT INTO titles_fts(rowid, title, feed) VALUES (new.id, new.title, 'feed' || new.feed_id);
-END;
+CREATE TABLE archive_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_upto INTEGER NOT NULL -- posts with id <= this are in posts_fts and titles_fts
+);
 
 CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
     INSERT INTO posts_fts(posts_fts, rowid, title, body, author, terms, feed)
-    VALUES ('delete', old.id, old.title, old.content_text, old.author,
-            old.categories || ' ' || old.tags, 'feed' || old.feed_id);
+    SELECT 'delete', old.id, old.title, old.content_text, old.author,
+           old.categories || ' ' || old.tags, 'gazettefeed' || old.feed_id
+    WHERE old.id <= (SELECT indexed_upto FROM archive_state);
     INSERT INTO titles_fts(titles_fts, rowid, title, feed)
-    VALUES ('delete', old.id, old.title, 'feed' || old.feed_id);
+    SELECT 'delete', old.id, old.title, 'gazettefeed' || old.feed_id
+    WHERE old.id <= (SELECT indexed_upto FROM archive_state);
+    -- SQLite gives the next post max(id) + 1: never let that id count as indexed
+    UPDATE archive_state SET indexed_upto = (SELECT coalesce(max(id), 0) FROM posts)
+    WHERE indexed_upto > (SELECT coalesce(max(id), 0) FROM posts);
 END;
 
 CREATE TRIGGER posts_fts_update
-AFTER UPDATE OF title, content_text, author, categories, tags, feed_id ON posts BEGIN
+AFTER UPDATE OF title, content_text, author, categories, tags, feed_id ON posts
+WHEN old.id <= (SELECT indexed_upto FROM archive_state) BEGIN
     INSERT INTO posts_fts(posts_fts, rowid, title, body, author, terms, feed)
     VALUES ('delete', old.id, old.title, old.content_text, old.author,
-            old.categories || ' ' || old.tags, 'feed' || old.feed_id);
+            old.categories || ' ' || old.tags, 'gazettefeed' || old.feed_id);
     INSERT INTO posts_fts(rowid, title, body, author, terms, feed)
     VALUES (new.id, new.title, new.content_text, new.author,
-            new.categories || ' ' || new.tags, 'feed' || new.feed_id);
+            new.categories || ' ' || new.tags, 'gazettefeed' || new.feed_id);
     INSERT INTO titles_fts(titles_fts, rowid, title, feed)
-    VALUES ('delete', old.id, old.title, 'feed' || old.feed_id);
-    INSERT INTO titles_fts(rowid, title, feed) VALUES (new.id, new.title, 'feed' || new.feed_id);
+    VALUES ('delete', old.id, old.title, 'gazettefeed' || old.feed_id);
+    INSERT INTO titles_fts(rowid, title, feed)
+    VALUES (new.id, new.title, 'gazettefeed' || new.feed_id);
 END;
 
 -- Authors, categories and tags per feed with their post counts: autocomplete reads this
--- small table instead of scanning posts.
+-- small table instead of scanning posts. Also each feed's number of posts (kind 'posts').
 CREATE TABLE archive_facets (
     feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL, -- author | category | tag
+    kind TEXT NOT NULL, -- author | category | tag | posts (name '': the feed's post count)
     name TEXT NOT NULL,
     posts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (feed_id, kind, name)
@@ -73,6 +84,8 @@ CREATE TABLE archive_facets (
 
 CREATE TRIGGER posts_facets_insert AFTER INSERT ON posts BEGIN
     INSERT INTO archive_facets(feed_id, kind, name, posts)
+    SELECT new.feed_id, 'posts', '', 1
+    UNION
     SELECT new.feed_id, 'author', trim(new.author), 1 WHERE trim(coalesce(new.author, '')) != ''
     UNION
     SELECT new.feed_id, 'category', trim(value), 1
@@ -88,7 +101,8 @@ END;
 CREATE TRIGGER posts_facets_delete AFTER DELETE ON posts BEGIN
     UPDATE archive_facets SET posts = posts - 1
     WHERE feed_id = old.feed_id AND (
-        (kind = 'author' AND name = trim(old.author))
+        (kind = 'posts' AND name = '')
+        OR (kind = 'author' AND name = trim(old.author))
         OR (kind = 'category' AND name IN (SELECT trim(value) FROM json_each(
             CASE WHEN json_valid(old.categories) THEN old.categories ELSE '[]' END)))
         OR (kind = 'tag' AND name IN (SELECT trim(value) FROM json_each(
@@ -101,7 +115,8 @@ CREATE TRIGGER posts_facets_update
 AFTER UPDATE OF author, categories, tags, feed_id ON posts BEGIN
     UPDATE archive_facets SET posts = posts - 1
     WHERE feed_id = old.feed_id AND (
-        (kind = 'author' AND name = trim(old.author))
+        (kind = 'posts' AND name = '')
+        OR (kind = 'author' AND name = trim(old.author))
         OR (kind = 'category' AND name IN (SELECT trim(value) FROM json_each(
             CASE WHEN json_valid(old.categories) THEN old.categories ELSE '[]' END)))
         OR (kind = 'tag' AND name IN (SELECT trim(value) FROM json_each(
@@ -109,6 +124,8 @@ AFTER UPDATE OF author, categories, tags, feed_id ON posts BEGIN
     );
     DELETE FROM archive_facets WHERE feed_id = old.feed_id AND posts <= 0;
     INSERT INTO archive_facets(feed_id, kind, name, posts)
+    SELECT new.feed_id, 'posts', '', 1
+    UNION
     SELECT new.feed_id, 'author', trim(new.author), 1 WHERE trim(coalesce(new.author, '')) != ''
     UNION
     SELECT new.feed_id, 'category', trim(value), 1
@@ -122,11 +139,15 @@ AFTER UPDATE OF author, categories, tags, feed_id ON posts BEGIN
 END;
 
 -- Posts stored before this migration.
-INSERT INTO posts_fts(posts_fts) VALUES ('rebuild');
-INSERT INTO titles_fts(titles_fts) VALUES ('rebuild');
+INSERT INTO posts_fts(rowid, title, body, author, terms, feed)
+SELECT id, title, body, author, terms, feed FROM posts_search_source;
+INSERT INTO titles_fts(rowid, title, feed) SELECT id, title, feed FROM posts_search_source;
+INSERT INTO archive_state(id, indexed_upto) SELECT 1, coalesce(max(id), 0) FROM posts;
 INSERT INTO archive_facets(feed_id, kind, name, posts)
 SELECT feed_id, kind, name, count(*) FROM (
-    SELECT id, feed_id, 'author' AS kind, trim(author) AS name FROM posts
+    SELECT id, feed_id, 'posts' AS kind, '' AS name FROM posts
+    UNION
+    SELECT id, feed_id, 'author', trim(author) FROM posts
     WHERE trim(coalesce(author, '')) != ''
     UNION
     SELECT p.id, p.feed_id, 'category', trim(j.value) FROM posts p, json_each(
