@@ -15,6 +15,7 @@ from bot.models import Subscription
 from bot.render import render_announcement
 from bot.store.feeds import AlreadySubscribed
 
+from .discussion import discussion_status
 from .embeds import announcement_embed, discord_time
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             )
             if status.feed_error:
                 lines.append(f"⚠️ Feed error: {status.feed_error}")
+            lines += await discussion_status(self.bot, sub)
             if status.failing_deliveries:
                 lines.append(
                     f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "

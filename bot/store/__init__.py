@@ -2,10 +2,11 @@
 
 from .archive import ArchiveQueries
 from .base import Database, StoreError
+from .comments import CommentQueries
 from .feeds import FeedQueries
 
 
-class Store(ArchiveQueries, FeedQueries, Database):
+class Store(CommentQueries, ArchiveQueries, FeedQueries, Database):
     """All named queries over one aiosqlite connection."""
 
 

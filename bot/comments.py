@@ -1,0 +1,439 @@
+"""The blog's comments on live articles: which posts are read, when, how; comments as plain data.
+
+Knows nothing of Discord (cogs/discussion.py posts what this finds). A post is read while one
+of its discussions is open and live: active (created, a new comment, a message in its thread)
+within `live_days`. Each due post costs one request: the REST API where the site offers it
+(every page, real parent ids: a burst of comments is never lost), else the post's comment
+feed (the newest 10 only) with a conditional GET. Posts are checked less often as they age
+(`check_interval`), at most `max_concurrency` at a time; a site's REST root is looked up once
+and remembered (`site_ttl`), in memory and in the store.
+
+New and edited comments are stored; the store marks the post's discussions as having comments
+to mirror in the same transaction, so nothing read is lost to a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import logging
+import random
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from .fetch import FetchError, HTTPStatusError
+from .render import cut, escape_markdown, html_to_markdown, neutralize_mentions, safe_url
+from .store import Store
+from .store.comments import CommentWatch, StoredComment
+from .text import html_to_text
+from .wordpress import (
+    FEED_ACCEPT,
+    Comment,
+    RestUnavailable,
+    WordPressError,
+    fetch_rest_comments,
+    find_rest_post_id,
+    find_rest_root,
+    parse_comment_feed,
+)
+
+log = logging.getLogger(__name__)
+
+LIVE_DAYS = 14.0
+BASE_INTERVAL = 300.0  # a post published just now is read every 5 minutes ...
+MAX_INTERVAL = 6 * 3600.0  # ... a two-week-old one every few hours
+SLOWDOWN = 6 * 3600.0  # the interval grows by BASE_INTERVAL for every SLOWDOWN of age
+SITE_TTL = 24 * 3600.0  # how long a site's REST root (or its absence) is trusted
+
+CONTENT_LIMIT = 2000
+DESCRIPTION_LIMIT = 4096
+USERNAME_LIMIT = 80
+REPLY_LINE_LIMIT = 120
+
+
+class NoCommentSource(WordPressError):
+    """The post has neither a REST API to read comments from nor a comment feed."""
+
+
+def check_interval(
+    age: float, base: float = BASE_INTERVAL, cap: float = MAX_INTERVAL, slowdown: float = SLOWDOWN
+) -> float:
+    """Seconds until the next check of a post whose last activity is `age` seconds old."""
+    return min(cap, base * (1.0 + max(age, 0.0) / slowdown))
+
+
+_TAGS = re.compile(r"<[^>]*>")
+_COMMENT_FRAGMENT = re.compile(r"#comment-\d+$")
+_WS = re.compile(r"\s+")
+
+
+def content_hash(comment: Comment) -> str:
+    """Author and text, whitespace and markup aside: REST and the feed give the same hash."""
+    text = _WS.sub(" ", html.unescape(_TAGS.sub(" ", comment.content_html))).strip()
+    data = f"{comment.author.strip()}\0{text}".encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def site_of(watch: CommentWatch) -> str | None:
+    """The site whose REST API serves the post: the feed's site link, else the post's origin."""
+    if watch.site_url:
+        return watch.site_url
+    for url in (watch.post_link, watch.feed_url):
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+    return None
+
+
+@dataclass(slots=True)
+class CommentPollReport:
+    checked: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    retired: int = 0  # no longer live: not read again until a discussion wakes them
+    new_comments: int = 0
+    edited_comments: int = 0
+    requests: int = 0  # HTTP requests made to blogs
+    changed_posts: list[int] = field(default_factory=list)
+
+
+class _Counting:
+    """A fetcher that counts the requests made through it."""
+
+    def __init__(self, fetcher, report: CommentPollReport) -> None:
+        self._fetcher = fetcher
+        self._report = report
+
+    async def get(self, url: str, **kwargs):
+        self._report.requests += 1
+        return await self._fetcher.get(url, **kwargs)
+
+
+class CommentWatcher:
+    def __init__(
+        self,
+        store: Store,
+        fetcher,
+        *,
+        live_days: float = LIVE_DAYS,
+        base_interval: float = BASE_INTERVAL,
+        max_interval: float = MAX_INTERVAL,
+        max_concurrency: int = 8,
+        include_pingbacks: bool = False,
+        site_ttl: float = SITE_TTL,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.live_seconds = live_days * 86400.0
+        self.base_interval = base_interval
+        self.max_interval = max_interval
+        self.include_pingbacks = include_pingbacks
+        self.site_ttl = site_ttl
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._roots: dict[str, tuple[str | None, float]] = {}
+        self._root_locks: dict[str, asyncio.Lock] = {}
+
+    def live_since(self, now: float | None = None) -> float:
+        """Discussions active since then are live."""
+        return (time.time() if now is None else now) - self.live_seconds
+
+    def next_check(self, watch: CommentWatch, now: float, *, new_comments: bool = False) -> float:
+        last = max(
+            watch.published_at or 0.0,
+            watch.activity_at or 0.0,
+            now if new_comments else (watch.last_comment_at or 0.0),
+        )
+        interval = check_interval(now - last, self.base_interval, self.max_interval)
+        return now + interval * random.uniform(0.9, 1.1)
+
+    def backoff(self, failures: int, retry_after: float | None = None) -> float:
+        delay = min(self.base_interval * 2 ** max(failures - 1, 0), self.max_interval)
+        if retry_after:
+            delay = max(delay, min(retry_after, self.max_interval))
+        return time.time() + delay * random.uniform(1.0, 1.2)
+
+    # --- cycles ---------------------------------------------------------------------
+
+    async def poll_due(self, *, limit: int = 1000) -> CommentPollReport:
+        """One cycle: every post whose check is due, `max_concurrency` at a time."""
+        report = CommentPollReport()
+        now = time.time()
+        watches = await self.store.due_comment_watches(now, limit)
+        if watches:
+            fetcher = _Counting(self.fetcher, report)
+            await asyncio.gather(*(self._guarded(w, fetcher, report) for w in watches))
+        return report
+
+    async def check_post(self, post_id: int) -> CommentPollReport:
+        """Read one post's comments now (a discussion was just opened)."""
+        report = CommentPollReport()
+        watch = await self.store.get_comment_watch(post_id)
+        if watch is not None:
+            await self._guarded(watch, _Counting(self.fetcher, report), report)
+        return report
+
+    async def _guarded(self, watch: CommentWatch, fetcher, report: CommentPollReport) -> None:
+        # no lock per post: the store diffs inside its write transaction, so two checks of
+        # one post at once (a cycle and /discuss) still store each comment once
+        try:
+            async with self._limit:
+                await self._check(watch, fetcher, report)
+        except Exception:
+            # one broken post must never stop the others; it is retried later
+            log.exception("reading the comments of post %s failed unexpectedly", watch.post_id)
+            report.failed += 1
+            await self.store.record_comment_failure(
+                watch.post_id, "internal error", next_check_at=self.backoff(1)
+            )
+
+    async def _check(self, watch: CommentWatch, fetcher, report: CommentPollReport) -> None:
+        now = time.time()
+        if watch.activity_at is None or watch.activity_at < self.live_since(now):
+            await self.store.retire_comment_watch(watch.post_id)
+            report.retired += 1
+            return
+        report.checked += 1
+        try:
+            source, comments, etag, last_modified, wp_id = await self._read(watch, fetcher)
+        except (WordPressError, FetchError) as exc:
+            report.failed += 1
+            cause = exc.__cause__ if isinstance(exc, WordPressError) else exc
+            retry_after = cause.retry_after if isinstance(cause, HTTPStatusError) else None
+            failures = await self.store.record_comment_failure(
+                watch.post_id,
+                str(exc),
+                next_check_at=self.backoff(watch.failure_count + 1, retry_after),
+            )
+            log.info("comments of post %s: %s (%d in a row)", watch.post_id, exc, failures)
+            return
+        stored = None
+        if comments is not None:
+            stored = [StoredComment(c, content_hash(c)) for c in self._approved(comments)]
+        new, edited = await self.store.record_comments(
+            watch.post_id,
+            stored,
+            source=source,
+            next_check_at=self.next_check(watch, now),
+            wp_id=wp_id if wp_id != watch.wp_id else None,
+            etag=etag,
+            last_modified=last_modified,
+        )
+        if new:
+            # a post people comment on is read again soon
+            await self.store.schedule_comment_checks(
+                self.next_check(watch, now, new_comments=True), watch.post_id
+            )
+        if not new and not edited:
+            report.unchanged += 1
+            return
+        report.new_comments += len(new)
+        report.edited_comments += len(edited)
+        report.changed_posts.append(watch.post_id)
+
+    def _approved(self, comments: Iterable[Comment]) -> list[Comment]:
+        wanted = {"comment", ""} | ({"pingback", "trackback"} if self.include_pingbacks else set())
+        return [c for c in comments if (c.type or "") in wanted]
+
+    # --- reading --------------------------------------------------------------------
+
+    async def _read(self, watch: CommentWatch, fetcher):
+        """(source, comments or None when unchanged, etag, last_modified, wp_id)."""
+        site = site_of(watch)
+        root = await self.rest_root(site, fetcher) if site else None
+        problem: WordPressError | None = None
+        if root is not None:
+            wp_id = watch.wp_id
+            try:
+                if wp_id is None and watch.post_link:
+                    wp_id = await find_rest_post_id(fetcher, root, watch.post_link)
+                if wp_id is not None:
+                    comments = await fetch_rest_comments(fetcher, root, wp_id)
+                    return "rest", comments, None, None, wp_id
+                problem = NoCommentSource("the REST API does not know this post")
+            except RestUnavailable as exc:
+                # switched off since we looked: the comment feed from now on
+                log.info("REST API of %s unavailable (%s); using comment feeds", site, exc)
+                await self._remember_root(site, None)
+                problem = exc
+            except WordPressError as exc:
+                problem = exc
+        if watch.comments_feed:
+            if problem is not None:
+                log.info("comments of post %s from the feed: %s", watch.post_id, problem)
+            use_validators = watch.source == "feed"
+            try:
+                result = await fetcher.get(
+                    watch.comments_feed,
+                    etag=watch.etag if use_validators else None,
+                    last_modified=watch.last_modified if use_validators else None,
+                    accept=FEED_ACCEPT,
+                )
+            except FetchError as exc:
+                raise WordPressError(f"comment feed: {exc}") from exc
+            if result.status == 304:
+                return "feed", None, result.etag, result.last_modified, None
+            comments = await asyncio.to_thread(
+                parse_comment_feed,
+                result.body,
+                result.url,
+                post_wp_id=watch.wp_id,
+                include_pingbacks=self.include_pingbacks,
+            )
+            return "feed", comments, result.etag, result.last_modified, None
+        if problem is not None:
+            raise problem
+        raise NoCommentSource("the blog offers no REST API and no comment feed for this post")
+
+    async def rest_root(self, site: str, fetcher=None) -> str | None:
+        """The site's REST root, or None: looked up once per `site_ttl`, shared by its posts."""
+        now = time.time()
+        cached = self._roots.get(site)
+        if cached and now - cached[1] < self.site_ttl:
+            return cached[0]
+        lock = self._root_locks.setdefault(site, asyncio.Lock())
+        async with lock:
+            cached = self._roots.get(site)
+            if cached and now - cached[1] < self.site_ttl:
+                return cached[0]
+            stored = await self.store.get_comment_site(site)
+            if stored and now - stored[1] < self.site_ttl:
+                self._roots[site] = stored
+                return stored[0]
+            try:
+                root = await find_rest_root(fetcher or self.fetcher, site)
+            except (WordPressError, FetchError) as exc:
+                log.info("REST discovery for %s failed: %s", site, exc)
+                root = None
+            await self._remember_root(site, root)
+            return root
+
+    async def _remember_root(self, site: str, root: str | None) -> None:
+        self._roots[site] = (root, time.time())
+        await self.store.set_comment_site(site, root)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass(slots=True)
+class RenderedComment:
+    """A comment ready to show: every text escaped and mention-proof, within Discord's limits."""
+
+    author: str  # plain text (for an embed's author slot)
+    username: str  # a webhook's display name: 1-80 characters, no "discord" or "clyde"
+    author_url: str | None
+    avatar_url: str | None
+    link: str | None  # the comment on the blog
+    timestamp: float
+    reply: str | None  # markdown: what the comment answers
+    body: str  # markdown, whole (cut by as_content / as_description)
+
+    def _footer(self) -> str:
+        when = f"<t:{int(self.timestamp)}:f>" if self.timestamp else ""
+        if self.link:
+            return f"-# [Comment on the blog](<{self.link}>)" + (f" · {when}" if when else "")
+        return f"-# Comment on the blog · {when}" if when else "-# Comment on the blog"
+
+    def as_content(self, limit: int = CONTENT_LIMIT) -> str:
+        """A webhook message's content: reply line, text, link and time (≤ limit)."""
+        head = f"-# {self.reply}\n" if self.reply else ""
+        foot = "\n" + self._footer()
+        budget = limit - len(head) - len(foot)
+        body = cut(self.body, budget) if self.body else "*(no text)*"
+        return head + body + foot
+
+    def as_description(self, limit: int = DESCRIPTION_LIMIT) -> str:
+        """An embed's description for the bot's own message (the author goes in the embed)."""
+        head = f"-# {self.reply}\n" if self.reply else ""
+        foot = f"\n\n[Comment on the blog]({self.link})" if self.link else ""
+        budget = limit - len(head) - len(foot)
+        body = cut(self.body, budget) if self.body else "*(no text)*"
+        return head + body + foot
+
+
+_NAME_BANS = (
+    (re.compile("discord", re.I), lambda m: m.group(0)[:4] + "\u043e" + m.group(0)[5:]),
+    (re.compile("clyde", re.I), lambda m: m.group(0)[:4] + "\u0435"),
+)
+
+
+def webhook_username(name: str) -> str:
+    """A name Discord accepts for a webhook message (Cyrillic look-alikes for banned words)."""
+    name = " ".join(neutralize_mentions(name).split())
+    for pattern, repl in _NAME_BANS:
+        name = pattern.sub(repl, name)
+    name = name.replace("```", "'''")
+    if not name or name.casefold() in ("everyone", "here", "system message"):
+        name = f"{name} (comment)".strip() if name else "Anonymous"
+    if len(name) > USERNAME_LIMIT:
+        name = name[: USERNAME_LIMIT - 1].rstrip() + "…"
+    return name
+
+
+def first_line(content_html: str, limit: int = REPLY_LINE_LIMIT) -> str:
+    """The first line of a comment, as escaped, mention-proof markdown."""
+    text = next((line for line in html_to_text(content_html).split("\n") if line.strip()), "")
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip() + "…"
+    return escape_markdown(neutralize_mentions(text))
+
+
+def render_comment(
+    comment: Comment,
+    *,
+    parent_author: str | None = None,
+    parent_html: str | None = None,
+    parent_url: str | None = None,
+) -> RenderedComment:
+    """What a comment looks like in its thread. `parent_url` links the mirrored parent.
+
+    Pure but not cheap (HTML conversion): run it in a thread for long comments.
+    """
+    author = " ".join(neutralize_mentions(comment.author or "").split()) or "Anonymous"
+    reply = None
+    if comment.parent_id:
+        if parent_author is not None:
+            who = escape_markdown(" ".join(neutralize_mentions(parent_author).split()))
+            line = first_line(parent_html or "")
+            reply = f"↪ Reply to **{who}**" + (f": {line}" if line else "")
+        else:  # a parent the comment feed no longer shows: link it on the blog
+            parent_link = safe_url(
+                _COMMENT_FRAGMENT.sub(f"#comment-{comment.parent_id}", comment.link or "")
+            )
+            reply = (
+                f"↪ Reply to [an earlier comment](<{parent_link}>)"
+                if parent_link and parent_link != safe_url(comment.link)
+                else "↪ Reply to an earlier comment"
+            )
+        if parent_url:
+            reply += f" ([jump](<{parent_url}>))"
+    link = safe_url(comment.link)
+    return RenderedComment(
+        author=author[:256],
+        username=webhook_username(comment.author or ""),
+        author_url=safe_url(comment.author_url),
+        avatar_url=safe_url(comment.avatar_url),
+        link=link,
+        timestamp=comment.published_at,
+        reply=reply,
+        body=html_to_markdown(comment.content_html, link),
+    )
+
+
+__all__ = [
+    "CommentPollReport",
+    "CommentWatcher",
+    "NoCommentSource",
+    "RenderedComment",
+    "check_interval",
+    "content_hash",
+    "first_line",
+    "render_comment",
+    "webhook_username",
+]

@@ -1,0 +1,580 @@
+"""Discussions and the blog's comments: what is read, what is mirrored where."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiosqlite
+
+from ..wordpress import Comment
+from .feeds import new_nonce
+
+
+@dataclass(slots=True)
+class CommentWatch:
+    """A post whose comments are read, with what reading them needs."""
+
+    post_id: int
+    wp_id: int | None  # the post's WordPress id, when known
+    source: str | None  # what the last successful check read: "rest" | "feed"
+    etag: str | None
+    last_modified: str | None
+    failure_count: int
+    last_comment_at: float | None
+    post_link: str | None
+    comments_feed: str | None
+    published_at: float | None
+    site_url: str | None
+    feed_url: str
+    activity_at: float | None  # newest activity of its open discussions (None: none open)
+
+
+@dataclass(slots=True)
+class StoredComment:
+    comment: Comment
+    content_hash: str
+
+
+@dataclass(slots=True)
+class DiscussionInfo:
+    id: int
+    post_id: int
+    subscription_id: int
+    guild_id: int
+    channel_id: int
+    thread_id: int | None
+    starter_message_id: int | None
+    state: str  # open | deleted
+    created_at: float
+    last_activity_at: float
+    mirror_due_at: float | None
+    mirror_failures: int
+    last_error: str | None
+    auto_archive_minutes: int
+
+
+@dataclass(slots=True)
+class MirrorItem:
+    """A comment to post (no message yet) or to edit (its text changed) in a discussion."""
+
+    comment: Comment
+    content_hash: str
+    message_id: int | None  # the mirrored message, when there is one
+    mirrored_hash: str | None  # None: never started
+    nonce: str | None  # of a send that was started
+    via_webhook: bool
+    parent_author: str | None
+    parent_html: str | None
+    parent_link: str | None
+    parent_message_id: int | None  # the parent's message in the same discussion
+
+    @property
+    def started(self) -> bool:
+        """A send was begun; whether it reached Discord is unknown when message_id is None."""
+        return self.mirrored_hash is not None
+
+    @property
+    def is_edit(self) -> bool:
+        return self.message_id is not None
+
+
+_DISCUSSION_COLUMNS = (
+    "d.id, d.post_id, d.subscription_id, s.guild_id, s.channel_id, d.thread_id,"
+    " d.starter_message_id, d.state, d.created_at, d.last_activity_at, d.mirror_due_at,"
+    " d.mirror_failures, d.last_error, s.auto_archive_minutes"
+)
+_COMMENT_COLUMNS = (
+    "c.comment_id, c.post_id, c.parent_id, c.author, c.author_url, c.avatar_url,"
+    " c.published_at, c.content_html, c.link"
+)
+
+
+def _discussion(row) -> DiscussionInfo:
+    return DiscussionInfo(*row)
+
+
+def _comment(row, wp_id: int | None = None) -> Comment:
+    return Comment(
+        id=row[0],
+        post_wp_id=wp_id,
+        parent_id=row[2],
+        author=row[3],
+        author_url=row[4],
+        avatar_url=row[5],
+        published_at=row[6],
+        content_html=row[7],
+        link=row[8],
+    )
+
+
+class CommentQueries:
+    conn: aiosqlite.Connection
+
+    # --- sites ----------------------------------------------------------------------
+
+    async def get_comment_site(self, site_url: str) -> tuple[str | None, float] | None:
+        """(REST root or None, when it was looked up), or None when never looked up."""
+        async with self.conn.execute(
+            "SELECT rest_root, checked_at FROM comment_sites WHERE site_url = ?", (site_url,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def set_comment_site(self, site_url: str, rest_root: str | None) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO comment_sites(site_url, rest_root, checked_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(site_url) DO UPDATE SET rest_root = excluded.rest_root,"
+                " checked_at = excluded.checked_at",
+                (site_url, rest_root, time.time()),
+            )
+
+    # --- reading comments -----------------------------------------------------------
+
+    async def due_comment_watches(self, now: float, limit: int) -> list[CommentWatch]:
+        async with self.conn.execute(
+            "SELECT w.post_id, coalesce(p.wp_id, w.wp_id), w.source, w.etag, w.last_modified,"
+            " w.failure_count, w.last_comment_at, p.link, p.comments_feed, p.published_at,"
+            " f.site_url, f.url,"
+            " (SELECT max(d.last_activity_at) FROM discussions d"
+            "   WHERE d.post_id = w.post_id AND d.state = 'open')"
+            " FROM comment_watches w JOIN posts p ON p.id = w.post_id"
+            " JOIN feeds f ON f.id = p.feed_id"
+            " WHERE w.next_check_at IS NOT NULL AND w.next_check_at <= ?"
+            " ORDER BY w.next_check_at LIMIT ?",
+            (now, limit),
+        ) as cur:
+            return [CommentWatch(*row) for row in await cur.fetchall()]
+
+    async def get_comment_watch(self, post_id: int) -> CommentWatch | None:
+        """The watch of one post, due or not (None when it has no discussion ever)."""
+        async with self.conn.execute(
+            "SELECT w.post_id, coalesce(p.wp_id, w.wp_id), w.source, w.etag, w.last_modified,"
+            " w.failure_count, w.last_comment_at, p.link, p.comments_feed, p.published_at,"
+            " f.site_url, f.url,"
+            " (SELECT max(d.last_activity_at) FROM discussions d"
+            "   WHERE d.post_id = w.post_id AND d.state = 'open')"
+            " FROM comment_watches w JOIN posts p ON p.id = w.post_id"
+            " JOIN feeds f ON f.id = p.feed_id WHERE w.post_id = ?",
+            (post_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return CommentWatch(*row) if row else None
+
+    async def next_comment_check_at(self) -> float | None:
+        async with self.conn.execute(
+            "SELECT min(next_check_at) FROM comment_watches WHERE next_check_at IS NOT NULL"
+        ) as cur:
+            (value,) = await cur.fetchone()
+        return value
+
+    async def retire_comment_watch(self, post_id: int) -> None:
+        """Stop reading a post's comments (no live discussion) until a discussion wakes it."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE comment_watches SET next_check_at = NULL WHERE post_id = ?", (post_id,)
+            )
+
+    async def schedule_comment_checks(self, at: float, post_id: int | None = None) -> None:
+        """Read the comments of one post (or of every followed post) at `at`."""
+        async with self.transaction() as db:
+            if post_id is None:
+                await db.execute(
+                    "UPDATE comment_watches SET next_check_at = ? WHERE next_check_at IS NOT NULL",
+                    (at,),
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO comment_watches(post_id, next_check_at) VALUES (?, ?)"
+                    " ON CONFLICT(post_id) DO UPDATE SET next_check_at = excluded.next_check_at",
+                    (post_id, at),
+                )
+
+    async def record_comments(
+        self,
+        post_id: int,
+        comments: Iterable[StoredComment] | None,
+        *,
+        source: str,
+        next_check_at: float,
+        wp_id: int | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """A successful check: store what is new or changed; returns (new ids, edited ids).
+
+        `comments` None means "unchanged" (a 304). In the same transaction, the post's open
+        discussions are marked as having comments to mirror, so a crash cannot lose them.
+        A reply's parent read before (REST) is kept when the feed cannot tell it.
+        """
+        now = time.time()
+        new: list[int] = []
+        edited: list[int] = []
+        async with self.transaction() as db:
+            if comments is not None:
+                async with db.execute(
+                    "SELECT comment_id, content_hash FROM comments WHERE post_id = ?", (post_id,)
+                ) as cur:
+                    known = {row[0]: row[1] for row in await cur.fetchall()}
+                rows = []
+                for stored in comments:
+                    c = stored.comment
+                    old = known.get(c.id)
+                    if old == stored.content_hash:
+                        continue
+                    (new if old is None else edited).append(c.id)
+                    rows.append(
+                        (
+                            post_id,
+                            c.id,
+                            c.parent_id,
+                            c.author,
+                            c.author_url,
+                            c.avatar_url,
+                            c.published_at,
+                            c.content_html,
+                            c.link,
+                            stored.content_hash,
+                            now,
+                        )
+                    )
+                if rows:
+                    await db.executemany(
+                        "INSERT INTO comments(post_id, comment_id, parent_id, author, author_url,"
+                        " avatar_url, published_at, content_html, link, content_hash,"
+                        " first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT(post_id, comment_id) DO UPDATE SET"
+                        " parent_id = coalesce(excluded.parent_id, parent_id),"
+                        " author = excluded.author,"
+                        " author_url = coalesce(excluded.author_url, author_url),"
+                        " avatar_url = coalesce(excluded.avatar_url, avatar_url),"
+                        " content_html = excluded.content_html, link = excluded.link,"
+                        " content_hash = excluded.content_hash",
+                        rows,
+                    )
+            if new or edited:
+                await db.execute(
+                    "UPDATE discussions SET mirror_due_at = max(coalesce(mirror_due_at, 0), ?),"
+                    " last_activity_at = CASE WHEN ? THEN max(last_activity_at, ?)"
+                    "   ELSE last_activity_at END"
+                    " WHERE post_id = ? AND state = 'open'",
+                    (now, bool(new), now, post_id),
+                )
+            await db.execute(
+                "UPDATE comment_watches SET source = ?, next_check_at = ?, last_checked_at = ?,"
+                " failure_count = 0, last_error = NULL, wp_id = coalesce(?, wp_id),"
+                " etag = CASE WHEN ? = 'feed' THEN coalesce(?, etag) END,"
+                " last_modified = CASE WHEN ? = 'feed' THEN coalesce(?, last_modified) END,"
+                " last_comment_at = CASE WHEN ? THEN ? ELSE last_comment_at END"
+                " WHERE post_id = ?",
+                (
+                    source,
+                    next_check_at,
+                    now,
+                    wp_id,
+                    source,
+                    etag,
+                    source,
+                    last_modified,
+                    bool(new),
+                    now,
+                    post_id,
+                ),
+            )
+        return new, edited
+
+    async def record_comment_failure(
+        self, post_id: int, error: str, *, next_check_at: float
+    ) -> int:
+        """One more failed check in a row; returns how many."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE comment_watches SET failure_count = failure_count + 1, last_error = ?,"
+                " last_checked_at = ?, next_check_at = ? WHERE post_id = ?",
+                (error[:500], time.time(), next_check_at, post_id),
+            )
+        async with self.conn.execute(
+            "SELECT failure_count FROM comment_watches WHERE post_id = ?", (post_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else 0
+
+    async def set_watch_wp_id(self, post_id: int, wp_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE comment_watches SET wp_id = ? WHERE post_id = ?", (wp_id, post_id)
+            )
+
+    async def post_comments(self, post_id: int) -> list[StoredComment]:
+        """The stored comments of a post, in the blog's order."""
+        async with self.conn.execute(
+            f"SELECT {_COMMENT_COLUMNS}, c.content_hash FROM comments c WHERE c.post_id = ?"
+            " ORDER BY c.published_at, c.comment_id",
+            (post_id,),
+        ) as cur:
+            return [StoredComment(_comment(row), row[9]) for row in await cur.fetchall()]
+
+    # --- discussions ----------------------------------------------------------------
+
+    async def get_discussion(self, discussion_id: int) -> DiscussionInfo | None:
+        async with self.conn.execute(
+            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
+            " JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = ?",
+            (discussion_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return _discussion(row) if row else None
+
+    async def find_discussion(self, post_id: int, subscription_id: int) -> DiscussionInfo | None:
+        async with self.conn.execute(
+            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
+            " JOIN subscriptions s ON s.id = d.subscription_id"
+            " WHERE d.post_id = ? AND d.subscription_id = ?",
+            (post_id, subscription_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return _discussion(row) if row else None
+
+    async def discussion_by_thread(self, thread_id: int) -> DiscussionInfo | None:
+        async with self.conn.execute(
+            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
+            " JOIN subscriptions s ON s.id = d.subscription_id WHERE d.thread_id = ?"
+            " ORDER BY d.id DESC LIMIT 1",
+            (thread_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return _discussion(row) if row else None
+
+    async def post_discussions(self, post_id: int) -> list[DiscussionInfo]:
+        async with self.conn.execute(
+            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
+            " JOIN subscriptions s ON s.id = d.subscription_id WHERE d.post_id = ?"
+            " ORDER BY d.id",
+            (post_id,),
+        ) as cur:
+            return [_discussion(row) for row in await cur.fetchall()]
+
+    async def announcement_message(self, post_id: int, subscription_id: int) -> int | None:
+        """The message that announced the post in the subscription's channel, if sent."""
+        async with self.conn.execute(
+            "SELECT message_id FROM deliveries WHERE post_id = ? AND subscription_id = ?"
+            " AND state = 'sent'",
+            (post_id, subscription_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def open_discussion(
+        self,
+        post_id: int,
+        subscription_id: int,
+        thread_id: int,
+        *,
+        starter_message_id: int | None,
+    ) -> DiscussionInfo:
+        """Record a discussion opened in `thread_id` (replacing a deleted one).
+
+        Comments mirrored into an earlier thread are forgotten, so the new thread gets them
+        all; the post's comments are read again at once.
+        """
+        now = time.time()
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT id, thread_id FROM discussions WHERE post_id = ? AND subscription_id = ?",
+                (post_id, subscription_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                await db.execute(
+                    "INSERT INTO discussions(post_id, subscription_id, thread_id,"
+                    " starter_message_id, created_at, last_activity_at, mirror_due_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (post_id, subscription_id, thread_id, starter_message_id, now, now, now),
+                )
+            else:
+                if row[1] != thread_id:
+                    await db.execute(
+                        "DELETE FROM mirrored_comments WHERE discussion_id = ?", (row[0],)
+                    )
+                await db.execute(
+                    "UPDATE discussions SET thread_id = ?, starter_message_id = ?,"
+                    " state = 'open', last_activity_at = ?, mirror_due_at = ?,"
+                    " mirror_failures = 0, last_error = NULL WHERE id = ?",
+                    (thread_id, starter_message_id, now, now, row[0]),
+                )
+            await db.execute(
+                "INSERT INTO comment_watches(post_id, next_check_at) VALUES (?, 0)"
+                " ON CONFLICT(post_id) DO UPDATE SET next_check_at = 0",
+                (post_id,),
+            )
+        found = await self.find_discussion(post_id, subscription_id)
+        assert found is not None
+        return found
+
+    async def set_discussion_thread(self, discussion_id: int, thread_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE discussions SET thread_id = ? WHERE id = ? AND state = 'open'",
+                (thread_id, discussion_id),
+            )
+
+    async def mark_thread_deleted(self, thread_id: int) -> int:
+        """The thread is gone (a moderator deleted it): its discussions stop. Returns how many."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE discussions SET state = 'deleted', mirror_due_at = NULL"
+                " WHERE thread_id = ? AND state = 'open'",
+                (thread_id,),
+            )
+        return cur.rowcount
+
+    async def mark_discussion_deleted(self, discussion_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE discussions SET state = 'deleted', mirror_due_at = NULL WHERE id = ?",
+                (discussion_id,),
+            )
+
+    async def touch_thread(self, thread_id: int, at: float) -> bool:
+        """Someone wrote in a discussion's thread: it stays live, its comments are read again."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE discussions SET last_activity_at = max(last_activity_at, ?)"
+                " WHERE thread_id = ? AND state = 'open'",
+                (at, thread_id),
+            )
+            if cur.rowcount:
+                await db.execute(
+                    "UPDATE comment_watches SET next_check_at = ? WHERE next_check_at IS NULL"
+                    " AND post_id IN (SELECT post_id FROM discussions WHERE thread_id = ?)",
+                    (at, thread_id),
+                )
+        return cur.rowcount > 0
+
+    # --- mirroring ------------------------------------------------------------------
+
+    async def due_mirrors(self, now: float, live_since: float, limit: int) -> list[DiscussionInfo]:
+        """Open, live discussions with comments waiting to be posted or edited."""
+        async with self.conn.execute(
+            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
+            " JOIN subscriptions s ON s.id = d.subscription_id"
+            " WHERE d.mirror_due_at IS NOT NULL AND d.mirror_due_at <= ? AND d.state = 'open'"
+            " AND d.last_activity_at >= ? ORDER BY d.mirror_due_at LIMIT ?",
+            (now, live_since, limit),
+        ) as cur:
+            return [_discussion(row) for row in await cur.fetchall()]
+
+    async def mirror_items(self, discussion_id: int) -> list[MirrorItem]:
+        """The discussion's comments not yet shown, or shown with an older text, in order."""
+        async with self.conn.execute(
+            f"SELECT {_COMMENT_COLUMNS}, c.content_hash, m.message_id, m.content_hash, m.nonce,"
+            " m.via_webhook, pc.author, pc.content_html, pc.link, pm.message_id"
+            " FROM discussions d JOIN comments c ON c.post_id = d.post_id"
+            " LEFT JOIN mirrored_comments m"
+            "   ON m.discussion_id = d.id AND m.comment_id = c.comment_id"
+            " LEFT JOIN comments pc ON pc.post_id = c.post_id AND pc.comment_id = c.parent_id"
+            " LEFT JOIN mirrored_comments pm"
+            "   ON pm.discussion_id = d.id AND pm.comment_id = c.parent_id"
+            " WHERE d.id = ? AND (m.comment_id IS NULL OR m.message_id IS NULL"
+            "   OR m.content_hash != c.content_hash)"
+            " ORDER BY c.published_at, c.comment_id",
+            (discussion_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            MirrorItem(
+                comment=_comment(row),
+                content_hash=row[9],
+                message_id=row[10],
+                mirrored_hash=row[11],
+                nonce=row[12],
+                via_webhook=bool(row[13]),
+                parent_author=row[14],
+                parent_html=row[15],
+                parent_link=row[16],
+                parent_message_id=row[17],
+            )
+            for row in rows
+        ]
+
+    async def mirrored_message(self, discussion_id: int, comment_id: int) -> int | None:
+        async with self.conn.execute(
+            "SELECT message_id FROM mirrored_comments WHERE discussion_id = ? AND comment_id = ?",
+            (discussion_id, comment_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def begin_mirror(
+        self, discussion_id: int, post_id: int, comment_id: int, *, via_webhook: bool
+    ) -> str:
+        """Record that a comment is about to be sent; returns the send's nonce (kept on retry)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO mirrored_comments(discussion_id, comment_id, post_id, nonce,"
+                " via_webhook, content_hash, mirrored_at) VALUES (?, ?, ?, ?, ?, '', ?)"
+                " ON CONFLICT(discussion_id, comment_id) DO UPDATE SET"
+                " via_webhook = excluded.via_webhook",
+                (discussion_id, comment_id, post_id, new_nonce(), int(via_webhook), time.time()),
+            )
+            async with db.execute(
+                "SELECT nonce FROM mirrored_comments WHERE discussion_id = ? AND comment_id = ?",
+                (discussion_id, comment_id),
+            ) as cur:
+                (nonce,) = await cur.fetchone()
+        return nonce
+
+    async def finish_mirror(
+        self,
+        discussion_id: int,
+        comment_id: int,
+        *,
+        message_id: int | None,
+        content_hash: str,
+        via_webhook: bool,
+    ) -> None:
+        """The comment is shown by `message_id` (None keeps the message already recorded)."""
+        now = time.time()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE mirrored_comments SET message_id = coalesce(?, message_id),"
+                " content_hash = ?, via_webhook = ?, mirrored_at = ?"
+                " WHERE discussion_id = ? AND comment_id = ?",
+                (message_id, content_hash, int(via_webhook), now, discussion_id, comment_id),
+            )
+
+    async def mirror_done(self, discussion_id: int, seen_due_at: float | None) -> None:
+        """Everything read so far is mirrored; comments stored meanwhile keep it due."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE discussions SET mirror_due_at = CASE"
+                " WHEN mirror_due_at IS NOT NULL AND mirror_due_at > coalesce(?, 0)"
+                " THEN mirror_due_at END, mirror_failures = 0, last_error = NULL WHERE id = ?",
+                (seen_due_at, discussion_id),
+            )
+
+    async def mirror_failed(self, discussion_id: int, error: str, *, retry_at: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE discussions SET mirror_failures = mirror_failures + 1, last_error = ?,"
+                " mirror_due_at = ? WHERE id = ?",
+                (error[:500], retry_at, discussion_id),
+            )
+
+    async def schedule_mirror(self, discussion_id: int, at: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE discussions SET mirror_due_at = ? WHERE id = ?", (at, discussion_id)
+            )
+
+    async def discussion_error(self, subscription_id: int) -> str | None:
+        """The latest reason comments could not be shown in a subscription's threads."""
+        async with self.conn.execute(
+            "SELECT last_error FROM discussions WHERE subscription_id = ? AND state = 'open'"
+            " AND last_error IS NOT NULL ORDER BY mirror_due_at DESC LIMIT 1",
+            (subscription_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
