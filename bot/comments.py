@@ -15,6 +15,7 @@ to mirror in the same transaction, so nothing read is lost to a crash.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import html
 import logging
@@ -48,6 +49,12 @@ BASE_INTERVAL = 300.0  # a post published just now is read every 5 minutes ...
 MAX_INTERVAL = 6 * 3600.0  # ... a two-week-old one every few hours
 SLOWDOWN = 6 * 3600.0  # the interval grows by BASE_INTERVAL for every SLOWDOWN of age
 SITE_TTL = 24 * 3600.0  # how long a site's REST root (or its absence) is trusted
+# A comment feed's validators are not trusted alone: WordPress dates them with the newest
+# comment's (second-granular) date, so an edit, a late approval or a comment written in the
+# second of the last fetch all answer 304. Comments are read whole at least this often, and
+# validators dated within FRESH seconds of the fetch are not kept.
+FULL_EVERY = 1800.0
+FRESH = 5.0
 
 CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
@@ -76,6 +83,18 @@ def content_hash(comment: Comment) -> str:
     text = _WS.sub(" ", html.unescape(_TAGS.sub(" ", comment.content_html))).strip()
     data = f"{comment.author.strip()}\0{text}".encode()
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def trustworthy_validators(last_modified: str | None, now: float | None = None) -> bool:
+    """False when a Last-Modified is so recent (or unreadable) that the same second may still
+    see changes a 304 would hide."""
+    if not last_modified:
+        return True  # an ETag alone: WordPress always sends both, others hash the body
+    try:
+        stamp = email.utils.parsedate_to_datetime(last_modified).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return False
+    return stamp < (time.time() if now is None else now) - FRESH
 
 
 def site_of(watch: CommentWatch) -> str | None:
@@ -126,6 +145,7 @@ class CommentWatcher:
         max_concurrency: int = 8,
         include_pingbacks: bool = False,
         site_ttl: float = SITE_TTL,
+        full_every: float = FULL_EVERY,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -134,6 +154,7 @@ class CommentWatcher:
         self.max_interval = max_interval
         self.include_pingbacks = include_pingbacks
         self.site_ttl = site_ttl
+        self.full_every = full_every
         self._limit = asyncio.Semaphore(max_concurrency)
         self._roots: dict[str, tuple[str | None, float]] = {}
         self._root_locks: dict[str, asyncio.Lock] = {}
@@ -265,7 +286,11 @@ class CommentWatcher:
         if watch.comments_feed:
             if problem is not None:
                 log.info("comments of post %s from the feed: %s", watch.post_id, problem)
-            use_validators = watch.source == "feed"
+            use_validators = (
+                watch.source == "feed"
+                and watch.full_read_at is not None
+                and time.time() - watch.full_read_at < self.full_every
+            )
             try:
                 result = await fetcher.get(
                     watch.comments_feed,
@@ -276,7 +301,10 @@ class CommentWatcher:
             except FetchError as exc:
                 raise WordPressError(f"comment feed: {exc}") from exc
             if result.status == 304:
-                return "feed", None, result.etag, result.last_modified, None
+                return "feed", None, None, None, None
+            etag, last_modified = result.etag, result.last_modified
+            if not trustworthy_validators(last_modified):
+                etag = last_modified = None
             comments = await asyncio.to_thread(
                 parse_comment_feed,
                 result.body,
@@ -284,7 +312,7 @@ class CommentWatcher:
                 post_wp_id=watch.wp_id,
                 include_pingbacks=self.include_pingbacks,
             )
-            return "feed", comments, result.etag, result.last_modified, None
+            return "feed", comments, etag, last_modified, None
         if problem is not None:
             raise problem
         raise NoCommentSource("the blog offers no REST API and no comment feed for this post")

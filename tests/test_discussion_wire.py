@@ -24,6 +24,7 @@ from bot.comments import (
     CommentWatcher,
     check_interval,
     render_comment,
+    trustworthy_validators,
     webhook_username,
 )
 from bot.fetch import Fetcher, create_session
@@ -228,9 +229,13 @@ class WPBlog:
     async def _comment_feed(self, request: web.Request) -> web.Response:
         post_id = int(request.path.strip("/").split("/")[0])
         newest = sorted(self.approved(post_id), key=lambda c: (c.date, c.id), reverse=True)[:10]
-        etag = '"' + hashlib.md5(repr(newest).encode()).hexdigest() + '"'
+        # as WordPress: dated by the newest comment's date (not by edits), to the second
+        stamp = max([c.date for c in newest] + [self.posts[post_id].date])
+        last_modified = formatdate(stamp, usegmt=True)
+        etag = '"' + hashlib.md5(last_modified.encode()).hexdigest() + '"'
+        validators = {"ETag": etag, "Last-Modified": last_modified}
         if request.headers.get("If-None-Match") == etag:
-            return web.Response(status=304, headers={"ETag": etag})
+            return web.Response(status=304, headers=validators)
         items = []
         for c in newest:
             text = c.html
@@ -255,7 +260,7 @@ class WPBlog:
             f"<title>Comments on: {post_id}</title><link>{self.site.url('/')}</link>"
             "<description>c</description>" + "".join(items) + "</channel></rss>"
         )
-        return web.Response(text=body, content_type="application/rss+xml", headers={"ETag": etag})
+        return web.Response(text=body, content_type="application/rss+xml", headers=validators)
 
 
 # =========================================================================== helpers
@@ -764,6 +769,37 @@ async def test_service_retires_posts_whose_discussions_are_no_longer_live(servic
     assert await store.touch_thread(2000 + ids[0], time.time())
     assert (await store.get_comment_watch(ids[0])) is not None
     assert (await CommentWatcher(store, fetcher).poll_due()).checked == 1
+
+
+async def test_service_reads_comment_feeds_whole_now_and_then_to_see_edits(service):
+    store, fetcher, site = service
+    blog = WPBlog(site, rest="off")
+    post = blog.publish("Feed only")
+    c = blog.comment(post, "<p>Frist</p>", author="Ann")
+    ids, _ = await _followed_posts(store, blog, [post])
+    feed = f"/{post.id}/feed/"
+    assert (await CommentWatcher(store, fetcher).poll_due()).new_comments == 1
+
+    c.html = "<p>First (edited)</p>"  # WordPress's Last-Modified does not move on an edit
+    await store.schedule_comment_checks(0)
+    soon = await CommentWatcher(store, fetcher).poll_due()
+    assert site.requests_for(feed)[-1].headers.get("If-None-Match")
+    assert (soon.unchanged, soon.edited_comments) == (1, 0)  # a 304 hides the edit ...
+
+    await store.schedule_comment_checks(0)
+    later = await CommentWatcher(store, fetcher, full_every=0).poll_due()  # ... until read whole
+    assert "If-None-Match" not in site.requests_for(feed)[-1].headers
+    assert later.edited_comments == 1
+    [stored] = await store.post_comments(ids[0])
+    assert "edited" in stored.comment.content_html
+
+
+def test_fresh_validators_are_not_trusted():
+    now = 1_800_000_000.0
+    assert trustworthy_validators(formatdate(now - 60, usegmt=True), now)
+    assert not trustworthy_validators(formatdate(now, usegmt=True), now)
+    assert not trustworthy_validators("yesterday-ish", now)
+    assert trustworthy_validators(None, now)
 
 
 def test_checks_slow_down_with_age():

@@ -21,6 +21,7 @@ class CommentWatch:
     source: str | None  # what the last successful check read: "rest" | "feed"
     etag: str | None
     last_modified: str | None
+    full_read_at: float | None  # last time the comments were read whole (not a 304)
     failure_count: int
     last_comment_at: float | None
     post_link: str | None
@@ -136,6 +137,7 @@ class CommentQueries:
     async def due_comment_watches(self, now: float, limit: int) -> list[CommentWatch]:
         async with self.conn.execute(
             "SELECT w.post_id, coalesce(p.wp_id, w.wp_id), w.source, w.etag, w.last_modified,"
+            " w.full_read_at,"
             " w.failure_count, w.last_comment_at, p.link, p.comments_feed, p.published_at,"
             " f.site_url, f.url,"
             " (SELECT max(d.last_activity_at) FROM discussions d"
@@ -152,6 +154,7 @@ class CommentQueries:
         """The watch of one post, due or not (None when it has no discussion ever)."""
         async with self.conn.execute(
             "SELECT w.post_id, coalesce(p.wp_id, w.wp_id), w.source, w.etag, w.last_modified,"
+            " w.full_read_at,"
             " w.failure_count, w.last_comment_at, p.link, p.comments_feed, p.published_at,"
             " f.site_url, f.url,"
             " (SELECT max(d.last_activity_at) FROM discussions d"
@@ -205,11 +208,13 @@ class CommentQueries:
     ) -> tuple[list[int], list[int]]:
         """A successful check: store what is new or changed; returns (new ids, edited ids).
 
-        `comments` None means "unchanged" (a 304). In the same transaction, the post's open
-        discussions are marked as having comments to mirror, so a crash cannot lose them.
-        A reply's parent read before (REST) is kept when the feed cannot tell it.
+        `comments` None means "unchanged" (a 304: the validators are kept); otherwise the
+        validators given replace the stored ones (None: none). In the same transaction, the
+        post's open discussions are marked as having comments to mirror, so a crash cannot
+        lose them. A reply's parent read before (REST) is kept when the feed cannot tell it.
         """
         now = time.time()
+        whole = comments is not None
         new: list[int] = []
         edited: list[int] = []
         async with self.transaction() as db:
@@ -265,8 +270,9 @@ class CommentQueries:
             await db.execute(
                 "UPDATE comment_watches SET source = ?, next_check_at = ?, last_checked_at = ?,"
                 " failure_count = 0, last_error = NULL, wp_id = coalesce(?, wp_id),"
-                " etag = CASE WHEN ? = 'feed' THEN coalesce(?, etag) END,"
-                " last_modified = CASE WHEN ? = 'feed' THEN coalesce(?, last_modified) END,"
+                " etag = CASE WHEN ? THEN ? ELSE etag END,"
+                " last_modified = CASE WHEN ? THEN ? ELSE last_modified END,"
+                " full_read_at = CASE WHEN ? THEN ? ELSE full_read_at END,"
                 " last_comment_at = CASE WHEN ? THEN ? ELSE last_comment_at END"
                 " WHERE post_id = ?",
                 (
@@ -274,10 +280,12 @@ class CommentQueries:
                     next_check_at,
                     now,
                     wp_id,
-                    source,
+                    whole,
                     etag,
-                    source,
+                    whole,
                     last_modified,
+                    whole,
+                    now,
                     bool(new),
                     now,
                     post_id,

@@ -16,6 +16,7 @@ CREATE TABLE comment_watches (
     source TEXT,              -- 'rest' | 'feed': what the last successful check read
     etag TEXT,                -- validators of the comment feed (conditional GET)
     last_modified TEXT,
+    full_read_at REAL,        -- last time the comments were read whole (not a 304)
     next_check_at REAL,       -- NULL: not followed (no live discussion)
     last_checked_at REAL,
     last_comment_at REAL,     -- when the newest comment was first seen
