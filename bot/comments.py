@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .fetch import FetchError, HTTPStatusError
 from .render import cut, escape_markdown, html_to_markdown, neutralize_mentions, safe_url
 from .store import Store
-from .store.comments import CommentWatch, StoredComment
+from .store.comments import CommentCheck, CommentWatch, StoredComment
 from .text import html_to_text
 from .wordpress import (
     FEED_ACCEPT,
@@ -97,6 +97,10 @@ def trustworthy_validators(last_modified: str | None, now: float | None = None) 
     return stamp < (time.time() if now is None else now) - FRESH
 
 
+def _stored(comments: list[Comment]) -> list[StoredComment]:
+    return [StoredComment(c, content_hash(c)) for c in comments]
+
+
 def site_of(watch: CommentWatch) -> str | None:
     """The site whose REST API serves the post: the feed's site link, else the post's origin."""
     if watch.site_url:
@@ -146,6 +150,7 @@ class CommentWatcher:
         include_pingbacks: bool = False,
         site_ttl: float = SITE_TTL,
         full_every: float = FULL_EVERY,
+        batch: int = 50,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -155,6 +160,7 @@ class CommentWatcher:
         self.include_pingbacks = include_pingbacks
         self.site_ttl = site_ttl
         self.full_every = full_every
+        self.batch = batch
         self._limit = asyncio.Semaphore(max_concurrency)
         self._roots: dict[str, tuple[str | None, float]] = {}
         self._root_locks: dict[str, asyncio.Lock] = {}
@@ -181,13 +187,29 @@ class CommentWatcher:
     # --- cycles ---------------------------------------------------------------------
 
     async def poll_due(self, *, limit: int = 1000) -> CommentPollReport:
-        """One cycle: every post whose check is due, `max_concurrency` at a time."""
+        """One cycle: every post whose check is due, `max_concurrency` at a time.
+
+        Outcomes are written in batches (one transaction per `batch` posts) as they come,
+        so a slow blog holds up neither the others nor the mirroring of what was found.
+        """
         report = CommentPollReport()
-        now = time.time()
-        watches = await self.store.due_comment_watches(now, limit)
-        if watches:
-            fetcher = _Counting(self.fetcher, report)
-            await asyncio.gather(*(self._guarded(w, fetcher, report) for w in watches))
+        watches = await self.store.due_comment_watches(time.time(), limit)
+        if not watches:
+            return report
+        fetcher = _Counting(self.fetcher, report)
+        pending: list[CommentCheck] = []
+        tasks = [asyncio.ensure_future(self._guarded(w, fetcher, report)) for w in watches]
+        try:
+            for done in asyncio.as_completed(tasks):
+                pending.append(await done)
+                if len(pending) >= self.batch:
+                    await self._record(pending, report)
+                    pending = []
+            if pending:
+                await self._record(pending, report)
+        finally:
+            for task in tasks:
+                task.cancel()
         return report
 
     async def check_post(self, post_id: int) -> CommentPollReport:
@@ -195,29 +217,41 @@ class CommentWatcher:
         report = CommentPollReport()
         watch = await self.store.get_comment_watch(post_id)
         if watch is not None:
-            await self._guarded(watch, _Counting(self.fetcher, report), report)
+            check = await self._guarded(watch, _Counting(self.fetcher, report), report)
+            await self._record([check], report)
         return report
 
-    async def _guarded(self, watch: CommentWatch, fetcher, report: CommentPollReport) -> None:
+    async def _record(self, checks: list[CommentCheck], report: CommentPollReport) -> None:
         # no lock per post: the store diffs inside its write transaction, so two checks of
         # one post at once (a cycle and /discuss) still store each comment once
+        results = await self.store.record_comment_checks(checks)
+        for post_id, (new, edited) in results.items():
+            if not new and not edited:
+                report.unchanged += 1
+                continue
+            report.new_comments += len(new)
+            report.edited_comments += len(edited)
+            report.changed_posts.append(post_id)
+
+    async def _guarded(
+        self, watch: CommentWatch, fetcher, report: CommentPollReport
+    ) -> CommentCheck:
         try:
             async with self._limit:
-                await self._check(watch, fetcher, report)
+                return await self._check(watch, fetcher, report)
         except Exception:
             # one broken post must never stop the others; it is retried later
             log.exception("reading the comments of post %s failed unexpectedly", watch.post_id)
             report.failed += 1
-            await self.store.record_comment_failure(
-                watch.post_id, "internal error", next_check_at=self.backoff(1)
+            return CommentCheck(
+                watch.post_id, next_check_at=self.backoff(1), error="internal error"
             )
 
-    async def _check(self, watch: CommentWatch, fetcher, report: CommentPollReport) -> None:
+    async def _check(self, watch: CommentWatch, fetcher, report: CommentPollReport):
         now = time.time()
         if watch.activity_at is None or watch.activity_at < self.live_since(now):
-            await self.store.retire_comment_watch(watch.post_id)
             report.retired += 1
-            return
+            return CommentCheck(watch.post_id)  # no live discussion: not read any more
         report.checked += 1
         try:
             source, comments, etag, last_modified, wp_id = await self._read(watch, fetcher)
@@ -225,36 +259,35 @@ class CommentWatcher:
             report.failed += 1
             cause = exc.__cause__ if isinstance(exc, WordPressError) else exc
             retry_after = cause.retry_after if isinstance(cause, HTTPStatusError) else None
-            failures = await self.store.record_comment_failure(
+            log.info(
+                "comments of post %s: %s (%d in a row)",
                 watch.post_id,
-                str(exc),
-                next_check_at=self.backoff(watch.failure_count + 1, retry_after),
+                exc,
+                watch.failure_count + 1,
             )
-            log.info("comments of post %s: %s (%d in a row)", watch.post_id, exc, failures)
-            return
+            return CommentCheck(
+                watch.post_id,
+                next_check_at=self.backoff(watch.failure_count + 1, retry_after),
+                error=str(exc),
+            )
         stored = None
         if comments is not None:
-            stored = [StoredComment(c, content_hash(c)) for c in self._approved(comments)]
-        new, edited = await self.store.record_comments(
+            approved = self._approved(comments)
+            if len(approved) > 200:  # hashing hundreds of comments: off the event loop
+                stored = await asyncio.to_thread(_stored, approved)
+            else:
+                stored = _stored(approved)
+        return CommentCheck(
             watch.post_id,
-            stored,
-            source=source,
             next_check_at=self.next_check(watch, now),
+            source=source,
+            comments=stored,
             wp_id=wp_id if wp_id != watch.wp_id else None,
             etag=etag,
             last_modified=last_modified,
-        )
-        if new:
             # a post people comment on is read again soon
-            await self.store.schedule_comment_checks(
-                self.next_check(watch, now, new_comments=True), watch.post_id
-            )
-        if not new and not edited:
-            report.unchanged += 1
-            return
-        report.new_comments += len(new)
-        report.edited_comments += len(edited)
-        report.changed_posts.append(watch.post_id)
+            sooner_if_new=self.next_check(watch, now, new_comments=True),
+        )
 
     def _approved(self, comments: Iterable[Comment]) -> list[Comment]:
         wanted = {"comment", ""} | ({"pingback", "trackback"} if self.include_pingbacks else set())

@@ -39,6 +39,25 @@ class StoredComment:
 
 
 @dataclass(slots=True)
+class CommentCheck:
+    """The outcome of checking one post's comments (see record_comment_checks).
+
+    source set: read successfully (comments None: unchanged, a 304); error set: failed;
+    neither: retired (no live discussion any more).
+    """
+
+    post_id: int
+    next_check_at: float | None = None
+    source: str | None = None  # "rest" | "feed"
+    comments: list[StoredComment] | None = None
+    wp_id: int | None = None  # the post's WordPress id, when it was looked up
+    etag: str | None = None
+    last_modified: str | None = None
+    sooner_if_new: float | None = None  # next check instead, when new comments came
+    error: str | None = None
+
+
+@dataclass(slots=True)
 class DiscussionInfo:
     id: int
     post_id: int
@@ -173,13 +192,6 @@ class CommentQueries:
             (value,) = await cur.fetchone()
         return value
 
-    async def retire_comment_watch(self, post_id: int) -> None:
-        """Stop reading a post's comments (no live discussion) until a discussion wakes it."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE comment_watches SET next_check_at = NULL WHERE post_id = ?", (post_id,)
-            )
-
     async def schedule_comment_checks(self, at: float, post_id: int | None = None) -> None:
         """Read the comments of one post (or of every followed post) at `at`."""
         async with self.transaction() as db:
@@ -195,44 +207,46 @@ class CommentQueries:
                     (post_id, at),
                 )
 
-    async def record_comments(
-        self,
-        post_id: int,
-        comments: Iterable[StoredComment] | None,
-        *,
-        source: str,
-        next_check_at: float,
-        wp_id: int | None = None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-    ) -> tuple[list[int], list[int]]:
-        """A successful check: store what is new or changed; returns (new ids, edited ids).
+    async def record_comment_checks(
+        self, checks: Iterable[CommentCheck]
+    ) -> dict[int, tuple[list[int], list[int]]]:
+        """The outcome of a round of checks, in one transaction; returns, per post read,
+        (ids of new comments, ids of edited comments).
 
-        `comments` None means "unchanged" (a 304: the validators are kept); otherwise the
-        validators given replace the stored ones (None: none). In the same transaction, the
-        post's open discussions are marked as having comments to mirror, so a crash cannot
-        lose them. A reply's parent read before (REST) is kept when the feed cannot tell it.
+        New and changed comments are stored and the post's open discussions marked as having
+        comments to mirror in the same transaction, so a crash cannot lose them. A reply's
+        parent read before (REST) is kept when the comment feed cannot tell it. A 304 keeps
+        the feed's validators; a whole read replaces them (None: none).
         """
+        checks = list(checks)
         now = time.time()
-        whole = comments is not None
-        new: list[int] = []
-        edited: list[int] = []
+        results: dict[int, tuple[list[int], list[int]]] = {}
+        read = [c for c in checks if c.error is None and c.source is not None]
         async with self.transaction() as db:
-            if comments is not None:
+            known: dict[int, dict[int, str]] = {c.post_id: {} for c in read if c.comments}
+            ids = list(known)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
                 async with db.execute(
-                    "SELECT comment_id, content_hash FROM comments WHERE post_id = ?", (post_id,)
+                    "SELECT post_id, comment_id, content_hash FROM comments"
+                    f" WHERE post_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
                 ) as cur:
-                    known = {row[0]: row[1] for row in await cur.fetchall()}
-                rows = []
-                for stored in comments:
+                    for post_id, comment_id, digest in await cur.fetchall():
+                        known[post_id][comment_id] = digest
+            rows, touched, watch_rows = [], [], []
+            for check in read:
+                new: list[int] = []
+                edited: list[int] = []
+                for stored in check.comments or ():
                     c = stored.comment
-                    old = known.get(c.id)
+                    old = known[check.post_id].get(c.id)
                     if old == stored.content_hash:
                         continue
                     (new if old is None else edited).append(c.id)
                     rows.append(
                         (
-                            post_id,
+                            check.post_id,
                             c.id,
                             c.parent_id,
                             c.author,
@@ -245,75 +259,79 @@ class CommentQueries:
                             now,
                         )
                     )
-                if rows:
-                    await db.executemany(
-                        "INSERT INTO comments(post_id, comment_id, parent_id, author, author_url,"
-                        " avatar_url, published_at, content_html, link, content_hash,"
-                        " first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT(post_id, comment_id) DO UPDATE SET"
-                        " parent_id = coalesce(excluded.parent_id, parent_id),"
-                        " author = excluded.author,"
-                        " author_url = coalesce(excluded.author_url, author_url),"
-                        " avatar_url = coalesce(excluded.avatar_url, avatar_url),"
-                        " content_html = excluded.content_html, link = excluded.link,"
-                        " content_hash = excluded.content_hash",
-                        rows,
+                results[check.post_id] = (new, edited)
+                if new or edited:
+                    touched.append((now, bool(new), now, check.post_id))
+                whole = check.comments is not None
+                next_check = check.next_check_at
+                if new and check.sooner_if_new is not None:
+                    next_check = check.sooner_if_new
+                watch_rows.append(
+                    (
+                        check.source,
+                        next_check,
+                        now,
+                        check.wp_id,
+                        whole,
+                        check.etag,
+                        whole,
+                        check.last_modified,
+                        whole,
+                        now,
+                        bool(new),
+                        now,
+                        check.post_id,
                     )
-            if new or edited:
-                await db.execute(
+                )
+            if rows:
+                await db.executemany(
+                    "INSERT INTO comments(post_id, comment_id, parent_id, author, author_url,"
+                    " avatar_url, published_at, content_html, link, content_hash,"
+                    " first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(post_id, comment_id) DO UPDATE SET"
+                    " parent_id = coalesce(excluded.parent_id, parent_id),"
+                    " author = excluded.author,"
+                    " author_url = coalesce(excluded.author_url, author_url),"
+                    " avatar_url = coalesce(excluded.avatar_url, avatar_url),"
+                    " content_html = excluded.content_html, link = excluded.link,"
+                    " content_hash = excluded.content_hash",
+                    rows,
+                )
+            if touched:
+                await db.executemany(
                     "UPDATE discussions SET mirror_due_at = max(coalesce(mirror_due_at, 0), ?),"
                     " last_activity_at = CASE WHEN ? THEN max(last_activity_at, ?)"
                     "   ELSE last_activity_at END"
                     " WHERE post_id = ? AND state = 'open'",
-                    (now, bool(new), now, post_id),
+                    touched,
                 )
-            await db.execute(
-                "UPDATE comment_watches SET source = ?, next_check_at = ?, last_checked_at = ?,"
-                " failure_count = 0, last_error = NULL, wp_id = coalesce(?, wp_id),"
-                " etag = CASE WHEN ? THEN ? ELSE etag END,"
-                " last_modified = CASE WHEN ? THEN ? ELSE last_modified END,"
-                " full_read_at = CASE WHEN ? THEN ? ELSE full_read_at END,"
-                " last_comment_at = CASE WHEN ? THEN ? ELSE last_comment_at END"
-                " WHERE post_id = ?",
-                (
-                    source,
-                    next_check_at,
-                    now,
-                    wp_id,
-                    whole,
-                    etag,
-                    whole,
-                    last_modified,
-                    whole,
-                    now,
-                    bool(new),
-                    now,
-                    post_id,
-                ),
-            )
-        return new, edited
-
-    async def record_comment_failure(
-        self, post_id: int, error: str, *, next_check_at: float
-    ) -> int:
-        """One more failed check in a row; returns how many."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE comment_watches SET failure_count = failure_count + 1, last_error = ?,"
-                " last_checked_at = ?, next_check_at = ? WHERE post_id = ?",
-                (error[:500], time.time(), next_check_at, post_id),
-            )
-        async with self.conn.execute(
-            "SELECT failure_count FROM comment_watches WHERE post_id = ?", (post_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else 0
-
-    async def set_watch_wp_id(self, post_id: int, wp_id: int) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE comment_watches SET wp_id = ? WHERE post_id = ?", (wp_id, post_id)
-            )
+            if watch_rows:
+                await db.executemany(
+                    "UPDATE comment_watches SET source = ?, next_check_at = ?,"
+                    " last_checked_at = ?, failure_count = 0, last_error = NULL,"
+                    " wp_id = coalesce(?, wp_id),"
+                    " etag = CASE WHEN ? THEN ? ELSE etag END,"
+                    " last_modified = CASE WHEN ? THEN ? ELSE last_modified END,"
+                    " full_read_at = CASE WHEN ? THEN ? ELSE full_read_at END,"
+                    " last_comment_at = CASE WHEN ? THEN ? ELSE last_comment_at END"
+                    " WHERE post_id = ?",
+                    watch_rows,
+                )
+            failed = [(c.error[:500], now, c.next_check_at, c.post_id) for c in checks if c.error]
+            if failed:
+                await db.executemany(
+                    "UPDATE comment_watches SET failure_count = failure_count + 1,"
+                    " last_error = ?, last_checked_at = ?, next_check_at = ? WHERE post_id = ?",
+                    failed,
+                )
+            retired = [(c.post_id,) for c in checks if c.error is None and c.source is None]
+            if retired:
+                # no live discussion: not read again until a discussion wakes it
+                await db.executemany(
+                    "UPDATE comment_watches SET next_check_at = NULL WHERE post_id = ?",
+                    retired,
+                )
+        return results
 
     async def post_comments(self, post_id: int) -> list[StoredComment]:
         """The stored comments of a post, in the blog's order."""

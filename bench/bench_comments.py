@@ -1,0 +1,284 @@
+"""One comment-polling cycle over 200 live articles on 127.0.0.1, through Gazette's own
+CommentWatcher (bot/comments.py) and store: no new comments, then one new comment each.
+
+    python bench/bench_comments.py [--posts 200] [--comments 8]
+
+A WordPress-like site (REST API with `_envelope`, per-post comment feeds with WordPress's
+validators) runs in another process, so the CPU time measured is Gazette's alone. Two rounds:
+the REST API (the usual case), then the same site with REST switched off (comment feeds,
+conditional GET). Prints wall time, CPU time, requests made and the event loop's worst lag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from email.utils import formatdate
+from pathlib import Path
+
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.comments import CommentWatcher  # noqa: E402
+from bot.fetch import Fetcher, create_session  # noqa: E402
+from bot.models import Entry  # noqa: E402
+from bot.store import Store  # noqa: E402
+
+T0 = 1_700_000_000
+WORDS = "thanks great post agree disagree link source more detail question answer later".split()
+
+
+# --------------------------------------------------------------------------- the site
+
+
+def make_site(posts: int, per_post: int) -> web.Application:
+    state = {"rest": True, "requests": 0, "next": 0}
+    comments: dict[int, list[dict]] = {p: [] for p in range(1, posts + 1)}
+
+    def add(post: int) -> None:
+        state["next"] += 1
+        n = state["next"]
+        parent = comments[post][-1]["id"] if comments[post] and n % 3 == 0 else 0
+        words = " ".join(WORDS[(n + i) % len(WORDS)] for i in range(40))
+        comments[post].append(
+            {
+                "id": n,
+                "parent": parent,
+                "author": f"Reader {n % 97}",
+                "date": T0 + n * 7,
+                "html": f"<p>{words.capitalize()}.</p><p><a href='https://x.test/{n}'>see</a></p>",
+            }
+        )
+
+    for post in comments:
+        for _ in range(per_post):
+            add(post)
+
+    def link(request, post: int, cid: int | None = None) -> str:
+        tail = f"#comment-{cid}" if cid else ""
+        return f"http://{request.host}/{post}/{tail}"
+
+    @web.middleware
+    async def count(request, handler):
+        if not request.path.startswith("/_"):
+            state["requests"] += 1
+        return await handler(request)
+
+    async def home(request):
+        api = f'<link rel="https://api.w.org/" href="http://{request.host}/wp-json/" />'
+        return web.Response(
+            text=f"<html><head>{api if state['rest'] else ''}</head></html>",
+            content_type="text/html",
+        )
+
+    async def root(request):
+        if not state["rest"]:
+            raise web.HTTPNotFound()
+        return web.json_response({"namespaces": ["wp/v2"]})
+
+    async def rest_comments(request):
+        if not state["rest"]:
+            raise web.HTTPNotFound()
+        post = int(request.query["post"])
+        body = [
+            {
+                "id": c["id"],
+                "post": post,
+                "parent": c["parent"],
+                "author_name": c["author"],
+                "author_url": "",
+                "date_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(c["date"])),
+                "content": {"rendered": c["html"] + "\n"},
+                "link": link(request, post, c["id"]),
+                "type": "comment",
+                "author_avatar_urls": {"96": f"https://gravatar.test/{c['author']}.png"},
+            }
+            for c in comments[post]
+        ]
+        envelope = {
+            "status": 200,
+            "body": body,
+            "headers": {"X-WP-Total": len(body), "X-WP-TotalPages": 1},
+        }
+        return web.Response(text=json.dumps(envelope), content_type="application/json")
+
+    async def comment_feed(request):
+        post = int(request.match_info["post"])
+        newest = comments[post][::-1][:10]
+        modified = formatdate(max([c["date"] for c in newest] + [T0]), usegmt=True)
+        etag = '"' + hashlib.md5(modified.encode()).hexdigest() + '"'
+        headers = {"ETag": etag, "Last-Modified": modified}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        items = "".join(
+            f"<item><title>By: {c['author']}</title><link>{link(request, post, c['id'])}</link>"
+            f"<dc:creator><![CDATA[{c['author']}]]></dc:creator>"
+            f"<pubDate>{formatdate(c['date'], usegmt=True)}</pubDate>"
+            f'<guid isPermaLink="false">{link(request, post, c["id"])}</guid>'
+            f"<content:encoded><![CDATA[{c['html']}]]></content:encoded></item>"
+            for c in newest
+        )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>c</title>'
+            f"<link>http://{request.host}/</link>{items}</channel></rss>"
+        )
+        return web.Response(text=body, content_type="application/rss+xml", headers=headers)
+
+    async def control(request):
+        action = request.match_info["action"]
+        if action == "add":
+            for post in comments:
+                add(post)
+        elif action == "rest":
+            state["rest"] = request.query["on"] == "1"
+        return web.json_response({"requests": state["requests"]})
+
+    app = web.Application(middlewares=[count])
+    app.router.add_get("/", home)
+    app.router.add_get("/wp-json/", root)
+    app.router.add_get("/wp-json/wp/v2/comments", rest_comments)
+    app.router.add_get("/{post:\\d+}/feed/", comment_feed)
+    app.router.add_post("/_/{action}", control)
+    return app
+
+
+def _serve(queue, posts: int, per_post: int) -> None:
+    async def main() -> None:
+        runner = web.AppRunner(make_site(posts, per_post), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        queue.put(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- the bot side
+
+
+class LoopLag:
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+
+    async def run(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.lags.append(time.perf_counter() - start - 0.005)
+
+    def worst_ms(self) -> float:
+        return max(self.lags, default=0.0) * 1000
+
+    def p99_ms(self) -> float:
+        if len(self.lags) < 2:
+            return 0.0
+        return statistics.quantiles(self.lags, n=100)[98] * 1000
+
+
+async def follow(store: Store, base: str, posts: int) -> None:
+    """The site's posts, each announced with a thread: a live discussion per post."""
+    feed = await store.add_feed(
+        base + "/feed/",
+        title="Bench",
+        site_url=base + "/",
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check_at=0,
+    )
+    await store.add_subscription(feed.id, 1, 2)
+    now = time.time()
+    entries = [
+        Entry(
+            key=f"p{p}",
+            title=f"Post {p}",
+            link=f"{base}/{p}/",
+            published_at=now - p * 3600,
+            comments_feed=f"{base}/{p}/feed/",
+            wp_id=p,
+        )
+        for p in range(1, posts + 1)
+    ]
+    await store.store_entries(feed.id, entries, announce=True)
+    for delivery in await store.due_deliveries(now + 1, limit=posts):
+        await store.mark_delivered(delivery.id, 10_000 + delivery.post_id)
+        await store.set_delivery_thread(delivery.id, 10_000 + delivery.post_id)
+
+
+async def cycle(label: str, watcher: CommentWatcher, store: Store, session, base: str) -> None:
+    await store.schedule_comment_checks(0)
+    lag = LoopLag()
+    lag_task = asyncio.create_task(lag.run())
+    async with session.post(base + "/_/count") as resp:
+        before = (await resp.json())["requests"]
+    cpu, wall = time.process_time(), time.perf_counter()
+    report = await watcher.poll_due()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    lag_task.cancel()
+    async with session.post(base + "/_/count") as resp:
+        served = (await resp.json())["requests"] - before
+    print(
+        f"  {label:<28} wall {wall * 1000:7.1f} ms   CPU {cpu * 1000:7.1f} ms   "
+        f"requests {report.requests:4d} (server saw {served})   "
+        f"posts {report.checked}, new {report.new_comments}, unchanged {report.unchanged}, "
+        f"failed {report.failed}   loop lag p99 {lag.p99_ms():.1f} ms, worst {lag.worst_ms():.1f}"
+    )
+
+
+async def main(posts: int, per_post: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    server = context.Process(target=_serve, args=(queue, posts, per_post), daemon=True)
+    server.start()
+    base = f"http://127.0.0.1:{queue.get(timeout=30)}"
+    print(f"{posts} live articles, {per_post} comments each to start, served from {base}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for mode in ("rest", "feed"):
+                store = await Store.open(Path(tmp) / f"{mode}.sqlite3")
+                async with create_session(allow_private=True) as session:
+                    async with session.post(base + f"/_/rest?on={int(mode == 'rest')}"):
+                        pass
+                    await follow(store, base, posts)
+                    watcher = CommentWatcher(store, Fetcher(session))
+                    print(
+                        "REST API (one request per article)"
+                        if mode == "rest"
+                        else "Comment feeds (REST off; conditional GET)"
+                    )
+                    await cycle("first read (cold)", watcher, store, session, base)
+                    await cycle("no new comments", watcher, store, session, base)
+                    async with session.post(base + "/_/add"):
+                        pass
+                    await cycle("one new comment each", watcher, store, session, base)
+                    waiting = await store.due_mirrors(time.time() + 1, 0, posts)
+                    start = time.perf_counter()
+                    items = [len(await store.mirror_items(d.id)) for d in waiting]
+                    took = (time.perf_counter() - start) * 1000
+                    print(
+                        f"  then: {len(waiting)} discussions with {sum(items)} comments to "
+                        f"post, found in {took:.1f} ms"
+                    )
+                await store.close()
+    finally:
+        server.terminate()
+        server.join()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=200)
+    parser.add_argument("--comments", type=int, default=8, help="comments per post to start")
+    args = parser.parse_args()
+    asyncio.run(main(args.posts, args.comments))
