@@ -183,16 +183,30 @@ def phrase_of(text: str) -> str:
     return _literal(" ".join(words[:MAX_PHRASE_WORDS]))
 
 
-def title_prefix_query(text: str, *, anchored: bool = False) -> str:
-    """Autocomplete: every word typed must start a word of the title, the last one as a
-    prefix. `anchored`: the words must begin the title, in that order."""
-    words = [w for w in _WORDS.findall(_safe(text, 200)) if _searchable(w)][:8]
+def title_words(text: str) -> list[str]:
+    """Autocomplete: the searchable words typed (at most 8)."""
+    return [w for w in _WORDS.findall(_safe(text, 200)) if _searchable(w)][:8]
+
+
+def title_prefix_query(words: list[str], *, anchored: bool = False) -> str:
+    """Every word must start a word of the title, the last one as a prefix; `anchored`:
+    the words must begin the title, in that order."""
     if not words:
         return ""
-    star = " *" if len(words[-1]) >= 2 or len(words) == 1 else ""
     if anchored:
-        return "^" + _literal(" ".join(words)) + star
-    return " AND ".join([_literal(w) for w in words[:-1]] + [_literal(words[-1]) + star])
+        return "^" + _literal(" ".join(words)) + " *"
+    return " AND ".join([_literal(w) for w in words[:-1]] + [_literal(words[-1]) + " *"])
+
+
+def words_query(words: list[str]) -> str:
+    """Whole words, all required."""
+    return " AND ".join(_literal(w) for w in words)
+
+
+def fold(text: str) -> str:
+    """Case and diacritics folded, as the index compares words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 # --- results -------------------------------------------------------------------------------

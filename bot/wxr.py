@@ -83,29 +83,39 @@ class _Stream:
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
         self.bytes_read += len(data)
-        if not self._started and data:
-            stripped = data.lstrip()  # a newline before <?xml ...?> is a classic WP bug
-            if stripped:
+        while not self._started and data:
+            data = data.lstrip()  # a newline before <?xml ...?> is a classic WP bug
+            if data:
                 self._started = True
-            data = stripped
-            if not data:
-                return b" "  # not EOF yet: expat would take b"" as the end
+            else:
+                data = self.raw.read(size)
+                self.bytes_read += len(data)
         return data.translate(None, _CONTROL)
+
+
+_TAGS: dict[str, str] = {}
 
 
 def _tag(tag: str) -> str:
     """'{namespace}name' as 'wp:name', 'content:name', 'excerpt:name', 'dc:name' or 'name'."""
-    if tag[0] != "{":
-        return tag
-    uri, _, name = tag[1:].partition("}")
-    if uri == _NS_CONTENT:
-        return "content:" + name
-    if uri == _NS_DC:
-        return "dc:" + name
-    m = _WP_NS.match(uri)
-    if m:
-        return ("excerpt:" if m.group(1) else "wp:") + name
-    return "?:" + name
+    known = _TAGS.get(tag)
+    if known is not None:
+        return known
+    name = tag
+    if tag[0] == "{":
+        uri, _, local = tag[1:].partition("}")
+        m = _WP_NS.match(uri)
+        if uri == _NS_CONTENT:
+            name = "content:" + local
+        elif uri == _NS_DC:
+            name = "dc:" + local
+        elif m:
+            name = ("excerpt:" if m.group(1) else "wp:") + local
+        else:
+            name = "?:" + local
+    if len(_TAGS) < 1000:
+        _TAGS[tag] = name
+    return name
 
 
 class WxrReader:
@@ -152,35 +162,34 @@ class WxrReader:
 
     def _walk(self, raw: BinaryIO) -> Iterator[WxrItem]:
         self._stream = _Stream(raw)
-        depth = 0
-        channel = None
+        items = 0
+        seen_channel = False
         try:
-            for event, elem in ET.iterparse(self._stream, events=("start", "end")):
-                if event == "start":
-                    depth += 1
-                    if depth == 2 and elem.tag == "channel":
-                        channel = elem
-                    continue
-                depth -= 1
-                if depth != 2 or channel is None:
-                    continue
-                # a direct child of <channel> is complete
+            # "end" events only: an element is complete when it ends. Items are emptied once
+            # read, so memory stays small whatever the size of the file.
+            for _, elem in ET.iterparse(self._stream, events=("end",)):
                 tag = _tag(elem.tag)
                 if tag == "item":
+                    items += 1
                     yield _read_item(elem)
+                    elem.clear()
                 elif tag == "wp:author":
                     login = _text(elem, "wp:author_login")
                     name = _clean(_text(elem, "wp:author_display_name"))
                     if login and name:
                         self.authors[login.casefold()] = name
-                elif tag == "title" and self.site_title is None:
-                    self.site_title = _clean(html.unescape(elem.text or "")) or None
-                elif tag == "link" and self.site_link is None:
-                    self.site_link = (elem.text or "").strip() or None
-                channel.remove(elem)  # the tree never grows past one item
+                    elem.clear()
+                elif items == 0 and tag in ("title", "link"):
+                    # the channel's own title and link come before any item
+                    if tag == "title" and self.site_title is None:
+                        self.site_title = _clean(html.unescape(elem.text or "")) or None
+                    elif tag == "link" and self.site_link is None:
+                        self.site_link = (elem.text or "").strip() or None
+                elif tag == "channel":
+                    seen_channel = True
         except ET.ParseError as exc:
             raise WxrError(f"not a readable WordPress export: {exc}") from None
-        if channel is None:
+        if not seen_channel:
             raise WxrError("not a WordPress export: no <rss><channel>")
 
     def _entry(self, item: WxrItem) -> Entry:
@@ -241,42 +250,37 @@ def _read_item(elem: ET.Element) -> WxrItem:
         text = child.text or ""
         if tag == "category":
             item.terms.append((child.get("domain", ""), text))
-        elif tag == "title":
-            item.title = text
-        elif tag == "link":
-            item.link = text
-        elif tag == "guid":
-            item.guid = text
-        elif tag == "pubDate":
-            item.pub_date = text
-        elif tag == "dc:creator":
-            item.creator = text
-        elif tag == "content:encoded":
-            item.content = text
-        elif tag == "excerpt:encoded":
-            item.excerpt = text
-        elif tag.startswith("wp:"):
-            name = tag[3:]
-            if name == "post_id":
-                try:
-                    item.post_id = int(text.strip())
-                except ValueError:
-                    item.post_id = None
-            elif name in _WP_FIELDS:
-                setattr(item, _WP_FIELDS[name], text.strip())
+        elif tag == "wp:post_id":
+            try:
+                item.post_id = int(text.strip())
+            except ValueError:
+                item.post_id = None
+        else:
+            attr = _FIELDS.get(tag)
+            if attr is not None:
+                setattr(item, attr, text.strip() if attr in _STRIPPED else text)
     return item
 
 
-_WP_FIELDS = {
-    "post_type": "post_type",
-    "status": "status",
-    "post_password": "password",
-    "post_date": "post_date",
-    "post_date_gmt": "post_date_gmt",
-    "post_modified_gmt": "modified_gmt",
-    "post_name": "post_name",
-    "comment_status": "comment_status",
+_FIELDS = {
+    "title": "title",
+    "link": "link",
+    "guid": "guid",
+    "pubDate": "pub_date",
+    "dc:creator": "creator",
+    "content:encoded": "content",
+    "excerpt:encoded": "excerpt",
+    "wp:post_type": "post_type",
+    "wp:status": "status",
+    "wp:post_password": "password",
+    "wp:post_date": "post_date",
+    "wp:post_date_gmt": "post_date_gmt",
+    "wp:post_modified_gmt": "modified_gmt",
+    "wp:post_name": "post_name",
+    "wp:comment_status": "comment_status",
 }
+_STRIPPED = {"post_type", "status", "password", "post_date", "post_date_gmt", "modified_gmt",
+             "post_name", "comment_status"}  # fmt: skip
 
 
 def _text(elem: ET.Element, tag: str) -> str:

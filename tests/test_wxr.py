@@ -122,6 +122,14 @@ def test_reads_from_a_binary_stream_and_counts_bytes():
     assert reader.bytes_read == len(data)
 
 
+def test_leading_whitespace_read_in_tiny_chunks():
+    class Trickle(io.BytesIO):
+        def read(self, size=-1):
+            return super().read(3)
+
+    assert len(list(WxrReader(Trickle(b"\n \n\t\n" + CAFE.read_bytes())))) == 5
+
+
 def test_a_broken_file_is_a_clear_error():
     with pytest.raises(WxrError, match="not a readable WordPress export"):
         list(WxrReader(io.BytesIO(b"<rss><channel><item><title>x</item></channel></rss>")))

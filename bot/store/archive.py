@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -27,10 +28,13 @@ from ..search import (
     SearchPage,
     column_filter,
     feed_token,
+    fold,
     parse_query,
     phrase_of,
     render_snippet,
     title_prefix_query,
+    title_words,
+    words_query,
 )
 from .feeds import _POST_COLUMNS, _post
 
@@ -90,14 +94,18 @@ class _Query:
             expr = f"({expr}) NOT ({self.scope.exclude})"
         return expr
 
-    def from_where(self, join: bool = False) -> str:
+    def from_where(self, join: bool = False, table: str = "posts_fts") -> str:
         join = join or self.dated
         return (
-            "FROM posts_fts f"
+            f"FROM {table} f"
             + (" JOIN posts p ON p.id = f.rowid" if join else "")
-            + " WHERE posts_fts MATCH ?"
+            + f" WHERE {table} MATCH ?"
             + self.sql
         )
+
+
+class _Raced(Exception):
+    pass
 
 
 class ArchiveQueries:
@@ -165,28 +173,27 @@ class ArchiveQueries:
                 return done
             until = min(top, upto + chunk)
             try:
-                await self.conn.execute(
-                    "INSERT INTO posts_fts(rowid, title, body, author, terms, feed)"
-                    " SELECT id, title, body, author, terms, feed FROM posts_search_source"
-                    " WHERE id > ? AND id <= ?",
-                    (upto, until),
-                )
-                await self.conn.execute(
-                    "INSERT INTO titles_fts(rowid, title, feed) SELECT id, title, feed"
-                    " FROM posts_search_source WHERE id > ? AND id <= ?",
-                    (upto, until),
-                )
-                cur = await self.conn.execute(
-                    "UPDATE archive_state SET indexed_upto = ? WHERE indexed_upto = ?",
-                    (until, upto),
-                )
-                if cur.rowcount != 1:  # another process indexed them first
-                    await self.conn.rollback()
-                    continue
-                await self.conn.commit()
-            except BaseException:
-                await self.conn.rollback()
-                raise
+                async with self.transaction() as db:
+                    cur = await db.execute(
+                        "UPDATE archive_state SET indexed_upto = ? WHERE indexed_upto = ?",
+                        (until, upto),
+                    )
+                    if cur.rowcount != 1:
+                        raise _Raced
+                    await db.execute(
+                        "INSERT INTO posts_fts(rowid, title, body, author, terms, feed)"
+                        " SELECT id, title, body, author, terms, feed FROM posts_search_source"
+                        " WHERE id > ? AND id <= ?",
+                        (upto, until),
+                    )
+                    await db.execute(
+                        "INSERT INTO titles_fts(rowid, title, author, terms, feed)"
+                        " SELECT id, title, author, terms, feed FROM posts_search_source"
+                        " WHERE id > ? AND id <= ?",
+                        (upto, until),
+                    )
+            except _Raced:  # another process (an import) indexed them meanwhile
+                continue
             done += until - upto
 
     # --- search ----------------------------------------------------------------------
@@ -245,7 +252,7 @@ class ArchiveQueries:
             if not parsed.is_empty or filters:
                 id_range = None
                 if after is not None or before is not None:
-                    id_range = await self._id_range(after, before)
+                    id_range = await self._id_range(scope, after, before)
                     if id_range is None:
                         return empty
                 query = _Query(parsed.fts(), filters, scope, after, before, id_range)
@@ -260,69 +267,69 @@ class ArchiveQueries:
             empty.notice = "The search failed; try other words."
             return empty
 
-    async def _id_range(self, after: float | None, before: float | None):
-        """The smallest id range holding every post published in [after, before): posts
-        are mostly stored in date order, so this narrows the index scan a lot."""
-        async with self.conn.execute(
-            "SELECT min(id), max(id) FROM posts INDEXED BY posts_published"
-            " WHERE published_at >= ? AND published_at < ?",
-            (-1e18 if after is None else after, 1e18 if before is None else before),
-        ) as cur:
-            low, high = await cur.fetchone()
+    async def _rows(self, sql: str, args) -> list:
+        """One round trip to the database thread (execute and fetch together)."""
+        return list(await self.conn.execute_fetchall(sql, args))
+
+    async def _id_range(self, scope: _Scope, after: float | None, before: float | None):
+        """The smallest id range holding every post of the scope published in
+        [after, before): posts are mostly stored in date order, so this narrows the index
+        scan a lot."""
+        feed_sql, feed_args = _feed_filter(scope, "feed_id IN (SELECT id FROM feeds)")
+        rows = await self._rows(
+            "SELECT min(id), max(id) FROM posts INDEXED BY posts_feed_published"
+            f" WHERE {feed_sql} AND published_at >= ? AND published_at < ?",
+            (*feed_args, -1e18 if after is None else after, 1e18 if before is None else before),
+        )
+        low, high = rows[0]
         return None if low is None else (low, high)
 
-    async def _count(self, query: _Query, match: str, cap: int) -> int:
+    async def _count(self, query: _Query, match: str, cap: int, table="posts_fts") -> int:
         """Matches, counted up to `cap` (the index stops there)."""
-        async with self.conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 {query.from_where()} LIMIT ?)",
+        rows = await self._rows(
+            f"SELECT count(*) FROM (SELECT 1 {query.from_where(table=table)} LIMIT ?)",
             (match, *query.args, cap),
-        ) as cur:
-            return (await cur.fetchone())[0]
+        )
+        return rows[0][0]
 
     async def _ids(
-        self, query: _Query, match: str, ranked: bool, limit: int, offset: int
+        self,
+        query: _Query,
+        match: str,
+        ranked: bool,
+        limit: int,
+        offset: int = 0,
+        table: str = "posts_fts",
     ) -> list[int]:
         if limit <= 0:
             return []
         if not ranked:
             order = "f.rowid DESC"
         elif query.dated:
-            # ranking only the rows that pass the date filter (ORDER BY rank would make
-            # FTS5 rank every match first)
-            order = "bm25(posts_fts, 8.0, 1.0, 3.0, 3.0, 0.0)"
+            # rank only the rows that pass the date filter (ORDER BY rank would make FTS5
+            # rank every match first)
+            weights = "8.0, 1.0, 3.0, 3.0, 0.0" if table == "posts_fts" else "8.0, 3.0, 3.0, 0.0"
+            order = f"bm25({table}, {weights})"
         else:
             order = "f.rank"
-        async with self.conn.execute(
-            f"SELECT f.rowid {query.from_where()} ORDER BY {order} LIMIT ? OFFSET ?",
+        rows = await self._rows(
+            f"SELECT f.rowid {query.from_where(table=table)} ORDER BY {order} LIMIT ? OFFSET ?",
             (match, *query.args, limit, offset),
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        )
+        return [row[0] for row in rows]
 
     async def _search_ranked(
         self, parsed: ParsedQuery, query: _Query, page: int, per_page: int
     ) -> SearchPage:
         offset = page * per_page
+        want = per_page + 1  # one more tells whether a next page exists
         everything = query.match()
         total = await self._count(query, everything, RANK_ALL + 1)
         if total <= RANK_ALL:
-            ids = await self._ids(query, everything, True, per_page + 1, offset)
+            ids = await self._ids(query, everything, True, want, offset)
             exact = True
         else:
-            # Many matches: the posts with the words in a high-weight column first
-            high = column_filter(_HIGH_COLUMNS, query.words)
-            high_match = query.match(high)
-            n_high = await self._count(query, high_match, RANK_ALL + 1)
-            ids = await self._ids(query, high_match, n_high <= RANK_ALL, per_page + 1, offset)
-            if len(ids) <= per_page:
-                if n_high > RANK_ALL:  # deep paging: only now count them all
-                    n_high = await self._count(query, high_match, 1 << 62)
-                ids += await self._ids(
-                    query,
-                    f"({everything}) NOT ({high})",
-                    False,
-                    per_page + 1 - len(ids),
-                    max(0, offset - n_high),
-                )
+            ids = await self._tiered(parsed, query, offset, want)
             total, exact = RANK_ALL, False
         more = len(ids) > per_page
         ids = ids[:per_page]
@@ -330,6 +337,37 @@ class ArchiveQueries:
             total = max(total, offset + len(ids) + int(more))
         hits = await self._hits_with_snippets(ids, query.words)
         return SearchPage(hits, page, total, per_page, parsed, total_exact=exact, more=more)
+
+    async def _tiered(self, parsed: ParsedQuery, query: _Query, offset: int, want: int):
+        """More than RANK_ALL matches. First tier: the posts with the words in their title,
+        author or categories, ranked by BM25 when at most RANK_ALL, else newest first; then
+        every other match, newest first."""
+        if parsed.excluded:
+            # exclusions concern the whole post: the full index decides (stemmed)
+            table = "posts_fts"
+            high = query.match(column_filter(_HIGH_COLUMNS, query.words))
+        else:
+            # the small unstemmed index of titles, authors and categories is much cheaper
+            table = "titles_fts"
+            high = query.match(column_filter(_HIGH_COLUMNS, parsed.fts()))
+        n_high = await self._count(query, high, RANK_ALL + 1, table)
+        if n_high <= RANK_ALL:
+            tier_a = await self._ids(query, high, True, RANK_ALL, 0, table)
+        elif offset + want <= n_high:
+            return await self._ids(query, high, False, want, offset, table)
+        else:  # deep paging past a huge first tier: the slow path, only here
+            tier_a = await self._ids(query, high, False, 1 << 62, 0, table)
+        ids = tier_a[offset : offset + want]
+        if len(ids) < want:
+            # the rest, newest first, skipping the first tier's posts
+            skip = max(0, offset - len(tier_a))
+            seen = set(tier_a)
+            rest = await self._ids(
+                query, query.match(), False, skip + want - len(ids) + len(seen), 0
+            )
+            rest = [i for i in rest if i not in seen]
+            ids += rest[skip : skip + want - len(ids)]
+        return ids
 
     async def _search_filtered(
         self, parsed: ParsedQuery, query: _Query, page: int, per_page: int
@@ -341,12 +379,12 @@ class ArchiveQueries:
         exact = total <= RANK_ALL
         if exact:
             # few enough to sort by publication date
-            async with self.conn.execute(
+            rows = await self._rows(
                 f"SELECT f.rowid {query.from_where(join=True)}"
                 " ORDER BY p.published_at DESC, p.id DESC LIMIT ? OFFSET ?",
                 (match, *query.args, per_page + 1, offset),
-            ) as cur:
-                ids = [row[0] for row in await cur.fetchall()]
+            )
+            ids = [row[0] for row in rows]
         else:
             ids = await self._ids(query, match, False, per_page + 1, offset)
         more = len(ids) > per_page
@@ -365,23 +403,38 @@ class ArchiveQueries:
         per_page: int,
     ) -> SearchPage:
         """Only a date range: newest first."""
-        feed_sql, feed_args = _feed_filter(scope)
-        where = "published_at >= ? AND published_at < ?" + feed_sql
-        args = [-1e18 if after is None else after, 1e18 if before is None else before]
-        async with self.conn.execute(
-            f"SELECT count(*) FROM posts INDEXED BY posts_published WHERE {where}",
-            (*args, *feed_args),
-        ) as cur:
-            (total,) = await cur.fetchone()
-        async with self.conn.execute(
-            f"SELECT id FROM posts INDEXED BY posts_published WHERE {where}"
-            " ORDER BY published_at DESC LIMIT ? OFFSET ?",
-            (*args, *feed_args, per_page, page * per_page),
-        ) as cur:
-            ids = [row[0] for row in await cur.fetchall()]
+        low = -1e18 if after is None else after
+        high = 1e18 if before is None else before
+        feeds = scope.feeds if not scope.everything else await self.archive_feed_ids()
+        marks = ",".join("?" * len(feeds))
+        rows = await self._rows(
+            "SELECT count(*) FROM posts INDEXED BY posts_feed_published"
+            f" WHERE feed_id IN ({marks}) AND published_at >= ? AND published_at < ?",
+            (*feeds, low, high),
+        )
+        total = rows[0][0]
+        ids = await self._newest(feeds, page * per_page + per_page, low, high)
+        ids = ids[page * per_page :]
         more = (page + 1) * per_page < total
         hits = await self._hits_plain(ids)
         return SearchPage(hits, page, total, per_page, parsed, more=more)
+
+    async def _newest(self, feeds: list[int], count: int, low=-1e18, high=1e18) -> list[int]:
+        """The `count` newest post ids of these feeds (published in [low, high)): each
+        feed's newest through its index, merged."""
+        found: list[tuple[float, int]] = []
+        for start in range(0, len(feeds), 400):  # SQLite allows 500 terms in a UNION
+            chunk = feeds[start : start + 400]
+            sql = " UNION ALL ".join(
+                "SELECT * FROM (SELECT published_at, id FROM posts INDEXED BY"
+                " posts_feed_published WHERE feed_id = ? AND published_at >= ?"
+                " AND published_at < ? ORDER BY published_at DESC LIMIT ?)"
+                for _ in chunk
+            )
+            args = [v for f in chunk for v in (f, low, high, count)]
+            found += [(row[0], row[1]) for row in await self._rows(sql, args)]
+        found.sort(reverse=True)
+        return [i for _, i in found[:count]]
 
     async def _hits_with_snippets(self, ids: list[int], match: str) -> list[SearchHit]:
         """Snippets for one page's rows only: FTS5 looks up each rowid, not every match."""
@@ -415,19 +468,13 @@ class ArchiveQueries:
     async def latest(
         self, guild_id: int | None, count: int = 5, *, feed_ids: Iterable[int] | None = None
     ) -> list[SearchHit]:
-        """The newest posts of the scope, newest first (posts without a date come last)."""
+        """The newest posts of the scope, newest first (posts without a date are left out)."""
         scope = await self._scope(guild_id, feed_ids)
         if not scope.feeds:
             return []
         count = max(1, min(int(count), 50))
-        feed_sql, feed_args = _feed_filter(scope)
-        async with self.conn.execute(
-            f"SELECT id FROM posts INDEXED BY posts_published WHERE 1{feed_sql}"
-            " ORDER BY published_at DESC LIMIT ?",
-            (*feed_args, count),
-        ) as cur:
-            ids = [row[0] for row in await cur.fetchall()]
-        return await self._hits_plain(ids)
+        feeds = scope.feeds if not scope.everything else await self.archive_feed_ids()
+        return await self._hits_plain(await self._newest(feeds, count))
 
     async def random_post(
         self, guild_id: int | None, *, feed_ids: Iterable[int] | None = None
@@ -498,43 +545,45 @@ class ArchiveQueries:
         scope = await self._scope(guild_id, feed_ids)
         if not scope.feeds:
             return []
-        words = title_prefix_query(text)
+        words = title_words(text)
         if not words:
             newest = await self.latest(None, limit, feed_ids=scope.feeds)
             return [(h.post_id, h.title) for h in newest]
-        starts = column_filter(["title"], title_prefix_query(text, anchored=True))
-        anywhere = column_filter(["title"], words)
         query = _Query("", [], scope)
-        found: list[int] = []
         try:
             await self.index_pending()
-            for match in (query.match(starts), f"({query.match(anywhere)}) NOT ({starts})"):
-                async with self.conn.execute(
-                    "SELECT count(*) FROM (SELECT 1 FROM titles_fts WHERE titles_fts MATCH ?"
-                    " LIMIT ?)",
-                    (match, TITLE_RANK_ALL + 1),
-                ) as cur:
-                    (n,) = await cur.fetchone()
-                order = "rank" if n <= TITLE_RANK_ALL else "rowid DESC"
-                async with self.conn.execute(
-                    f"SELECT rowid FROM titles_fts WHERE titles_fts MATCH ? ORDER BY {order}"
-                    " LIMIT ?",
-                    (match, limit - len(found)),
-                ) as cur:
-                    found += [row[0] for row in await cur.fetchall()]
-                if len(found) >= limit:
-                    break
+            if len(words) > 1 and len(words[-1]) <= 2:
+                # "coffee g": a one- or two-letter prefix expands to thousands of words;
+                # the whole words go through the index, the fragment is checked here
+                found = await self._titles(
+                    query.match(column_filter(["title"], words_query(words[:-1]))), 200
+                )
+                return _prefix_first(found, words, limit)
+            starts = column_filter(["title"], title_prefix_query(words, anchored=True))
+            anywhere = column_filter(["title"], title_prefix_query(words))
+            found = await self._titles(query.match(starts), limit)
+            if len(found) < limit:
+                seen = {i for i, _ in found}
+                more = await self._titles(query.match(anywhere), limit + len(seen))
+                found += [(i, t) for i, t in more if i not in seen][: limit - len(found)]
+            return found
         except aiosqlite.Error:
             log.exception("title autocomplete failed for %r", text)
             return []
-        if not found:
-            return []
-        marks = ",".join("?" * len(found))
-        async with self.conn.execute(
-            f"SELECT id, title FROM posts WHERE id IN ({marks})", found
-        ) as cur:
-            names = {row[0]: row[1] for row in await cur.fetchall()}
-        return [(i, names[i]) for i in found if i in names]
+
+    async def _titles(self, match: str, limit: int) -> list[tuple[int, str]]:
+        rows = await self._rows(
+            "SELECT count(*) FROM (SELECT 1 FROM titles_fts WHERE titles_fts MATCH ? LIMIT ?)",
+            (match, TITLE_RANK_ALL + 1),
+        )
+        order = "f.rank" if rows[0][0] <= TITLE_RANK_ALL else "f.rowid DESC"
+        rows = await self._rows(
+            "SELECT p.id, p.title FROM (SELECT f.rowid FROM titles_fts f"
+            f" WHERE titles_fts MATCH ? ORDER BY {order} LIMIT ?) t JOIN posts p"
+            " ON p.id = t.rowid",
+            (match, limit),
+        )
+        return [(row[0], row[1]) for row in rows]
 
     async def authors_like(
         self,
@@ -586,15 +635,33 @@ class ArchiveQueries:
     async def optimize_archive(self) -> None:
         """Merge the search indexes into one segment each (after a large import)."""
         await self.index_pending()
-        await self.conn.execute("INSERT INTO posts_fts(posts_fts) VALUES ('optimize')")
-        await self.conn.execute("INSERT INTO titles_fts(titles_fts) VALUES ('optimize')")
-        await self.conn.commit()
+        async with self.transaction() as db:
+            await db.execute("INSERT INTO posts_fts(posts_fts) VALUES ('optimize')")
+            await db.execute("INSERT INTO titles_fts(titles_fts) VALUES ('optimize')")
 
 
-def _feed_filter(scope: _Scope) -> tuple[str, list[int]]:
+def _prefix_first(
+    found: list[tuple[int, str]], words: list[str], limit: int
+) -> list[tuple[int, str]]:
+    """Titles with a word starting with the last (short) word typed, those beginning with
+    the typed text first."""
+    typed = [fold(w) for w in words]
+    first, rest = [], []
+    for post_id, title in found:
+        have = re.findall(r"\w+", fold(title))
+        if not any(w.startswith(typed[-1]) for w in have):
+            continue
+        starts = have[: len(typed) - 1] == typed[:-1] and len(have) >= len(typed)
+        (first if starts and have[len(typed) - 1].startswith(typed[-1]) else rest).append(
+            (post_id, title)
+        )
+    return (first + rest)[:limit]
+
+
+def _feed_filter(scope: _Scope, everything_sql: str = "1") -> tuple[str, list[int]]:
     if scope.everything:
-        return "", []
-    return f" AND feed_id IN ({','.join('?' * len(scope.feeds))})", list(scope.feeds)
+        return everything_sql, []
+    return f"feed_id IN ({','.join('?' * len(scope.feeds))})", list(scope.feeds)
 
 
 def _cut(text: str | None) -> str:

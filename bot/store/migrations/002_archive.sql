@@ -30,14 +30,15 @@ CREATE VIRTUAL TABLE posts_fts USING fts5(
 -- ORDER BY rank: the title weighs most, then author and categories, then the body.
 INSERT INTO posts_fts(posts_fts, rank) VALUES ('rank', 'bm25(8.0, 1.0, 3.0, 3.0, 0.0)');
 
--- Titles alone, for autocomplete (a small index where prefix queries are cheap).
+-- Title, author and categories without stemming: title autocomplete (prefix queries on a
+-- small index), and the first tier of searches matching very many posts.
 CREATE VIRTUAL TABLE titles_fts USING fts5(
-    title, feed,
+    title, author, terms, feed,
     content = 'posts_search_source',
     content_rowid = 'id',
-    tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '2'
+    tokenize = 'unicode61 remove_diacritics 2'
 );
+INSERT INTO titles_fts(titles_fts, rank) VALUES ('rank', 'bm25(8.0, 3.0, 3.0, 0.0)');
 
 CREATE TABLE archive_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -49,8 +50,9 @@ CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
     SELECT 'delete', old.id, old.title, old.content_text, old.author,
            old.categories || ' ' || old.tags, 'gazettefeed' || old.feed_id
     WHERE old.id <= (SELECT indexed_upto FROM archive_state);
-    INSERT INTO titles_fts(titles_fts, rowid, title, feed)
-    SELECT 'delete', old.id, old.title, 'gazettefeed' || old.feed_id
+    INSERT INTO titles_fts(titles_fts, rowid, title, author, terms, feed)
+    SELECT 'delete', old.id, old.title, old.author, old.categories || ' ' || old.tags,
+           'gazettefeed' || old.feed_id
     WHERE old.id <= (SELECT indexed_upto FROM archive_state);
     -- SQLite gives the next post max(id) + 1: never let that id count as indexed
     UPDATE archive_state SET indexed_upto = (SELECT coalesce(max(id), 0) FROM posts)
@@ -66,10 +68,12 @@ WHEN old.id <= (SELECT indexed_upto FROM archive_state) BEGIN
     INSERT INTO posts_fts(rowid, title, body, author, terms, feed)
     VALUES (new.id, new.title, new.content_text, new.author,
             new.categories || ' ' || new.tags, 'gazettefeed' || new.feed_id);
-    INSERT INTO titles_fts(titles_fts, rowid, title, feed)
-    VALUES ('delete', old.id, old.title, 'gazettefeed' || old.feed_id);
-    INSERT INTO titles_fts(rowid, title, feed)
-    VALUES (new.id, new.title, 'gazettefeed' || new.feed_id);
+    INSERT INTO titles_fts(titles_fts, rowid, title, author, terms, feed)
+    VALUES ('delete', old.id, old.title, old.author, old.categories || ' ' || old.tags,
+            'gazettefeed' || old.feed_id);
+    INSERT INTO titles_fts(rowid, title, author, terms, feed)
+    VALUES (new.id, new.title, new.author, new.categories || ' ' || new.tags,
+            'gazettefeed' || new.feed_id);
 END;
 
 -- Authors, categories and tags per feed with their post counts: autocomplete reads this
@@ -141,7 +145,8 @@ END;
 -- Posts stored before this migration.
 INSERT INTO posts_fts(rowid, title, body, author, terms, feed)
 SELECT id, title, body, author, terms, feed FROM posts_search_source;
-INSERT INTO titles_fts(rowid, title, feed) SELECT id, title, feed FROM posts_search_source;
+INSERT INTO titles_fts(rowid, title, author, terms, feed)
+SELECT id, title, author, terms, feed FROM posts_search_source;
 INSERT INTO archive_state(id, indexed_upto) SELECT 1, coalesce(max(id), 0) FROM posts;
 INSERT INTO archive_facets(feed_id, kind, name, posts)
 SELECT feed_id, kind, name, count(*) FROM (
@@ -159,6 +164,3 @@ SELECT feed_id, kind, name, count(*) FROM (
     WHERE j.type = 'text' AND trim(j.value) != ''
 )
 GROUP BY feed_id, kind, name;
-
--- Newest first across feeds (latest, date-only searches): read in order, stop at the limit.
-CREATE INDEX posts_published ON posts(published_at, feed_id);
