@@ -134,15 +134,23 @@ async def main(feeds: int) -> None:
                 allow_private=True, max_connections=64, max_per_host=64
             ) as session:
                 fetcher = Fetcher(session)
+                async with session.post(f"{base}/_warm?feeds={feeds}"):
+                    pass
                 # Gazette: interval 0 so every feed is due again for the next cycle
                 store = await setup_store(Path(tmp) / "gazette.db", base, feeds)
                 poller = FeedPoller(store, fetcher, default_interval=0.0, max_concurrency=16)
                 print("Gazette (bot.poller.FeedPoller)")
-                g_cold = await timed("cold (1,000 x 200, all new)", lambda: poller.poll_due(limit=feeds), lag)
-                g_same = await timed("unchanged (1,000 x 304)", lambda: poller.poll_due(limit=feeds), lag)
-                async with session.post(f"{base}/_bump"):
+                g_cold = await timed(
+                    "cold (1,000 x 200, all new)", lambda: poller.poll_due(limit=feeds), lag
+                )
+                g_same = await timed(
+                    "unchanged (1,000 x 304)", lambda: poller.poll_due(limit=feeds), lag
+                )
+                async with session.post(f"{base}/_bump?feeds={feeds}"):
                     pass
-                g_changed = await timed("changed (one new entry each)", lambda: poller.poll_due(limit=feeds), lag)
+                g_changed = await timed(
+                    "changed (one new entry each)", lambda: poller.poll_due(limit=feeds), lag
+                )
                 await store.close()
 
                 # the baseline, same farm, same machine, same run
@@ -151,7 +159,7 @@ async def main(feeds: int) -> None:
                 print("Baseline (full fetch + feedparser.parse defaults, like reader/CordFeeder)")
                 b_cold = await timed("cold", lambda: baseline_cycle(store, session, ids), lag)
                 b_same = await timed("unchanged", lambda: baseline_cycle(store, session, ids), lag)
-                async with session.post(f"{base}/_bump"):
+                async with session.post(f"{base}/_bump?feeds={feeds}"):
                     pass
                 b_changed = await timed("changed", lambda: baseline_cycle(store, session, ids), lag)
                 await store.close()

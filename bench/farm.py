@@ -1,8 +1,8 @@
 """A farm of WordPress-style feeds on 127.0.0.1, run in its own process by the benchmarks.
 
 Feed i lives at /feed/i. Each has 10 posts of about 4 KB of HTML, an ETag and a
-Last-Modified, and is gzip-compressed when asked. POST /_bump adds one new post to every
-feed (the oldest drops out, as in a real feed).
+Last-Modified, and is gzip-compressed when asked. POST /_bump?feeds=N adds one new post to every
+feed (the oldest drops out, as in a real feed); POST /_warm?feeds=N builds the bodies ahead.
 """
 
 from __future__ import annotations
@@ -80,13 +80,26 @@ def make_app() -> web.Application:
             return web.Response(body=packed, headers=headers)
         return web.Response(body=plain, headers=headers)
 
+    def prepare(feeds: int, host: str) -> None:
+        # bodies are built ahead, so the measured cycle pays for serving, not for writing
+        generation = state["generation"]
+        for number in range(feeds):
+            body = feed_xml(number, 10 + generation, host)
+            cache[(number, generation)] = (body, gzip.compress(body, 5))
+
     async def bump(request: web.Request) -> web.Response:
         state["generation"] += 1
+        prepare(int(request.query.get("feeds", 0)), request.host)
+        return web.Response(text=str(state["generation"]))
+
+    async def warm(request: web.Request) -> web.Response:
+        prepare(int(request.query.get("feeds", 0)), request.host)
         return web.Response(text=str(state["generation"]))
 
     app = web.Application()
     app.router.add_get("/feed/{n}", feed)
     app.router.add_post("/_bump", bump)
+    app.router.add_post("/_warm", warm)
     return app
 
 

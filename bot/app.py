@@ -93,6 +93,10 @@ class Gazette(commands.Bot):
         log.info("synced %d slash commands (%s)", len(synced), "one server" if guild else "global")
         return True
 
+    async def close(self) -> None:
+        await super().close()
+        self.poller.close()
+
     async def on_ready(self) -> None:
         if self._ready_logged:
             return

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .discovery import DiscoveryError, discover
@@ -71,6 +72,11 @@ class FeedPoller:
         self.default_interval = default_interval
         self.max_backoff = max_backoff
         self._limit = asyncio.Semaphore(max_concurrency)
+        # One parsing thread: more would only fight the event loop for the GIL and stall it
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazette-parse")
+
+    def close(self) -> None:
+        self._parser.shutdown(wait=False, cancel_futures=True)
 
     def next_check(self, feed_interval: float | None = None) -> float:
         interval = feed_interval or self.default_interval
@@ -157,7 +163,9 @@ class FeedPoller:
                 )
             else:
                 known = await self.store.known_keys(feed.id)
-                parsed = await asyncio.to_thread(parse_feed, result.body, result.url, known)
+                parsed = await asyncio.get_running_loop().run_in_executor(
+                    self._parser, parse_feed, result.body, result.url, known
+                )
                 new_ids = await self.store.store_entries(feed.id, parsed.entries, announce=True)
                 report.new_posts += len(new_ids)
                 recovered = await self.store.record_fetched(
