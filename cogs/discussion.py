@@ -111,46 +111,66 @@ class Discussion(commands.Cog):
         self._opening: dict[tuple[int, int], asyncio.Lock] = {}
         self._touched: dict[int, float] = {}
         self._mirror_limit = asyncio.Semaphore(8)
+        self._mirror_wanted = asyncio.Event()
+        self._active = 0  # mirrors running (their locks must stay)
         self._tasks: set[asyncio.Task] = set()
 
     async def cog_load(self) -> None:
         self.comment_loop.change_interval(seconds=self.timing.poll_tick)
         self.comment_loop.start()
+        self.mirror_loop.start()
 
     async def cog_unload(self) -> None:
         self.comment_loop.cancel()
+        self.mirror_loop.cancel()
         for task in self._tasks:
             task.cancel()
 
-    # --- the background loop --------------------------------------------------------
+    # --- the background loops -------------------------------------------------------
 
     @tasks.loop(seconds=15)
     async def comment_loop(self) -> None:
+        """Read the comments of the posts that are due (bot/comments.py)."""
         try:
             report = await self.watcher.poll_due()
-            if report.checked:
-                log.debug(
-                    "comments: %d posts checked, %d new, %d edited, %d failed, %d requests",
-                    report.checked,
-                    report.new_comments,
-                    report.edited_comments,
-                    report.failed,
-                    report.requests,
-                )
         except Exception:
             log.exception("comment poll cycle failed")
+            return
+        if report.checked:
+            log.debug(
+                "comments: %d posts checked, %d new, %d edited, %d failed, %d requests",
+                report.checked,
+                report.new_comments,
+                report.edited_comments,
+                report.failed,
+                report.requests,
+            )
+        if report.changed_posts:
+            self._mirror_wanted.set()
+
+    @tasks.loop(seconds=0)
+    async def mirror_loop(self) -> None:
+        """Show what was read; paced by the outbox tick, woken when comments were found."""
         try:
             await self.mirror_due()
         except Exception:
             log.exception("mirroring comments failed")
+        try:
+            await asyncio.wait_for(self._mirror_wanted.wait(), timeout=self.timing.delivery_tick)
+        except TimeoutError:
+            pass
+        self._mirror_wanted.clear()
 
     @comment_loop.before_loop
+    @mirror_loop.before_loop
     async def _before_loop(self) -> None:
         await self.bot.wait_until_ready()
 
     async def mirror_due(self) -> None:
         now = time.time()
         due = await self.store.due_mirrors(now, self.watcher.live_since(now), limit=100)
+        if not self._active:  # nothing runs: forget the locks of earlier rounds
+            self._discussion_locks.clear()
         if due:
             await asyncio.gather(*(self._mirror_guarded(d.id) for d in due))
 
@@ -169,20 +189,27 @@ class Discussion(commands.Cog):
 
     async def _mirror_guarded(self, discussion_id: int) -> None:
         lock = self._discussion_locks.setdefault(discussion_id, asyncio.Lock())
-        async with self._mirror_limit, lock:
-            discussion = await self.store.get_discussion(discussion_id)
-            if discussion is None or discussion.state != "open":
-                return
-            try:
-                await self.mirror(discussion)
-            except ThreadGone:
-                log.info("discussion %s: its thread is gone", discussion.id)
-                await self.store.mark_discussion_deleted(discussion.id)
-            except MirrorFailed as exc:
-                await self._postpone(discussion, str(exc))
-            except Exception as exc:
-                log.exception("mirroring discussion %s failed unexpectedly", discussion.id)
-                await self._postpone(discussion, f"unexpected error: {type(exc).__name__}")
+        self._active += 1
+        try:
+            async with self._mirror_limit, lock:
+                await self._mirror_one(discussion_id)
+        finally:
+            self._active -= 1
+
+    async def _mirror_one(self, discussion_id: int) -> None:
+        discussion = await self.store.get_discussion(discussion_id)
+        if discussion is None or discussion.state != "open":
+            return
+        try:
+            await self.mirror(discussion)
+        except ThreadGone:
+            log.info("discussion %s: its thread is gone", discussion.id)
+            await self.store.mark_discussion_deleted(discussion.id)
+        except MirrorFailed as exc:
+            await self._postpone(discussion, str(exc))
+        except Exception as exc:
+            log.exception("mirroring discussion %s failed unexpectedly", discussion.id)
+            await self._postpone(discussion, f"unexpected error: {type(exc).__name__}")
 
     async def _postpone(self, discussion: DiscussionInfo, error: str) -> None:
         # the announcer's retry timing: 30 s doubling up to an hour (tests shorten it)
@@ -204,6 +231,8 @@ class Discussion(commands.Cog):
             await self.store.mirror_done(discussion.id, discussion.mirror_due_at)
             return 0
         thread = await self._thread(discussion)
+        if thread.locked:  # closed by a moderator: the comments wait until it is reopened
+            raise MirrorFailed(f"the thread {thread.name!r} is locked")
         if thread.archived:
             await self._unarchive(thread)
         hook = await self._webhook(thread.parent)

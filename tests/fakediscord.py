@@ -3119,6 +3119,15 @@ class FakeDiscord:
             return await self._followup(interaction, call)
         webhook = self._webhook(call)
         body = call.json
+        username = body.get("username")
+        if username is not None and (
+            not 1 <= len(username) <= 80
+            or "discord" in username.lower()
+            or "clyde" in username.lower()
+        ):  # as Discord refuses webhook names (a display-name override included)
+            errors = _FormErrors()
+            errors.add(["username"], "USERNAME_INVALID", "Username is invalid.")
+            errors.raise_if_any()
         channel = self._channel(int(webhook["channel_id"]))
         if "thread_id" in call.query:
             thread = self._channel(int(call.query["thread_id"]))

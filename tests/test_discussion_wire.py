@@ -421,6 +421,46 @@ async def test_without_rest_the_comment_feed_is_read_with_conditional_gets(gazet
     assert len(mirrored(world, thread)) == 2
 
 
+async def test_rest_switched_off_later_falls_back_to_the_comment_feed(gazette_world):
+    world = gazette_world
+    blog = WPBlog(world.site)
+    await world.start()
+    await follow(world, blog)
+    post, thread = await publish_and_announce(world, blog)
+    blog.comment(post, "<p>Over REST.</p>", author="Ann")
+    await read_comments_now(world)
+    await eventually(lambda: has(world, thread, 1))
+
+    blog.rest = "error"  # a security plugin switched the REST API off
+    blog.comment(post, "<p>Over the feed.</p>", author="Bob")
+    await read_comments_now(world)
+    messages = await eventually(lambda: has(world, thread, 2))
+    assert [m["author"]["username"] for m in messages] == ["Ann", "Bob"]
+    assert world.site.requests_for(f"/{post.id}/feed/")
+
+
+async def test_one_read_serves_every_server_discussing_the_article(gazette_world):
+    world = gazette_world
+    world.global_commands = True
+    other_guild = world.fake.add_guild("Elsewhere")
+    other_channel = world.fake.add_channel(other_guild, "reading")
+    blog = WPBlog(world.site)
+    await world.start()
+    await follow(world, blog)
+    await world.fake.invoke(
+        other_guild, other_channel, "feed add", {"url": blog.feed_url, "channel": other_channel}
+    )
+    post, thread = await publish_and_announce(world, blog)
+    other_thread = await announced_thread(world, other_channel)
+    blog.comment(post, "<p>Seen twice.</p>", author="Ann")
+    before = len(world.site.requests_for("/wp-json/wp/v2/comments"))
+    await read_comments_now(world)
+    here = await eventually(lambda: has(world, thread, 1))
+    there = await eventually(lambda: has(world, other_thread, 1))
+    assert here[0]["content"] == there[0]["content"]
+    assert len(world.site.requests_for("/wp-json/wp/v2/comments")) == before + 1
+
+
 async def test_without_manage_webhooks_comments_are_the_bots_embeds(gazette_world):
     world = gazette_world
     world.fake.set_bot_overwrite(world.text, deny=Perm.MANAGE_WEBHOOKS)

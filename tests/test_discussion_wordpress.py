@@ -67,6 +67,9 @@ async def twelve_comments(wp, post_id: int) -> list[tuple[str, str | None]]:
             )
         )
         expected.append((author, f"Reader {parent}" if parent is not None else None))
+    # neither a pingback nor a comment held for moderation is shown
+    ops.append(wp.comment_op(post_id, "<p>[&#8230;] linked […]</p>", type="pingback"))
+    ops.append(wp.comment_op(post_id, "<p>Held.</p>", author="Spammer", approved=False))
     await wp.create_comments(ops)
     return expected
 
@@ -119,16 +122,24 @@ async def test_edited_comment_edits_its_message_and_restart_duplicates_nothing(
     )
     assert edited["edited_timestamp"] is not None
 
+    held = await wp_blog.create_comment(post.id, "<p>Held back.</p>", author="Dee", approved=False)
+    await wp_blog.create_comment(post.id, "<p>Hello again.</p>", author="Bob")
+    await read_comments_now(world)
+    await eventually(lambda: count_of(world, thread, 3), within=10)
+    await wp_blog.edit_comment(held.id, approved=True)  # approved later: shown then
+    await read_comments_now(world)
+    await eventually(lambda: count_of(world, thread, 4), within=10)
+
     await world.restart()
     await world.poll_now()
     await read_comments_now(world)
     await settle()
-    assert len(mirrored(world, thread)) == 2
+    assert len(mirrored(world, thread)) == 4
     assert len(world.announcements()) == 1 and len(world.fake.threads(world.text)) == 1
     await wp_blog.create_comment(post.id, "<p>After the restart.</p>", author="Cy")
     await read_comments_now(world)
-    messages = await eventually(lambda: count_of(world, thread, 3), within=10)
-    assert [m["author"]["username"] for m in messages] == ["Ann", "Bob", "Cy"]
+    messages = await eventually(lambda: count_of(world, thread, 5), within=10)
+    assert [m["author"]["username"] for m in messages] == ["Ann", "Bob", "Bob", "Dee", "Cy"]
 
 
 @pytest.mark.parametrize("mode", ["error", "off"])
