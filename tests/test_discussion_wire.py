@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import re
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -30,6 +31,7 @@ from bot.comments import (
 from bot.fetch import Fetcher, create_session
 from bot.models import Entry
 from bot.store import Store
+from bot.store.base import _migrations
 from bot.wordpress import Comment
 from tests.fakediscord import Perm
 from tests.harness import MEMBER, eventually, settle
@@ -840,6 +842,33 @@ def test_fresh_validators_are_not_trusted():
     assert not trustworthy_validators(formatdate(now, usegmt=True), now)
     assert not trustworthy_validators("yesterday-ish", now)
     assert trustworthy_validators(None, now)
+
+
+async def test_announcements_sent_before_the_upgrade_keep_their_threads(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for number, _, sql in _migrations():
+        if number <= 2:
+            conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+    conn.executescript(
+        "INSERT INTO feeds(id, url, created_at) VALUES (1, 'http://blog.test/feed/', 0);"
+        "INSERT INTO subscriptions(id, feed_id, guild_id, channel_id, created_at)"
+        " VALUES (1, 1, 10, 20, 0);"
+        "INSERT INTO posts(id, feed_id, entry_key, discovered_at)"
+        " VALUES (1, 1, 'a', 0), (2, 1, 'b', 0);"
+        "INSERT INTO deliveries(post_id, subscription_id, state, nonce, message_id, thread_id,"
+        " created_at, sent_at) VALUES (1, 1, 'sent', 'n1', 500, 500, 0, 0),"
+        " (2, 1, 'sent', 'n2', 600, NULL, 0, 0);"
+    )
+    conn.close()
+    store = await Store.open(path)
+    try:
+        [discussion] = await store.post_discussions(1)
+        assert (discussion.thread_id, discussion.state) == (500, "open")
+        assert await store.post_discussions(2) == []
+        assert await store.get_comment_watch(1) is not None
+    finally:
+        await store.close()
 
 
 def test_checks_slow_down_with_age():

@@ -59,6 +59,7 @@ CREATE TABLE discussions (
     UNIQUE (post_id, subscription_id)
 );
 CREATE INDEX discussions_thread ON discussions(thread_id);
+CREATE INDEX discussions_subscription ON discussions(subscription_id);
 CREATE INDEX discussions_mirror_due ON discussions(mirror_due_at)
     WHERE mirror_due_at IS NOT NULL;
 
