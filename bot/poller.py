@@ -14,13 +14,14 @@ from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError
-from .models import Feed, Subscription
+from .models import Entry, Feed, Subscription
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 6 * 3600.0
 FAILURES_BEFORE_NOTICE = 3
+MAX_ANNOUNCE_AGE = 7 * 86400  # older entries seen for the first time are archived silently
 
 
 class SubscribeError(UserError):
@@ -98,6 +99,7 @@ class FeedPoller:
         mention_role_id: int | None = None,
         threads: bool = True,
         auto_archive_minutes: int = 10080,
+        interval_minutes: int | None = None,
     ) -> Subscribed:
         """Find the feed behind `url`, store every post it holds unannounced, and follow it."""
         try:
@@ -114,7 +116,11 @@ class FeedPoller:
             body_hash=body_hash(result.body),
             next_check_at=self.next_check(),
         )
-        await self.store.store_entries(feed.id, parsed.entries, announce=False)
+        if interval_minutes:
+            await self.store.set_feed_interval(feed.id, interval_minutes * 60)
+        # Entries new since the last poll are owed to those who already follow the feed;
+        # the new subscription is added after, so it gets none of them (no flood).
+        await self.store_new(feed.id, parsed.entries)
         subscription = await self.store.add_subscription(
             feed.id,
             guild_id,
@@ -129,6 +135,19 @@ class FeedPoller:
             feed_url=found.feed_url,
             stored=await self.store.count_posts(feed.id),
         )
+
+    async def store_new(self, feed_id: int, entries: list[Entry]) -> int:
+        """Store unseen entries; those published recently are owed to every subscription.
+
+        An entry dated long ago that shows up as new (a blog that moved and changed its
+        guids, a feed glitch) goes to the archive without being announced.
+        """
+        cutoff = time.time() - MAX_ANNOUNCE_AGE
+        recent = [e for e in entries if e.published_at is None or e.published_at >= cutoff]
+        old = [e for e in entries if e.published_at is not None and e.published_at < cutoff]
+        if old:
+            await self.store.store_entries(feed_id, old, announce=False)
+        return len(await self.store.store_entries(feed_id, recent, announce=True))
 
     async def poll_due(self, *, limit: int = 2000) -> PollReport:
         """One cycle: every feed whose time has come, at most `max_concurrency` at once."""
@@ -166,8 +185,7 @@ class FeedPoller:
                 parsed = await asyncio.get_running_loop().run_in_executor(
                     self._parser, parse_feed, result.body, result.url, known
                 )
-                new_ids = await self.store.store_entries(feed.id, parsed.entries, announce=True)
-                report.new_posts += len(new_ids)
+                report.new_posts += await self.store_new(feed.id, parsed.entries)
                 recovered = await self.store.record_fetched(
                     feed.id,
                     next_check_at=self.next_check(feed.poll_interval),

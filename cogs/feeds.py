@@ -85,6 +85,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         mention="A role to mention with each new post",
         threads="Open a discussion thread for each post (default: yes)",
         auto_archive="When an idle discussion thread is archived (default: 1 week)",
+        interval="Minutes between two checks of this feed (default: the bot's POLL_INTERVAL)",
     )
     @app_commands.choices(auto_archive=ARCHIVE_CHOICES)
     async def add(
@@ -95,6 +96,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         mention: discord.Role | None = None,
         threads: bool = True,
         auto_archive: app_commands.Choice[int] | None = None,
+        interval: app_commands.Range[int, 5, 1440] | None = None,
     ) -> None:
         if channel.type not in ANNOUNCE_CHANNELS:
             raise UserError("Pick a text, announcement or forum channel.")
@@ -116,6 +118,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                 mention_role_id=mention.id if mention else None,
                 threads=threads,
                 auto_archive_minutes=auto_archive.value if auto_archive else 10080,
+                interval_minutes=interval,
             )
         except AlreadySubscribed:
             raise UserError(f"That feed is already announced in {channel.mention}.") from None
@@ -140,8 +143,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         for status in statuses[:25]:
             sub = status.subscription
             lines = [f"<{sub.feed_url}> → <#{sub.channel_id}>"]
-            if sub.mention_role_id:
-                lines.append(f"Mentions <@&{sub.mention_role_id}>")
+            every = (status.poll_interval or self.bot.settings.poll_interval) // 60
+            lines.append(
+                f"Checked every {every} min"
+                + (f" · mentions <@&{sub.mention_role_id}>" if sub.mention_role_id else "")
+            )
             lines.append(
                 "Last check: "
                 + (
@@ -213,6 +219,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         no_mention="Stop mentioning a role",
         threads="Open a discussion thread for each post",
         auto_archive="When an idle discussion thread is archived",
+        interval="Minutes between two checks of this feed (shared by every server following it)",
     )
     @app_commands.autocomplete(feed=feed_autocomplete)
     @app_commands.choices(auto_archive=ARCHIVE_CHOICES)
@@ -224,8 +231,13 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         no_mention: bool = False,
         threads: bool | None = None,
         auto_archive: app_commands.Choice[int] | None = None,
+        interval: app_commands.Range[int, 5, 1440] | None = None,
     ) -> None:
         sub = await self.subscription_from(interaction, feed)
+        if interval:
+            await self.store.set_feed_interval(sub.feed_id, interval * 60)
+        # a fix on the admin's side (the feed, permissions, a role) deserves a prompt retry
+        await self.store.schedule_check(sub.feed_id, 0)
         sub = await self.store.update_subscription(
             interaction.guild_id,
             sub.id,
@@ -234,7 +246,6 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             mention_role_id=mention.id if mention else None,
             clear_mention=no_mention,
         )
-        # a fix on the admin's side (permissions, a role) deserves a prompt retry
         await self.store.retry_subscription_now(sub.id)
         mention_text = f"<@&{sub.mention_role_id}>" if sub.mention_role_id else "nobody"
         await interaction.response.send_message(

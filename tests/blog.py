@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
@@ -41,7 +42,8 @@ class Blog:
 
     def publish(self, title: str, html: str = "<p>Hello, readers.</p>", **fields) -> BlogPost:
         self._next_id += 1
-        published = fields.pop("published", 1_750_000_000 + self._next_id * 3600)
+        # recent, in publication order (entries dated over a week ago are archived silently)
+        published = fields.pop("published", time.time() - 86400 + self._next_id * 60)
         post = BlogPost(self._next_id, title, html, published, **fields)
         self.posts.append(post)
         self.serve()

@@ -138,3 +138,28 @@ async def test_failing_feed_backs_off_and_is_reported_once(site, store, poller, 
     assert [e.kind for e in report.events] == ["recovered"]
     report = await poll_now(poller, store)
     assert report.events == []
+
+
+async def test_old_entry_appearing_late_is_archived_not_announced(site, store, poller):
+    blog = Blog(site)
+    blog.publish("Current")
+    await poller.subscribe(blog.feed_url, guild_id=GUILD, channel_id=CHANNEL)
+    blog.publish("From the old blog, re-imported", published=time.time() - 30 * 86400)
+    blog.publish("Really new")
+    report = await poll_now(poller, store)
+    assert report.new_posts == 1
+    assert await owed_titles(store) == ["Really new"]
+    assert await store.count_posts((await store.guild_subscriptions(GUILD))[0].feed_id) == 3
+
+
+async def test_a_second_follower_does_not_swallow_posts_owed_to_the_first(site, store, poller):
+    blog = Blog(site)
+    blog.publish("Known")
+    await poller.subscribe(blog.feed_url, guild_id=GUILD, channel_id=CHANNEL)
+    blog.publish("Published between two polls")
+    # another server adds the same feed before the first one's next poll
+    await poller.subscribe(blog.feed_url, guild_id=2, channel_id=20)
+    due = await store.due_deliveries(time.time() + 1)
+    assert [(d.guild_id, (await store.get_post(d.post_id)).title) for d in due] == [
+        (GUILD, "Published between two polls")
+    ]

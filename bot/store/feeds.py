@@ -28,6 +28,7 @@ class SubscriptionStatus:
     feed_error: str | None
     failing_deliveries: int
     delivery_error: str | None
+    poll_interval: int | None  # seconds; None follows POLL_INTERVAL
 
 
 _FEED_COLUMNS = (
@@ -217,6 +218,11 @@ class FeedQueries:
             row = await cur.fetchone()
         return row[0] if row else 0
 
+    async def set_feed_interval(self, feed_id: int, seconds: int | None) -> None:
+        """How often the feed is checked; None follows POLL_INTERVAL."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE feeds SET poll_interval = ? WHERE id = ?", (seconds, feed_id))
+
     async def schedule_check(self, feed_id: int, at: float) -> None:
         """Check a feed at `at` (now, when an admin asks) without touching its failure count."""
         async with self.transaction() as db:
@@ -326,7 +332,8 @@ class FeedQueries:
             " (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id"
             "   AND d.state = 'pending' AND d.attempts > 0),"
             " (SELECT d.last_error FROM deliveries d WHERE d.subscription_id = s.id"
-            "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1)"
+            "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1),"
+            " f.poll_interval"
             " FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
             " WHERE s.guild_id = ? ORDER BY s.id",
             (guild_id,),
