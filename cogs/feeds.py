@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Gazette
+from bot.backfill import Progress, backfill
 from bot.errors import UserError
-from bot.models import Subscription
+from bot.models import Feed, Subscription
 from bot.render import render_announcement
 from bot.store.feeds import AlreadySubscribed
 
@@ -34,6 +36,19 @@ ARCHIVE_CHOICES = [
 NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
 
 
+def describe(progress: Progress) -> str:
+    """One line about a backfill, for the message that shows its progress."""
+    pages = f"page {progress.pages}" + (
+        f" of {progress.total_pages}" if progress.total_pages else ""
+    )
+    found = f"{progress.stored} older posts added to the archive ({progress.seen} read)"
+    if progress.error:
+        return f"⚠️ Importing the history stopped at {pages}: {progress.error}. {found}."
+    if progress.finished:
+        return f"✅ History imported through {progress.source}: {found}."
+    return f"⏳ Importing the history through {progress.source}: {pages}, {found}…"
+
+
 def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member) -> list[str]:
     perms = channel.permissions_for(me)
     needed = list(NEEDED_TO_ANNOUNCE)
@@ -48,6 +63,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self.store = bot.store
+        self.backfills: dict[int, asyncio.Task] = {}  # feed id → its running import
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -123,13 +139,62 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         except AlreadySubscribed:
             raise UserError(f"That feed is already announced in {channel.mention}.") from None
         role = f", mentioning {mention.mention}" if mention else ""
-        await interaction.followup.send(
+        summary = (
             f"Following **{discord.utils.escape_markdown(result.feed_title)}**\n"
             f"Feed: <{result.feed_url}>\n"
             f"New posts will be announced in {channel.mention}{role}. "
-            f"{result.stored} existing posts were stored in the archive without announcing them.",
-            ephemeral=True,
+            f"{result.stored} existing posts were stored in the archive without announcing them."
         )
+        await interaction.followup.send(summary, ephemeral=True)
+        feed = await self.store.get_feed(result.subscription.feed_id)
+        self.start_backfill(interaction, feed, summary + "\n")
+
+    def start_backfill(self, interaction: discord.Interaction, feed: Feed, intro: str) -> None:
+        """Import the blog's history in the background, showing progress in the answer."""
+        running = self.backfills.get(feed.id)
+        if running is not None and not running.done():
+            return
+        task = asyncio.create_task(self._backfill(interaction, feed, intro))
+        self.backfills[feed.id] = task
+
+    async def _backfill(self, interaction: discord.Interaction, feed: Feed, intro: str) -> None:
+        last_edit = 0.0
+
+        async def show(progress: Progress) -> None:
+            nonlocal last_edit
+            now = time.monotonic()
+            if not progress.finished and now - last_edit < 1.0:
+                return  # at most one edit a second: Discord rate-limits edits
+            last_edit = now
+            try:
+                await interaction.edit_original_response(content=intro + describe(progress))
+            except discord.HTTPException as exc:
+                log.info("could not show backfill progress: %s", exc)
+
+        try:
+            await backfill(self.store, self.bot.fetcher, feed, show)
+        except Exception:
+            log.exception("backfill of %s failed", feed.url)
+            await show(Progress(finished=True, error="unexpected error (logged)"))
+
+    @app_commands.command(
+        name="backfill", description="Import a feed's whole history into the archive"
+    )
+    @app_commands.describe(feed="The feed whose older posts to import (nothing is announced)")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def backfill_(self, interaction: discord.Interaction, feed: str) -> None:
+        sub = await self.subscription_from(interaction, feed)
+        running = self.backfills.get(sub.feed_id)
+        if running is not None and not running.done():
+            raise UserError("That feed's history is already being imported.")
+        await interaction.response.send_message(
+            f"Importing the history of <{sub.feed_url}>…", ephemeral=True
+        )
+        self.start_backfill(interaction, await self.store.get_feed(sub.feed_id), "")
+
+    async def cog_unload(self) -> None:
+        for task in self.backfills.values():
+            task.cancel()
 
     @app_commands.command(name="list", description="The feeds this server follows")
     async def list_(self, interaction: discord.Interaction) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
 
+from aiohttp import web
+
 from tests.httpserver import LocalSite
 
 
@@ -52,9 +54,10 @@ class Blog:
     def link(self, post: BlogPost) -> str:
         return self.site.url(f"{self.prefix}/{post.wp_id}/")
 
-    def rss(self) -> str:
+    def rss(self, page: int = 1) -> str:
         items = []
-        for post in sorted(self.posts, key=lambda p: p.published, reverse=True)[:10]:
+        newest_first = sorted(self.posts, key=lambda p: p.published, reverse=True)
+        for post in newest_first[(page - 1) * 10 : page * 10]:
             categories = "".join(f"<category><![CDATA[{c}]]></category>" for c in post.categories)
             image = f'<p><img src="{post.image}" alt="cover"></p>' if post.image else ""
             items.append(
@@ -74,11 +77,17 @@ class Blog:
         )
 
     def serve(self) -> None:
-        self.site.route(
-            f"{self.prefix}/feed/",
-            self.rss(),
-            content_type="application/rss+xml; charset=UTF-8",
-        )
+        """(Re)serve the feed as it is now; `?paged=N` gives older pages, 404 past the end."""
+        first_page = self.rss()
+
+        async def feed(request: web.Request) -> web.Response:
+            page = int(request.query.get("paged", "1") or 1)
+            if page > 1 and (page - 1) * 10 >= len(self.posts):
+                return web.Response(status=404, text="Page not found")
+            body = first_page if page == 1 else self.rss(page)
+            return web.Response(text=body, content_type="application/rss+xml", charset="utf-8")
+
+        self.site.route(f"{self.prefix}/feed/", handler=feed)
         self.site.route(
             f"{self.prefix}/",
             f'<html><head><title>{escape(self.title)}</title><link rel="alternate" '

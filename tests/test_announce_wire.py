@@ -275,3 +275,22 @@ async def test_failing_feed_gets_one_notice_and_one_recovery(gazette_world, fail
     await world.poll_now()
     await eventually(lambda: len(notices()) == 2, what="the recovery notice")
     assert "can be read again" in notices()[1]
+
+
+async def test_adding_a_feed_imports_its_history_with_progress_and_announces_none(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    for n in range(25):
+        blog.publish(f"Archive post {n}")
+    await world.start()
+    result = await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    await eventually(lambda: "History imported" in (result.content or ""), what="backfill end")
+    assert "15 older posts added" in result.content
+    [sub] = await world.store.guild_subscriptions(world.guild)
+    assert await world.store.count_posts(sub.feed_id) == 25
+    await settle()
+    assert world.announcements() == []
+
+    again = await world.command("feed backfill", {"feed": str(sub.id)})
+    await eventually(lambda: "History imported" in (again.content or ""), what="second backfill")
+    assert "0 older posts added" in again.content

@@ -1,0 +1,60 @@
+"""Backfill: a blog's whole history into the archive, never announced."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.backfill import backfill
+from bot.fetch import Fetcher, create_session
+from bot.poller import FeedPoller
+from bot.store import Store
+from tests.blog import Blog
+from tests.httpserver import LocalSite
+
+
+@pytest.fixture
+async def site():
+    async with LocalSite() as s:
+        yield s
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = await Store.open(tmp_path / "gazette.sqlite3")
+    yield store
+    await store.close()
+
+
+async def test_feed_pages_walked_to_the_end_without_announcing(site, store):
+    blog = Blog(site)
+    for n in range(27):
+        blog.publish(f"Post number {n}")
+    async with create_session(allow_private=True) as session:
+        fetcher = Fetcher(session)
+        poller = FeedPoller(store, fetcher, default_interval=60)
+        added = await poller.subscribe(blog.feed_url, guild_id=1, channel_id=10)
+        assert added.stored == 10  # the feed holds only the newest ten
+
+        seen = []
+
+        async def progress(p):
+            seen.append((p.pages, p.stored))
+
+        feed = await store.get_feed(added.subscription.feed_id)
+        result = await backfill(store, fetcher, feed, progress)
+        poller.close()
+    assert result.error is None and result.finished
+    assert result.source == "feed pages"
+    assert result.stored == 17 and result.pages == 2
+    assert seen[:2] == [(1, 10), (2, 17)]  # progress as pages arrive
+    assert await store.count_posts(feed.id) == 27
+    assert await store.due_deliveries(time.time() + 3600) == []
+    hits = await store.search(1, "number")
+    assert hits.total == 27
+
+    # a second backfill finds nothing new
+    async with create_session(allow_private=True) as session:
+        again = await backfill(store, Fetcher(session), feed)
+    assert again.stored == 0
