@@ -58,3 +58,35 @@ async def test_feed_pages_walked_to_the_end_without_announcing(site, store):
     async with create_session(allow_private=True) as session:
         again = await backfill(store, Fetcher(session), feed)
     assert again.stored == 0
+
+
+@pytest.mark.wordpress
+@pytest.mark.parametrize("rest", ["on", "off"])
+async def test_real_wordpress_history_through_rest_or_feed_pages(wp_blog, store, rest):
+    await wp_blog.create_posts(
+        [
+            wp_blog.post_op(
+                f"Story {n}",
+                content=f"<p>Chapter {n} of the story.</p>",
+                categories=["Tales"],
+                author="Maria Editor",
+                date=1_700_000_000 + n * 3600,
+            )
+            for n in range(23)
+        ]
+    )
+    await wp_blog.set_rest(rest)
+    async with create_session(allow_private=True) as session:
+        fetcher = Fetcher(session)
+        poller = FeedPoller(store, fetcher, default_interval=60)
+        added = await poller.subscribe(wp_blog.url + "/", guild_id=1, channel_id=10)
+        poller.close()
+        assert added.stored == 10
+        feed = await store.get_feed(added.subscription.feed_id)
+        result = await backfill(store, fetcher, feed)
+    assert result.error is None
+    assert result.source == ("the WordPress REST API" if rest == "on" else "feed pages")
+    assert result.stored == 13
+    assert await store.count_posts(feed.id) == 23  # same keys from REST and feed: no twins
+    hits = await store.search(1, "chapter", author="Maria Editor")
+    assert hits.total == 23
