@@ -19,7 +19,7 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.feeds", "cogs.announcer", "cogs.discussion")
+EXTENSIONS = ("cogs.errors", "cogs.feeds", "cogs.announcer", "cogs.discussion", "cogs.archive")
 
 
 @dataclass(frozen=True, slots=True)

@@ -613,19 +613,19 @@ class ArchiveQueries:
         limit: int,
         feed_ids: Iterable[int] | None,
     ) -> list[str]:
-        """Names containing the text (case-insensitive): those starting with it first, then
-        the most used."""
+        """Names containing the text, ignoring case and accents ("emi" finds "Émile"): those
+        starting with it first, then the most used."""
         limit = max(1, min(int(limit), 25))
         scope = await self._scope(guild_id, feed_ids)
         if not scope.feeds:
             return []
-        text = (text or "").strip()[:100].encode("utf-8", "replace").decode("utf-8")
+        text = fold((text or "").strip()[:100].encode("utf-8", "replace").decode("utf-8"))
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         marks = ",".join("?" * len(scope.feeds))
         async with self.conn.execute(
             "SELECT name, sum(posts) AS n FROM archive_facets"
-            f" WHERE kind = ? AND feed_id IN ({marks}) AND name LIKE ? ESCAPE '\\'"
-            " GROUP BY name ORDER BY name LIKE ? ESCAPE '\\' DESC, n DESC, name LIMIT ?",
+            f" WHERE kind = ? AND feed_id IN ({marks}) AND fold(name) LIKE ? ESCAPE '\\'"
+            " GROUP BY name ORDER BY fold(name) LIKE ? ESCAPE '\\' DESC, n DESC, name LIMIT ?",
             (kind, *scope.feeds, f"%{escaped}%", f"{escaped}%", limit),
         ) as cur:
             return [row[0] for row in await cur.fetchall()]

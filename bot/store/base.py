@@ -11,6 +11,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from ..search import fold
+
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +56,8 @@ class Database:
         else:
             conn = await aiosqlite.connect(":memory:")
         conn.row_factory = aiosqlite.Row
+        # fold(): case and accents ignored, as search compares words ("emile" finds "Émile")
+        await conn.create_function("fold", 1, _fold_or_null, deterministic=True)
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA busy_timeout=5000")
@@ -75,6 +79,10 @@ class Database:
             await self.conn.executescript(
                 f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
+
+
+def _fold_or_null(text: str | None) -> str | None:
+    return None if text is None else fold(text)
 
 
 def _migrations() -> list[tuple[int, str, str]]:

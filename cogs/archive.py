@@ -1,0 +1,338 @@
+"""`/archive`: search and read the history of the blogs this server follows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import Gazette
+from bot.errors import UserError
+from bot.models import Post
+from bot.render import cut, cut_plain, html_to_markdown, neutralize_mentions, split_markdown
+from bot.search import QueryError, SearchHit, SearchPage, parse_date
+
+from .embeds import GAZETTE_COLOUR, discord_time
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 5
+VIEW_TIMEOUT = 600.0  # seconds before the buttons disable themselves
+
+
+def hit_embed(hit: SearchHit, number: int | None = None) -> discord.Embed:
+    title = neutralize_mentions(hit.title) or "(untitled)"
+    if number is not None:
+        title = f"{number}. {title}"
+    embed = discord.Embed(
+        title=cut_plain(title, 256),
+        url=hit.link,
+        description=hit.snippet or None,
+        colour=GAZETTE_COLOUR,
+    )
+    byline = [neutralize_mentions(hit.author)] if hit.author else []
+    if hit.published_at:
+        byline.append(discord_time(hit.published_at, "D"))
+    if hit.categories:
+        byline.append(neutralize_mentions(", ".join(hit.categories)))
+    if byline:
+        embed.add_field(name="\u200b", value=cut_plain(" · ".join(byline), 1024), inline=False)
+    return embed
+
+
+def post_summary(post: Post) -> SearchHit:
+    return SearchHit(
+        post_id=post.id,
+        title=post.title,
+        link=post.link,
+        author=post.author,
+        published_at=post.published_at,
+        categories=post.categories,
+        snippet="",
+    )
+
+
+class OwnedView(discord.ui.View):
+    """Buttons only the person who asked may press; they disable themselves on timeout."""
+
+    def __init__(self, owner: discord.abc.User, interaction: discord.Interaction) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.owner = owner
+        self.interaction = interaction  # to edit the (ephemeral) message on timeout
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner.id:
+            await interaction.response.send_message(
+                "These buttons belong to someone else's search: run the command yourself.",
+                ephemeral=True,
+            )
+            return False
+        return True
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            item.disabled = True
+        try:
+            await self.interaction.edit_original_response(view=self)
+        except discord.HTTPException:
+            pass  # the message is gone or the token expired: nothing to disable
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
+        log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
+        text = str(error) if isinstance(error, UserError) else "Something went wrong; it is logged."
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+
+class ShareButton(discord.ui.Button["ResultsView"]):
+    def __init__(self, number: int, row: int = 1) -> None:
+        super().__init__(label=f"Share {number}", style=discord.ButtonStyle.secondary, row=row)
+        self.number = number
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        hit = self.view.hits[self.number - 1]
+        try:
+            await interaction.channel.send(
+                f"{interaction.user.mention} shared from the archive:",
+                embed=hit_embed(hit),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.Forbidden:
+            raise UserError("I am not allowed to post in this channel.") from None
+        await interaction.response.send_message("Shared in the channel.", ephemeral=True)
+
+
+class ResultsView(OwnedView):
+    """A page of results with Previous/Next and a Share button per result.
+
+    The data comes from `fetch(page)`, so the view knows nothing of what is searched.
+    """
+
+    def __init__(
+        self,
+        owner: discord.abc.User,
+        interaction: discord.Interaction,
+        fetch: Callable[[int], Awaitable[SearchPage]],
+        heading: str,
+    ) -> None:
+        super().__init__(owner, interaction)
+        self.fetch = fetch
+        self.heading = heading
+        self.page: SearchPage | None = None
+        self.hits: list[SearchHit] = []
+
+    def render(self) -> tuple[str, list[discord.Embed]]:
+        page = self.page
+        pages = f"page {page.page + 1}" + (f" of {page.pages}" if page.pages else "")
+        content = f"{self.heading}: {page.total_text()} ({pages})"
+        offset = page.page * page.per_page
+        embeds = [hit_embed(hit, offset + n) for n, hit in enumerate(self.hits, 1)]
+        self.previous.disabled = not page.has_previous
+        self.next.disabled = not page.has_more
+        for item in [c for c in self.children if isinstance(c, ShareButton)]:
+            self.remove_item(item)
+        for n in range(1, len(self.hits) + 1):
+            self.add_item(ShareButton(n))
+        return content, embeds
+
+    async def load(self, number: int) -> tuple[str, list[discord.Embed]]:
+        self.page = await self.fetch(number)
+        self.hits = self.page.results
+        return self.render()
+
+    async def turn(self, interaction: discord.Interaction, number: int) -> None:
+        content, embeds = await self.load(number)
+        await interaction.response.edit_message(content=content, embeds=embeds, view=self)
+
+    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.primary, row=0)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self.turn(interaction, max(0, self.page.page - 1))
+
+    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.primary, row=0)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self.turn(interaction, self.page.page + 1)
+
+
+class ArticleView(OwnedView):
+    """An article split into pages at paragraph boundaries."""
+
+    def __init__(self, owner, interaction, post: Post, pages: list[str], links: str) -> None:
+        super().__init__(owner, interaction)
+        self.post = post
+        self.pages = pages
+        self.links = links
+        self.number = 0
+
+    def render(self) -> discord.Embed:
+        embed = discord.Embed(
+            title=cut_plain(neutralize_mentions(self.post.title) or "(untitled)", 256),
+            url=self.post.link,
+            description=self.pages[self.number],
+            colour=GAZETTE_COLOUR,
+        )
+        if self.post.author:
+            embed.set_author(name=cut_plain(neutralize_mentions(self.post.author), 256))
+        if self.post.published_at:
+            embed.add_field(name="Published", value=discord_time(self.post.published_at, "D"))
+        embed.add_field(name="Links", value=self.links, inline=False)
+        embed.set_footer(text=f"Page {self.number + 1} of {len(self.pages)}")
+        self.previous.disabled = self.number == 0
+        self.next.disabled = self.number >= len(self.pages) - 1
+        return embed
+
+    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.primary)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        self.number = max(0, self.number - 1)
+        await interaction.response.edit_message(embed=self.render(), view=self)
+
+    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.primary)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        self.number = min(len(self.pages) - 1, self.number + 1)
+        await interaction.response.edit_message(embed=self.render(), view=self)
+
+
+def _date(text: str | None, name: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except QueryError as exc:
+        raise UserError(f"`{name}`: {exc}") from None
+
+
+def article_pages(post: Post) -> list[str]:
+    """The article as readable Discord markdown, in embed-sized pages (runs in a thread)."""
+    markdown = html_to_markdown(post.content_html or post.summary_html, post.link)
+    return split_markdown(markdown or "*This article has no text.*", 3800)
+
+
+@app_commands.guild_only()
+class Archive(
+    commands.GroupCog, group_name="archive", group_description="Search the blogs' history"
+):
+    def __init__(self, bot: Gazette) -> None:
+        self.bot = bot
+        self.store = bot.store
+        super().__init__()
+
+    # --- autocomplete -----------------------------------------------------------------
+
+    async def article_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        titles = await self.store.titles_like(interaction.guild_id, current, limit=25)
+        return [
+            app_commands.Choice(name=cut_plain(title or "(untitled)", 100), value=str(post_id))
+            for post_id, title in titles
+        ]
+
+    async def author_autocomplete(self, interaction: discord.Interaction, current: str):
+        names = await self.store.authors_like(interaction.guild_id, current, limit=25)
+        return [app_commands.Choice(name=cut_plain(n, 100), value=n[:100]) for n in names]
+
+    async def category_autocomplete(self, interaction: discord.Interaction, current: str):
+        names = await self.store.categories_like(interaction.guild_id, current, limit=25)
+        return [app_commands.Choice(name=cut_plain(n, 100), value=n[:100]) for n in names]
+
+    # --- commands ---------------------------------------------------------------------
+
+    @app_commands.command(name="search", description="Search every article of this server's blogs")
+    @app_commands.describe(
+        query='Words to find; "quoted phrases", -excluded, word* prefixes',
+        author="Only articles by this author",
+        category="Only articles in this category or tag",
+        after="Published on or after this day (YYYY-MM-DD)",
+        before="Published before this day (YYYY-MM-DD)",
+    )
+    @app_commands.autocomplete(author=author_autocomplete, category=category_autocomplete)
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 1000],
+        author: str | None = None,
+        category: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> None:
+        after_ts, before_ts = _date(after, "after"), _date(before, "before")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+        async def fetch(number: int) -> SearchPage:
+            return await self.store.search(
+                interaction.guild_id,
+                query,
+                author=author,
+                category=category,
+                after=after_ts,
+                before=before_ts,
+                page=number,
+                per_page=PER_PAGE,
+            )
+
+        view = ResultsView(interaction.user, interaction, fetch, f"“{cut_plain(query, 80)}”")
+        content, embeds = await view.load(0)
+        if not view.hits:
+            page = view.page
+            hint = page.notice or (
+                "Nothing in the archive matches that. Try fewer or other words, or drop a filter."
+            )
+            await interaction.followup.send(f"No results for “{cut_plain(query, 80)}”. {hint}")
+            return
+        await interaction.followup.send(content, embeds=embeds, view=view)
+
+    @app_commands.command(name="latest", description="The newest articles of this server's blogs")
+    @app_commands.describe(count="How many (1 to 10)")
+    async def latest(
+        self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 10] = 5
+    ) -> None:
+        hits = await self.store.latest(interaction.guild_id, count)
+        if not hits:
+            raise UserError("The archive is empty: follow a blog with `/feed add` first.")
+        embeds = [hit_embed(hit, n) for n, hit in enumerate(hits, 1)]
+        await interaction.response.send_message(
+            f"The {len(hits)} newest articles:", embeds=embeds, ephemeral=True
+        )
+
+    @app_commands.command(name="random", description="A random article from the archive")
+    async def random(self, interaction: discord.Interaction) -> None:
+        post = await self.store.random_post(interaction.guild_id)
+        if post is None:
+            raise UserError("The archive is empty: follow a blog with `/feed add` first.")
+        embed = hit_embed(post_summary(post))
+        excerpt = await asyncio.to_thread(
+            html_to_markdown, post.summary_html or post.content_html, post.link
+        )
+        embed.description = cut(excerpt, 700) or None
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="post", description="Read a whole article here")
+    @app_commands.describe(article="Start typing its title")
+    @app_commands.autocomplete(article=article_autocomplete)
+    async def post(self, interaction: discord.Interaction, article: str) -> None:
+        post = None
+        if article.isdigit():
+            post = await self.store.get_post_for_guild(interaction.guild_id, int(article))
+        if post is None:
+            raise UserError("No such article in this server's archive: pick one from the list.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        pages = await asyncio.to_thread(article_pages, post)
+        links = [f"[Read on the blog]({post.link})"] if post.link else []
+        for discussion in await self.store.post_discussions(post.id):
+            if discussion.guild_id == interaction.guild_id and discussion.thread_id:
+                if discussion.state == "open":
+                    links.append(f"Discussion: <#{discussion.thread_id}>")
+                    break
+        else:
+            links.append("No discussion yet: `/discuss` opens one")
+        view = ArticleView(interaction.user, interaction, post, pages, " · ".join(links))
+        await interaction.followup.send(embed=view.render(), view=view)
+
+
+async def setup(bot: Gazette) -> None:
+    await bot.add_cog(Archive(bot))
