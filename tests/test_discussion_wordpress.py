@@ -42,6 +42,9 @@ async def follow_and_publish(world, wp, title: str, *, channel=None, **post):
     await world.start()
     result = await world.command("feed add", {"url": wp.url + "/feed/", "channel": channel})
     assert "Following" in result.messages[-1]["content"], result.messages[-1]["content"]
+    # the history import runs in the background: a post published meanwhile would be
+    # taken for history; the answer says when it is done
+    await eventually(lambda: "✅" in result.messages[0]["content"], what="history imported")
     await next_second()
     created = await wp.create_post(title, **post)
     await world.poll_now()
