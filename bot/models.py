@@ -50,6 +50,22 @@ class Feed:
 
 
 @dataclass(slots=True)
+class FeedCheck:
+    """The outcome of one check of a feed, written with the others of its poll cycle."""
+
+    feed_id: int
+    next_check_at: float
+    error: str | None = None  # set when the check failed
+    notify_failing: bool = False  # the failure that earns the channel its one notice
+    fetched: bool = False  # a new body was read (else 304 or the same bytes)
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    site_url: str | None = None
+
+
+@dataclass(slots=True)
 class Subscription:
     id: int
     feed_id: int

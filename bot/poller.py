@@ -14,7 +14,7 @@ from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError
-from .models import Entry, Feed, Subscription
+from .models import Entry, Feed, FeedCheck, Subscription
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class FeedPoller:
         fetcher: Fetcher,
         *,
         default_interval: float,
-        max_concurrency: int = 16,
+        max_concurrency: int = 32,
         max_backoff: float = MAX_BACKOFF,
     ) -> None:
         self.store = store
@@ -150,26 +150,30 @@ class FeedPoller:
         return len(await self.store.store_entries(feed_id, recent, announce=True))
 
     async def poll_due(self, *, limit: int = 2000) -> PollReport:
-        """One cycle: every feed whose time has come, at most `max_concurrency` at once."""
+        """One cycle: every feed whose time has come, at most `max_concurrency` at once.
+
+        New posts are stored feed by feed as they arrive; the bookkeeping of every check
+        (next check, validators, failures) is written once for the whole cycle.
+        """
         report = PollReport()
         feeds = await self.store.due_feeds(time.time(), limit)
         if feeds:
-            await asyncio.gather(*(self._poll_guarded(feed, report) for feed in feeds))
+            checks = await asyncio.gather(*(self._poll_guarded(feed, report) for feed in feeds))
+            await self.store.record_checks(checks)
         return report
 
-    async def _poll_guarded(self, feed: Feed, report: PollReport) -> None:
+    async def _poll_guarded(self, feed: Feed, report: PollReport) -> FeedCheck:
         async with self._limit:
             try:
-                await self.poll_feed(feed, report)
+                return await self.poll_feed(feed, report)
             except Exception:
                 # one broken feed must never stop the others; it is retried later
                 log.exception("polling %s failed unexpectedly", feed.url)
-                await self.store.record_failure(
-                    feed.id, "internal error", next_check_at=self.backoff_until(1)
-                )
+                return self._failed(feed, "internal error", None, report)
 
-    async def poll_feed(self, feed: Feed, report: PollReport) -> None:
+    async def poll_feed(self, feed: Feed, report: PollReport) -> FeedCheck:
         report.polled += 1
+        check = FeedCheck(feed.id, next_check_at=self.next_check(feed.poll_interval))
         try:
             result = await self.fetcher.get(
                 feed.url, etag=feed.etag, last_modified=feed.last_modified
@@ -177,37 +181,33 @@ class FeedPoller:
             digest = body_hash(result.body) if result.status == 200 else None
             if result.status == 304 or digest == feed.body_hash:
                 report.unchanged += 1
-                recovered = await self.store.record_unchanged(
-                    feed.id, next_check_at=self.next_check(feed.poll_interval)
-                )
             else:
                 known = await self.store.known_keys(feed.id)
                 parsed = await asyncio.get_running_loop().run_in_executor(
                     self._parser, parse_feed, result.body, result.url, known
                 )
                 report.new_posts += await self.store_new(feed.id, parsed.entries)
-                recovered = await self.store.record_fetched(
-                    feed.id,
-                    next_check_at=self.next_check(feed.poll_interval),
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    body_hash=digest,
-                    title=parsed.title or None,
-                    site_url=parsed.site_url,
-                )
+                check.fetched = True
+                check.etag, check.last_modified = result.etag, result.last_modified
+                check.body_hash = digest
+                check.title, check.site_url = parsed.title or None, parsed.site_url
         except (FetchError, FeedParseError) as exc:
-            report.failed += 1
-            await self._failed(feed, str(exc), exc, report)
-            return
-        if recovered:
+            return self._failed(feed, str(exc), exc, report)
+        if feed.failing_notified:
             report.events.append(FeedEvent("recovered", feed))
+        return check
 
-    async def _failed(self, feed: Feed, error: str, exc: Exception, report: PollReport) -> None:
+    def _failed(
+        self, feed: Feed, error: str, exc: Exception | None, report: PollReport
+    ) -> FeedCheck:
+        report.failed += 1
+        failures = feed.failure_count + 1
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-        failures = await self.store.record_failure(
-            feed.id, error, next_check_at=self.backoff_until(feed.failure_count + 1, retry_after)
-        )
         log.info("feed %s failed (%d in a row): %s", feed.url, failures, error)
+        check = FeedCheck(
+            feed.id, next_check_at=self.backoff_until(failures, retry_after), error=error
+        )
         if failures >= FAILURES_BEFORE_NOTICE and not feed.failing_notified:
-            await self.store.set_failing_notified(feed.id)
+            check.notify_failing = True
             report.events.append(FeedEvent("failing", feed, error))
+        return check

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from ..models import Delivery, Entry, Feed, Post, Subscription
+from ..models import Delivery, Entry, Feed, FeedCheck, Post, Subscription
 from ..text import html_to_text
 
 
@@ -151,72 +151,36 @@ class FeedQueries:
             (value,) = await cur.fetchone()
         return value
 
-    async def record_unchanged(self, feed_id: int, *, next_check_at: float) -> bool:
-        """A 304 or an identical body. Returns True when the feed was failing and recovered."""
-        return await self._record_success(feed_id, next_check_at, None, None, None, None, None)
-
-    async def record_fetched(
-        self,
-        feed_id: int,
-        *,
-        next_check_at: float,
-        etag: str | None,
-        last_modified: str | None,
-        body_hash: str | None,
-        title: str | None,
-        site_url: str | None,
-    ) -> bool:
-        """A fetched and parsed body. Returns True when the feed was failing and recovered."""
-        return await self._record_success(
-            feed_id, next_check_at, etag or "", last_modified or "", body_hash, title, site_url
-        )
-
-    async def _record_success(
-        self, feed_id, next_check_at, etag, last_modified, body_hash, title, site_url
-    ) -> bool:
-        async with self.conn.execute(
-            "SELECT failing_notified FROM feeds WHERE id = ?", (feed_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        recovered = bool(row and row[0])
-        # an empty string clears a validator; NULL keeps the one we had
+    async def record_checks(self, checks: Iterable[FeedCheck]) -> None:
+        """Write a poll cycle's outcomes in one transaction (a few statements, not 1,000s)."""
+        now = time.time()
+        ok = [c for c in checks if c.error is None]
+        failed = [c for c in checks if c.error is not None]
         async with self.transaction() as db:
-            await db.execute(
+            await db.executemany(
                 "UPDATE feeds SET next_check_at = ?, last_checked_at = ?, failure_count = 0,"
-                " last_error = NULL, failing_notified = 0,"
-                " etag = coalesce(nullif(?, ''), CASE WHEN ? IS NULL THEN etag END),"
-                " last_modified = coalesce(nullif(?, ''),"
-                "   CASE WHEN ? IS NULL THEN last_modified END),"
-                " body_hash = coalesce(?, body_hash), title = coalesce(?, title),"
-                " site_url = coalesce(?, site_url) WHERE id = ?",
-                (
-                    next_check_at,
-                    time.time(),
-                    etag,
-                    etag,
-                    last_modified,
-                    last_modified,
-                    body_hash,
-                    title,
-                    site_url,
-                    feed_id,
-                ),
+                " last_error = NULL, failing_notified = 0 WHERE id = ?",
+                [(c.next_check_at, now, c.feed_id) for c in ok],
             )
-        return recovered
-
-    async def record_failure(self, feed_id: int, error: str, *, next_check_at: float) -> int:
-        """Counts one more consecutive failure; returns the new count."""
-        async with self.transaction() as db:
-            await db.execute(
+            # a new body brings new validators; the server may have dropped them
+            await db.executemany(
+                "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?,"
+                " title = coalesce(?, title), site_url = coalesce(?, site_url) WHERE id = ?",
+                [
+                    (c.etag, c.last_modified, c.body_hash, c.title, c.site_url, c.feed_id)
+                    for c in ok
+                    if c.fetched
+                ],
+            )
+            await db.executemany(
                 "UPDATE feeds SET failure_count = failure_count + 1, last_error = ?,"
-                " last_checked_at = ?, next_check_at = ? WHERE id = ?",
-                (error[:500], time.time(), next_check_at, feed_id),
+                " last_checked_at = ?, next_check_at = ?,"
+                " failing_notified = max(failing_notified, ?) WHERE id = ?",
+                [
+                    (c.error[:500], now, c.next_check_at, int(c.notify_failing), c.feed_id)
+                    for c in failed
+                ],
             )
-        async with self.conn.execute(
-            "SELECT failure_count FROM feeds WHERE id = ?", (feed_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else 0
 
     async def set_feed_interval(self, feed_id: int, seconds: int | None) -> None:
         """How often the feed is checked; None follows POLL_INTERVAL."""
@@ -227,10 +191,6 @@ class FeedQueries:
         """Check a feed at `at` (now, when an admin asks) without touching its failure count."""
         async with self.transaction() as db:
             await db.execute("UPDATE feeds SET next_check_at = ? WHERE id = ?", (at, feed_id))
-
-    async def set_failing_notified(self, feed_id: int) -> None:
-        async with self.transaction() as db:
-            await db.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
 
     async def count_feeds(self) -> int:
         async with self.conn.execute(
