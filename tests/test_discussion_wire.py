@@ -676,6 +676,11 @@ async def test_missing_thread_permission_is_listed_then_the_thread_opens_when_al
         lambda: _listing_has(world, "Create Public Threads"), what="the failure listed"
     )
     assert world.fake.threads(world.text) == []
+    [choice] = await world.fake.autocomplete(
+        world.guild, world.text, "discuss", option="article", value="No thread"
+    )
+    refused = await world.command("discuss", {"article": choice["value"]})
+    assert "missing Create Public Threads" in refused.messages[-1]["content"]
 
     world.fake.set_bot_overwrite(world.text)  # permission back
     thread = await announced_thread(world)
