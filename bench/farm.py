@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import random
+import time
 from email.utils import formatdate
 
 from aiohttp import web
@@ -29,11 +30,15 @@ def post_html(rng: random.Random, feed: int, number: int) -> str:
     return f"<p><img src='/img/{feed}-{number}.jpg' alt=''></p>" + "".join(paragraphs)
 
 
+# posts are dated in the last days, as fresh posts are (older ones are archived silently)
+DATE_BASE = int(time.time()) - 3 * 86400
+
+
 def feed_xml(feed: int, newest: int, host: str) -> bytes:
     rng = random.Random(feed * 100_003 + newest)
     items = []
     for number in range(newest, max(newest - 10, 0), -1):
-        date = formatdate(1_700_000_000 + number * 3600, usegmt=True)
+        date = formatdate(DATE_BASE + number * 60, usegmt=True)
         html = post_html(rng, feed, number)
         items.append(
             f"<item><title>Post {number} of blog {feed}</title>"
