@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError
-from .models import Feed
+from .models import Entry, Feed
 from .store import Store
 from .wordpress import WordPressError, find_rest_root, iter_rest_posts
 
@@ -50,6 +50,13 @@ async def backfill(
 ) -> Progress:
     """Import every post the blog still publishes; returns the final progress."""
     progress = Progress()
+    # Posts newer than the newest one known are the poller's to announce, not history
+    newest = await store.newest_published(feed.id)
+
+    def history(entries: list[Entry]) -> list[Entry]:
+        if newest is None:
+            return entries
+        return [e for e in entries if e.published_at is None or e.published_at <= newest]
 
     async def report() -> None:
         if on_progress is not None:
@@ -60,16 +67,16 @@ async def backfill(
         if root is not None:
             progress.source = "the WordPress REST API"
             try:
-                await _from_rest(store, fetcher, feed, root, progress, report)
+                await _from_rest(store, fetcher, feed, root, progress, report, history)
             except WordPressError as exc:
                 # some hosts break REST half way; the feed pages still work
                 log.info("REST backfill of %s failed (%s); walking feed pages", feed.url, exc)
                 progress.source = "feed pages"
                 progress.pages = 0
                 progress.total_pages = None
-                await _from_feed_pages(store, fetcher, feed, progress, report)
+                await _from_feed_pages(store, fetcher, feed, progress, report, history)
         else:
-            await _from_feed_pages(store, fetcher, feed, progress, report)
+            await _from_feed_pages(store, fetcher, feed, progress, report, history)
     except (FetchError, FeedParseError, WordPressError) as exc:
         progress.error = str(exc)
     progress.finished = True
@@ -78,17 +85,17 @@ async def backfill(
     return progress
 
 
-async def _from_rest(store, fetcher, feed, root, progress, report) -> None:
+async def _from_rest(store, fetcher, feed, root, progress, report, history) -> None:
     pages = iter_rest_posts(fetcher, root)
     async for entries in pages:
         progress.pages += 1
         progress.total_pages = pages.total_pages
         progress.seen += len(entries)
-        progress.stored += len(await store.store_entries(feed.id, entries, announce=False))
+        progress.stored += len(await store.store_entries(feed.id, history(entries), announce=False))
         await report()
 
 
-async def _from_feed_pages(store, fetcher, feed, progress, report) -> None:
+async def _from_feed_pages(store, fetcher, feed, progress, report, history) -> None:
     known = await store.known_keys(feed.id)
     for number in range(2, MAX_FEED_PAGES + 2):
         try:

@@ -25,6 +25,7 @@ class Settings:
     discord_api_base: str = DEFAULT_API_BASE
     discord_gateway_url: str = DEFAULT_GATEWAY_URL
     allow_private_feeds: bool = False
+    comment_live_days: int = 14
 
     def __repr__(self) -> str:  # never print the token
         return f"Settings(database_path={self.database_path!s}, poll_interval={self.poll_interval})"
@@ -59,6 +60,7 @@ class Settings:
             discord_api_base=(get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
             discord_gateway_url=get("DISCORD_GATEWAY_URL") or DEFAULT_GATEWAY_URL,
             allow_private_feeds=_bool(get("ALLOW_PRIVATE_FEEDS"), "ALLOW_PRIVATE_FEEDS"),
+            comment_live_days=_int(get("COMMENT_LIVE_DAYS"), "COMMENT_LIVE_DAYS", 14, minimum=1),
         )
 
 

@@ -80,7 +80,7 @@ class Announcer(commands.Cog):
 
     # --- delivering -----------------------------------------------------------------
 
-    @tasks.loop(seconds=1)
+    @tasks.loop(seconds=0)  # paced by the wait below: woken at once when posts are owed
     async def delivery_loop(self) -> None:
         try:
             await self.deliver_due()

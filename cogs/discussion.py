@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
-from bot.comments import LIVE_DAYS, CommentWatcher, RenderedComment, render_comment
+from bot.comments import CommentWatcher, RenderedComment, render_comment
 from bot.errors import UserError
 from bot.models import Post, Subscription
 from bot.render import escape_markdown, neutralize_mentions, render_announcement
@@ -103,8 +103,9 @@ class Discussion(commands.Cog):
         self.bot = bot
         self.store = bot.store
         self.timing = bot.timing
-        live_days = getattr(bot.settings, "comment_live_days", None) or LIVE_DAYS
-        self.watcher = CommentWatcher(bot.store, bot.fetcher, live_days=live_days)
+        self.watcher = CommentWatcher(
+            bot.store, bot.fetcher, live_days=bot.settings.comment_live_days
+        )
         self._webhooks: dict[int, discord.Webhook] = {}  # parent channel id -> its webhook
         self._webhook_locks: dict[int, asyncio.Lock] = {}
         self._discussion_locks: dict[int, asyncio.Lock] = {}

@@ -90,3 +90,23 @@ async def test_real_wordpress_history_through_rest_or_feed_pages(wp_blog, store,
     assert await store.count_posts(feed.id) == 23  # same keys from REST and feed: no twins
     hits = await store.search(1, "chapter", author="Maria Editor")
     assert hits.total == 23
+
+
+async def test_a_post_published_during_backfill_is_left_to_be_announced(site, store):
+    blog = Blog(site)
+    for n in range(15):
+        blog.publish(f"Post number {n}")
+    async with create_session(allow_private=True) as session:
+        fetcher = Fetcher(session)
+        poller = FeedPoller(store, fetcher, default_interval=60)
+        added = await poller.subscribe(blog.feed_url, guild_id=1, channel_id=10)
+        blog.publish("Fresh while importing")  # page 1 now starts with it
+        feed = await store.get_feed(added.subscription.feed_id)
+        result = await backfill(store, fetcher, feed)
+        assert result.stored == 5  # the older ones only
+        await store.schedule_check(feed.id, 0)
+        report = await poller.poll_due()
+        poller.close()
+    assert report.new_posts == 1
+    [owed] = await store.due_deliveries(time.time() + 1)
+    assert (await store.get_post(owed.post_id)).title == "Fresh while importing"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import time
 
 import pytest
@@ -163,3 +164,20 @@ async def test_a_second_follower_does_not_swallow_posts_owed_to_the_first(site, 
     assert [(d.guild_id, (await store.get_post(d.post_id)).title) for d in due] == [
         (GUILD, "Published between two polls")
     ]
+
+
+async def test_validators_dated_this_very_second_are_not_trusted(site, store, poller):
+    blog = Blog(site)
+    blog.publish("First")
+    await poller.subscribe(blog.feed_url, guild_id=GUILD, channel_id=CHANNEL)
+    just_now = email.utils.formatdate(time.time(), usegmt=True)
+    site.route(
+        "/feed/",
+        blog.rss() + "\n",  # a new body, validators dated this second
+        headers={"Last-Modified": just_now, "ETag": '"same-second"'},
+        conditional=True,
+    )
+    await poll_now(poller, store)
+    feed = await store.get_feed((await store.guild_subscriptions(GUILD))[0].feed_id)
+    # a post published later in that same second must not be hidden behind a 304
+    assert feed.etag is None and feed.last_modified is None

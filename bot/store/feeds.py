@@ -415,6 +415,13 @@ class FeedQueries:
             row = await cur.fetchone()
         return _post(row) if row else None
 
+    async def newest_published(self, feed_id: int) -> float | None:
+        async with self.conn.execute(
+            "SELECT max(published_at) FROM posts WHERE feed_id = ?", (feed_id,)
+        ) as cur:
+            (value,) = await cur.fetchone()
+        return value
+
     async def count_posts(self, feed_id: int) -> int:
         async with self.conn.execute(
             "SELECT count(*) FROM posts WHERE feed_id = ?", (feed_id,)
