@@ -368,7 +368,7 @@ def main() -> int:
               f" (optimized: {mib(figures['plain_size'])})")  # fmt: skip
         ratio = figures["size"] / figures["plain_size_unoptimized"]
         ratio_opt = figures["size"] / figures["plain_size"]
-        print(f"ratio archive / plain: {ratio:.2f} (optimized vs optimized: {ratio_opt:.2f})")
+        print(f"ratio archive / plain: {ratio:.3f} (optimized vs optimized: {ratio_opt:.3f})")
     else:
         print(f"(reusing {db}; run without --reuse-db for import and size figures)")
     print("\nlargest parts of the archive database:")

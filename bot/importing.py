@@ -4,22 +4,35 @@ store, in batches, never announced, idempotent (a second run adds nothing)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import os
+import pickle
+import sys
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from .models import Entry
 from .store import Store
-from .wxr import WxrReader
+from .wxr import WxrError, WxrReader
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 OPTIMIZE_AFTER = 2000  # merge the search index after an import that added this many posts
+PROCESS_ABOVE = 4 << 20  # parse export files larger than this in a separate process
+_ROOT = str(Path(__file__).resolve().parents[1])  # where `bot` is, for the child process
 
 # progress(posts read, posts added): called after every batch
 Progress = Callable[[int, int], None]
@@ -43,7 +56,7 @@ def _take(iterator: Iterator[Entry], n: int) -> list[Entry]:
 
 async def _batches_of(
     entries: Iterable[Entry] | AsyncIterable[Entry], size: int
-) -> AsyncIterable[list[Entry]]:
+) -> AsyncGenerator[list[Entry]]:
     if isinstance(entries, AsyncIterable):
         batch: list[Entry] = []
         async for entry in entries:
@@ -79,10 +92,26 @@ async def import_entries(
     progress: Progress | None = None,
     optimize: bool = True,
 ) -> ImportResult:
-    """Store entries into a feed's archive without announcing them."""
+    """Store entries into a feed's archive without announcing them, indexing each batch.
+
+    `entries` may be blocking (read in a thread, the next batch while the current one is
+    stored) or asynchronous (REST pages)."""
+    return await _store_batches(
+        store, feed_id, _batches_of(entries, batch_size), progress=progress, optimize=optimize
+    )
+
+
+async def _store_batches(
+    store: Store,
+    feed_id: int,
+    batches: AsyncIterable[list[Entry]],
+    *,
+    progress: Progress | None,
+    optimize: bool,
+) -> ImportResult:
     start = time.perf_counter()
     read = added = 0
-    async for batch in _batches_of(entries, batch_size):
+    async for batch in batches:
         read += len(batch)
         added += len(await store.store_entries(feed_id, batch, announce=False))
         await store.index_pending()
@@ -101,32 +130,87 @@ async def import_wxr(
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     optimize: bool = True,
+    process_above: int = PROCESS_ABOVE,
 ) -> tuple[ImportResult, WxrReader]:
     """Import the published posts of a WordPress export into the feed at `feed_url`
-    (created if unknown: a feed nobody subscribes to is kept but never polled)."""
+    (created if unknown: a feed nobody subscribes to is kept but never polled).
+
+    A file larger than `process_above` bytes is parsed in a separate process, so parsing
+    and storing use two cores (Python threads would share one)."""
     start = time.perf_counter()
     reader = source if isinstance(source, WxrReader) else WxrReader(source)
-    entries = iter(reader)
-    # the channel's title comes before the first post: read one batch, then name the feed
-    first = await asyncio.to_thread(_take, entries, batch_size)
-    feed = await store.get_feed_by_url(feed_url)
-    if feed is None:
-        feed = await store.add_feed(
-            feed_url,
-            title=reader.site_title,
-            site_url=reader.site_link,
-            etag=None,
-            last_modified=None,
-            body_hash=None,
-            next_check_at=0.0,
+    path = reader.path
+    batches: AsyncGenerator[list[Entry]]
+    if path is not None and path.stat().st_size > process_above:
+        batches = _parsed_elsewhere(reader, path, batch_size)
+    else:
+        batches = _batches_of(iter(reader), batch_size)
+    try:
+        # the channel's title comes before the first post: read one batch, name the feed
+        first = await anext(batches, [])
+        feed = await store.get_feed_by_url(feed_url)
+        if feed is None:
+            feed = await store.add_feed(
+                feed_url,
+                title=reader.site_title,
+                site_url=reader.site_link,
+                etag=None,
+                last_modified=None,
+                body_hash=None,
+                next_check_at=0.0,
+            )
+
+        async def all_batches() -> AsyncIterator[list[Entry]]:
+            if first:
+                yield first
+            async for batch in batches:
+                yield batch
+
+        result = await _store_batches(
+            store, feed.id, all_batches(), progress=progress, optimize=optimize
         )
-    result = await import_entries(
-        store,
-        feed.id,
-        itertools.chain(first, entries),
-        batch_size=batch_size,
-        progress=progress,
-        optimize=optimize,
-    )
+    finally:
+        await batches.aclose()
     result.seconds = time.perf_counter() - start
     return result, reader
+
+
+async def _parsed_elsewhere(
+    reader: WxrReader, path: Path, batch_size: int
+) -> AsyncGenerator[list[Entry]]:
+    """Batches parsed by `python -m bot.wxr` in a child process (see bot.wxr.main)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")])),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.wxr",
+        str(path),
+        str(batch_size),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        while True:
+            try:
+                size = int.from_bytes(await proc.stdout.readexactly(8), "big")
+                kind, payload, stats = pickle.loads(await proc.stdout.readexactly(size))
+            except asyncio.IncompleteReadError:
+                err = (await proc.stderr.read()).decode(errors="replace").strip()
+                raise WxrError(f"the parsing process stopped: {err[-300:]}") from None
+            reader.update(stats)
+            if kind == "done":
+                return
+            if kind == "error":
+                raise WxrError(payload)
+            if payload:
+                yield payload
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        await proc.wait()

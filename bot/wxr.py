@@ -11,7 +11,9 @@ from __future__ import annotations
 import calendar
 import html
 import logging
+import pickle
 import re
+import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -134,11 +136,33 @@ class WxrReader:
         self.posts = 0
         self.size: int | None = None
         self._stream: _Stream | None = None
+        self._remote_bytes = 0
+        self.path = Path(source) if isinstance(source, str | Path) else None
         self._keys: set[str] = set()
 
     @property
     def bytes_read(self) -> int:
-        return self._stream.bytes_read if self._stream else 0
+        return self._stream.bytes_read if self._stream else self._remote_bytes
+
+    def stats(self) -> dict:
+        """What the reader learnt so far (to send from a parsing process)."""
+        return {
+            "site_title": self.site_title,
+            "site_link": self.site_link,
+            "skipped": dict(self.skipped),
+            "posts": self.posts,
+            "size": self.size,
+            "bytes_read": self.bytes_read,
+        }
+
+    def update(self, stats: dict) -> None:
+        """Take over what a reader in another process learnt."""
+        self.site_title = stats["site_title"]
+        self.site_link = stats["site_link"]
+        self.skipped = Counter(stats["skipped"])
+        self.posts = stats["posts"]
+        self.size = stats["size"]
+        self._remote_bytes = stats["bytes_read"]
 
     def __iter__(self) -> Iterator[Entry]:
         for item in self.items():
@@ -359,3 +383,34 @@ def _comments_feed(link: str | None, site: str | None, post_id: int | None) -> s
     if site and post_id:
         return f"{site.rstrip('/')}/?feed=rss2&p={post_id}"
     return None
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bot.wxr FILE BATCH`: the published posts of FILE as pickled batches on
+    stdout (8-byte length, then the pickle), for bot.importing to store in another process."""
+    path, batch_size = argv[0], int(argv[1])
+    out = sys.stdout.buffer
+    reader = WxrReader(path)
+
+    def send(kind: str, payload) -> None:
+        data = pickle.dumps((kind, payload, reader.stats()), protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(data).to_bytes(8, "big") + data)
+        out.flush()
+
+    try:
+        batch: list[Entry] = []
+        for entry in reader:
+            batch.append(entry)
+            if len(batch) >= batch_size:
+                send("batch", batch)
+                batch = []
+        send("batch", batch)
+    except WxrError as exc:
+        send("error", str(exc))
+        return 1
+    send("done", None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

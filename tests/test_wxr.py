@@ -209,3 +209,24 @@ async def test_import_of_every_sample_into_one_archive(tmp_path):
             assert again.added == 0
     finally:
         await store.close()
+
+
+async def test_import_parsed_in_a_separate_process(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        result, reader = await import_wxr(
+            store, CAFE, "https://cafe.example/feed/", process_above=0, batch_size=2
+        )
+        assert (result.read, result.added) == (5, 5)
+        assert reader.posts == 5 and reader.skipped["draft post"] == 1
+        assert reader.site_title == "Le Café des Lettres & Co"
+        assert reader.bytes_read == reader.size == CAFE.stat().st_size
+        page = await store.search(None, "tiramisu OR abonnés", feed_ids=[result.feed_id])
+        assert [h.title for h in page.results] == ["Réservé aux abonnés"]
+        bad = tmp_path / "bad.xml"
+        bad.write_bytes(b"<rss><channel><item><title>x</title></item><item>")
+        with pytest.raises(WxrError, match="not a readable WordPress export"):
+            await import_wxr(store, bad, "https://bad.example/feed/", process_above=0)
+    finally:
+        await store.close()
+
