@@ -55,6 +55,7 @@ class _Scope:
     everything: bool  # every feed there is: no restriction needed
     include: str = ""  # FTS5: AND this...
     exclude: str = ""  # ...or NOT this (whichever names fewer posts)
+    pending: bool = False  # posts wait to be indexed
 
 
 @dataclass(slots=True)
@@ -119,26 +120,31 @@ class ArchiveQueries:
             return [row[0] for row in await cur.fetchall()]
 
     async def _scope(self, guild_id: int | None, feed_ids: Iterable[int] | None) -> _Scope:
+        """The scope's feeds, how to restrict the index to them, and whether posts wait to
+        be indexed: one round trip."""
         if guild_id is None and feed_ids is None:
             raise ValueError("an archive query needs a guild_id or feed_ids")
-        if guild_id is not None:
-            async with self.conn.execute(
-                "SELECT DISTINCT feed_id FROM subscriptions WHERE guild_id = ?", (guild_id,)
-            ) as cur:
-                feeds = {row[0] for row in await cur.fetchall()}
-            if feed_ids is not None:
-                feeds &= set(feed_ids)
-        else:
-            feeds = set(feed_ids or ())
+        rows = await self._rows(
+            "SELECT f.id, coalesce(c.posts, 0),"
+            " EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = f.id AND s.guild_id = ?),"
+            " (SELECT coalesce(max(id), 0) > (SELECT indexed_upto FROM archive_state)"
+            "  FROM posts)"
+            " FROM feeds f LEFT JOIN archive_facets c"
+            " ON c.feed_id = f.id AND c.kind = 'posts' AND c.name = ''",
+            (guild_id,),
+        )
+        wanted = None if feed_ids is None else set(feed_ids)
+        feeds = {
+            row[0]
+            for row in rows
+            if (guild_id is None or row[2]) and (wanted is None or row[0] in wanted)
+        }
+        pending = bool(rows and rows[0][3])
         if not feeds:
-            return _Scope([], False)
-        async with self.conn.execute(
-            "SELECT f.id, coalesce(c.posts, 0) FROM feeds f LEFT JOIN archive_facets c"
-            " ON c.feed_id = f.id AND c.kind = 'posts' AND c.name = ''"
-        ) as cur:
-            counts = {row[0]: row[1] for row in await cur.fetchall()}
+            return _Scope([], False, pending=pending)
+        counts = {row[0]: row[1] for row in rows}
         others = [f for f, n in counts.items() if f not in feeds and n]
-        scope = _Scope(sorted(feeds), not others)
+        scope = _Scope(sorted(feeds), not others, pending=pending)
         if scope.everything:
             return scope
         inside = sum(counts.get(f, 0) for f in feeds)
@@ -248,7 +254,8 @@ class ArchiveQueries:
             )
             return empty
         try:
-            await self.index_pending()
+            if scope.pending:
+                await self.index_pending()
             if not parsed.is_empty or filters:
                 id_range = None
                 if after is not None or before is not None:
@@ -551,7 +558,8 @@ class ArchiveQueries:
             return [(h.post_id, h.title) for h in newest]
         query = _Query("", [], scope)
         try:
-            await self.index_pending()
+            if scope.pending:
+                await self.index_pending()
             if len(words) > 1 and len(words[-1]) <= 2:
                 # "coffee g": a one- or two-letter prefix expands to thousands of words;
                 # the whole words go through the index, the fragment is checked here
