@@ -317,6 +317,16 @@ async def test_many_matches_title_hits_first_then_newest(store, monkeypatch):
     assert pages[4].results == []
 
 
+async def test_huge_first_tier_pages_through_every_match_once(store, monkeypatch):
+    monkeypatch.setattr(archive_module, "RANK_ALL", 0)  # even the first tier is "huge"
+    for text in ("espresso", "espresso -tea"):
+        order = []
+        for n in range(6):
+            order += titles(await store.search(GUILD, text, page=n, per_page=1))
+        assert order[0] == "Espresso at home"  # title matches still come first
+        assert sorted(order) == sorted(set(order)) and len(order) == 4
+
+
 # --- scope: a server sees only its own feeds ---------------------------------------------------
 
 

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 RANK_ALL = 1000
 TITLE_RANK_ALL = 300  # the same for title autocomplete
 _HIGH_COLUMNS = ["title", "author", "terms"]  # the columns that weigh more than the body
+# BM25 column weights, as set for `rank` in migration 002
+_WEIGHTS = {"posts_fts": "8.0, 1.0, 3.0, 3.0, 0.0", "titles_fts": "8.0, 3.0, 3.0, 0.0"}
 SNIPPET_TOKENS = 20
 PLAIN_SNIPPET_CHARS = 180
 _HIT_COLUMNS = "p.id, p.title, p.link, p.author, p.published_at, p.categories, p.feed_id"
@@ -99,7 +101,9 @@ class _Query:
         join = join or self.dated
         return (
             f"FROM {table} f"
-            + (" JOIN posts p ON p.id = f.rowid" if join else "")
+            # CROSS JOIN keeps the index as the outer loop (SQLite would otherwise start
+            # from posts and query the index once per row)
+            + (" CROSS JOIN posts p ON p.id = f.rowid" if join else "")
             + f" WHERE {table} MATCH ?"
             + self.sql
         )
@@ -315,8 +319,7 @@ class ArchiveQueries:
         elif query.dated:
             # rank only the rows that pass the date filter (ORDER BY rank would make FTS5
             # rank every match first)
-            weights = "8.0, 1.0, 3.0, 3.0, 0.0" if table == "posts_fts" else "8.0, 3.0, 3.0, 0.0"
-            order = f"bm25({table}, {weights})"
+            order = f"bm25({table}, {_WEIGHTS[table]})"
         else:
             order = "f.rank"
         rows = await self._rows(
@@ -357,12 +360,27 @@ class ArchiveQueries:
             # the small unstemmed index of titles, authors and categories is much cheaper
             table = "titles_fts"
             high = query.match(column_filter(_HIGH_COLUMNS, parsed.fts()))
-        n_high = await self._count(query, high, RANK_ALL + 1, table)
-        if n_high <= RANK_ALL:
-            tier_a = await self._ids(query, high, True, RANK_ALL, 0, table)
-        elif offset + want <= n_high:
-            return await self._ids(query, high, False, want, offset, table)
-        else:  # deep paging past a huge first tier: the slow path, only here
+        if query.dated:
+            # the join on posts is the cost: one pass, up to RANK_ALL + 1 first-tier
+            # matches with their BM25 score, ranked here
+            rows = await self._rows(
+                f"SELECT f.rowid, bm25({table}, {_WEIGHTS[table]})"
+                f" {query.from_where(table=table)} LIMIT ?",
+                (high, *query.args, RANK_ALL + 1),
+            )
+            n_high = len(rows)
+            rows.sort(key=lambda row: (row[1], -row[0]))
+            tier_a = [row[0] for row in rows]
+        else:
+            n_high = await self._count(query, high, RANK_ALL + 1, table)
+            tier_a = []
+            if n_high <= RANK_ALL:
+                # the ranked first tier as far as this page needs (all of it if it ends here)
+                tier_a = await self._ids(query, high, True, offset + want, 0, table)
+        if n_high > RANK_ALL:
+            if offset + want <= RANK_ALL:
+                return await self._ids(query, high, False, want, offset, table)
+            # deep paging past a huge first tier: the slow path, only here
             tier_a = await self._ids(query, high, False, 1 << 62, 0, table)
         ids = tier_a[offset : offset + want]
         if len(ids) < want:
@@ -450,7 +468,7 @@ class ArchiveQueries:
         marks = ",".join("?" * len(ids))
         async with self.conn.execute(
             f"SELECT {_HIT_COLUMNS}, snippet(posts_fts, 1, ?, ?, '…', ?)"
-            f" FROM posts_fts f JOIN posts p ON p.id = f.rowid"
+            f" FROM posts_fts f CROSS JOIN posts p ON p.id = f.rowid"
             f" WHERE posts_fts MATCH ? AND f.rowid IN ({marks})",
             (HL_OPEN, HL_CLOSE, SNIPPET_TOKENS, match, *ids),
         ) as cur:
@@ -587,7 +605,7 @@ class ArchiveQueries:
         order = "f.rank" if rows[0][0] <= TITLE_RANK_ALL else "f.rowid DESC"
         rows = await self._rows(
             "SELECT p.id, p.title FROM (SELECT f.rowid FROM titles_fts f"
-            f" WHERE titles_fts MATCH ? ORDER BY {order} LIMIT ?) t JOIN posts p"
+            f" WHERE titles_fts MATCH ? ORDER BY {order} LIMIT ?) t CROSS JOIN posts p"
             " ON p.id = t.rowid",
             (match, limit),
         )
