@@ -203,7 +203,8 @@ class FeedPoller:
                 parsed = await asyncio.get_running_loop().run_in_executor(
                     self._parser, parse_feed, result.body, result.url, known
                 )
-                report.new_posts += await self.store_new(feed.id, parsed.entries)
+                stored = await self.store_new(feed.id, parsed.entries)
+                report.new_posts += stored  # not `+= await`: other feeds add meanwhile
                 check.fetched = True
                 if not just_modified(result.last_modified):
                     check.etag, check.last_modified = result.etag, result.last_modified

@@ -181,3 +181,15 @@ async def test_validators_dated_this_very_second_are_not_trusted(site, store, po
     feed = await store.get_feed((await store.guild_subscriptions(GUILD))[0].feed_id)
     # a post published later in that same second must not be hidden behind a 304
     assert feed.etag is None and feed.last_modified is None
+
+
+async def test_a_cycle_over_many_feeds_counts_every_new_post(site, store, poller):
+    blogs = [Blog(site, f"Blog {n}", prefix=f"/b{n}") for n in range(6)]
+    for blog in blogs:
+        blog.publish("Old")
+        await poller.subscribe(blog.feed_url, guild_id=GUILD, channel_id=CHANNEL)
+    for blog in blogs:
+        blog.publish("New")
+    report = await poll_now(poller, store)
+    assert (report.polled, report.new_posts) == (6, 6)
+    assert await owed_titles(store) == ["New"] * 6
