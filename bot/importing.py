@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 OPTIMIZE_AFTER = 2000  # merge the search index after an import that added this many posts
+INDEX_EVERY = 2000  # index new posts for search after this many (larger index segments)
 PROCESS_ABOVE = 4 << 20  # parse export files larger than this in a separate process
 _ROOT = str(Path(__file__).resolve().parents[1])  # where `bot` is, for the child process
 
@@ -110,13 +111,16 @@ async def _store_batches(
     optimize: bool,
 ) -> ImportResult:
     start = time.perf_counter()
-    read = added = 0
+    read = added = indexed = 0
     async for batch in batches:
         read += len(batch)
         added += len(await store.store_entries(feed_id, batch, announce=False))
-        await store.index_pending()
+        if added - indexed >= INDEX_EVERY:
+            await store.index_pending()
+            indexed = added
         if progress:
             progress(read, added)
+    await store.index_pending()
     if optimize and added >= OPTIMIZE_AFTER:
         await store.optimize_archive()
     return ImportResult(feed_id, read, added, time.perf_counter() - start)
