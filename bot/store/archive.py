@@ -247,10 +247,6 @@ class ArchiveQueries:
                 empty.notice = f"No post matches the {kind} {value!r}."
                 return empty
             filters.append(column_filter([column], phrase))
-        scope = await self._scope(guild_id, feed_ids)
-        if not scope.feeds:
-            empty.notice = "This server does not follow any feed yet."
-            return empty
         if parsed.is_empty and not filters and after is None and before is None:
             empty.notice = (
                 "There is nothing to search for in that query (emoji and punctuation are"
@@ -258,6 +254,10 @@ class ArchiveQueries:
             )
             return empty
         try:
+            scope = await self._scope(guild_id, feed_ids)
+            if not scope.feeds:
+                empty.notice = "This server does not follow any feed yet."
+                return empty
             if scope.pending:
                 await self.index_pending()
             if not parsed.is_empty or filters:
