@@ -294,3 +294,34 @@ async def test_adding_a_feed_imports_its_history_with_progress_and_announces_non
     again = await world.command("feed backfill", {"feed": str(sub.id)})
     await eventually(lambda: "History imported" in (again.content or ""), what="second backfill")
     assert "0 older posts added" in again.content
+
+
+async def test_preview_list_and_remove_a_feed(gazette_world):
+    world = gazette_world
+    blog = world.blog("Kitchen Notes")
+    blog.publish("Soup season", "<p>Leeks and <i>potatoes</i>.</p>")
+    await world.start()
+    await world.command(
+        "feed add", {"url": blog.feed_url, "channel": world.text, "mention": world.role}
+    )
+    choices = await world.fake.autocomplete(
+        world.guild, world.text, "feed test", option="feed", value="kitchen"
+    )
+    assert [c["name"] for c in choices] == ["Kitchen Notes → #blog"]
+
+    preview = await world.command("feed test", {"feed": choices[0]["value"]})
+    assert preview.ephemeral
+    assert preview.embeds[0]["title"] == "Soup season"
+    assert "*potatoes*" in preview.embeds[0]["description"]
+    assert f"<@&{world.role}>" in preview.content  # says who would be mentioned...
+    assert world.announcements() == []  # ...without announcing anything
+
+    listing = await world.command("feed list")
+    assert listing.ephemeral and listing.embeds[0]["fields"][0]["name"] == "Kitchen Notes"
+
+    removed = await world.command("feed remove", {"feed": choices[0]["value"]})
+    assert removed.ephemeral and "Stopped announcing" in removed.content
+    assert await world.store.guild_subscriptions(world.guild) == []
+    blog.publish("After removal")
+    await settle()
+    assert world.announcements() == []
