@@ -229,4 +229,3 @@ async def test_import_parsed_in_a_separate_process(tmp_path):
             await import_wxr(store, bad, "https://bad.example/feed/", process_above=0)
     finally:
         await store.close()
-
