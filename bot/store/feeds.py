@@ -336,6 +336,8 @@ class FeedQueries:
             unique.setdefault(entry.key, entry)
         if not unique:
             return []
+        # plain text before taking the lock, so other writers are not kept waiting
+        texts = {key: html_to_text(e.content_html or e.summary_html) for key, e in unique.items()}
         async with self.transaction() as db:
             # a few statements per batch instead of one round trip per entry
             known = await self._existing_keys(db, feed_id, list(unique))
@@ -360,7 +362,7 @@ class FeedQueries:
                         json.dumps(entry.tags, ensure_ascii=False),
                         entry.summary_html,
                         entry.content_html,
-                        html_to_text(entry.content_html or entry.summary_html),
+                        texts[entry.key],
                         entry.image_url,
                         entry.comments_feed,
                         entry.wp_id,
