@@ -115,6 +115,7 @@ async def _from_feed_pages(store, fetcher, feed, progress, report, history) -> N
             return  # no older entries, or a blog that ignores ?paged and repeats page 1
         progress.pages += 1
         progress.seen += len(parsed.entries)
-        progress.stored += len(await store.store_entries(feed.id, parsed.entries, announce=False))
+        stored = await store.store_entries(feed.id, history(parsed.entries), announce=False)
+        progress.stored += len(stored)
         known |= keys
         await report()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+DEFAULT_DATABASE_PATH = Path("data/gazette.sqlite3")
 
 
 class ConfigError(Exception):
@@ -18,7 +19,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True, slots=True)
 class Settings:
     discord_token: str
-    database_path: Path = Path("data/gazette.sqlite3")
+    database_path: Path = DEFAULT_DATABASE_PATH
     poll_interval: int = 300
     log_level: str = "INFO"
     command_guild_id: int | None = None
@@ -53,7 +54,7 @@ class Settings:
             raise ConfigError(f"LOG_LEVEL={level!r} is not a logging level (try INFO or DEBUG)")
         return cls(
             discord_token=token or "",
-            database_path=Path(get("DATABASE_PATH") or cls.database_path),
+            database_path=Path(get("DATABASE_PATH") or DEFAULT_DATABASE_PATH),
             poll_interval=_int(get("POLL_INTERVAL"), "POLL_INTERVAL", 300, minimum=10),
             log_level=level,
             command_guild_id=_int(get("COMMAND_GUILD_ID"), "COMMAND_GUILD_ID", None, minimum=1),

@@ -22,7 +22,6 @@ async def run_bot(tmp_path: Path, env: dict[str, str], *, until: str | None = No
     full_env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
-        "DATABASE_PATH": str(tmp_path / "data" / "gazette.sqlite3"),
         **env,
     }
     proc = await asyncio.create_subprocess_exec(
@@ -83,6 +82,7 @@ async def test_ready_line_and_clean_stop(tmp_path, fake):
     assert code == 0, stderr
     assert "ready as Gazette" in stderr and "in 1 servers, following 0 feeds" in stderr
     assert fake.token not in stderr
+    # no DATABASE_PATH: the default, under the directory it was started from
     assert (tmp_path / "data" / "gazette.sqlite3").exists()
     assert len(fake.command_syncs) == 1
 

@@ -1,0 +1,65 @@
+"""Settings from the environment: defaults, and a clear word for every mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+
+def test_defaults_when_only_the_token_is_set():
+    settings = Settings.from_env({"DISCORD_TOKEN": "t"})
+    assert settings.database_path == Path("data/gazette.sqlite3")
+    assert settings.poll_interval == 300
+    assert settings.allow_private_feeds is False
+    assert settings.command_guild_id is None
+    assert settings.discord_api_base == "https://discord.com/api/v10"
+    assert settings.comment_live_days == 14
+
+
+def test_empty_values_mean_the_default():
+    settings = Settings.from_env({"DISCORD_TOKEN": "t", "DATABASE_PATH": "", "POLL_INTERVAL": ""})
+    assert settings.database_path == Path("data/gazette.sqlite3")
+    assert settings.poll_interval == 300
+
+
+def test_the_token_is_never_shown():
+    assert "secret-token" not in repr(Settings.from_env({"DISCORD_TOKEN": "secret-token"}))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("POLL_INTERVAL", "5", "at least 10"),
+        ("POLL_INTERVAL", "soon", "whole number"),
+        ("ALLOW_PRIVATE_FEEDS", "maybe", "true or false"),
+        ("LOG_LEVEL", "LOUD", "logging level"),
+        ("COMMAND_GUILD_ID", "abc", "whole number"),
+    ],
+)
+def test_mistakes_are_named(key, value, words):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"DISCORD_TOKEN": "t", key: value})
+    assert key in str(info.value) and words in str(info.value)
+
+
+def test_every_setting_is_documented_in_env_example():
+    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    keys = {
+        line.split("=", 1)[0]
+        for line in example.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert keys == {
+        "DISCORD_TOKEN",
+        "DATABASE_PATH",
+        "POLL_INTERVAL",
+        "LOG_LEVEL",
+        "COMMAND_GUILD_ID",
+        "DISCORD_API_BASE",
+        "DISCORD_GATEWAY_URL",
+        "ALLOW_PRIVATE_FEEDS",
+        "COMMENT_LIVE_DAYS",
+    }
