@@ -388,6 +388,11 @@ def cut_plain(text: str, limit: int, ellipsis: str = "…") -> str:
     return _word_cut(text, limit - len(ellipsis)).rstrip() + ellipsis
 
 
+def thread_name(title: str) -> str:
+    """An article's discussion thread name: its plain title, within Discord's 100 characters."""
+    return cut_plain(neutralize_mentions(" ".join(title.split())) or "Discussion", 100)
+
+
 def cut(text: str, limit: int, ellipsis: str = "…") -> str:
     """text shortened to at most limit characters at a word boundary, markdown kept balanced.
 

@@ -14,7 +14,13 @@ from discord.ext import commands, tasks
 from bot.app import Gazette
 from bot.models import Delivery
 from bot.poller import FeedEvent
-from bot.render import cut, neutralize_mentions, render_announcement
+from bot.render import (
+    cut_plain,
+    escape_markdown,
+    neutralize_mentions,
+    render_announcement,
+    thread_name,
+)
 
 from .embeds import announcement_embed
 
@@ -45,15 +51,15 @@ class Announcer(commands.Cog):
 
     @tasks.loop(seconds=15)
     async def poll_loop(self) -> None:
+        # an exception escaping a tasks.loop ends it for good: nothing may escape
         try:
             report = await self.bot.poller.poll_due()
+            if report.new_posts:
+                self._outbox_dirty.set()
+            for event in report.events:
+                await self.tell_followers(event)
         except Exception:
             log.exception("poll cycle failed")
-            return
-        for event in report.events:
-            await self.tell_followers(event)
-        if report.new_posts:
-            self._outbox_dirty.set()
 
     @poll_loop.before_loop
     async def _before_poll(self) -> None:
@@ -61,7 +67,8 @@ class Announcer(commands.Cog):
 
     async def tell_followers(self, event: FeedEvent) -> None:
         """One notice per channel when a feed starts failing, one when it recovers."""
-        title = neutralize_mentions(event.feed.title or event.feed.url)
+        plain_title = neutralize_mentions(event.feed.title or event.feed.url)
+        title = escape_markdown(plain_title)
         if event.kind == "failing":
             text = (
                 f"⚠️ **{title}** could not be read several times in a row ({event.error}). "
@@ -74,7 +81,14 @@ class Announcer(commands.Cog):
             if channel is None:
                 continue
             try:
-                await channel.send(text)
+                if isinstance(channel, discord.ForumChannel):
+                    # a forum takes no plain messages: the notice is a post of its own
+                    name = "Feed problem" if event.kind == "failing" else "Feed working again"
+                    await channel.create_thread(
+                        name=cut_plain(f"{name}: {title}", 100), content=text
+                    )
+                else:
+                    await channel.send(text)
             except discord.HTTPException as exc:
                 log.warning("could not tell #%s about %s: %s", sub.channel_id, event.feed.url, exc)
 
@@ -149,7 +163,7 @@ class Announcer(commands.Cog):
         try:
             if isinstance(channel, discord.ForumChannel):
                 thread_id, message_id = await self._forum_post(
-                    channel, delivery, announcement.title, content, embed, mentions, post.categories
+                    channel, delivery, post.title, content, embed, mentions, post.categories
                 )
                 await self.store.mark_delivered(delivery.id, message_id, thread_id)
                 return
@@ -170,7 +184,7 @@ class Announcer(commands.Cog):
             except discord.HTTPException as exc:
                 log.warning("could not publish message %s: %s", message.id, exc)
         if delivery.threads:
-            await self._open_thread(delivery, message, announcement.title)
+            await self._open_thread(delivery, message, post.title)
 
     async def _channel(self, channel_id: int):
         channel = self.bot.get_channel(channel_id)
@@ -208,10 +222,6 @@ class Announcer(commands.Cog):
             auto_archive_duration=delivery.auto_archive_minutes,
         )
         return created.thread.id, created.message.id
-
-
-def thread_name(title: str) -> str:
-    return cut(title.strip() or "Discussion", 100)
 
 
 async def setup(bot: Gazette) -> None:

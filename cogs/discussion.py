@@ -22,10 +22,9 @@ from bot.app import Gazette
 from bot.comments import CommentWatcher, RenderedComment, render_comment
 from bot.errors import UserError
 from bot.models import Post, Subscription
-from bot.render import escape_markdown, neutralize_mentions, render_announcement
+from bot.render import escape_markdown, neutralize_mentions, render_announcement, thread_name
 from bot.store.comments import DiscussionInfo, MirrorItem
 
-from .announcer import thread_name
 from .embeds import GAZETTE_COLOUR, announcement_embed
 
 log = logging.getLogger(__name__)
@@ -467,7 +466,7 @@ class Discussion(commands.Cog):
         """
         me = channel.guild.me
         perms = channel.permissions_for(me)
-        name = thread_name(post.title or "Discussion")
+        name = thread_name(post.title)
         if isinstance(channel, discord.ForumChannel):
             missing = [n for n in ("send_messages", "embed_links") if not getattr(perms, n)]
             if missing:

@@ -325,3 +325,39 @@ async def test_preview_list_and_remove_a_feed(gazette_world):
     blog.publish("After removal")
     await settle()
     assert world.announcements() == []
+
+
+async def test_thread_named_after_the_plain_title(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    blog.publish("C++_tips: [part 1] *new* @everyone")
+    await world.poll_now()
+    [message] = await eventually(world.announcements)
+    [thread] = await eventually(lambda: world.fake.threads(world.text), what="the thread")
+    assert thread["name"] == "C++_tips: [part 1] *new* @\u200beveryone"
+
+
+async def test_failing_feed_in_a_forum_gets_a_notice_post_and_polling_goes_on(gazette_world):
+    world = gazette_world
+    broken = world.blog("Broken Blog", prefix="/broken")
+    healthy = world.blog("Healthy Blog", prefix="/healthy")
+    await world.start()
+    await world.command("feed add", {"url": broken.feed_url, "channel": world.forum})
+    await world.command("feed add", {"url": healthy.feed_url, "channel": world.text})
+    world.site.route("/broken/feed/", "down", status=500)
+    for _ in range(3):
+        before = len(world.site.requests_for("/broken/feed/"))
+        await world.poll_now()
+        await eventually(lambda b=before: len(world.site.requests_for("/broken/feed/")) > b)
+    notice = await eventually(
+        lambda: [
+            t for t in world.fake.threads(world.forum) if t["name"].startswith("Feed problem")
+        ],
+        what="the notice post in the forum",
+    )
+    assert "Broken Blog" in notice[0]["name"]
+    healthy.publish("Still announced")
+    await world.poll_now()
+    await eventually(world.announcements, what="announcements after the notice")
