@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from .fetch import FetchError, HTTPStatusError
-from .render import cut, escape_markdown, html_to_markdown, neutralize_mentions, safe_url
+from .render import cut, escape_markdown, html_to_markdown, neutralize_mentions, safe_url, web_url
 from .store import Store
 from .store.comments import CommentCheck, CommentWatch, StoredComment
 from .text import html_to_text
@@ -478,8 +478,8 @@ def render_comment(
     return RenderedComment(
         author=author[:256],
         username=webhook_username(comment.author or ""),
-        author_url=safe_url(comment.author_url),
-        avatar_url=safe_url(comment.avatar_url),
+        author_url=web_url(comment.author_url),
+        avatar_url=web_url(comment.avatar_url),
         link=link,
         timestamp=comment.published_at,
         reply=reply,

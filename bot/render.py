@@ -31,6 +31,7 @@ __all__ = [
     "neutralize_mentions",
     "render_announcement",
     "safe_url",
+    "web_url",
     "split_markdown",
 ]
 
@@ -98,6 +99,12 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
         return None
     url = quote(url, safe="/:?#&=+;%,!$'*@~-._[]")
     return _EVERYONE.sub(r"%40\1", url)
+
+
+def web_url(url: str | None, base: str | None = None) -> str | None:
+    """safe_url() limited to http(s): what Discord accepts as an embed's url or image."""
+    url = safe_url(url, base)
+    return url if url and url.startswith(("http://", "https://")) else None
 
 
 # --------------------------------------------------------------------------- HTML -> markdown
@@ -642,7 +649,7 @@ def _markdown_text(text: str, limit: int) -> str:
 
 def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcement:
     """The announcement for one post: cut, escaped and mention-proof, never over a limit."""
-    link = safe_url(post.link)
+    link = web_url(post.link)
     description = ""
     for source in (post.summary_html, post.content_html):
         if source and source.strip():
@@ -670,7 +677,7 @@ def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcem
         description=description,
         author=_plain(post.author, AUTHOR_LIMIT),
         timestamp=post.published_at or post.updated_at,
-        image_url=safe_url(post.image_url) if post.image_url else None,
+        image_url=web_url(post.image_url),
         categories=categories,
         feed_title=_plain(feed_title, AUTHOR_LIMIT),
     )

@@ -167,9 +167,22 @@ class Announcer(commands.Cog):
                 )
                 await self.store.mark_delivered(delivery.id, message_id, thread_id)
                 return
-            message = await channel.send(
-                content, embed=embed, allowed_mentions=mentions, nonce=delivery.nonce
-            )
+            try:
+                message = await channel.send(
+                    content, embed=embed, allowed_mentions=mentions, nonce=delivery.nonce
+                )
+            except discord.HTTPException as exc:
+                if exc.status != 400:
+                    raise
+                # Discord refused something in the embed; retrying would never help, so
+                # the post goes out in its plainest form rather than not at all
+                log.warning("post %s refused (%s); sending it plainly", post.id, exc.text)
+                plain = discord.Embed(
+                    title=embed.title, description=embed.description, colour=embed.colour
+                )
+                message = await channel.send(
+                    content, embed=plain, allowed_mentions=mentions, nonce=delivery.nonce
+                )
         except discord.Forbidden as exc:
             raise DeliveryFailed(f"Missing permissions in #{channel.name}: {exc.text}") from exc
         except discord.NotFound as exc:

@@ -13,7 +13,14 @@ from discord.ext import commands
 from bot.app import Gazette
 from bot.errors import UserError
 from bot.models import Post
-from bot.render import cut, cut_plain, html_to_markdown, neutralize_mentions, split_markdown
+from bot.render import (
+    cut,
+    cut_plain,
+    html_to_markdown,
+    neutralize_mentions,
+    split_markdown,
+    web_url,
+)
 from bot.search import QueryError, SearchHit, SearchPage, parse_date
 
 from .embeds import GAZETTE_COLOUR, discord_time
@@ -30,7 +37,7 @@ def hit_embed(hit: SearchHit, number: int | None = None) -> discord.Embed:
         title = f"{number}. {title}"
     embed = discord.Embed(
         title=cut_plain(title, 256),
-        url=hit.link,
+        url=web_url(hit.link),
         description=hit.snippet or None,
         colour=GAZETTE_COLOUR,
     )
@@ -172,7 +179,7 @@ class ArticleView(OwnedView):
     def render(self) -> discord.Embed:
         embed = discord.Embed(
             title=cut_plain(neutralize_mentions(self.post.title) or "(untitled)", 256),
-            url=self.post.link,
+            url=web_url(self.post.link),
             description=self.pages[self.number],
             colour=GAZETTE_COLOUR,
         )
@@ -322,7 +329,8 @@ class Archive(
             raise UserError("No such article in this server's archive: pick one from the list.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         pages = await asyncio.to_thread(article_pages, post)
-        links = [f"[Read on the blog]({post.link})"] if post.link else []
+        link = web_url(post.link)
+        links = [f"[Read on the blog]({link})"] if link else []
         for discussion in await self.store.post_discussions(post.id):
             if discussion.guild_id == interaction.guild_id and discussion.thread_id:
                 if discussion.state == "open":

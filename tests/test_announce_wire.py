@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.blog import Blog
 from tests.harness import MEMBER, eventually, settle
 
 
@@ -361,3 +362,32 @@ async def test_failing_feed_in_a_forum_gets_a_notice_post_and_polling_goes_on(ga
     healthy.publish("Still announced")
     await world.poll_now()
     await eventually(world.announcements, what="announcements after the notice")
+
+
+async def test_an_embed_discord_refuses_is_sent_plainly_instead_of_never(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    world.fake.fail("POST", rf"/channels/{world.text}/messages", 400)
+    blog.publish("Strange embed", image="https://img.test/odd.png")
+    await world.poll_now()
+    [message] = await eventually(world.announcements)
+    assert message["embeds"][0]["title"] == "Strange embed"
+    assert "image" not in message["embeds"][0]
+    await settle()
+    assert len(world.announcements()) == 1
+
+
+async def test_links_discord_cannot_take_are_left_out(gazette_world):
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    post = blog.publish("Write to me", image="javascript:alert(1)")
+    blog.link = lambda p: "mailto:editor@blog.test" if p is post else Blog.link(blog, p)
+    blog.serve()
+    await world.poll_now()
+    [message] = await eventually(world.announcements)
+    embed = message["embeds"][0]
+    assert embed["title"] == "Write to me" and "url" not in embed and "image" not in embed
