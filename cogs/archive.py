@@ -14,16 +14,17 @@ from bot.app import Gazette
 from bot.errors import UserError
 from bot.models import Post
 from bot.render import (
-    cut,
     cut_plain,
     html_to_markdown,
     neutralize_mentions,
+    render_announcement,
     split_markdown,
     web_url,
 )
 from bot.search import QueryError, SearchHit, SearchPage, parse_date
 
 from .embeds import GAZETTE_COLOUR, discord_time
+from .errors import suggestions
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ class ShareButton(discord.ui.Button["ResultsView"]):
 
     async def callback(self, interaction: discord.Interaction) -> None:
         hit = self.view.hits[self.number - 1]
+        perms = interaction.permissions
+        if not (perms.send_messages and perms.embed_links):
+            raise UserError("You cannot post links in this channel, so I will not do it for you.")
         try:
             await interaction.channel.send(
                 f"{interaction.user.mention} shared from the archive:",
@@ -233,18 +237,20 @@ class Archive(
     async def article_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        titles = await self.store.titles_like(interaction.guild_id, current, limit=25)
+        titles = await suggestions(self.store.titles_like(interaction.guild_id, current, limit=25))
         return [
             app_commands.Choice(name=cut_plain(title or "(untitled)", 100), value=str(post_id))
             for post_id, title in titles
         ]
 
     async def author_autocomplete(self, interaction: discord.Interaction, current: str):
-        names = await self.store.authors_like(interaction.guild_id, current, limit=25)
+        names = await suggestions(self.store.authors_like(interaction.guild_id, current, limit=25))
         return [app_commands.Choice(name=cut_plain(n, 100), value=n[:100]) for n in names]
 
     async def category_autocomplete(self, interaction: discord.Interaction, current: str):
-        names = await self.store.categories_like(interaction.guild_id, current, limit=25)
+        names = await suggestions(
+            self.store.categories_like(interaction.guild_id, current, limit=25)
+        )
         return [app_commands.Choice(name=cut_plain(n, 100), value=n[:100]) for n in names]
 
     # --- commands ---------------------------------------------------------------------
@@ -312,10 +318,8 @@ class Archive(
         if post is None:
             raise UserError("The archive is empty: follow a blog with `/feed add` first.")
         embed = hit_embed(post_summary(post))
-        excerpt = await asyncio.to_thread(
-            html_to_markdown, post.summary_html or post.content_html, post.link
-        )
-        embed.description = cut(excerpt, 700) or None
+        # the announcement's excerpt: converts only the start of a long body
+        embed.description = render_announcement(post, None).description or None
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(name="post", description="Read a whole article here")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 import discord
 from discord import app_commands
@@ -42,6 +43,15 @@ async def answer(interaction: discord.Interaction, text: str) -> None:
             await interaction.response.send_message(text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not answer interaction %s", interaction.id, exc_info=True)
+
+
+async def suggestions(lookup: Awaitable[list]) -> list:
+    """Autocomplete answers no error (discord.py would only log it): an empty list."""
+    try:
+        return await lookup
+    except Exception:
+        log.exception("autocomplete lookup failed")
+        return []
 
 
 class Errors(commands.Cog):

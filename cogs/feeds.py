@@ -17,6 +17,7 @@ from bot.models import Feed, Subscription
 from bot.render import render_announcement
 from bot.store.feeds import AlreadySubscribed
 
+from .archive import suggestions
 from .discussion import discussion_status
 from .embeds import announcement_embed, discord_time
 
@@ -85,7 +86,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     ) -> list[app_commands.Choice[str]]:
         current = current.lower()
         choices = []
-        for sub in await self.store.guild_subscriptions(interaction.guild_id):
+        for sub in await suggestions(self.store.guild_subscriptions(interaction.guild_id)):
             channel = self.bot.get_channel(sub.channel_id)
             label = (
                 f"{sub.feed_title or sub.feed_url} → #{channel.name if channel else sub.channel_id}"
@@ -198,9 +199,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
 
     @app_commands.command(name="list", description="The feeds this server follows")
     async def list_(self, interaction: discord.Interaction) -> None:
+        # answered at once: the database may be busy (an import holds the write lock)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         statuses = await self.store.guild_status(interaction.guild_id)
         if not statuses:
-            await interaction.response.send_message(
+            await interaction.followup.send(
                 "This server follows no feeds yet: add one with `/feed add`.", ephemeral=True
             )
             return
@@ -242,7 +245,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             )
         if len(statuses) > 25:
             embed.set_footer(text=f"and {len(statuses) - 25} more")
-        await interaction.response.send_message(
+        await interaction.followup.send(
             embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
@@ -250,9 +253,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     @app_commands.describe(feed="The feed to stop following")
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def remove(self, interaction: discord.Interaction, feed: str) -> None:
+        # answered at once: the database may be busy (an import holds the write lock)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await self.subscription_from(interaction, feed)
         await self.store.remove_subscription(interaction.guild_id, sub.id)
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"Stopped announcing <{sub.feed_url}> in <#{sub.channel_id}>. "
             "Its posts stay searchable in the archive.",
             ephemeral=True,
@@ -298,6 +303,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         auto_archive: app_commands.Choice[int] | None = None,
         interval: app_commands.Range[int, 5, 1440] | None = None,
     ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await self.subscription_from(interaction, feed)
         if interval:
             await self.store.set_feed_interval(sub.feed_id, interval * 60)
@@ -313,7 +319,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         )
         await self.store.retry_subscription_now(sub.id)
         mention_text = f"<@&{sub.mention_role_id}>" if sub.mention_role_id else "nobody"
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"Updated <{sub.feed_url}> in <#{sub.channel_id}>: mentions {mention_text}, "
             f"threads {'on' if sub.threads else 'off'}, archived after "
             f"{sub.auto_archive_minutes // 60} h idle.",

@@ -62,7 +62,11 @@ class Database:
         await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA busy_timeout=5000")
         store = cls(conn)
-        await store.migrate()
+        try:
+            await store.migrate()
+        except aiosqlite.Error as exc:
+            await conn.close()
+            raise StoreError(f"cannot prepare the database at {path}: {exc}") from exc
         return store
 
     async def close(self) -> None:
