@@ -15,9 +15,7 @@ to mirror in the same transaction, so nothing read is lost to a crash.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
-import html
 import logging
 import random
 import re
@@ -26,13 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from .fetch import FetchError, HTTPStatusError
+from .fetch import FEED_ACCEPT, FetchError, HTTPStatusError, trustworthy_validators
 from .render import cut, escape_markdown, html_to_markdown, neutralize_mentions, safe_url, web_url
 from .store import Store
 from .store.comments import CommentCheck, CommentWatch, StoredComment
-from .text import html_to_text
+from .text import html_to_text, one_line
 from .wordpress import (
-    FEED_ACCEPT,
     Comment,
     RestUnavailable,
     WordPressError,
@@ -52,9 +49,8 @@ SITE_TTL = 24 * 3600.0  # how long a site's REST root (or its absence) is truste
 # A comment feed's validators are not trusted alone: WordPress dates them with the newest
 # comment's (second-granular) date, so an edit, a late approval or a comment written in the
 # second of the last fetch all answer 304. Comments are read whole at least this often, and
-# validators dated within FRESH seconds of the fetch are not kept.
+# validators dated this very second are not kept (bot.fetch.trustworthy_validators).
 FULL_EVERY = 1800.0
-FRESH = 5.0
 
 CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
@@ -73,28 +69,15 @@ def check_interval(
     return min(cap, base * (1.0 + max(age, 0.0) / slowdown))
 
 
-_TAGS = re.compile(r"<[^>]*>")
 _COMMENT_FRAGMENT = re.compile(r"#comment-\d+$")
 _WS = re.compile(r"\s+")
 
 
 def content_hash(comment: Comment) -> str:
     """Author and text, whitespace and markup aside: REST and the feed give the same hash."""
-    text = _WS.sub(" ", html.unescape(_TAGS.sub(" ", comment.content_html))).strip()
+    text = one_line(comment.content_html)
     data = f"{comment.author.strip()}\0{text}".encode()
     return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def trustworthy_validators(last_modified: str | None, now: float | None = None) -> bool:
-    """False when a Last-Modified is so recent (or unreadable) that the same second may still
-    see changes a 304 would hide."""
-    if not last_modified:
-        return True  # an ETag alone: WordPress always sends both, others hash the body
-    try:
-        stamp = email.utils.parsedate_to_datetime(last_modified).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return False
-    return stamp < (time.time() if now is None else now) - FRESH
 
 
 def _stored(comments: list[Comment]) -> list[StoredComment]:

@@ -29,13 +29,13 @@ from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.urls import _urljoin
 
 from bot.models import Entry, ParsedFeed
+from bot.text import one_line
 
 log = logging.getLogger(__name__)
 
 __all__ = ["FeedParseError", "entry_key", "parse_feed"]
 
 _WS = re.compile(r"\s+")
-_TAG = re.compile(r"<[^>]*>")
 _WP_ID = re.compile(r"[?&]p=(\d+)(?![\w])")
 _IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*(?:\"([^\"]+)\"|'([^']+)'|([^\s>]+))", re.I)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:$|[?#])", re.I)
@@ -84,7 +84,7 @@ def _date(e, kind: str) -> float | None:
 def _text(value: str, detail) -> str:
     """A plain-text field from feedparser; html-typed ones (Atom) lose their markup."""
     if detail and detail.get("type") in _HTML_TYPES:
-        value = html.unescape(_TAG.sub("", value))
+        return one_line(value)
     return _clean(value)
 
 

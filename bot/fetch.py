@@ -248,6 +248,25 @@ class FetchResult:
     content_type: str | None  # the Content-Type header as sent, e.g. "text/html; charset=UTF-8"
 
 
+FRESH = 5.0  # seconds: validators dated more recently than this are not trusted
+
+
+def trustworthy_validators(last_modified: str | None, now: float | None = None) -> bool:
+    """False when a Last-Modified is so recent (or unreadable) that the same second may still
+    see changes a 304 would hide.
+
+    WordPress dates its validators to the second: a post published in the second of our
+    fetch would otherwise wait behind 304s until the blog changes again.
+    """
+    if not last_modified:
+        return True  # an ETag alone: WordPress always sends both, others hash the body
+    try:
+        stamp = email.utils.parsedate_to_datetime(last_modified).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return False
+    return stamp < (time.time() if now is None else now) - FRESH
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
     if not value:

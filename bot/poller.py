@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import logging
 import random
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
-from .fetch import Fetcher, FetchError, HTTPStatusError
+from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
 from .models import Entry, Feed, FeedCheck, Subscription
 from .store import Store
 
@@ -53,22 +52,6 @@ class PollReport:
     failed: int = 0
     new_posts: int = 0
     events: list[FeedEvent] = field(default_factory=list)
-
-
-def just_modified(last_modified: str | None, within: float = 5.0) -> bool:
-    """True when the feed changed in the last seconds.
-
-    WordPress dates its validators to the second: a post published in the same second as
-    our fetch would be answered 304 next time and missed. Such validators are not kept
-    (the next fetch is a full one; the body hash still spares the parsing).
-    """
-    if not last_modified:
-        return False
-    try:
-        when = email.utils.parsedate_to_datetime(last_modified).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return False
-    return when >= time.time() - within
 
 
 def body_hash(body: bytes) -> str:
@@ -208,7 +191,8 @@ class FeedPoller:
                 stored = await self.store_new(feed.id, parsed.entries)
                 report.new_posts += stored  # not `+= await`: other feeds add meanwhile
                 check.fetched = True
-                if not just_modified(result.last_modified):
+                # validators dated this very second could hide a post behind a 304
+                if trustworthy_validators(result.last_modified):
                     check.etag, check.last_modified = result.etag, result.last_modified
                 check.body_hash = digest
                 check.title, check.site_url = parsed.title or None, parsed.site_url

@@ -18,6 +18,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .render import escape_markdown, neutralize_mentions
+
 MAX_QUERY_CHARS = 2000  # longer input is cut (a search box, not a document)
 MAX_TERMS = 24  # positive and excluded terms together; more are ignored
 MAX_PHRASE_WORDS = 12
@@ -260,13 +262,7 @@ class SearchPage:
         return f"{self.total:,} result{'' if self.total == 1 else 's'}"
 
 
-_MD_SPECIAL = re.compile(r"([\\*_~`|>#\[\]()<:-])")
 _WS = re.compile(r"\s+")
-
-
-def escape_markdown(text: str) -> str:
-    """Text shown literally by Discord (no accidental bold, links, headings or mentions)."""
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("@", "@\u200b")
 
 
 # bidirectional overrides and isolates: in a snippet they would flip the text around them
@@ -281,7 +277,7 @@ def render_snippet(marked: str, style: str = "discord") -> str:
         return text.replace(HL_OPEN, "").replace(HL_CLOSE, "")
     if style == "ansi":
         return text.replace(HL_OPEN, "\x1b[1m").replace(HL_CLOSE, "\x1b[0m")
-    out = escape_markdown(text)
+    out = escape_markdown(neutralize_mentions(text))
     # adjacent highlights ("**a** **b**") read better merged
     out = out.replace(HL_CLOSE + " " + HL_OPEN, " ")
     return out.replace(HL_OPEN, "**").replace(HL_CLOSE, "**")

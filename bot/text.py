@@ -20,3 +20,8 @@ def html_to_text(markup: str) -> str:
     text = html.unescape(text)
     # str.split() collapses whitespace in C, many times faster than a regex substitution
     return "\n".join(words for line in text.split("\n") if (words := " ".join(line.split())))
+
+
+def one_line(markup: str | None) -> str:
+    """A title or a name from HTML: tags out, entities decoded, all on one line."""
+    return " ".join(html_to_text(markup or "").split())

@@ -38,21 +38,20 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 import feedparser
 
 from bot.feeds import entry_key
-from bot.fetch import FetchError, HTTPStatusError, TooLarge
+from bot.fetch import FEED_ACCEPT, FetchError, HTTPStatusError, TooLarge
 from bot.models import Entry
+from bot.text import one_line
 
 log = logging.getLogger(__name__)
 
 API_REL = "https://api.w.org/"
 JSON_ACCEPT = "application/json, */*;q=0.5"
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-FEED_ACCEPT = "application/rss+xml, application/atom+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
 MAX_PER_PAGE = 100  # WordPress's cap for per_page
 MAX_PAGES = 10_000  # a safety stop against a server that never runs out of pages
 _SMALLER_PAGES = (50, 25, 10, 5, 1)  # per_page to fall back to when a page is too large
 
 _WS = re.compile(r"\s+")
-_TAG = re.compile(r"<[^>]*>")
 _WP_ID = re.compile(r"[?&]p=(\d+)(?:&|#|$)")
 _COMMENT_ID = re.compile(r"#comment-(\d+)\s*$")
 _IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
@@ -121,7 +120,7 @@ def _clean(text: str | None) -> str:
 
 def _plain(rendered: str | None) -> str:
     """REST 'rendered' title or name -> text (tags out, entities decoded, spaces collapsed)."""
-    return _clean(html.unescape(_TAG.sub("", rendered or "")))
+    return one_line(rendered)
 
 
 def _gmt(value: str | None) -> float | None:

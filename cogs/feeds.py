@@ -124,9 +124,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             raise UserError(
                 f"I cannot post in {channel.mention}: I am missing {', '.join(missing)}."
             )
-        url = url.strip()
-        if "://" not in url:
-            url = "https://" + url
+        url = url.strip()  # discovery adds https:// to a bare address
         try:
             result = await self.bot.poller.subscribe(
                 url,

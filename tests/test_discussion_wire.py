@@ -25,10 +25,9 @@ from bot.comments import (
     CommentWatcher,
     check_interval,
     render_comment,
-    trustworthy_validators,
     webhook_username,
 )
-from bot.fetch import Fetcher, create_session
+from bot.fetch import Fetcher, create_session, trustworthy_validators
 from bot.models import Entry
 from bot.store import Store
 from bot.store.base import _migrations

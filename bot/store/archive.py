@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from ..models import Post
+from ..render import cut_plain
 from ..search import (
     HL_CLOSE,
     HL_OPEN,
@@ -691,11 +692,7 @@ def _feed_filter(scope: _Scope, everything_sql: str = "1") -> tuple[str, list[in
 
 
 def _cut(text: str | None) -> str:
-    text = " ".join((text or "").split())
-    if len(text) <= PLAIN_SNIPPET_CHARS:
-        return text
-    cut = text[:PLAIN_SNIPPET_CHARS].rsplit(" ", 1)[0]
-    return cut + " …"
+    return cut_plain(" ".join((text or "").split()), PLAIN_SNIPPET_CHARS)
 
 
 def _hit(row, marked: str) -> SearchHit:
