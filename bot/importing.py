@@ -84,24 +84,6 @@ async def _batches_of(
             raise
 
 
-async def import_entries(
-    store: Store,
-    feed_id: int,
-    entries: Iterable[Entry] | AsyncIterable[Entry],
-    *,
-    batch_size: int = BATCH_SIZE,
-    progress: Progress | None = None,
-    optimize: bool = True,
-) -> ImportResult:
-    """Store entries into a feed's archive without announcing them, indexing each batch.
-
-    `entries` may be blocking (read in a thread, the next batch while the current one is
-    stored) or asynchronous (REST pages)."""
-    return await _store_batches(
-        store, feed_id, _batches_of(entries, batch_size), progress=progress, optimize=optimize
-    )
-
-
 async def _store_batches(
     store: Store,
     feed_id: int,

@@ -185,13 +185,6 @@ class CommentQueries:
             row = await cur.fetchone()
         return CommentWatch(*row) if row else None
 
-    async def next_comment_check_at(self) -> float | None:
-        async with self.conn.execute(
-            "SELECT min(next_check_at) FROM comment_watches WHERE next_check_at IS NOT NULL"
-        ) as cur:
-            (value,) = await cur.fetchone()
-        return value
-
     async def schedule_comment_checks(self, at: float, post_id: int | None = None) -> None:
         """Read the comments of one post (or of every followed post) at `at`."""
         async with self.transaction() as db:
@@ -525,14 +518,6 @@ class CommentQueries:
             for row in rows
         ]
 
-    async def mirrored_message(self, discussion_id: int, comment_id: int) -> int | None:
-        async with self.conn.execute(
-            "SELECT message_id FROM mirrored_comments WHERE discussion_id = ? AND comment_id = ?",
-            (discussion_id, comment_id),
-        ) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
-
     async def begin_mirror(
         self, discussion_id: int, post_id: int, comment_id: int, *, via_webhook: bool
     ) -> str:
@@ -587,12 +572,6 @@ class CommentQueries:
                 "UPDATE discussions SET mirror_failures = mirror_failures + 1, last_error = ?,"
                 " mirror_due_at = ? WHERE id = ?",
                 (error[:500], retry_at, discussion_id),
-            )
-
-    async def schedule_mirror(self, discussion_id: int, at: float) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE discussions SET mirror_due_at = ? WHERE id = ?", (at, discussion_id)
             )
 
     async def discussion_error(self, subscription_id: int) -> str | None:

@@ -143,14 +143,6 @@ class FeedQueries:
         ) as cur:
             return [_feed(row) for row in await cur.fetchall()]
 
-    async def next_due_at(self) -> float | None:
-        async with self.conn.execute(
-            "SELECT min(next_check_at) FROM feeds"
-            " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)"
-        ) as cur:
-            (value,) = await cur.fetchone()
-        return value
-
     async def record_checks(self, checks: Iterable[FeedCheck]) -> None:
         """Write a poll cycle's outcomes in one transaction (a few statements, not 1,000s)."""
         now = time.time()
@@ -309,11 +301,6 @@ class FeedQueries:
             )
         return cur.rowcount > 0
 
-    async def count_subscriptions(self) -> int:
-        async with self.conn.execute("SELECT count(*) FROM subscriptions") as cur:
-            (value,) = await cur.fetchone()
-        return value
-
     # --- posts ----------------------------------------------------------------------
 
     async def known_keys(self, feed_id: int) -> set[str]:
@@ -444,13 +431,6 @@ class FeedQueries:
             (now, limit),
         ) as cur:
             return [Delivery(*row) for row in await cur.fetchall()]
-
-    async def next_delivery_at(self) -> float | None:
-        async with self.conn.execute(
-            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'"
-        ) as cur:
-            (value,) = await cur.fetchone()
-        return value
 
     async def mark_delivered(
         self, delivery_id: int, message_id: int, thread_id: int | None = None
