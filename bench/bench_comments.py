@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.comments import CommentWatcher  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.models import Entry  # noqa: E402
+from bot.poller import parse_thread  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 T0 = 1_700_000_000
@@ -251,7 +252,7 @@ async def main(posts: int, per_post: int) -> None:
                     async with session.post(base + f"/_/rest?on={int(mode == 'rest')}"):
                         pass
                     await follow(store, base, posts)
-                    watcher = CommentWatcher(store, Fetcher(session))
+                    watcher = CommentWatcher(store, Fetcher(session), parse_pool=parse_thread())
                     print(
                         "REST API (one request per article)"
                         if mode == "rest"

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from .config import Settings
 from .fetch import Fetcher
-from .poller import FeedPoller
+from .poller import FeedPoller, parse_thread
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,14 @@ class Gazette(commands.Bot):
         self.session = session
         self.timing = timing or Timing()
         self.fetcher = Fetcher(session)
-        self.poller = FeedPoller(store, self.fetcher, default_interval=settings.poll_interval)
+        # one thread parses feeds and comment feeds: more would fight the event loop
+        self.parse_pool = parse_thread()
+        self.poller = FeedPoller(
+            store,
+            self.fetcher,
+            default_interval=settings.poll_interval,
+            parse_pool=self.parse_pool,
+        )
         self._ready_logged = False
 
     async def setup_hook(self) -> None:
@@ -95,7 +102,7 @@ class Gazette(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
-        self.poller.close()
+        self.parse_pool.shutdown(wait=False, cancel_futures=True)
 
     async def on_ready(self) -> None:
         if self._ready_logged:

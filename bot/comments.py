@@ -15,12 +15,14 @@ to mirror in the same transaction, so nothing read is lost to a crash.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
 import re
 import time
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -134,9 +136,11 @@ class CommentWatcher:
         site_ttl: float = SITE_TTL,
         full_every: float = FULL_EVERY,
         batch: int = 50,
+        parse_pool: Executor | None = None,  # None: asyncio's default threads
     ) -> None:
         self.store = store
         self.fetcher = fetcher
+        self.parse_pool = parse_pool
         self.live_seconds = live_days * 86400.0
         self.base_interval = base_interval
         self.max_interval = max_interval
@@ -321,12 +325,15 @@ class CommentWatcher:
             etag, last_modified = result.etag, result.last_modified
             if not trustworthy_validators(last_modified):
                 etag = last_modified = None
-            comments = await asyncio.to_thread(
-                parse_comment_feed,
-                result.body,
-                result.url,
-                post_wp_id=watch.wp_id,
-                include_pingbacks=self.include_pingbacks,
+            comments = await asyncio.get_running_loop().run_in_executor(
+                self.parse_pool,
+                functools.partial(
+                    parse_comment_feed,
+                    result.body,
+                    result.url,
+                    post_wp_id=watch.wp_id,
+                    include_pingbacks=self.include_pingbacks,
+                ),
             )
             return "feed", comments, etag, last_modified, None
         if problem is not None:

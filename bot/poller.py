@@ -7,7 +7,7 @@ import hashlib
 import logging
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .discovery import DiscoveryError, discover
@@ -54,6 +54,11 @@ class PollReport:
     events: list[FeedEvent] = field(default_factory=list)
 
 
+def parse_thread() -> ThreadPoolExecutor:
+    """The thread feeds and comment feeds are parsed in (CPU-bound, off the event loop)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazette-parse")
+
+
 def body_hash(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
@@ -67,6 +72,7 @@ class FeedPoller:
         default_interval: float,
         max_concurrency: int = 32,
         max_backoff: float = MAX_BACKOFF,
+        parse_pool: Executor | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -74,10 +80,12 @@ class FeedPoller:
         self.max_backoff = max_backoff
         self._limit = asyncio.Semaphore(max_concurrency)
         # One parsing thread: more would only fight the event loop for the GIL and stall it
-        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazette-parse")
+        self._owns_parser = parse_pool is None
+        self._parser = parse_pool or parse_thread()
 
     def close(self) -> None:
-        self._parser.shutdown(wait=False, cancel_futures=True)
+        if self._owns_parser:
+            self._parser.shutdown(wait=False, cancel_futures=True)
 
     def next_check(self, feed_interval: float | None = None) -> float:
         interval = feed_interval or self.default_interval

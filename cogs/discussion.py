@@ -103,7 +103,10 @@ class Discussion(commands.Cog):
         self.store = bot.store
         self.timing = bot.timing
         self.watcher = CommentWatcher(
-            bot.store, bot.fetcher, live_days=bot.settings.comment_live_days
+            bot.store,
+            bot.fetcher,
+            live_days=bot.settings.comment_live_days,
+            parse_pool=bot.parse_pool,
         )
         self._webhooks: dict[int, discord.Webhook] = {}  # parent channel id -> its webhook
         self._webhook_locks: dict[int, asyncio.Lock] = {}
