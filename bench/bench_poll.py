@@ -72,7 +72,7 @@ async def timed(label: str, work, lag: LoopLag) -> float:
         extra = f"polled={result.polled} unchanged={result.unchanged} new={result.new_posts}"
         extra += f" failed={result.failed}"
     elif result is not None:
-        extra = f"new={result}"
+        extra = f"count={result}"
     print(
         f"  {label:<34} wall {wall:7.2f} s  cpu {cpu:7.2f} s  loop lag p99 {lag.p99_ms():6.1f} ms"
         f" max {lag.max_ms():6.1f} ms  {extra}",
@@ -143,6 +143,7 @@ async def main(feeds: int) -> None:
                 g_cold = await timed(
                     "cold (1,000 x 200, all new)", lambda: poller.poll_due(limit=feeds), lag
                 )
+                await timed("  then indexing them for search", store.index_pending, lag)
                 g_same = await timed(
                     "unchanged (1,000 x 304)", lambda: poller.poll_due(limit=feeds), lag
                 )

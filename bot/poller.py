@@ -168,8 +168,6 @@ class FeedPoller:
         if feeds:
             checks = await asyncio.gather(*(self._poll_guarded(feed, report) for feed in feeds))
             await self.store.record_checks(checks)
-        if report.new_posts:
-            await self.store.index_pending()  # searchable now, not at the next search
         return report
 
     async def _poll_guarded(self, feed: Feed, report: PollReport) -> FeedCheck:

@@ -58,6 +58,9 @@ class Announcer(commands.Cog):
                 self._outbox_dirty.set()
             for event in report.events:
                 await self.tell_followers(event)
+            if report.new_posts:
+                # searchable now rather than at the next search; after the announcements
+                await self.store.index_pending()
         except Exception:
             log.exception("poll cycle failed")
 
