@@ -208,6 +208,20 @@ class ArticleView(OwnedView):
         await interaction.response.edit_message(embed=self.render(), view=self)
 
 
+async def article_choices(store, guild_id: int | None, current: str):
+    """Autocomplete of this server's archive by title (the value is the post id)."""
+    if guild_id is None:
+        return []
+    titles = await suggestions(store.titles_like(guild_id, current or "", limit=25))
+    return [
+        app_commands.Choice(
+            name=cut_plain(" ".join((title or "").split()) or f"Untitled post #{post_id}", 100),
+            value=str(post_id),
+        )
+        for post_id, title in titles
+    ]
+
+
 def _date(text: str | None, name: str) -> float | None:
     if not text:
         return None
@@ -237,11 +251,7 @@ class Archive(
     async def article_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        titles = await suggestions(self.store.titles_like(interaction.guild_id, current, limit=25))
-        return [
-            app_commands.Choice(name=cut_plain(title or "(untitled)", 100), value=str(post_id))
-            for post_id, title in titles
-        ]
+        return await article_choices(self.store, interaction.guild_id, current)
 
     async def author_autocomplete(self, interaction: discord.Interaction, current: str):
         names = await suggestions(self.store.authors_like(interaction.guild_id, current, limit=25))

@@ -25,6 +25,7 @@ from bot.models import Post, Subscription
 from bot.render import escape_markdown, neutralize_mentions, render_announcement, thread_name
 from bot.store.comments import DiscussionInfo, MirrorItem
 
+from .archive import article_choices
 from .embeds import GAZETTE_COLOUR, announcement_embed
 
 log = logging.getLogger(__name__)
@@ -583,18 +584,7 @@ class Discussion(commands.Cog):
     async def article_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        try:
-            found = await self.store.titles_like(interaction.guild_id, current or "", 25)
-        except Exception:
-            log.exception("article autocomplete failed for %r", current)
-            return []
-        choices = []
-        for post_id, title in found:
-            label = " ".join((title or "").split()) or f"Untitled post #{post_id}"
-            choices.append(app_commands.Choice(name=label[:100], value=str(post_id)))
-        return choices[:25]
+        return await article_choices(self.store, interaction.guild_id, current)
 
     async def _article(self, guild_id: int, value: str) -> Post:
         value = value.strip()
