@@ -31,6 +31,10 @@ from feedparser.urls import _urljoin
 from bot.models import Entry, ParsedFeed
 from bot.text import one_line
 
+# feedparser asks xml.sax for libxml2's driver before expat on every parse; it is not
+# installed and a failed import is not cached, so every parse searched sys.path again
+feedparser.api.PREFERRED_XML_PARSERS = []
+
 log = logging.getLogger(__name__)
 
 __all__ = ["FeedParseError", "entry_key", "parse_feed"]
