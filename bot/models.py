@@ -63,9 +63,6 @@ class FeedCheck:
     body_hash: str | None = None
     title: str | None = None
     site_url: str | None = None
-    announce: list[Entry] = field(default_factory=list)  # new, recent: owed to subscriptions
-    archive: list[Entry] = field(default_factory=list)  # new but old: stored silently
-    texts: dict[str, str] = field(default_factory=dict)  # entry key -> searchable text
 
 
 @dataclass(slots=True)

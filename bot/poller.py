@@ -16,7 +16,6 @@ from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
 from .models import Entry, Feed, FeedCheck, Subscription
 from .store import Store
-from .store.feeds import plain_texts
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +52,6 @@ class PollReport:
     failed: int = 0
     new_posts: int = 0
     events: list[FeedEvent] = field(default_factory=list)
-
-
-def split_by_age(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
-    """(to announce, to archive silently): an entry dated long ago that shows up as new (a
-    blog that moved and changed its guids, a feed glitch) is not news."""
-    cutoff = time.time() - MAX_ANNOUNCE_AGE
-    recent = [e for e in entries if e.published_at is None or e.published_at >= cutoff]
-    old = [e for e in entries if e.published_at is not None and e.published_at < cutoff]
-    return recent, old
-
-
-def parse_with_texts(body: bytes, url: str, known: set[str]):
-    """Parse and extract the searchable text in the parsing thread, off the event loop."""
-    parsed = parse_feed(body, url, known)
-    return parsed, plain_texts(parsed.entries)
 
 
 def parse_thread() -> ThreadPoolExecutor:
@@ -161,23 +145,29 @@ class FeedPoller:
         )
 
     async def store_new(self, feed_id: int, entries: list[Entry]) -> int:
-        """Store unseen entries at once (outside a poll cycle); returns how many are owed."""
-        announce, archive = split_by_age(entries)
-        if archive:
-            await self.store.store_entries(feed_id, archive, announce=False)
-        return len(await self.store.store_entries(feed_id, announce, announce=True))
+        """Store unseen entries; those published recently are owed to every subscription.
+
+        An entry dated long ago that shows up as new (a blog that moved and changed its
+        guids, a feed glitch) goes to the archive without being announced.
+        """
+        cutoff = time.time() - MAX_ANNOUNCE_AGE
+        recent = [e for e in entries if e.published_at is None or e.published_at >= cutoff]
+        old = [e for e in entries if e.published_at is not None and e.published_at < cutoff]
+        if old:
+            await self.store.store_entries(feed_id, old, announce=False)
+        return len(await self.store.store_entries(feed_id, recent, announce=True))
 
     async def poll_due(self, *, limit: int = 2000) -> PollReport:
         """One cycle: every feed whose time has come, at most `max_concurrency` at once.
 
-        Everything the cycle learnt (new posts, the deliveries they are owed, every feed's
-        validators and failures) is written in one transaction at the end.
+        New posts are stored feed by feed as they arrive; the bookkeeping of every check
+        (next check, validators, failures) is written once for the whole cycle.
         """
         report = PollReport()
         feeds = await self.store.due_feeds(time.time(), limit)
         if feeds:
             checks = await asyncio.gather(*(self._poll_guarded(feed, report) for feed in feeds))
-            report.new_posts = await self.store.record_cycle(checks)
+            await self.store.record_checks(checks)
         return report
 
     async def _poll_guarded(self, feed: Feed, report: PollReport) -> FeedCheck:
@@ -201,10 +191,11 @@ class FeedPoller:
                 report.unchanged += 1
             else:
                 known = await self.store.known_keys(feed.id)
-                parsed, check.texts = await asyncio.get_running_loop().run_in_executor(
-                    self._parser, parse_with_texts, result.body, result.url, known
+                parsed = await asyncio.get_running_loop().run_in_executor(
+                    self._parser, parse_feed, result.body, result.url, known
                 )
-                check.announce, check.archive = split_by_age(parsed.entries)
+                stored = await self.store_new(feed.id, parsed.entries)
+                report.new_posts += stored  # not `+= await`: other feeds add meanwhile
                 check.fetched = True
                 # validators dated this very second could hide a post behind a 304
                 if trustworthy_validators(result.last_modified):

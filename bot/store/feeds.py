@@ -70,19 +70,6 @@ def _post(row) -> Post:
     return Post(*values)
 
 
-def _unique(entries: Iterable[Entry]) -> dict[str, Entry]:
-    """Entries by key, oldest first, the first of any duplicate kept."""
-    unique: dict[str, Entry] = {}
-    for entry in sorted(entries, key=lambda e: e.published_at or 0.0):
-        unique.setdefault(entry.key, entry)
-    return unique
-
-
-def plain_texts(entries: Iterable[Entry]) -> dict[str, str]:
-    """Each entry's searchable text (CPU work: callers may run it in a thread)."""
-    return {e.key: html_to_text(e.content_html or e.summary_html) for e in entries}
-
-
 def new_nonce() -> str:
     # Discord accepts nonces of up to 25 characters; enforce_nonce dedups a resend
     return secrets.token_hex(12)
@@ -156,29 +143,12 @@ class FeedQueries:
         ) as cur:
             return [_feed(row) for row in await cur.fetchall()]
 
-    async def record_cycle(self, checks: list[FeedCheck]) -> int:
-        """Write a poll cycle in one transaction: the new posts, the deliveries owed for them
-        and every feed's outcome (validators, next check, failures). Returns how many posts
-        were owed to subscriptions.
-
-        One transaction for the cycle, not one per feed: committing a thousand times cost
-        more than all the rest of a cycle where every feed had one new post.
-        """
+    async def record_checks(self, checks: Iterable[FeedCheck]) -> None:
+        """Write a poll cycle's outcomes in one transaction (a few statements, not 1,000s)."""
         now = time.time()
         ok = [c for c in checks if c.error is None]
         failed = [c for c in checks if c.error is not None]
-        owed = 0
         async with self.transaction() as db:
-            for check in ok:
-                if check.archive:
-                    await self._insert_entries(
-                        db, check.feed_id, _unique(check.archive), check.texts, announce=False
-                    )
-                if check.announce:
-                    new_ids = await self._insert_entries(
-                        db, check.feed_id, _unique(check.announce), check.texts, announce=True
-                    )
-                    owed += len(new_ids)
             await db.executemany(
                 "UPDATE feeds SET next_check_at = ?, last_checked_at = ?, failure_count = 0,"
                 " last_error = NULL, failing_notified = 0 WHERE id = ?",
@@ -203,7 +173,6 @@ class FeedQueries:
                     for c in failed
                 ],
             )
-        return owed
 
     async def set_feed_interval(self, feed_id: int, seconds: int | None) -> None:
         """How often the feed is checked; None follows POLL_INTERVAL."""
@@ -348,62 +317,61 @@ class FeedQueries:
         With `announce`, every subscription of the feed gets a pending delivery of each new
         post in the same transaction, so a crash cannot separate "stored" from "owed".
         """
-        unique = _unique(entries)
+        now = time.time()
+        unique: dict[str, Entry] = {}
+        for entry in sorted(entries, key=lambda e: e.published_at or 0.0):
+            unique.setdefault(entry.key, entry)
         if not unique:
             return []
         # plain text before taking the lock, so other writers are not kept waiting
-        texts = plain_texts(unique.values())
+        texts = {key: html_to_text(e.content_html or e.summary_html) for key, e in unique.items()}
         async with self.transaction() as db:
-            return await self._insert_entries(db, feed_id, unique, texts, announce=announce)
-
-    async def _insert_entries(
-        self, db, feed_id: int, unique: dict[str, Entry], texts: dict[str, str], *, announce
-    ) -> list[int]:
-        now = time.time()
-        # a few statements per batch instead of one round trip per entry
-        known = await self._existing_keys(db, feed_id, list(unique))
-        fresh = [entry for key, entry in unique.items() if key not in known]
-        if not fresh:
-            return []
-        await db.executemany(
-            "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
-            " updated_at, categories, tags, summary_html, content_html, content_text,"
-            " image_url, comments_feed, wp_id, discovered_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    feed_id,
-                    entry.key,
-                    entry.title,
-                    entry.link,
-                    entry.author,
-                    entry.published_at,
-                    entry.updated_at,
-                    json.dumps(entry.categories, ensure_ascii=False),
-                    json.dumps(entry.tags, ensure_ascii=False),
-                    entry.summary_html,
-                    entry.content_html,
-                    texts.get(entry.key) or html_to_text(entry.content_html or entry.summary_html),
-                    entry.image_url,
-                    entry.comments_feed,
-                    entry.wp_id,
-                    now,
-                )
-                for entry in fresh
-            ],
-        )
-        ids = await self._existing_keys(db, feed_id, [entry.key for entry in fresh])
-        new_ids = sorted(ids.values())
-        if announce:
-            subs = await (
-                await db.execute("SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,))
-            ).fetchall()
+            # a few statements per batch instead of one round trip per entry
+            known = await self._existing_keys(db, feed_id, list(unique))
+            fresh = [entry for key, entry in unique.items() if key not in known]
+            if not fresh:
+                return []
             await db.executemany(
-                "INSERT OR IGNORE INTO deliveries(post_id, subscription_id, nonce,"
-                " created_at) VALUES (?, ?, ?, ?)",
-                [(post_id, sub[0], new_nonce(), now) for post_id in new_ids for sub in subs],
+                "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
+                " updated_at, categories, tags, summary_html, content_html, content_text,"
+                " image_url, comments_feed, wp_id, discovered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        feed_id,
+                        entry.key,
+                        entry.title,
+                        entry.link,
+                        entry.author,
+                        entry.published_at,
+                        entry.updated_at,
+                        json.dumps(entry.categories, ensure_ascii=False),
+                        json.dumps(entry.tags, ensure_ascii=False),
+                        entry.summary_html,
+                        entry.content_html,
+                        texts[entry.key],
+                        entry.image_url,
+                        entry.comments_feed,
+                        entry.wp_id,
+                        now,
+                    )
+                    for entry in fresh
+                ],
             )
-            await db.execute("UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id))
+            ids = await self._existing_keys(db, feed_id, [entry.key for entry in fresh])
+            new_ids = sorted(ids.values())
+            if announce:
+                subs = await (
+                    await db.execute("SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,))
+                ).fetchall()
+                await db.executemany(
+                    "INSERT OR IGNORE INTO deliveries(post_id, subscription_id, nonce,"
+                    " created_at) VALUES (?, ?, ?, ?)",
+                    [(post_id, sub[0], new_nonce(), now) for post_id in new_ids for sub in subs],
+                )
+                await db.execute(
+                    "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
+                )
         return new_ids
 
     @staticmethod
