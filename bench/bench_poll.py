@@ -56,7 +56,7 @@ class LoopLag:
     def p99_ms(self) -> float:
         if len(self.lags) < 2:
             return 0.0
-        return statistics.quantiles(self.lags, n=100)[98] * 1000
+        return statistics.quantiles(self.lags, n=100, method="inclusive")[98] * 1000
 
     def max_ms(self) -> float:
         return max(self.lags, default=0.0) * 1000
