@@ -23,6 +23,7 @@ from bot.render import (
 )
 
 from .embeds import announcement_embed
+from .errors import paced_round
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +100,9 @@ class Announcer(commands.Cog):
 
     @tasks.loop(seconds=0)  # paced by the wait below: woken at once when posts are owed
     async def delivery_loop(self) -> None:
-        try:
-            await self.deliver_due()
-        except Exception:
-            log.exception("delivery round failed")
-        try:
-            await asyncio.wait_for(self._outbox_dirty.wait(), timeout=self.timing.delivery_tick)
-        except TimeoutError:
-            pass
-        self._outbox_dirty.clear()
+        await paced_round(
+            self.deliver_due, self._outbox_dirty, self.timing.delivery_tick, "delivery round"
+        )
 
     @delivery_loop.before_loop
     async def _before_delivery(self) -> None:

@@ -27,6 +27,7 @@ from bot.store.comments import DiscussionInfo, MirrorItem
 
 from .archive import article_choices
 from .embeds import GAZETTE_COLOUR, announcement_embed
+from .errors import paced_round
 
 log = logging.getLogger(__name__)
 
@@ -155,15 +156,9 @@ class Discussion(commands.Cog):
     @tasks.loop(seconds=0)
     async def mirror_loop(self) -> None:
         """Show what was read; paced by the outbox tick, woken when comments were found."""
-        try:
-            await self.mirror_due()
-        except Exception:
-            log.exception("mirroring comments failed")
-        try:
-            await asyncio.wait_for(self._mirror_wanted.wait(), timeout=self.timing.delivery_tick)
-        except TimeoutError:
-            pass
-        self._mirror_wanted.clear()
+        await paced_round(
+            self.mirror_due, self._mirror_wanted, self.timing.delivery_tick, "mirroring comments"
+        )
 
     @comment_loop.before_loop
     @mirror_loop.before_loop

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
@@ -52,6 +53,22 @@ async def suggestions(lookup: Awaitable[list]) -> list:
     except Exception:
         log.exception("autocomplete lookup failed")
         return []
+
+
+async def paced_round(
+    work: Callable[[], Awaitable[object]], wake: asyncio.Event, tick: float, what: str
+) -> None:
+    """One round of a background loop: the work (an exception is logged, never raised: it
+    would end the tasks.loop for good), then a wait for `wake` or `tick` seconds."""
+    try:
+        await work()
+    except Exception:
+        log.exception("%s failed", what)
+    try:
+        await asyncio.wait_for(wake.wait(), timeout=tick)
+    except TimeoutError:
+        pass
+    wake.clear()
 
 
 class Errors(commands.Cog):
