@@ -46,6 +46,7 @@ __all__ = [
     "ENTITIES_REFUSED",
     "EntityWatch",
     "FeedParseError",
+    "FeedRefused",
     "entry_key",
     "parse_document",
     "parse_feed",
@@ -58,6 +59,7 @@ _WP_ID = re.compile(r"[?&]p=(\d{1,19})(?![\w])")
 _IMG = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*(?:\"([^\"<>]+)\"|'([^'<>]+)'|([^\s<>'\"]+))", re.I)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:$|[?#])", re.I)
 _LINK_AMP = re.compile(r"&([A-Za-z0-9_]+);")
+_LATIN1_HIGH = re.compile("[\x80-\xff]")
 _BOM = b"\xef\xbb\xbf"
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _RAW_TITLE = 8 * MAX_TITLE  # a title's markup read at most: its text is cut to MAX_TITLE anyway
@@ -66,6 +68,10 @@ ENTITIES_REFUSED = "the feed declares XML entities, which Gazette refuses"
 
 class FeedParseError(Exception):
     """The body is not a feed we can read; the message says why."""
+
+
+class FeedRefused(FeedParseError):
+    """The body is a feed Gazette will not read (it declares XML entities); say so as it is."""
 
 
 # --------------------------------------------------------------------------- safe XML
@@ -134,10 +140,10 @@ def _refusing_replace_doctype(data: bytes):
     both parsers; this refuses a document that declares any, and gives the loose parser none.
     """
     if _declares_entities(data):
-        raise FeedParseError(ENTITIES_REFUSED)
+        raise FeedRefused(ENTITIES_REFUSED)
     version, data, _entities = _replace_doctype(data)
     if _declares_entities(data):  # what the strict parser will read
-        raise FeedParseError(ENTITIES_REFUSED)
+        raise FeedRefused(ENTITIES_REFUSED)
     return version, data, {}
 
 
@@ -383,7 +389,7 @@ def _ns_local(name: str) -> tuple[str, str]:
 
 
 def _refuse_entities(*_) -> None:
-    raise FeedParseError(ENTITIES_REFUSED)
+    raise FeedRefused(ENTITIES_REFUSED)
 
 
 def _scan(data: bytes) -> _Scan:
@@ -531,7 +537,7 @@ def _fp_uri(value: str, scan: _Scan) -> str:
 def _fp_text(value: str) -> str:
     # feedparser re-decodes latin-1-looking text as UTF-8 and maps cp1252 code points:
     # rather than mimic that, refuse such values.
-    if any("\x80" <= c <= "\xff" for c in value):
+    if _LATIN1_HIGH.search(value):
         raise _Unsure("non-ASCII latin-1 identity")
     return value.translate(_cp1252)
 
