@@ -25,6 +25,9 @@ MAX_CATEGORY = 100
 MAX_POST_HTML = 512 * 1024  # summary and content, each
 MAX_COMMENT_HTML = 64 * 1024
 
+# What one feed document may make the parser do (refused beyond, with the reason)
+MAX_FEED_ELEMENTS = 100_000  # a 5 MB WordPress feed of 100 long posts has a few thousand
+
 # One feed's share of a poll
 MAX_ANNOUNCE_PER_POLL = 5  # newer posts beyond this are archived silently (and counted)
 MAX_DISCOVERY_CANDIDATES = 5  # feed URLs tried for one /feed add
