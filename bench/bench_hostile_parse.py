@@ -139,10 +139,10 @@ def invalid_utf8(size: int) -> bytes:
 def loose_parser(size: int) -> bytes:
     """Broken XML (an unescaped & early on): feedparser falls back to its loose parser."""
     para = b"<p>" + b"<i>x</i> " * 40 + b"</p>"
-    return feed(
-        item(1).replace(b"</title>", b" AT&T</title>"),
-        *(item(i, para) for i in range(2, size // 400)),
-    )
+    items = [item(1).replace(b"</title>", b" AT&T</title>")]
+    while sum(map(len, items)) < size - 1000:
+        items.append(item(len(items) + 1, para))
+    return feed(*items)
 
 
 def garbage(size: int) -> bytes:

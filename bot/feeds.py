@@ -32,7 +32,15 @@ import feedparser
 from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.urls import _urljoin
 
-from bot.limits import MAX_FEED_ELEMENTS, MAX_TITLE, capped_key, capped_url, clamp_entry, clip
+from bot.limits import (
+    MAX_FEED_ELEMENTS,
+    MAX_FEED_TAG,
+    MAX_TITLE,
+    capped_key,
+    capped_url,
+    clamp_entry,
+    clip,
+)
 from bot.models import Entry, ParsedFeed
 from bot.text import one_line
 
@@ -66,6 +74,7 @@ _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _RAW_TITLE = 8 * MAX_TITLE  # a title's markup read at most: its text is cut to MAX_TITLE anyway
 ENTITIES_REFUSED = "the feed declares XML entities, which Gazette refuses"
 TOO_MANY_ELEMENTS = f"the feed has more than {MAX_FEED_ELEMENTS:,} XML elements"
+TAG_TOO_LONG = f"the feed has an XML tag longer than {MAX_FEED_TAG // 1024} KB"
 
 
 class FeedParseError(Exception):
@@ -137,29 +146,56 @@ def _refuse_entities(*_) -> None:
 
 
 def _refuse_costly(data: bytes) -> None:
-    """FeedRefused if the document declares entities or has more than MAX_FEED_ELEMENTS
-    elements: feedparser spends tens of microseconds on each, so 5 MB of "<a/>" would hold
-    the parsing thread for a minute. One expat pass, a fraction of a microsecond an element.
+    """FeedRefused if the document declares entities, has more than MAX_FEED_ELEMENTS
+    elements or a tag longer than MAX_FEED_TAG bytes.
+
+    feedparser spends tens of microseconds on an element and keeps a few hundred bytes for an
+    attribute, so 5 MB of "<a/>" would hold the parsing thread for a minute and 5 MB of
+    attributes take 260 MB. One expat pass, without building any attribute, costs little.
     """
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_UNLESS_STANDALONE)
     parser.ExternalEntityRefHandler = lambda *_: 1
     parser.EntityDeclHandler = parser.UnparsedEntityDeclHandler = _refuse_entities
+    parser.buffer_text = True
+    parser.CharacterDataHandler = _ignore  # text in one call a run, not through markup()
     elements = 0
 
-    def start(*_) -> None:
+    def markup(text: str) -> None:
+        # with no start-element handler, expat hands each start tag over as it is written
         nonlocal elements
-        elements += 1
-        if elements > MAX_FEED_ELEMENTS:
-            raise FeedRefused(TOO_MANY_ELEMENTS)
+        if text[:1] == "<" and text[1:2] not in ("!", "?", "/"):
+            elements += 1
+            if elements > MAX_FEED_ELEMENTS:
+                raise FeedRefused(TOO_MANY_ELEMENTS)
 
-    parser.StartElementHandler = start
+    parser.DefaultHandler = markup
     try:
         parser.Parse(data, True)
     except (expat.ExpatError, ValueError):
         # broken XML: feedparser's loose parser reads the rest; count its tags roughly
         if elements + data.count(b"<", max(parser.ErrorByteIndex, 0)) > 2 * MAX_FEED_ELEMENTS:
             raise FeedRefused(TOO_MANY_ELEMENTS) from None
+
+
+def _ignore(_) -> None:
+    pass
+
+
+# A start tag of more than MAX_FEED_TAG bytes: expat itself slows down past linear time on
+# its attributes (5 MB of them: seconds), so such tags are looked for before expat runs.
+# Only a "<" followed by that many bytes without another "<" can start one; the tag is then
+# matched possessively (no backtracking), so the search is linear.
+_LONG_TAG = re.compile(
+    rb"<(?=[^<]{%d})[^\s<>/!?][^\s<>/]*+" % MAX_FEED_TAG
+    + rb"""(?:\s++[^\s<>=/]++\s*+=\s*+(?:"[^"<]*+"|'[^'<]*+'))*+"""
+)
+
+
+def _refuse_long_tags(data: bytes) -> None:
+    for m in _LONG_TAG.finditer(data):
+        if m.end() - m.start() > MAX_FEED_TAG:
+            raise FeedRefused(TAG_TOO_LONG)
 
 
 _replace_doctype = feedparser.api.replace_doctype
@@ -171,6 +207,7 @@ def _refusing_replace_doctype(data: bytes):
     feedparser strips only declarations that start a line, and hands the "safe" ones to
     both parsers; this refuses a document that declares any, and gives the loose parser none.
     """
+    _refuse_long_tags(data)
     if _declares_entities(data):
         raise FeedRefused(ENTITIES_REFUSED)
     version, data, _entities = _replace_doctype(data)
@@ -430,13 +467,17 @@ def _scan(data: bytes) -> _Scan:
     capture: str | None = None  # the text being collected, and at which depth
     capture_depth = 0
     pieces: list[str] = []
+    elements = 0
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
     parser.EntityDeclHandler = parser.UnparsedEntityDeclHandler = _refuse_entities
 
     def start(name, attrs):
-        nonlocal depth, child_depth, child, item, capture, capture_depth
+        nonlocal depth, child_depth, child, item, capture, capture_depth, elements
         depth += 1
+        elements += 1
+        if elements > MAX_FEED_ELEMENTS:  # as the full parse would refuse it
+            raise FeedRefused(TOO_MANY_ELEMENTS)
         if _XML_BASE in attrs or "base" in attrs:
             scan.has_base = True
         if capture is not None:
@@ -575,6 +616,9 @@ def _fp_link(value: str) -> str:
 
 def _fast(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
     """The known-entries path, or None when the full parse must decide."""
+    if b"\x00" in data[:4]:
+        return None  # UTF-16 or UTF-32: rare, and the checks below read bytes as ASCII
+    _refuse_long_tags(data)
     try:
         scan = _scan(data)
     except _Unsure as exc:
