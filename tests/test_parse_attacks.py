@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from bot import limits
-from bot.feeds import ENTITIES_REFUSED, FeedParseError, parse_document, parse_feed
+from bot.feeds import ENTITIES_REFUSED, FeedParseError, FeedRefused, parse_document, parse_feed
 from bot.fetch import Fetcher, create_session
 from bot.poller import FeedPoller, SubscribeError
 from bot.store import Store
@@ -202,6 +202,35 @@ def test_an_external_doctype_still_parses():
 def test_an_internal_subset_without_entities_still_parses():
     body = rss(item(1), prolog="<!DOCTYPE rss [ <!-- nothing declared --> ]>")
     assert [e.title for e in parse_feed(body, URL).entries] == ["Post 1"]
+
+
+# --------------------------------------------------------------------------- costly shapes
+
+
+def test_a_flood_of_elements_is_refused_on_both_paths():
+    # 5 MB of "<a/>" held feedparser for a minute; the flood is refused before it runs
+    flood = "<a/>" * (limits.MAX_FEED_ELEMENTS + 1)
+    body = rss(item(1).replace("</item>", flood + "</item>"), item(2))
+    for known in ((), {"http://127.0.0.1:8080/?p=2"}):
+        with pytest.raises(FeedRefused, match="more than 100,000 XML elements"):
+            parse_feed(body, URL, known)
+    with pytest.raises(WordPressError, match="XML elements"):
+        parse_comment_feed(body, URL)
+
+
+def test_a_tag_of_huge_attributes_is_refused_on_both_paths():
+    many = "".join(f' a{n}=">"' for n in range(20_000))  # ">" in values: still one tag
+    for tag in (f"<x{many}/>", f'<x y="{"v" * 100_000}"/>'):
+        body = rss(item(1).replace("</item>", tag + "</item>"), item(2))
+        for known in ((), {"http://127.0.0.1:8080/?p=2"}):
+            with pytest.raises(FeedRefused, match="tag longer than 64 KB"):
+                parse_feed(body, URL, known)
+
+
+def test_text_full_of_character_references_reads_whole():
+    # one text, not one call per reference, yet the same text
+    body = rss(item(1, title="&lt;b&gt;" * 3000 + "&amp;"))
+    assert parse_feed(body, URL).entries[0].title.startswith("<b><b>")
 
 
 def test_a_comment_feed_declaring_entities_is_refused():
