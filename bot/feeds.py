@@ -82,7 +82,8 @@ class FeedParseError(Exception):
 
 
 class FeedRefused(FeedParseError):
-    """The body is a feed Gazette will not read (it declares XML entities); say so as it is."""
+    """A feed Gazette will not read (XML entities, or a shape that would cost too much to
+    parse): unlike other parse errors, worth telling as it is to whoever added it."""
 
 
 # --------------------------------------------------------------------------- safe XML
@@ -146,12 +147,10 @@ def _refuse_entities(*_) -> None:
 
 
 def _refuse_costly(data: bytes) -> None:
-    """FeedRefused if the document declares entities, has more than MAX_FEED_ELEMENTS
-    elements or a tag longer than MAX_FEED_TAG bytes.
-
-    feedparser spends tens of microseconds on an element and keeps a few hundred bytes for an
-    attribute, so 5 MB of "<a/>" would hold the parsing thread for a minute and 5 MB of
-    attributes take 260 MB. One expat pass, without building any attribute, costs little.
+    """FeedRefused if the document declares entities or has more than MAX_FEED_ELEMENTS
+    elements: feedparser spends tens of microseconds on an element, so 5 MB of "<a/>" would
+    hold the parsing thread for a minute. One expat pass that builds no attributes costs
+    a fraction of a microsecond an element.
     """
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_UNLESS_STANDALONE)
@@ -202,10 +201,12 @@ _replace_doctype = feedparser.api.replace_doctype
 
 
 def _refusing_replace_doctype(data: bytes):
-    """feedparser's DOCTYPE step, on the UTF-8 bytes both its parsers read, refusing entities.
+    """feedparser's DOCTYPE step, on the UTF-8 bytes both its parsers read, refusing what
+    would make them expand entities or run long.
 
     feedparser strips only declarations that start a line, and hands the "safe" ones to
     both parsers; this refuses a document that declares any, and gives the loose parser none.
+    Long tags are refused first (before expat reads one), then element floods.
     """
     _refuse_long_tags(data)
     if _declares_entities(data):
@@ -222,8 +223,8 @@ def parse_document(data: bytes) -> feedparser.FeedParserDict:
     """feedparser on a body of bytes: the one way Gazette calls feedparser.
 
     A stream, never bytes or str: given those, feedparser first tries to open them as a local
-    path or a URL, so a body like b"/etc/passwd" would read that file. Raises FeedParseError
-    when the document declares XML entities.
+    path or a URL, so a body like b"/etc/passwd" would read that file. Raises FeedRefused
+    when the document declares XML entities or would cost too much (see _refusing_replace_doctype).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"parse_document takes bytes, not {type(data).__name__}")

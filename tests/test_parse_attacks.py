@@ -245,6 +245,31 @@ def test_a_wxr_export_declaring_entities_is_refused():
         list(WxrReader(io.BytesIO(export)))
 
 
+def test_wxr_entries_are_cut_to_the_caps():
+    post = (
+        "<item><title>{title}</title><link>http://127.0.0.1:8080/p1/</link><guid>{guid}</guid>"
+        "<wp:post_type>post</wp:post_type><wp:status>publish</wp:status>"
+        "<wp:post_id>99999999999999999999</wp:post_id>{cats}"
+        "<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+    ).format(
+        title="T" * 5000,
+        guid="g" * 10_000,
+        cats="".join(f"<category>c{n}</category>" for n in range(70)),
+        body="b" * (limits.MAX_POST_HTML + 10),
+    )
+    export = rss(post).replace(
+        b"<rss ",
+        b'<rss xmlns:wp="http://wordpress.org/export/1.2/" '
+        b'xmlns:content="http://purl.org/rss/1.0/modules/content/" ',
+    )
+    (entry,) = list(WxrReader(io.BytesIO(export)))
+    assert entry.key == "sha1:" + hashlib.sha1(("g" * 10_000).encode()).hexdigest()
+    assert entry.title == "T" * limits.MAX_TITLE
+    assert len(entry.categories) == limits.MAX_CATEGORIES
+    assert len(entry.content_html) == limits.MAX_POST_HTML
+    assert entry.wp_id is None
+
+
 # --------------------------------------------------------------------------- keys and caps
 
 
