@@ -35,6 +35,7 @@ from feedparser.urls import _urljoin
 from bot.limits import (
     MAX_FEED_ELEMENTS,
     MAX_FEED_TAG,
+    MAX_LENIENT_TAGS,
     MAX_TITLE,
     capped_key,
     capped_url,
@@ -75,6 +76,7 @@ _RAW_TITLE = 8 * MAX_TITLE  # a title's markup read at most: its text is cut to 
 ENTITIES_REFUSED = "the feed declares XML entities, which Gazette refuses"
 TOO_MANY_ELEMENTS = f"the feed has more than {MAX_FEED_ELEMENTS:,} XML elements"
 TAG_TOO_LONG = f"the feed has an XML tag longer than {MAX_FEED_TAG // 1024} KB"
+NOT_FEED_HTML = "this is an HTML page, not a feed"
 
 
 class FeedParseError(Exception):
@@ -171,10 +173,15 @@ def _refuse_costly(data: bytes) -> None:
     parser.DefaultHandler = markup
     try:
         parser.Parse(data, True)
-    except (expat.ExpatError, ValueError):
-        # broken XML: feedparser's loose parser reads the rest; count its tags roughly
-        if elements + data.count(b"<", max(parser.ErrorByteIndex, 0)) > 2 * MAX_FEED_ELEMENTS:
-            raise FeedRefused(TOO_MANY_ELEMENTS) from None
+    except (expat.ExpatError, ValueError) as exc:
+        # broken XML: feedparser's lenient parser then reads it all, at up to half a
+        # millisecond a tag on hostile shapes (5 MB of them: hours)
+        if data.count(b"<") > MAX_LENIENT_TAGS:
+            if _looks_like_html(data):
+                raise FeedParseError(NOT_FEED_HTML) from None
+            raise FeedRefused(
+                f"the feed is not well-formed XML ({exc}) and too big to read leniently"
+            ) from None
 
 
 def _ignore(_) -> None:
@@ -344,10 +351,14 @@ def _to_entry(e, base: str, feed_author: str | None = None) -> Entry | None:
     )
 
 
-def _not_a_feed(d, data: bytes) -> FeedParseError:
+def _looks_like_html(data: bytes) -> bool:
     head = data[:1024].lower()
-    if b"<html" in head or b"<!doctype html" in head:
-        return FeedParseError("this is an HTML page, not a feed")
+    return b"<html" in head or b"<!doctype html" in head
+
+
+def _not_a_feed(d, data: bytes) -> FeedParseError:
+    if _looks_like_html(data):
+        return FeedParseError(NOT_FEED_HTML)
     reason = d.get("bozo_exception")
     return FeedParseError(
         f"not a feed (no RSS/Atom elements found{f': {reason}' if reason else ''})"

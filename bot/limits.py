@@ -28,6 +28,7 @@ MAX_COMMENT_HTML = 64 * 1024
 # What one feed document may make the parser do (refused beyond, with the reason)
 MAX_FEED_ELEMENTS = 100_000  # a 5 MB WordPress feed of 100 long posts has a few thousand
 MAX_FEED_TAG = 64 * 1024  # bytes of one start tag with its attributes (a real one: < 1 KB)
+MAX_LENIENT_TAGS = 10_000  # "<" in broken XML, read by feedparser's slow lenient parser
 
 # One feed's share of a poll
 MAX_ANNOUNCE_PER_POLL = 5  # newer posts beyond this are archived silently (and counted)
