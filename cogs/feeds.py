@@ -41,15 +41,15 @@ LIST_TITLE = "Feeds followed here"
 LIST_PER_PAGE = 10  # feeds on one page of /feed list
 LIST_PAGE_BUDGET = 5600  # characters of fields on one page (Discord: 6,000 for the embed)
 FIELD_VALUE_LIMIT = 1024
-ERROR_CHARS = 300  # of an error quoted in /feed list
+ERROR_CHARS = 200  # of an error quoted in /feed list (a feed's field holds 1,024 in all)
 
 
 def link_text(url: str) -> str:
     """A feed's address in a message: a link when it is a plain web address, else text."""
     safe = web_url(url)
-    if safe and len(safe) <= 300:
+    if safe and len(safe) <= 200:
         return f"<{safe}>"
-    return outside_text(url, 300)
+    return outside_text(url, 200)
 
 
 def every(seconds: float) -> str:
