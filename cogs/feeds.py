@@ -16,6 +16,7 @@ from bot.backfill import Progress, backfill
 from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
 from bot.models import Feed, Subscription
+from bot.poller import SubscribeError
 from bot.render import cut, cut_plain, outside_text, render_announcement, web_url
 from bot.store.feeds import AlreadySubscribed, SubscriptionStatus
 
@@ -223,6 +224,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             )
         except AlreadySubscribed:
             raise UserError(f"That feed is already announced in {channel.mention}.") from None
+        except SubscribeError as exc:
+            # the reason may quote the address (shortened: they typed it) or what the site
+            # sent: escaped, cut
+            reason = str(exc).replace(url, cut_plain(url, 120))
+            raise UserError(outside_text(reason, 1500)) from None
         role = f", mentioning {mention.mention}" if mention else ""
         checked = every(result.subscription.poll_interval or self.bot.poller.default_interval)
         summary = (

@@ -438,3 +438,20 @@ async def test_feed_list_buttons_disable_themselves_on_timeout(gazette_world, mo
         return button(message, "Next ▶").get("disabled")
 
     await eventually(disabled, what="buttons disabled after the timeout")
+
+
+async def test_feed_add_quotes_the_reason_escaped_and_cut(gazette_world):
+    world = gazette_world
+    encoding = EVIL_LINK + "x" * 100_000
+    world.site.route(
+        "/bad/feed/",
+        f'<?xml version="1.0" encoding="{encoding}"?><foo>bar</foo>',
+        content_type="text/xml",
+    )
+    await world.start()
+    url = world.site.url(f"/bad/feed/?{EVIL_LINK}")
+    url += "q" * (2000 - len(url))  # as long as the option allows
+    result = await world.command("feed add", {"url": url, "channel": world.text})
+    assert result.ephemeral and "not a feed" in result.content and len(result.content) <= 2000
+    assert not MASKED_LINK.search(result.content)
+    assert await world.store.guild_subscriptions(world.guild) == []
