@@ -52,9 +52,14 @@ def hit_embed(hit: SearchHit, number: int | None = None) -> discord.Embed:
     return embed
 
 
+def plain_line(text: str | None, limit: int) -> str:
+    """Text shown where Discord renders no markdown (choice names, embed author): one line."""
+    return cut_plain(" ".join((text or "").split()), limit)
+
+
 def choice_name(text: str | None, fallback: str) -> str:
     """An autocomplete choice's name: plain text on one line, 1 to 100 characters."""
-    return cut_plain(" ".join((text or "").split()), 100) or fallback
+    return plain_line(text, 100) or fallback
 
 
 def post_summary(post: Post) -> SearchHit:
@@ -252,8 +257,7 @@ class ArticleView(PagedView):
             colour=GAZETTE_COLOUR,
         )
         if self.post.author:
-            # the author slot shows plain text: no escapes, one line, mentions broken
-            embed.set_author(name=choice_name(self.post.author, "?")[:256])
+            embed.set_author(name=plain_line(self.post.author, 256) or "?")
         if self.post.published_at:
             embed.add_field(name="Published", value=discord_time(self.post.published_at, "D"))
         embed.add_field(name="Links", value=self.links, inline=False)

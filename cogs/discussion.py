@@ -659,7 +659,10 @@ class Discussion(commands.Cog):
                         "Discord did not let me look at that discussion's thread; "
                         "try again in a moment."
                     ) from None
-            return thread, False, discussion.id
+            if isinstance(thread, discord.Thread):
+                return thread, False, discussion.id
+            await self.store.mark_discussion_deleted(discussion.id)
+            raise UserError(CLOSED_BY_MODERATORS)
         channel = self.bot.get_channel(sub.channel_id)
         if channel is None:
             raise UserError("The channel this feed is announced in no longer exists.")

@@ -1,5 +1,5 @@
--- The check interval belongs to each subscription: one server can neither slow nor speed up
--- the checks of another's feed. feeds.poll_interval is now derived (the shortest interval its
+-- The check interval belongs to each subscription: one server cannot slow the checks of a feed
+-- another server follows. feeds.poll_interval is now derived (the shortest interval its
 -- subscriptions ask for, NULL for POLL_INTERVAL; see FeedQueries.refresh_poll_interval).
 ALTER TABLE subscriptions ADD COLUMN poll_interval INTEGER; -- seconds; NULL follows POLL_INTERVAL
 UPDATE subscriptions SET poll_interval =
