@@ -277,6 +277,31 @@ async def test_a_member_who_sees_no_feed_channel_is_told_so(gazette_world):
     assert latest.ephemeral and "channels you cannot view" in latest.content
 
 
+async def test_a_hidden_forums_feed_shows_once_the_member_may_view_the_forum(gazette_world):
+    world = gazette_world
+    world.fake.set_overwrite(world.forum, world.guild, deny=Perm.VIEW_CHANNEL)
+    world.fake.set_bot_overwrite(world.forum, allow=STAFF_VIEW)
+    blog = world.blog("Forum Notes", prefix="/forum")
+    blog.publish("Hidden pancakes")
+    await world.start()
+    await imported(await world.command("feed add", {"url": blog.feed_url, "channel": world.forum}))
+    member = world.fake.add_user("reader")
+
+    async def search():
+        result = await world.command("archive search", {"query": "pancakes"}, user_id=member)
+        return result.messages[-1]
+
+    assert "channels you cannot view" in (await search())["content"]
+    world.fake.set_overwrite(world.forum, world.guild)  # the forum opens to everyone
+    await eventually(
+        lambda: _has_result(search(), "Hidden pancakes"), what="the post, once the forum opens"
+    )
+
+
+async def _has_result(answer, title: str) -> bool:
+    return any(title in e["title"] for e in (await answer).get("embeds", []))
+
+
 async def test_share_never_posts_a_staff_article_where_others_can_read_it(gazette_world):
     world = gazette_world
     staff, staff_role, memos = await staff_world(world)
