@@ -316,7 +316,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         """What `/feed list` says of one subscription, a line per fact (each line escaped
         and short; the whole is cut to a field by fit_lines)."""
         sub = status.subscription
-        interval = sub.poll_interval or self.bot.poller.default_interval
+        interval = status.poll_interval or self.bot.poller.default_interval
         lines = [
             f"{link_text(sub.feed_url)} → <#{sub.channel_id}>",
             f"Checked every {every(interval)}"

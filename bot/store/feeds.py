@@ -28,6 +28,7 @@ class SubscriptionStatus:
     feed_error: str | None
     failing_deliveries: int
     delivery_error: str | None
+    poll_interval: int | None  # the subscription's own, seconds; None follows POLL_INTERVAL
 
 
 _FEED_COLUMNS = (
@@ -175,39 +176,6 @@ class FeedQueries:
                 ],
             )
 
-    async def refresh_poll_interval(self, default: int, feed_id: int | None = None) -> None:
-        """Check the feed (every feed without `feed_id`) at the shortest interval any of its
-        subscriptions asks for, `default` (POLL_INTERVAL) for those that ask for none.
-
-        Stored NULL when that is the default, so a new POLL_INTERVAL applies at once. A check
-        now further away than the new interval comes forward, unless the feed is failing
-        (its backoff stands).
-        """
-        wanted = (
-            "(SELECT min(coalesce(s.poll_interval, :default)) FROM subscriptions s"
-            " WHERE s.feed_id = feeds.id)"
-        )
-        async with self.transaction() as db:
-            await db.execute(
-                f"UPDATE feeds SET poll_interval = nullif({wanted}, :default),"
-                " next_check_at = CASE WHEN failure_count > 0 THEN next_check_at"
-                f" ELSE min(next_check_at, coalesce(last_checked_at, 0)"
-                f" + coalesce({wanted}, :default)) END"
-                " WHERE :feed IS NULL OR id = :feed",
-                {"default": default, "feed": feed_id},
-            )
-
-    async def force_check(self, feed_id: int, now: float, min_gap: float) -> bool:
-        """Check the feed now ("check now"), unless a check was forced less than `min_gap`
-        seconds ago, whoever asked: False then."""
-        async with self.transaction() as db:
-            cur = await db.execute(
-                "UPDATE feeds SET next_check_at = min(next_check_at, ?), forced_check_at = ?"
-                " WHERE id = ? AND coalesce(forced_check_at, 0) <= ?",
-                (now, now, feed_id, now - min_gap),
-            )
-        return cur.rowcount == 1
-
     async def schedule_check(self, feed_id: int, at: float) -> None:
         """Check a feed at `at` (now, when an admin asks) without touching its failure count."""
         async with self.transaction() as db:
@@ -321,7 +289,8 @@ class FeedQueries:
             " (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id"
             "   AND d.state = 'pending' AND d.attempts > 0),"
             " (SELECT d.last_error FROM deliveries d WHERE d.subscription_id = s.id"
-            "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1)"
+            "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1),"
+            " s.poll_interval"
             " FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
             " WHERE s.guild_id = ? ORDER BY s.id",
             (guild_id,),
@@ -504,3 +473,39 @@ class FeedQueries:
                 " AND state = 'pending'",
                 (subscription_id,),
             )
+
+    # --- check intervals, per subscription ---------------------------------------------
+
+    async def refresh_poll_interval(self, default: int, feed_id: int | None = None) -> None:
+        """Check the feed (every feed without `feed_id`) at the shortest interval any of its
+        subscriptions asks for, `default` (POLL_INTERVAL) for those that ask for none.
+
+        Stored NULL when that is the default, so a new POLL_INTERVAL applies at once. A check
+        now further away than the new interval comes forward, unless the feed is failing
+        (its backoff stands).
+        """
+        wanted = (
+            "(SELECT min(coalesce(s.poll_interval, :default)) FROM subscriptions s"
+            " WHERE s.feed_id = feeds.id)"
+        )
+        which = "1" if feed_id is None else "id = :feed"
+        async with self.transaction() as db:
+            await db.execute(
+                f"UPDATE feeds SET poll_interval = nullif({wanted}, :default),"
+                " next_check_at = CASE WHEN failure_count > 0 THEN next_check_at"
+                f" ELSE min(next_check_at, coalesce(last_checked_at, 0)"
+                f" + coalesce({wanted}, :default)) END"
+                f" WHERE {which}",
+                {"default": default, "feed": feed_id},
+            )
+
+    async def force_check(self, feed_id: int, now: float, min_gap: float) -> bool:
+        """Check the feed now ("check now"), unless a check was forced less than `min_gap`
+        seconds ago, whoever asked: False then."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE feeds SET next_check_at = min(next_check_at, ?), forced_check_at = ?"
+                " WHERE id = ? AND coalesce(forced_check_at, 0) <= ?",
+                (now, now, feed_id, now - min_gap),
+            )
+        return cur.rowcount == 1
