@@ -55,9 +55,9 @@ def link_text(url: str) -> str:
 
 def every(seconds: float) -> str:
     """A check interval as people say it."""
-    minutes = round(seconds / 60)
-    if minutes < 1:
+    if seconds < 60 or seconds % 60:
         return f"{int(seconds)} s"
+    minutes = int(seconds // 60)
     if minutes % 1440 == 0:
         return f"{minutes // 1440} day" + ("s" if minutes > 1440 else "")
     if minutes % 60 == 0:
