@@ -146,8 +146,8 @@ def shared_audience(target, source_id: int) -> bool:
         target = target.parent
     guild = getattr(target, "guild", None)
     source = guild.get_channel(source_id) if guild is not None else None
-    if target is None or source is None:
-        return False
+    if source is None or not isinstance(target, discord.abc.GuildChannel):
+        return False  # a channel the cache does not hold: no way to tell, so no
     if source.id == target.id:
         return True
     if source.permissions_for(guild.default_role).view_channel and not any(
