@@ -43,6 +43,9 @@ BACKFILL_MAX_POSTS = 50_000
 BACKFILL_MAX_PAGES = 1_000
 BACKFILL_MAX_MB = 500
 
+# Checks servers force on a shared feed ("check now" after /feed edit), whoever asks
+FORCED_CHECK_GAP = 60.0  # seconds between two forced checks of one feed
+
 
 # --------------------------------------------------------------------------- applying the caps
 
