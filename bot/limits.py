@@ -28,3 +28,7 @@ COMMENT_MAX_PAGES = 20  # REST pages of 100 comments
 BACKFILL_MAX_POSTS = 50_000
 BACKFILL_MAX_PAGES = 1_000
 BACKFILL_MAX_MB = 500
+
+# Delivery to Discord
+MAX_REFUSALS = 3  # times Discord may refuse an item, plain version included, before it is skipped
+CLOCK_SKEW = 600.0  # seconds our clock may differ from Discord's, when matching by time

@@ -108,7 +108,7 @@ class Delivery:
     subscription_id: int
     nonce: str
     attempts: int
-    state: str  # pending | sent
+    state: str  # pending | sent | skipped
     last_error: str | None
     message_id: int | None
     channel_id: int
@@ -117,3 +117,5 @@ class Delivery:
     threads: bool
     auto_archive_minutes: int
     feed_title: str | None
+    refusals: int = 0  # times Discord refused this post's payload (400)
+    started_at: float | None = None  # a forum post was requested then (maybe created)

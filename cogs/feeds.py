@@ -236,6 +236,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                     f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
                     f"{status.delivery_error}"
                 )
+            if status.skipped:
+                lines.append(
+                    f"⚠️ {status.skipped} post(s) or comment(s) skipped, refused by Discord even "
+                    f"as plain text: {(status.skip_reason or '')[:200]}"
+                )
             embed.add_field(
                 name=(sub.feed_title or sub.feed_url)[:256],
                 value="\n".join(lines)[:1024],
