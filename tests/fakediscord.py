@@ -241,9 +241,9 @@ class Fault:
             return False
         if self.method != "*" and self.method != method:
             return False
-        if self.when is not None and not self.when(body):
+        if self.pattern.fullmatch(path) is None:
             return False
-        return self.pattern.fullmatch(path) is not None
+        return self.when is None or bool(self.when(body))
 
 
 @dataclass
