@@ -117,5 +117,4 @@ class Delivery:
     threads: bool
     auto_archive_minutes: int
     feed_title: str | None
-    refusals: int = 0  # times Discord refused this post's payload (400)
     started_at: float | None = None  # a forum post was requested then (maybe created)

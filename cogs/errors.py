@@ -55,9 +55,10 @@ async def suggestions(lookup: Awaitable[list]) -> list:
         return []
 
 
-# 400s that come from the channel, not from what was sent: a forum that requires a tag, a
-# channel type that cannot take it, an archived thread. Retried as the channel's problem.
-CHANNEL_REFUSALS = frozenset({40067, 50024, 50083})
+# 400s that come from the channel, not from what was sent: slowmode, a forum that takes no
+# message or requires a tag, a channel type that cannot take it, an archived or locked
+# thread, too many active threads. Retried as the channel's problem, never skipped.
+CHANNEL_REFUSALS = frozenset({20016, 40058, 40067, 50024, 50083, 160005, 160006, 160007})
 
 
 class ItemRefused(Exception):

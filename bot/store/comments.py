@@ -89,7 +89,6 @@ class MirrorItem:
     parent_html: str | None
     parent_link: str | None
     parent_message_id: int | None  # the parent's message in the same discussion
-    refusals: int = 0  # times Discord refused this comment's message (400)
     started_at: float | None = None  # when its send was first begun
 
     @property
@@ -491,8 +490,7 @@ class CommentQueries:
         """The discussion's comments not yet shown, or shown with an older text, in order."""
         async with self.conn.execute(
             f"SELECT {_COMMENT_COLUMNS}, c.content_hash, m.message_id, m.content_hash, m.nonce,"
-            " m.via_webhook, pc.author, pc.content_html, pc.link, pm.message_id, m.refusals,"
-            " m.mirrored_at"
+            " m.via_webhook, pc.author, pc.content_html, pc.link, pm.message_id, m.mirrored_at"
             " FROM discussions d JOIN comments c ON c.post_id = d.post_id"
             " LEFT JOIN mirrored_comments m"
             "   ON m.discussion_id = d.id AND m.comment_id = c.comment_id"
@@ -518,8 +516,7 @@ class CommentQueries:
                 parent_html=row[15],
                 parent_link=row[16],
                 parent_message_id=row[17],
-                refusals=row[18] or 0,
-                started_at=row[19] if row[11] is not None else None,
+                started_at=row[18],
             )
             for row in rows
         ]

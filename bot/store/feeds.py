@@ -428,7 +428,7 @@ class FeedQueries:
         async with self.conn.execute(
             "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
             " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
-            " s.auto_archive_minutes, f.title, d.refusals, d.started_at FROM deliveries d"
+            " s.auto_archive_minutes, f.title, d.started_at FROM deliveries d"
             " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
             " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
             " ORDER BY d.next_attempt_at, d.id LIMIT ?",
