@@ -32,3 +32,4 @@ BACKFILL_MAX_MB = 500
 # Delivery to Discord
 MAX_REFUSALS = 3  # times Discord may refuse an item, plain version included, before it is skipped
 CLOCK_SKEW = 600.0  # seconds our clock may differ from Discord's, when matching by time
+NONCE_WINDOW = 60.0  # seconds Discord surely dedups a resend by its nonce ("a few minutes")

@@ -13,7 +13,7 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
-from bot.limits import CLOCK_SKEW, MAX_REFUSALS
+from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
 from bot.models import Delivery
 from bot.poller import FeedEvent
 from bot.render import (
@@ -113,6 +113,8 @@ class Announcer(commands.Cog):
     async def deliver_due(self) -> int:
         """Send what is owed; channels run side by side so one failing channel holds up none."""
         due = await self.store.due_deliveries(time.time(), limit=100)
+        # the intent, before any request: a delivery begun earlier may already be on Discord
+        await self.store.begin_deliveries([d.id for d in due if d.started_at is None])
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in due:
             by_channel[delivery.channel_id].append(delivery)
@@ -192,8 +194,9 @@ class Announcer(commands.Cog):
                 await self.store.mark_delivered(delivery.id, thread_id, thread_id)
                 log.info("announced post %s in forum #%s", post.id, channel.name)
                 return
+            message = await self._sent_before(channel, delivery, embed, plain)
             # the same nonce for both: Discord keeps only one of them (enforce_nonce)
-            message = await send_plainly(
+            message = message or await send_plainly(
                 lambda: channel.send(
                     content, embed=embed, allowed_mentions=mentions, nonce=delivery.nonce
                 ),
@@ -243,9 +246,9 @@ class Announcer(commands.Cog):
     async def _forum_post(self, forum, delivery, post, content, embed, plain, mentions) -> int:
         """The delivery's forum post, created once: its thread id.
 
-        A forum post takes no nonce, so the intent is recorded before the request; a delivery
-        that has one may already be on Discord (the bot died before hearing back) and is
-        looked for first.
+        A forum post takes no nonce: a delivery begun before (its intent is recorded before
+        any request) may already be on Discord, the bot having died before hearing back, and
+        is looked for first.
         """
         name = thread_name(post.title)
         if delivery.started_at is not None:
@@ -253,8 +256,6 @@ class Announcer(commands.Cog):
             if found is not None:
                 log.info("post %s was already in forum #%s (thread %s)", post.id, forum.name, found)
                 return found
-        else:
-            await self.store.begin_forum_post(delivery.id)
         wanted = {category.casefold() for category in post.categories}
         tags = [tag for tag in forum.available_tags if tag.name.casefold() in wanted][:5]
         created = await send_plainly(
@@ -275,6 +276,43 @@ class Announcer(commands.Cog):
             f"post {post.id}",
         )
         return created.thread.id
+
+    async def _sent_before(
+        self, channel, delivery: Delivery, embed: discord.Embed, plain: str
+    ) -> discord.Message | None:
+        """The announcement an earlier, unconfirmed send of this delivery left in the channel.
+
+        Discord's nonce makes a resend return the first message only for a few minutes; past
+        that the channel is read back from shortly before the send began and the bot's own
+        messages compared with this post exactly (the embed's title and link, or the whole
+        plain text), leaving out those another delivery holds.
+        """
+        if delivery.started_at is None or time.time() - delivery.started_at < NONCE_WINDOW:
+            return None
+        since = delivery.started_at - CLOCK_SKEW
+        after = discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
+        me = self.bot.user.id
+        candidates = []
+        try:
+            async for message in channel.history(
+                limit=None, after=discord.Object(after), oldest_first=True
+            ):
+                if message.author.id != me:
+                    continue
+                shown = message.embeds[0] if message.embeds else None
+                if message.content == plain or (
+                    shown is not None and (shown.title, shown.url) == (embed.title, embed.url)
+                ):
+                    candidates.append(message)
+        except discord.Forbidden as exc:
+            # cannot read the channel back (Read Message History): the nonce is all there is
+            log.warning("cannot look for an earlier send in #%s: %s", channel.name, exc)
+            return None
+        held = await self.store.recorded_messages([m.id for m in candidates])
+        found = next((m for m in candidates if m.id not in held), None)
+        if found is not None:
+            log.info("post %s was already in #%s (%s)", delivery.post_id, channel.name, found.id)
+        return found
 
     async def _find_forum_post(self, forum, name: str, started_at: float) -> int | None:
         """The forum post this bot made for a delivery begun at `started_at`, if Discord has it:

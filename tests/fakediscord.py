@@ -649,6 +649,10 @@ class FakeDiscord:
         self._channel_messages: dict[int, list[int]] = {}  # channel id -> message ids (visible)
         self._message_requests: dict[int, dict[str, Any]] = {}
         self._nonces: dict[tuple[int, str], int] = {}
+        self._nonce_times: dict[tuple[int, str], float] = {}
+        #: Seconds a nonce dedups a resend (Discord: "the past few minutes"); 0 simulates a
+        #: resend after the window, e.g. a bot that was down for a while.
+        self.nonce_window = 300.0
         self._webhooks: dict[int, dict[str, Any]] = {}
         self._global_commands: dict[str, dict[str, Any]] = {}
         self._guild_commands: dict[int, dict[str, dict[str, Any]]] = {}
@@ -2773,14 +2777,17 @@ class FakeDiscord:
         self._validate_message(body, call.files)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
-            previous = self._nonces.get((int(channel["id"]), str(nonce)))
-            if previous is not None and previous in self._messages:
+            key = (int(channel["id"]), str(nonce))
+            previous = self._nonces.get(key)
+            fresh = time.time() - self._nonce_times.get(key, 0.0) < self.nonce_window
+            if previous is not None and previous in self._messages and fresh:
                 return self._messages[previous]
         msg = self._store_message(
             channel, body, author=self.bot_user, files=call.files, bot_perms=perms
         )
         if nonce is not None:
             self._nonces[(int(channel["id"]), str(nonce))] = int(msg["id"])
+            self._nonce_times[(int(channel["id"]), str(nonce))] = time.time()
         return msg
 
     async def _history(self, call: _Call) -> Any:

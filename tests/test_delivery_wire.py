@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 
 import pytest
@@ -178,6 +179,37 @@ async def test_a_forum_post_that_never_reached_discord_is_posted_after_restart(g
     assert thread["name"] == "Lost on the way"
     await settle()
     assert len(world.fake.threads(world.forum)) == 1
+
+
+@pytest.mark.parametrize("kind", ["text", "news"])
+async def test_killed_mid_send_and_down_past_the_nonce_window_announces_once(gazette_world, kind):
+    """Discord's nonce only dedups a resend for a few minutes: after a longer outage the
+    channel is read back for the announcement instead of trusting it."""
+    world = gazette_world
+    blog = world.blog()
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": getattr(world, kind)})
+    stall = world.fake.stall("POST", _route(world, kind))
+    blog.publish("Sent while crashing")
+    await world.poll_now()
+    await asyncio.wait_for(stall.reached.wait(), 5)
+    await world.stop()
+    stall.release.set()
+    for n in range(120):  # the channel goes on meanwhile, past a page of history
+        world.fake.post_user_message(getattr(world, kind), f"chat {n}")
+    # an hour later: the nonce no longer dedups, the send began long ago
+    world.fake.nonce_window = 0
+    with sqlite3.connect(world.db_path) as db:
+        db.execute("UPDATE deliveries SET started_at = started_at - 3600")
+
+    await world.restart()
+    blog.publish("After the outage")
+    await world.poll_now()
+    await eventually(lambda: len(world.announcements(getattr(world, kind))) == 2)
+    await settle()
+    titles = [m["embeds"][0]["title"] for m in world.announcements(getattr(world, kind))]
+    assert titles == ["Sent while crashing", "After the outage"]
+    assert await world.store.due_deliveries(time.time() + 3600) == []
 
 
 # =========================================================================== comments

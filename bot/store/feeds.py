@@ -492,13 +492,30 @@ class FeedQueries:
                 row = await cur.fetchone()
         return row is not None and row[0] == "skipped"
 
-    async def begin_forum_post(self, delivery_id: int) -> None:
-        """Record, before the request, that the delivery's forum post may now exist."""
+    async def begin_deliveries(self, delivery_ids: list[int]) -> None:
+        """Record, before their requests, that these deliveries may now reach Discord."""
+        if not delivery_ids:
+            return
+        now = time.time()
         async with self.transaction() as db:
-            await db.execute(
+            await db.executemany(
                 "UPDATE deliveries SET started_at = coalesce(started_at, ?) WHERE id = ?",
-                (time.time(), delivery_id),
+                [(now, delivery_id) for delivery_id in delivery_ids],
             )
+
+    async def recorded_messages(self, message_ids: Iterable[int]) -> set[int]:
+        """Those of `message_ids` that a delivery already holds."""
+        ids = list(message_ids)
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            async with self.conn.execute(
+                "SELECT message_id FROM deliveries"
+                f" WHERE message_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ) as cur:
+                found.update(row[0] for row in await cur.fetchall())
+        return found
 
     async def recorded_threads(self, thread_ids: Iterable[int]) -> set[int]:
         """Those of `thread_ids` that a delivery or a discussion already holds."""
