@@ -31,7 +31,15 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryFailed(Exception):
-    """A send that should be retried later; the message is shown in `/feed list`."""
+    """A send that should be retried later; the message is shown in `/feed list`.
+
+    `settled`: Discord answered the send with a refusal (4xx), so it surely created nothing
+    and the next try need not look for it.
+    """
+
+    def __init__(self, message: str, *, settled: bool = False) -> None:
+        super().__init__(message)
+        self.settled = settled
 
 
 class Announcer(commands.Cog):
@@ -134,9 +142,10 @@ class Announcer(commands.Cog):
                 await self._refused(delivery, str(exc))
             except DeliveryFailed as exc:
                 # the channel's or Discord's fault: keep the channel's order, what follows
-                # waits for the same retry
-                for waiting in deliveries[index:]:
-                    await self._postpone(waiting, str(exc))
+                # waits for the same retry (not tried, so surely not sent this time)
+                await self._postpone(delivery, str(exc), settled=exc.settled)
+                for waiting in deliveries[index + 1 :]:
+                    await self._postpone(waiting, str(exc), settled=waiting.started_at is None)
                 break
             except Exception as exc:
                 log.exception("delivering post %s failed unexpectedly", delivery.post_id)
@@ -149,10 +158,10 @@ class Announcer(commands.Cog):
         )
         return time.time() + delay * random.uniform(1.0, 1.2)
 
-    async def _postpone(self, delivery: Delivery, error: str) -> None:
+    async def _postpone(self, delivery: Delivery, error: str, *, settled: bool = False) -> None:
         log.info("post %s to #%s postponed: %s", delivery.post_id, delivery.channel_id, error)
         await self.store.mark_delivery_failed(
-            delivery.id, error, next_attempt_at=self._retry_at(delivery)
+            delivery.id, error, next_attempt_at=self._retry_at(delivery), settled=settled
         )
 
     async def _refused(self, delivery: Delivery, error: str) -> None:
@@ -204,11 +213,15 @@ class Announcer(commands.Cog):
                 f"post {post.id}",
             )
         except discord.Forbidden as exc:
-            raise DeliveryFailed(f"Missing permissions in #{channel.name}: {exc.text}") from exc
+            raise DeliveryFailed(
+                f"Missing permissions in #{channel.name}: {exc.text}", settled=True
+            ) from exc
         except discord.NotFound as exc:
-            raise DeliveryFailed("the channel no longer exists") from exc
+            raise DeliveryFailed("the channel no longer exists", settled=True) from exc
         except discord.HTTPException as exc:
-            raise DeliveryFailed(f"Discord answered {exc.status}: {exc.text}") from exc
+            raise DeliveryFailed(
+                f"Discord answered {exc.status}: {exc.text}", settled=400 <= exc.status < 500
+            ) from exc
         await self.store.mark_delivered(delivery.id, message.id)
         log.info("announced post %s in #%s", post.id, channel.name)
         if channel.is_news():

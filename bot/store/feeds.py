@@ -453,13 +453,15 @@ class FeedQueries:
             )
 
     async def mark_delivery_failed(
-        self, delivery_id: int, error: str, *, next_attempt_at: float
+        self, delivery_id: int, error: str, *, next_attempt_at: float, settled: bool = False
     ) -> None:
+        """A failed try; `settled` when Discord surely created nothing (no send is pending)."""
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?,"
+                " next_attempt_at = ?, started_at = CASE WHEN ? THEN NULL ELSE started_at END"
                 " WHERE id = ?",
-                (error[:500], next_attempt_at, delivery_id),
+                (error[:500], next_attempt_at, int(settled), delivery_id),
             )
 
     async def retry_subscription_now(self, subscription_id: int) -> None:
@@ -481,7 +483,7 @@ class FeedQueries:
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE deliveries SET refusals = refusals + 1, attempts = attempts + 1,"
-                " last_error = ?, next_attempt_at = ?,"
+                " last_error = ?, next_attempt_at = ?, started_at = NULL,"
                 " state = CASE WHEN refusals + 1 >= ? THEN 'skipped' ELSE state END"
                 " WHERE id = ? AND state = 'pending'",
                 (error[:500], next_attempt_at, give_up_after, delivery_id),
