@@ -17,6 +17,8 @@ import time
 import pytest
 
 from bot.limits import MAX_REFUSALS
+from bot.render import Announcement
+from cogs.embeds import announcement_text
 from tests.harness import eventually, settle
 from tests.test_discussion_wire import (
     WPBlog,
@@ -326,3 +328,19 @@ async def test_a_webhook_name_discord_refuses_is_shown_as_the_bots_plain_text(ga
     assert message["content"].startswith("**Ann**\n") and "Hello." in message["content"]
     assert message["content"].endswith(f"<t:{int(comment.date)}:f>")
     assert len(message["content"]) <= 2000
+
+
+# =========================================================================== plain text
+
+
+def test_the_plain_announcement_fits_in_a_message_whatever_the_post():
+    announcement = Announcement(
+        title="T" * 256,
+        url="https://blog.test/" + "p" * 2100,
+        description="word " * 1000,
+        feed_title="F" * 300,
+    )
+    text = announcement_text(announcement, "<@&123>")
+    assert len(text) <= 2000 and text.startswith("<@&123>\n**TTT")
+    short = announcement_text(Announcement(title="Hi", url=None, description=""))
+    assert short == "**Hi**"
