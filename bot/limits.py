@@ -43,6 +43,10 @@ BACKFILL_MAX_POSTS = 50_000
 BACKFILL_MAX_PAGES = 1_000
 BACKFILL_MAX_MB = 500
 
+# Delivery to Discord
+MAX_REFUSALS = 3  # times Discord may refuse an item, plain version included, before it is skipped
+CLOCK_SKEW = 600.0  # seconds our clock may differ from Discord's, when matching by time
+NONCE_WINDOW = 60.0  # seconds Discord surely dedups a resend by its nonce ("a few minutes")
 # Checks servers force on a shared feed ("check now" after /feed edit), whoever asks
 FORCED_CHECK_GAP = 60.0  # seconds between two forced checks of one feed
 

@@ -109,7 +109,7 @@ class Delivery:
     subscription_id: int
     nonce: str
     attempts: int
-    state: str  # pending | sent
+    state: str  # pending | sent | skipped
     last_error: str | None
     message_id: int | None
     channel_id: int
@@ -118,3 +118,4 @@ class Delivery:
     threads: bool
     auto_archive_minutes: int
     feed_title: str | None
+    started_at: float | None = None  # a forum post was requested then (maybe created)

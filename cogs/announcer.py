@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
 import time
@@ -12,18 +13,27 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
+from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
 from bot.models import Delivery
 from bot.poller import FeedEvent
 from bot.render import outside_text, render_announcement, thread_name
 
-from .embeds import announcement_embed
-from .errors import paced_round
+from .embeds import announcement_embed, announcement_text
+from .errors import ItemRefused, paced_round, send_plainly
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryFailed(Exception):
-    """A send that should be retried later; the message is shown in `/feed list`."""
+    """A send that should be retried later; the message is shown in `/feed list`.
+
+    `settled`: Discord answered the send with a refusal (4xx), so it surely created nothing
+    and the next try need not look for it.
+    """
+
+    def __init__(self, message: str, *, settled: bool = False) -> None:
+        super().__init__(message)
+        self.settled = settled
 
 
 class Announcer(commands.Cog):
@@ -109,6 +119,8 @@ class Announcer(commands.Cog):
     async def deliver_due(self) -> int:
         """Send what is owed; channels run side by side so one failing channel holds up none."""
         due = await self.store.due_deliveries(time.time(), limit=100)
+        # the intent, before any request: a delivery begun earlier may already be on Discord
+        await self.store.begin_deliveries([d.id for d in due if d.started_at is None])
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in due:
             by_channel[delivery.channel_id].append(delivery)
@@ -123,24 +135,47 @@ class Announcer(commands.Cog):
             try:
                 await self.deliver(delivery)
                 sent += 1
+            except ItemRefused as exc:
+                # the post's own fault: it alone waits (then is skipped), the rest goes on
+                await self._refused(delivery, str(exc))
             except DeliveryFailed as exc:
-                # keep the channel's order: what follows waits for the same retry
-                for waiting in deliveries[index:]:
-                    await self._postpone(waiting, str(exc))
+                # the channel's or Discord's fault: keep the channel's order, what follows
+                # waits for the same retry (not tried, so surely not sent this time)
+                await self._postpone(delivery, str(exc), settled=exc.settled)
+                for waiting in deliveries[index + 1 :]:
+                    await self._postpone(waiting, str(exc), settled=waiting.started_at is None)
                 break
             except Exception as exc:
                 log.exception("delivering post %s failed unexpectedly", delivery.post_id)
                 await self._postpone(delivery, f"unexpected error: {type(exc).__name__}")
         return sent
 
-    async def _postpone(self, delivery: Delivery, error: str) -> None:
+    def _retry_at(self, delivery: Delivery) -> float:
         delay = min(
             self.timing.delivery_backoff * 2**delivery.attempts, self.timing.delivery_backoff_cap
         )
+        return time.time() + delay * random.uniform(1.0, 1.2)
+
+    async def _postpone(self, delivery: Delivery, error: str, *, settled: bool = False) -> None:
         log.info("post %s to #%s postponed: %s", delivery.post_id, delivery.channel_id, error)
         await self.store.mark_delivery_failed(
-            delivery.id, error, next_attempt_at=time.time() + delay * random.uniform(1.0, 1.2)
+            delivery.id, error, next_attempt_at=self._retry_at(delivery), settled=settled
         )
+
+    async def _refused(self, delivery: Delivery, error: str) -> None:
+        skipped = await self.store.refuse_delivery(
+            delivery.id, error, next_attempt_at=self._retry_at(delivery), give_up_after=MAX_REFUSALS
+        )
+        if skipped:
+            log.warning(
+                "post %s skipped in #%s after %d refusals: %s",
+                delivery.post_id,
+                delivery.channel_id,
+                MAX_REFUSALS,
+                error,
+            )
+        else:
+            log.info("post %s refused in #%s: %s", delivery.post_id, delivery.channel_id, error)
 
     async def deliver(self, delivery: Delivery) -> None:
         post = await self.store.get_post(delivery.post_id)
@@ -156,35 +191,35 @@ class Announcer(commands.Cog):
             mentions = discord.AllowedMentions(
                 everyone=False, users=False, roles=[discord.Object(delivery.mention_role_id)]
             )
+        plain = announcement_text(announcement, content)
         try:
             if isinstance(channel, discord.ForumChannel):
-                thread_id, message_id = await self._forum_post(
-                    channel, delivery, post.title, content, embed, mentions, post.categories
+                thread_id = await self._forum_post(
+                    channel, delivery, post, content, embed, plain, mentions
                 )
-                await self.store.mark_delivered(delivery.id, message_id, thread_id)
+                # a forum post's starter message has the thread's id
+                await self.store.mark_delivered(delivery.id, thread_id, thread_id)
+                log.info("announced post %s in forum #%s", post.id, channel.name)
                 return
-            try:
-                message = await channel.send(
+            message = await self._sent_before(channel, delivery, embed, plain)
+            # the same nonce for both: Discord keeps only one of them (enforce_nonce)
+            message = message or await send_plainly(
+                lambda: channel.send(
                     content, embed=embed, allowed_mentions=mentions, nonce=delivery.nonce
-                )
-            except discord.HTTPException as exc:
-                if exc.status != 400:
-                    raise
-                # Discord refused something in the embed; retrying would never help, so
-                # the post goes out in its plainest form rather than not at all
-                log.warning("post %s refused (%s); sending it plainly", post.id, exc.text)
-                plain = discord.Embed(
-                    title=embed.title, description=embed.description, colour=embed.colour
-                )
-                message = await channel.send(
-                    content, embed=plain, allowed_mentions=mentions, nonce=delivery.nonce
-                )
+                ),
+                lambda: channel.send(plain, allowed_mentions=mentions, nonce=delivery.nonce),
+                f"post {post.id}",
+            )
         except discord.Forbidden as exc:
-            raise DeliveryFailed(f"Missing permissions in #{channel.name}: {exc.text}") from exc
+            raise DeliveryFailed(
+                f"Missing permissions in #{channel.name}: {exc.text}", settled=True
+            ) from exc
         except discord.NotFound as exc:
-            raise DeliveryFailed("the channel no longer exists") from exc
+            raise DeliveryFailed("the channel no longer exists", settled=True) from exc
         except discord.HTTPException as exc:
-            raise DeliveryFailed(f"Discord answered {exc.status}: {exc.text}") from exc
+            raise DeliveryFailed(
+                f"Discord answered {exc.status}: {exc.text}", settled=400 <= exc.status < 500
+            ) from exc
         await self.store.mark_delivered(delivery.id, message.id)
         log.info("announced post %s in #%s", post.id, channel.name)
         if channel.is_news():
@@ -219,18 +254,99 @@ class Announcer(commands.Cog):
             return
         await self.store.set_delivery_thread(delivery.id, thread.id)
 
-    async def _forum_post(self, forum, delivery, title, content, embed, mentions, categories):
-        wanted = {name.casefold() for name in categories}
+    async def _forum_post(self, forum, delivery, post, content, embed, plain, mentions) -> int:
+        """The delivery's forum post, created once: its thread id.
+
+        A forum post takes no nonce: a delivery begun before (its intent is recorded before
+        any request) may already be on Discord, the bot having died before hearing back, and
+        is looked for first.
+        """
+        name = thread_name(post.title)
+        if delivery.started_at is not None:
+            found = await self._find_forum_post(forum, name, delivery.started_at)
+            if found is not None:
+                log.info("post %s was already in forum #%s (thread %s)", post.id, forum.name, found)
+                return found
+        wanted = {category.casefold() for category in post.categories}
         tags = [tag for tag in forum.available_tags if tag.name.casefold() in wanted][:5]
-        created = await forum.create_thread(
-            name=thread_name(title),
-            content=content,
-            embed=embed,
-            allowed_mentions=mentions,
-            applied_tags=tags,
-            auto_archive_duration=delivery.auto_archive_minutes,
+        created = await send_plainly(
+            lambda: forum.create_thread(
+                name=name,
+                content=content,
+                embed=embed,
+                allowed_mentions=mentions,
+                applied_tags=tags,
+                auto_archive_duration=delivery.auto_archive_minutes,
+            ),
+            lambda: forum.create_thread(
+                name=name,
+                content=plain,
+                allowed_mentions=mentions,
+                auto_archive_duration=delivery.auto_archive_minutes,
+            ),
+            f"post {post.id}",
         )
-        return created.thread.id, created.message.id
+        return created.thread.id
+
+    async def _sent_before(
+        self, channel, delivery: Delivery, embed: discord.Embed, plain: str
+    ) -> discord.Message | None:
+        """The announcement an earlier, unconfirmed send of this delivery left in the channel.
+
+        Discord's nonce makes a resend return the first message only for a few minutes; past
+        that the channel is read back from shortly before the send began and the bot's own
+        messages compared with this post exactly (the embed's title and link, or the whole
+        plain text), leaving out those another delivery holds.
+        """
+        if delivery.started_at is None or time.time() - delivery.started_at < NONCE_WINDOW:
+            return None
+        since = delivery.started_at - CLOCK_SKEW
+        after = discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
+        me = self.bot.user.id
+        candidates = []
+        try:
+            async for message in channel.history(
+                limit=None, after=discord.Object(after), oldest_first=True
+            ):
+                if message.author.id != me:
+                    continue
+                shown = message.embeds[0] if message.embeds else None
+                if message.content == plain or (
+                    shown is not None and (shown.title, shown.url) == (embed.title, embed.url)
+                ):
+                    candidates.append(message)
+        except discord.Forbidden as exc:
+            # cannot read the channel back (Read Message History): the nonce is all there is
+            log.warning("cannot look for an earlier send in #%s: %s", channel.name, exc)
+            return None
+        held = await self.store.recorded_messages([m.id for m in candidates])
+        found = next((m for m in candidates if m.id not in held), None)
+        if found is not None:
+            log.info("post %s was already in #%s (%s)", delivery.post_id, channel.name, found.id)
+        return found
+
+    async def _find_forum_post(self, forum, name: str, started_at: float) -> int | None:
+        """The forum post this bot made for a delivery begun at `started_at`, if Discord has it:
+        its own post in this forum, under this exact name, created since, that no delivery
+        or discussion holds (a channel's deliveries go one at a time, so no other one can
+        be it). An unanswerable question is DeliveryFailed: retried, never posted twice."""
+        since = started_at - CLOCK_SKEW
+        floor = discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
+        me = self.bot.user.id
+        try:
+            found = [t for t in await forum.guild.active_threads() if t.parent_id == forum.id]
+            async for thread in forum.archived_threads(limit=None):
+                # newest archived first: one archived before `since` ends the search
+                if thread.archive_timestamp.timestamp() < since:
+                    break
+                found.append(thread)
+        except discord.HTTPException as exc:
+            raise DeliveryFailed(
+                f"cannot tell whether the forum post was made ({exc.status}: {exc.text})"
+            ) from exc
+        mine = [t.id for t in found if t.owner_id == me and t.name == name and t.id >= floor]
+        held = await self.store.recorded_threads(mine)
+        return min((tid for tid in mine if tid not in held), default=None)
 
 
 async def setup(bot: Gazette) -> None:

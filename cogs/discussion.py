@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import re
 import time
 
 import discord
@@ -21,6 +22,7 @@ from discord.ext import commands, tasks
 from bot.app import Gazette
 from bot.comments import CommentWatcher, RenderedComment, render_comment
 from bot.errors import UserError
+from bot.limits import CLOCK_SKEW, MAX_REFUSALS
 from bot.models import Post, Subscription
 from bot.render import (
     escape_markdown,
@@ -33,14 +35,13 @@ from bot.store.comments import DiscussionInfo, MirrorItem
 
 from .archive import article_choices
 from .embeds import GAZETTE_COLOUR, announcement_embed
-from .errors import paced_round
+from .errors import ItemRefused, paced_round, send_plainly
 from .visibility import can_view, viewable_channels
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_NAME = "Gazette"
 TOUCH_EVERY = 600.0  # at most one "activity" write per thread per 10 minutes
-RECOVER_LOOKBACK = 50  # messages searched for a send that was cut short by a crash
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
 UNKNOWN_WEBHOOK = 10015
@@ -104,6 +105,33 @@ def comment_embed(rendered: RenderedComment) -> discord.Embed:
     if rendered.timestamp:
         embed.timestamp = dt.datetime.fromtimestamp(rendered.timestamp, dt.UTC)
     return embed
+
+
+def comment_text(rendered: RenderedComment) -> str:
+    """The comment as the bot's bare text (author on top): sent when Discord refuses the
+    webhook message or the embed."""
+    head = f"**{escape_markdown(neutralize_mentions(rendered.author))}**\n"
+    return head + rendered.as_content(limit=2000 - len(head))
+
+
+# The link line every form of a mirrored comment ends with (see RenderedComment)
+_CONTENT_LINK = re.compile(r"-# \[Comment on the blog\]\(<(.+)>\)(?: · <t:\d+:f>)?")
+_EMBED_LINK = re.compile(r"\[Comment on the blog\]\((.+)\)")
+
+
+def shows_comment(message: discord.Message, rendered: RenderedComment) -> bool:
+    """Whether a message is this comment's mirror: the blog link on its last line is this
+    comment's, compared whole (#comment-1 is not #comment-12); without a link, the whole text."""
+    forms = [(message.content or "", _CONTENT_LINK)]
+    forms += [(embed.description or "", _EMBED_LINK) for embed in message.embeds]
+    if rendered.link is None:
+        expected = {rendered.as_content(), rendered.as_description(), comment_text(rendered)}
+        return any(text in expected for text, _ in forms)
+    for text, pattern in forms:
+        match = pattern.fullmatch(text.rsplit("\n", 1)[-1])
+        if match is not None and match.group(1) == rendered.link:
+            return True
+    return False
 
 
 def _jump(guild_id: int, channel_id: int, message_id: int) -> str:
@@ -247,6 +275,7 @@ class Discussion(commands.Cog):
             await self._unarchive(thread)
         hook = await self._webhook(thread.parent)
         done = 0
+        refused: str | None = None  # why the last refused comment waits for another try
         parents: dict[int, int] = {}  # comment id -> message id, for replies in this round
         for item in items:
             parent_message = item.parent_message_id or parents.get(item.comment.parent_id or 0)
@@ -257,6 +286,11 @@ class Discussion(commands.Cog):
                 else:
                     message_id = await self._send(discussion, thread, hook, item, rendered)
                     parents[item.comment.id] = message_id
+            except ItemRefused as exc:
+                # the comment's own fault: it alone waits (then is skipped), the rest goes on
+                if not await self._refused(discussion, item, str(exc)):
+                    refused = str(exc)
+                continue
             except discord.NotFound as exc:
                 if exc.code == UNKNOWN_CHANNEL:
                     raise ThreadGone from exc
@@ -268,9 +302,31 @@ class Discussion(commands.Cog):
             except discord.HTTPException as exc:
                 raise MirrorFailed(f"Discord answered {exc.status}: {exc.text}") from exc
             done += 1
+        if refused is not None:
+            raise MirrorFailed(refused)
         await self.store.mirror_done(discussion.id, discussion.mirror_due_at)
         log.info("discussion %s: %d comment(s) shown in %s", discussion.id, done, thread.id)
         return done
+
+    async def _refused(self, discussion: DiscussionInfo, item: MirrorItem, error: str) -> bool:
+        """Count a refusal of the comment; returns whether it is now skipped."""
+        skipped = await self.store.refuse_mirror(
+            discussion.id,
+            discussion.post_id,
+            item.comment.id,
+            error,
+            content_hash=item.content_hash,
+            give_up_after=MAX_REFUSALS,
+        )
+        log.log(
+            logging.WARNING if skipped else logging.INFO,
+            "comment %s %s in discussion %s: %s",
+            item.comment.id,
+            "skipped" if skipped else "refused",
+            discussion.id,
+            error,
+        )
+        return skipped
 
     async def _render(
         self,
@@ -291,7 +347,7 @@ class Discussion(commands.Cog):
 
     async def _send(self, discussion, thread, hook, item: MirrorItem, rendered) -> int:
         if item.started:  # a send cut short (crash, timeout): did it reach Discord?
-            found = await self._find_sent(thread, rendered.link)
+            found = await self._find_sent(discussion, thread, item, rendered)
             if found is not None:
                 await self.store.finish_mirror(
                     discussion.id,
@@ -304,10 +360,16 @@ class Discussion(commands.Cog):
         nonce = await self.store.begin_mirror(
             discussion.id, discussion.post_id, item.comment.id, via_webhook=hook is not None
         )
-        message = None
-        if hook is not None:
+
+        async def as_bot():  # the bot's own embed, when there is no webhook
+            return await thread.send(
+                embed=comment_embed(rendered), nonce=nonce, allowed_mentions=NO_MENTIONS
+            )
+
+        async def as_hook():
+            nonlocal hook
             try:
-                message = await hook.send(
+                return await hook.send(
                     content=rendered.as_content(),
                     username=rendered.username,
                     avatar_url=rendered.avatar_url or discord.utils.MISSING,
@@ -322,10 +384,17 @@ class Discussion(commands.Cog):
                 # deleted by someone: use the bot's own message this time, a new hook later
                 self._webhooks.pop(thread.parent_id, None)
                 hook = None
-        if message is None:
-            message = await thread.send(
-                embed=comment_embed(rendered), nonce=nonce, allowed_mentions=NO_MENTIONS
+                return await as_bot()
+
+        async def plainly():  # bare text from the bot: what is left when Discord refuses
+            nonlocal hook
+            hook = None
+            return await thread.send(
+                comment_text(rendered), nonce=nonce, allowed_mentions=NO_MENTIONS
             )
+
+        what = f"comment {item.comment.id}"
+        message = await send_plainly(as_hook if hook is not None else as_bot, plainly, what)
         await self.store.finish_mirror(
             discussion.id,
             item.comment.id,
@@ -336,21 +405,39 @@ class Discussion(commands.Cog):
         return message.id
 
     async def _edit(self, discussion, thread, hook, item: MirrorItem, rendered) -> None:
-        try:
-            if item.via_webhook:
-                if hook is None:
-                    log.info("cannot edit webhook message %s: no webhook", item.message_id)
-                else:
-                    await hook.edit_message(
-                        item.message_id,
-                        content=rendered.as_content(),
-                        thread=thread,
-                        allowed_mentions=NO_MENTIONS,
-                    )
-            else:
-                await thread.get_partial_message(item.message_id).edit(
+        message = thread.get_partial_message(item.message_id)
+
+        async def rich():
+            if not item.via_webhook:
+                return await message.edit(
                     embed=comment_embed(rendered), allowed_mentions=NO_MENTIONS
                 )
+            if hook is None:
+                log.info("cannot edit webhook message %s: no webhook", item.message_id)
+                return None
+            return await hook.edit_message(
+                item.message_id,
+                content=rendered.as_content(),
+                thread=thread,
+                allowed_mentions=NO_MENTIONS,
+            )
+
+        async def plainly():
+            if not item.via_webhook:
+                return await message.edit(
+                    content=comment_text(rendered), embed=None, allowed_mentions=NO_MENTIONS
+                )
+            if hook is None:
+                return None
+            return await hook.edit_message(
+                item.message_id,
+                content=comment_text(rendered),
+                thread=thread,
+                allowed_mentions=NO_MENTIONS,
+            )
+
+        try:
+            await send_plainly(rich, plainly, f"edit of comment {item.comment.id}")
         except discord.NotFound as exc:
             if exc.code == UNKNOWN_CHANNEL:
                 raise
@@ -366,18 +453,35 @@ class Discussion(commands.Cog):
             via_webhook=item.via_webhook,
         )
 
-    async def _find_sent(self, thread: discord.Thread, link: str | None):
-        if not link:
-            return None
+    async def _find_sent(
+        self, discussion: DiscussionInfo, thread: discord.Thread, item: MirrorItem, rendered
+    ) -> discord.Message | None:
+        """The message a cut-short send of this comment left in the thread, if any.
+
+        Everything written in the thread since the discussion's last message confirmed before
+        the send began is read (page after page), and each message of the bot or a webhook is
+        compared with this comment exactly: the link its footer carries, whole.
+        """
+        started = item.started_at or time.time()
+        floor = await self.store.mirror_floor(discussion.id, started)
+        since = discord.utils.time_snowflake(
+            dt.datetime.fromtimestamp(started - CLOCK_SKEW, dt.UTC)
+        )
+        after = max(floor or 0, since, thread.id)
+        me = self.bot.user.id
         try:
-            async for message in thread.history(limit=RECOVER_LOOKBACK):
-                if message.author.id != self.bot.user.id and message.webhook_id is None:
+            async for message in thread.history(
+                limit=None, after=discord.Object(after), oldest_first=True
+            ):
+                if message.author.id != me and message.webhook_id is None:
                     continue
-                texts = [message.content] + [e.description or "" for e in message.embeds]
-                if any(link in text for text in texts):
+                if shows_comment(message, rendered):
                     return message
+        except discord.Forbidden as exc:
+            # cannot read the thread (Read Message History): sending again is all there is
+            log.warning("cannot look for an earlier send in %s: %s", thread.id, exc)
         except discord.HTTPException as exc:
-            log.info("could not look for an earlier send in %s: %s", thread.id, exc)
+            raise MirrorFailed(f"cannot read the thread back ({exc.status}): {exc.text}") from exc
         return None
 
     async def _unarchive(self, thread: discord.Thread) -> None:

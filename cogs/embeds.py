@@ -6,7 +6,7 @@ import datetime as dt
 
 import discord
 
-from bot.render import Announcement
+from bot.render import Announcement, cut, escape_markdown
 
 GAZETTE_COLOUR = discord.Colour(0x2B6CB0)
 
@@ -39,3 +39,16 @@ def announcement_embed(announcement: Announcement) -> discord.Embed:
     if announcement.feed_title:
         embed.set_footer(text=announcement.feed_title[:2048])
     return embed
+
+
+def announcement_text(announcement: Announcement, mention: str | None = None) -> str:
+    """The announcement as bare text within 2,000 characters: what is sent when Discord
+    refuses the embed (title, link, excerpt, feed; the link in <> shows no preview)."""
+    head = f"{mention}\n" if mention else ""
+    head += f"**{announcement.title or '(untitled)'}**"
+    if announcement.url:
+        head += f"\n<{announcement.url}>"
+    foot = f"\n-# {escape_markdown(announcement.feed_title)}" if announcement.feed_title else ""
+    budget = 2000 - len(head) - len(foot) - 1
+    body = f"\n{cut(announcement.description, budget)}" if announcement.description else ""
+    return cut(head + body + foot, 2000)

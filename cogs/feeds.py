@@ -338,6 +338,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                 f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
                 f"{outside_text(status.delivery_error, ERROR_CHARS)}"
             )
+        if status.skipped:
+            lines.append(
+                f"⚠️ {status.skipped} post(s) or comment(s) skipped, refused by Discord even "
+                f"as plain text: {outside_text(status.skip_reason, ERROR_CHARS)}"
+            )
         return lines
 
     @app_commands.command(name="remove", description="Stop following a feed in this server")

@@ -233,13 +233,17 @@ class Fault:
     remaining: int | None
     #: How many requests it answered so far.
     hits: int = 0
+    #: Only requests whose JSON body this returns true for (None: every request).
+    when: Callable[[Any], bool] | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: Any = None) -> bool:
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.method != "*" and self.method != method:
             return False
-        return self.pattern.fullmatch(path) is not None
+        if self.pattern.fullmatch(path) is None:
+            return False
+        return self.when is None or bool(self.when(body))
 
 
 @dataclass
@@ -645,6 +649,10 @@ class FakeDiscord:
         self._channel_messages: dict[int, list[int]] = {}  # channel id -> message ids (visible)
         self._message_requests: dict[int, dict[str, Any]] = {}
         self._nonces: dict[tuple[int, str], int] = {}
+        self._nonce_times: dict[tuple[int, str], float] = {}
+        #: Seconds a nonce dedups a resend (Discord: "the past few minutes"); 0 simulates a
+        #: resend after the window, e.g. a bot that was down for a while.
+        self.nonce_window = 300.0
         self._webhooks: dict[int, dict[str, Any]] = {}
         self._global_commands: dict[str, dict[str, Any]] = {}
         self._guild_commands: dict[int, dict[str, dict[str, Any]]] = {}
@@ -1130,8 +1138,12 @@ class FakeDiscord:
         times: int | None = 1,
         json: Any = None,
         headers: dict[str, str] | None = None,
+        when: Callable[[Any], bool] | None = None,
     ) -> Fault:
         """Answer the next ``times`` matching requests (None = all) with ``status``.
+
+        ``when``, if given, picks the requests by their JSON body (e.g. only those with an
+        embed, or about one post), as Discord refuses a payload and not a route.
 
         ``method`` is an HTTP method or ``"*"``; ``path_regex`` must match the whole path
         relative to ``api_base`` (``re.fullmatch``), e.g. ``r"/channels/\\d+/messages"``.
@@ -1147,7 +1159,13 @@ class FakeDiscord:
                 400: {"message": "Invalid Form Body", "code": 50035, "errors": {}},
             }.get(status, {"message": f"{status}: Fake failure", "code": 0})
         fault = Fault(
-            method.upper(), re.compile(path_regex), status, json, dict(headers or {}), times
+            method.upper(),
+            re.compile(path_regex),
+            status,
+            json,
+            dict(headers or {}),
+            times,
+            when=when,
         )
         self._faults.append(fault)
         return fault
@@ -2092,7 +2110,7 @@ class FakeDiscord:
         self, request: web.Request, record: RecordedRequest, body: Any, files: list[dict[str, Any]]
     ) -> web.StreamResponse:
         for fault in self._faults:
-            if fault.matches(record.method, record.path):
+            if fault.matches(record.method, record.path, body):
                 fault.hits += 1
                 if fault.remaining is not None:
                     fault.remaining -= 1
@@ -2381,6 +2399,14 @@ class FakeDiscord:
         self._require_bot(channel, Perm.READ_MESSAGE_HISTORY)
         threads = [t for t in self.threads(int(channel["id"])) if t["thread_metadata"]["archived"]]
         threads.sort(key=lambda t: t["thread_metadata"]["archive_timestamp"], reverse=True)
+        if "before" in call.query:  # an ISO 8601 archive timestamp, as discord.py pages them
+            before = datetime.datetime.fromisoformat(call.query["before"])
+            threads = [
+                t
+                for t in threads
+                if datetime.datetime.fromisoformat(t["thread_metadata"]["archive_timestamp"])
+                < before
+            ]
         limit = int(call.query.get("limit", 50))
         return {"threads": threads[:limit], "members": [], "has_more": len(threads) > limit}
 
@@ -2751,14 +2777,17 @@ class FakeDiscord:
         self._validate_message(body, call.files)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
-            previous = self._nonces.get((int(channel["id"]), str(nonce)))
-            if previous is not None and previous in self._messages:
+            key = (int(channel["id"]), str(nonce))
+            previous = self._nonces.get(key)
+            fresh = time.time() - self._nonce_times.get(key, 0.0) < self.nonce_window
+            if previous is not None and previous in self._messages and fresh:
                 return self._messages[previous]
         msg = self._store_message(
             channel, body, author=self.bot_user, files=call.files, bot_perms=perms
         )
         if nonce is not None:
             self._nonces[(int(channel["id"]), str(nonce))] = int(msg["id"])
+            self._nonce_times[(int(channel["id"]), str(nonce))] = time.time()
         return msg
 
     async def _history(self, call: _Call) -> Any:

@@ -364,21 +364,6 @@ async def test_failing_feed_in_a_forum_gets_a_notice_post_and_polling_goes_on(ga
     await eventually(world.announcements, what="announcements after the notice")
 
 
-async def test_an_embed_discord_refuses_is_sent_plainly_instead_of_never(gazette_world):
-    world = gazette_world
-    blog = world.blog()
-    await world.start()
-    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
-    world.fake.fail("POST", rf"/channels/{world.text}/messages", 400)
-    blog.publish("Strange embed", image="https://img.test/odd.png")
-    await world.poll_now()
-    [message] = await eventually(world.announcements)
-    assert message["embeds"][0]["title"] == "Strange embed"
-    assert "image" not in message["embeds"][0]
-    await settle()
-    assert len(world.announcements()) == 1
-
-
 async def test_links_discord_cannot_take_are_left_out(gazette_world):
     world = gazette_world
     blog = world.blog()

@@ -89,6 +89,7 @@ class MirrorItem:
     parent_html: str | None
     parent_link: str | None
     parent_message_id: int | None  # the parent's message in the same discussion
+    started_at: float | None = None  # when its send was first begun
 
     @property
     def started(self) -> bool:
@@ -489,14 +490,15 @@ class CommentQueries:
         """The discussion's comments not yet shown, or shown with an older text, in order."""
         async with self.conn.execute(
             f"SELECT {_COMMENT_COLUMNS}, c.content_hash, m.message_id, m.content_hash, m.nonce,"
-            " m.via_webhook, pc.author, pc.content_html, pc.link, pm.message_id"
+            " m.via_webhook, pc.author, pc.content_html, pc.link, pm.message_id, m.mirrored_at"
             " FROM discussions d JOIN comments c ON c.post_id = d.post_id"
             " LEFT JOIN mirrored_comments m"
             "   ON m.discussion_id = d.id AND m.comment_id = c.comment_id"
             " LEFT JOIN comments pc ON pc.post_id = c.post_id AND pc.comment_id = c.parent_id"
             " LEFT JOIN mirrored_comments pm"
             "   ON pm.discussion_id = d.id AND pm.comment_id = c.parent_id"
-            " WHERE d.id = ? AND (m.comment_id IS NULL OR m.message_id IS NULL"
+            " WHERE d.id = ? AND (m.comment_id IS NULL"
+            "   OR (m.message_id IS NULL AND m.skipped_reason IS NULL)"
             "   OR m.content_hash != c.content_hash)"
             " ORDER BY c.published_at, c.comment_id",
             (discussion_id,),
@@ -514,6 +516,7 @@ class CommentQueries:
                 parent_html=row[15],
                 parent_link=row[16],
                 parent_message_id=row[17],
+                started_at=row[18],
             )
             for row in rows
         ]
@@ -551,7 +554,7 @@ class CommentQueries:
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE mirrored_comments SET message_id = coalesce(?, message_id),"
-                " content_hash = ?, via_webhook = ?, mirrored_at = ?"
+                " content_hash = ?, via_webhook = ?, mirrored_at = ?, skipped_reason = NULL"
                 " WHERE discussion_id = ? AND comment_id = ?",
                 (message_id, content_hash, int(via_webhook), now, discussion_id, comment_id),
             )
@@ -583,3 +586,41 @@ class CommentQueries:
         ) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
+
+    async def refuse_mirror(
+        self,
+        discussion_id: int,
+        post_id: int,
+        comment_id: int,
+        error: str,
+        *,
+        content_hash: str,
+        give_up_after: int,
+    ) -> bool:
+        """Discord refused the comment's message (or its edit), plain version included; after
+        `give_up_after` refusals it is skipped until the comment changes on the blog. Returns
+        whether it was skipped now."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO mirrored_comments(discussion_id, comment_id, post_id, nonce,"
+                " content_hash, mirrored_at, refusals) VALUES (?, ?, ?, ?, '', ?, 1)"
+                " ON CONFLICT(discussion_id, comment_id) DO UPDATE SET refusals = refusals + 1",
+                (discussion_id, comment_id, post_id, new_nonce(), time.time()),
+            )
+            cur = await db.execute(
+                "UPDATE mirrored_comments SET skipped_reason = ?, content_hash = ?, refusals = 0"
+                " WHERE discussion_id = ? AND comment_id = ? AND refusals >= ?",
+                (error[:500], content_hash, discussion_id, comment_id, give_up_after),
+            )
+        return cur.rowcount > 0
+
+    async def mirror_floor(self, discussion_id: int, before: float) -> int | None:
+        """The newest message of the discussion confirmed before `before`: a send begun then
+        can only have landed after it."""
+        async with self.conn.execute(
+            "SELECT max(message_id) FROM mirrored_comments WHERE discussion_id = ?"
+            " AND message_id IS NOT NULL AND mirrored_at < ?",
+            (discussion_id, before),
+        ) as cur:
+            (value,) = await cur.fetchone()
+        return value

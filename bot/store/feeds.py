@@ -29,6 +29,8 @@ class SubscriptionStatus:
     failing_deliveries: int
     delivery_error: str | None
     poll_interval: int | None  # the subscription's own, seconds; None follows POLL_INTERVAL
+    skipped: int = 0  # posts and comments Discord refused even plainly: given up
+    skip_reason: str | None = None  # the latest one's
 
 
 _FEED_COLUMNS = (
@@ -296,9 +298,11 @@ class FeedQueries:
             (guild_id,),
         ) as cur:
             rows = await cur.fetchall()
-        return [
+        statuses = [
             SubscriptionStatus(_subscription(row[:_SUB_WIDTH]), *row[_SUB_WIDTH:]) for row in rows
         ]
+        await self._add_skips(guild_id, statuses)
+        return statuses
 
     async def remove_subscription(self, guild_id: int, subscription_id: int) -> bool:
         async with self.transaction() as db:
@@ -431,7 +435,7 @@ class FeedQueries:
         async with self.conn.execute(
             "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
             " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
-            " s.auto_archive_minutes, f.title FROM deliveries d"
+            " s.auto_archive_minutes, f.title, d.started_at FROM deliveries d"
             " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
             " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
             " ORDER BY d.next_attempt_at, d.id LIMIT ?",
@@ -456,13 +460,15 @@ class FeedQueries:
             )
 
     async def mark_delivery_failed(
-        self, delivery_id: int, error: str, *, next_attempt_at: float
+        self, delivery_id: int, error: str, *, next_attempt_at: float, settled: bool = False
     ) -> None:
+        """A failed try; `settled` when Discord surely created nothing (no send is pending)."""
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?,"
+                " next_attempt_at = ?, started_at = CASE WHEN ? THEN NULL ELSE started_at END"
                 " WHERE id = ?",
-                (error[:500], next_attempt_at, delivery_id),
+                (error[:500], next_attempt_at, int(settled), delivery_id),
             )
 
     async def retry_subscription_now(self, subscription_id: int) -> None:
@@ -509,3 +515,96 @@ class FeedQueries:
                 (now, now, feed_id, now - min_gap),
             )
         return cur.rowcount == 1
+
+    # --- items Discord refuses, forum posts after a crash ------------------------------
+
+    async def refuse_delivery(
+        self, delivery_id: int, error: str, *, next_attempt_at: float, give_up_after: int
+    ) -> bool:
+        """Discord refused the post's payload, plain version included; after `give_up_after`
+        refusals the delivery is skipped for good. Returns whether it was skipped now."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET refusals = refusals + 1, attempts = attempts + 1,"
+                " last_error = ?, next_attempt_at = ?, started_at = NULL,"
+                " state = CASE WHEN refusals + 1 >= ? THEN 'skipped' ELSE state END"
+                " WHERE id = ? AND state = 'pending'",
+                (error[:500], next_attempt_at, give_up_after, delivery_id),
+            )
+            async with db.execute(
+                "SELECT state FROM deliveries WHERE id = ?", (delivery_id,)
+            ) as cur:
+                row = await cur.fetchone()
+        return row is not None and row[0] == "skipped"
+
+    async def begin_deliveries(self, delivery_ids: list[int]) -> None:
+        """Record, before their requests, that these deliveries may now reach Discord."""
+        if not delivery_ids:
+            return
+        now = time.time()
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE deliveries SET started_at = coalesce(started_at, ?) WHERE id = ?",
+                [(now, delivery_id) for delivery_id in delivery_ids],
+            )
+
+    async def recorded_messages(self, message_ids: Iterable[int]) -> set[int]:
+        """Those of `message_ids` that a delivery already holds."""
+        ids = list(message_ids)
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            async with self.conn.execute(
+                "SELECT message_id FROM deliveries"
+                f" WHERE message_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ) as cur:
+                found.update(row[0] for row in await cur.fetchall())
+        return found
+
+    async def recorded_threads(self, thread_ids: Iterable[int]) -> set[int]:
+        """Those of `thread_ids` that a delivery or a discussion already holds."""
+        ids = list(thread_ids)
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self.conn.execute(
+                f"SELECT thread_id FROM deliveries WHERE thread_id IN ({marks})"
+                f" UNION SELECT thread_id FROM discussions WHERE thread_id IN ({marks})",
+                (*chunk, *chunk),
+            ) as cur:
+                found.update(row[0] for row in await cur.fetchall())
+        return found
+
+    async def _add_skips(self, guild_id: int, statuses: list[SubscriptionStatus]) -> None:
+        """Fill in how many posts and comments each subscription gave up, and the last why."""
+        async with self.conn.execute(
+            "SELECT subscription_id, count(*), max(at), last_reason FROM ("
+            "  SELECT d.subscription_id, coalesce(d.sent_at, d.next_attempt_at) AS at,"
+            "   first_value(d.last_error) OVER (PARTITION BY d.subscription_id"
+            "     ORDER BY d.next_attempt_at DESC, d.id DESC) AS last_reason"
+            "  FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
+            "  WHERE s.guild_id = ? AND d.state = 'skipped'"
+            ") GROUP BY subscription_id",
+            (guild_id,),
+        ) as cur:
+            posts = {row[0]: (row[1], row[2], row[3]) for row in await cur.fetchall()}
+        async with self.conn.execute(
+            "SELECT subscription_id, count(*), max(at), last_reason FROM ("
+            "  SELECT d.subscription_id, m.mirrored_at AS at,"
+            "   first_value(m.skipped_reason) OVER (PARTITION BY d.subscription_id"
+            "     ORDER BY m.mirrored_at DESC) AS last_reason"
+            "  FROM mirrored_comments m JOIN discussions d ON d.id = m.discussion_id"
+            "  JOIN subscriptions s ON s.id = d.subscription_id"
+            "  WHERE s.guild_id = ? AND m.skipped_reason IS NOT NULL"
+            ") GROUP BY subscription_id",
+            (guild_id,),
+        ) as cur:
+            comments = {row[0]: (row[1], row[2], row[3]) for row in await cur.fetchall()}
+        for status in statuses:
+            sub_id = status.subscription.id
+            found = [x for x in (posts.get(sub_id), comments.get(sub_id)) if x]
+            if found:
+                status.skipped = sum(count for count, _, _ in found)
+                status.skip_reason = max(found, key=lambda x: x[1] or 0)[2]
