@@ -85,11 +85,12 @@ def brotli_bomb(size: int = BOMB_SIZE) -> bytes:
     return _bombs[key]
 
 
-def entity_bomb(levels: int = 6) -> bytes:
-    """A 400-byte feed whose item title expands to 10**levels characters.
+def entity_bomb(levels: int = 5) -> bytes:
+    """A 500-byte feed whose item title, guid and text each expand to 10 * 10**levels characters.
 
     The DOCTYPE follows the XML declaration on the same line: feedparser only strips one
-    that starts a line, so expat expands the entities.
+    that starts a line, so expat expands the entities (below expat's own billion-laughs
+    guard, which starts at 8 MiB of expansion).
     """
     names = "abcdefghij"[: levels + 1]
     entities = f'<!ENTITY {names[0]} "aaaaaaaaaa">' + "".join(
@@ -98,7 +99,7 @@ def entity_bomb(levels: int = 6) -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?> <!DOCTYPE rss [{entities}]>'
         '<rss version="2.0"><channel><title>Laughs</title><link>http://laughs.test/</link>'
-        f"<item><title>&{names[-1]};</title><guid>laugh-1</guid>"
+        f"<item><title>&{names[-1]};</title><guid>laugh-&{names[-1]};</guid>"
         f"<description>&{names[-1]};</description></item></channel></rss>"
     ).encode()
 
@@ -171,6 +172,7 @@ class HostileBlog:
         self.comments: dict[int, HostileComment] = {}
         self.in_flight: Counter[str] = Counter()  # answers still being sent, by attack
         self.served: Counter[str] = Counter()  # answers started, by attack
+        self.pages_served: list[int] = []  # page numbers asked of the 10,000-page answer
         self.feed_attack: str | None = None
         self.rest_comments_attack: str | None = None
         self._comment_attacks: dict[int, tuple[str, dict]] = {}
@@ -361,6 +363,7 @@ class HostileBlog:
         """Every page exists (10,000 of them, slowly), each with a comment of its own."""
         await asyncio.sleep(self.page_delay)
         page = int(request.query.get("page", 1))
+        self.pages_served.append(page)
         post_id = int(request.query.get("post", 0))
         fake = HostileComment(10_000_000 + page, post_id, f"Page {page}", "<p>more</p>", 1e9)
         headers = {"X-WP-Total": 1_000_000, "X-WP-TotalPages": 10_000}
@@ -449,6 +452,8 @@ class HostileBlog:
         await response.prepare(request)
         with contextlib.suppress(ConnectionError):
             for chunk in chunks:
+                if request.transport is None or request.transport.is_closing():
+                    break  # the bot hung up
                 await response.write(chunk)
                 await asyncio.sleep(delay)
         return response
@@ -550,7 +555,8 @@ class HostileBlog:
         return web.Response(body=body, content_type="application/rss+xml")
 
     async def _markdown_error(self, request: web.Request) -> web.Response:
-        body = markdown_error_feed(f"{MASKED_LINK} {MENTIONS}")
+        # no spaces: expat would refuse the declaration before anyone quotes it
+        body = markdown_error_feed("[Free-Nitro](https://evil.test/steal)@everyone")
         return web.Response(body=body, content_type="application/rss+xml")
 
     async def _huge_error(self, request: web.Request) -> web.Response:
