@@ -110,6 +110,14 @@ def assert_harmless(world: World, message: dict) -> None:
     assert len(message.get("content") or "") <= 2000
 
 
+async def thread_of(world: World, message: dict) -> int:
+    """The id of the thread opened on an announcement, once it exists."""
+    return await eventually(
+        lambda: world.fake.has_channel(int(message["id"])) and int(message["id"]),
+        what="the announcement's thread",
+    )
+
+
 # =========================================================================== the arena
 
 
@@ -194,10 +202,7 @@ class Arena:
             ]
 
         [message] = await eventually(announced, what=f"{title!r} announced")
-        thread = await eventually(
-            lambda: world.fake.has_channel(int(message["id"])) and int(message["id"]),
-            what="its thread",
-        )
+        thread = await thread_of(world, message)
         comment = self.healthy.comment(post, f"<p>Reply {self._healthy_n}</p>")
         await world.store.schedule_comment_checks(0)
         await eventually(
@@ -391,9 +396,7 @@ async def test_a_comment_feed_naming_a_local_file_reads_nothing(arena, tmp_path)
     await arena.follow()
     await world.store.schedule_check(arena.hostile_feed, 0)
     [message] = await eventually(world.announcements, what="the post announced")
-    thread = await eventually(
-        lambda: world.fake.has_channel(int(message["id"])) and int(message["id"])
-    )
+    thread = await thread_of(world, message)
     blog.comments_attack(post, "file_path", path=str(secret))
     await world.store.schedule_comment_checks(0)
     await eventually(lambda: blog.served["comments:file_path"], what="the comment feed read")
@@ -458,9 +461,7 @@ async def test_500_nested_tags_in_a_post_and_a_comment_render(arena):
     await turned(arena, "deep_nesting")
     [message] = await eventually(world.announcements, what="the nested post announced")
     assert "deep" in message["embeds"][0]["description"]
-    thread = await eventually(
-        lambda: world.fake.has_channel(int(message["id"])) and int(message["id"])
-    )
+    thread = await thread_of(world, message)
     post = blog._attack_posts["deep_nesting"]
     blog.comment(post, deep_html(NESTING, "nested comment"), author="Nester")
     blog.comment(post, "<p>The comment after it</p>", author="Next")
@@ -475,7 +476,7 @@ async def test_mentions_and_masked_links_in_titles_and_text_stay_text(arena):
     await turned(arena, "mentions")
     [message] = await eventually(arena.world.announcements, what="the post announced")
     assert "Free Nitro" in message["embeds"][0]["title"]
-    thread = arena.world.fake.channel(int(message["id"]))
+    thread = arena.world.fake.channel(await thread_of(arena.world, message))
     assert "@everyone" not in thread["name"]
     await arena.healthy_flows()
     arena.assert_contained()
@@ -485,7 +486,7 @@ async def test_mentions_and_masked_links_in_titles_and_text_stay_text(arena):
 async def test_a_right_to_left_override_stays_inside_the_title(arena):
     await turned(arena, "rtl_title")
     [message] = await eventually(arena.world.announcements, what="the post announced")
-    thread = arena.world.fake.channel(int(message["id"]))
+    thread = arena.world.fake.channel(await thread_of(arena.world, message))
     assert bidi_contained(thread["name"])
     arena.assert_contained()
     assert RLO not in message["embeds"][0]["title"] or bidi_contained(message["embeds"][0]["title"])
@@ -498,9 +499,7 @@ async def test_a_commenter_named_discordiscord_is_mirrored_and_so_are_the_next(a
     await arena.follow()
     await world.store.schedule_check(arena.hostile_feed, 0)
     [message] = await eventually(world.announcements, what="the post announced")
-    thread = await eventually(
-        lambda: world.fake.has_channel(int(message["id"])) and int(message["id"])
-    )
+    thread = await thread_of(world, message)
     blog.comment(post, "<p>first</p>", author="discordiscord")
     blog.comment(post, f"<p>{MASKED_LINK} second</p>", author="clydeclyde @everyone")
     await world.store.schedule_comment_checks(0)
