@@ -28,7 +28,6 @@ from tests.httpserver import LocalSite
 from tests.test_discussion_wire import WPBlog, history_imported, mirrored
 
 FETCH = {"connect_timeout": 2.0, "read_timeout": 2.0, "total_timeout": 5.0}
-NOTICE = "could not be read"
 MENTION = re.compile(r"<(@[!&]?|#)\d+>")
 UNESCAPED_MASKED_LINK = re.compile(r"(?<!\\)\[[^\[\]]*(?<!\\)\]\(<?https?://evil\.test")
 MAX_GROWTH_MIB = 100
@@ -160,9 +159,8 @@ class Arena:
 
             async def checked(before=before, served=served):
                 feed = await self.world.store.get_feed(self.hostile_feed)
-                return (
-                    blog.served[attack] > served
-                    and feed.last_checked_at != before.last_checked_at
+                return blog.served[attack] > served and (
+                    feed.last_checked_at != before.last_checked_at
                     or feed.failure_count != before.failure_count
                 )
 
@@ -176,7 +174,8 @@ class Arena:
         return out
 
     def notices(self) -> list[dict]:
-        return [m for m in self.world.fake.messages(self.world.text) if NOTICE in m["content"]]
+        """The bot's messages in the hostile server's channel that are not announcements."""
+        return [m for m in self.world.fake.messages(self.world.text) if not m.get("embeds")]
 
     def assert_contained(self) -> None:
         for message in self.messages():
@@ -291,6 +290,9 @@ async def test_redirects_in_a_loop_or_to_private_addresses_are_refused(arena):
         blog.secret_url = target
         refused = await arena.follow(blog.url_of("redirect_private"))
         assert "private address" in refused.messages[-1]["content"], target
+    blog.secret_url = "file:///etc/passwd"
+    refused = await arena.follow(blog.url_of("redirect_private"))
+    assert "not http(s)" in refused.messages[-1]["content"]
     assert blog.served["secret"] == 0
     assert await world.store.guild_subscriptions(world.guild) == []
 
