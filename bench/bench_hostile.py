@@ -1,6 +1,6 @@
 """Peak memory and event-loop lag while 20 hostile feeds are followed beside 1,000 normal ones.
 
-    python bench/bench_hostile.py [--feeds 1000] [--hostile 20] [--cycles 2]
+    python bench/bench_hostile.py [--feeds 1000] [--hostile 20] [--cycles 2] [--attacks a,b]
 
 The normal feeds come from bench/farm.py, the hostile ones from tests/hostile.py (slowloris,
 endless bodies, gzip and brotli bombs, redirect loops and redirects inside the network,
@@ -63,15 +63,14 @@ ATTACKS = (
 # --------------------------------------------------------------------------- the hostile site
 
 
-def _serve_hostile(count: int, port_queue) -> None:
+def _serve_hostile(attacks: list[str], port_queue) -> None:
     from tests.hostile import HostileBlog
     from tests.httpserver import LocalSite
 
     async def main() -> None:
         async with LocalSite() as site:
             urls = []
-            for n in range(count):
-                attack = ATTACKS[n % len(ATTACKS)]
+            for n, attack in enumerate(attacks):
                 blog = HostileBlog(site, f"/h{n}", title=f"Hostile {n}")
                 blog.publish("An honest start")
                 blog.attack(attack)
@@ -82,10 +81,10 @@ def _serve_hostile(count: int, port_queue) -> None:
     asyncio.run(main())
 
 
-def start_hostile(count: int) -> tuple[multiprocessing.Process, list[tuple[str, str]]]:
+def start_hostile(attacks: list[str]) -> tuple[multiprocessing.Process, list[tuple[str, str]]]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_serve_hostile, args=(count, queue), daemon=True)
+    process = context.Process(target=_serve_hostile, args=(attacks, queue), daemon=True)
     process.start()
     return process, queue.get(timeout=60)
 
@@ -170,9 +169,10 @@ async def scenario(
     run.peak_rss = _status_mib("VmHWM")
 
 
-async def main(feeds: int, hostile: int, cycles: int) -> None:
+async def main(feeds: int, attack_names: list[str], cycles: int) -> None:
+    hostile = len(attack_names)
     farm, base = start_farm()
-    hostile_process, attacks = start_hostile(hostile)
+    hostile_process, attacks = start_hostile(attack_names)
     print(
         f"{feeds} normal feeds ({base}) and {hostile} hostile ones"
         f" ({', '.join(sorted({a for a, _ in attacks}))}), {cycles} poll cycles each"
@@ -235,7 +235,10 @@ async def main(feeds: int, hostile: int, cycles: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--hostile", type=int, default=20)
+    parser.add_argument("--hostile", type=int, default=20, help="how many hostile feeds")
+    parser.add_argument("--attacks", help="comma-separated attacks instead (to find a culprit)")
     parser.add_argument("--cycles", type=int, default=2)
     args = parser.parse_args()
-    asyncio.run(main(args.feeds, args.hostile, args.cycles))
+    chosen = args.attacks.split(",") if args.attacks else None
+    chosen = chosen or [ATTACKS[n % len(ATTACKS)] for n in range(args.hostile)]
+    asyncio.run(main(args.feeds, chosen, args.cycles))

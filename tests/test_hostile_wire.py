@@ -164,7 +164,8 @@ class Arena:
                     or feed.failure_count != before.failure_count
                 )
 
-            await eventually(checked, within=FETCH["total_timeout"] + 5, what=f"{attack} checked")
+            # parsing 50,000 items takes a while on a loaded machine
+            await eventually(checked, within=FETCH["total_timeout"] + 25, what=f"{attack} checked")
 
     def messages(self) -> list[dict]:
         """What the bot posted in the hostile server's channel and its threads."""
@@ -392,10 +393,10 @@ async def test_a_comment_feed_naming_a_local_file_reads_nothing(arena, tmp_path)
         f"<link>{blog.url('/1/#comment-77')}</link><description>SECRET from the disk"
         "</description></item></channel></rss>"
     )
-    post = blog.publish("Read my comments")
     # no REST API: comments come from the feed, whose body names a file
     arena.hostile_site.route(blog.path("/wp-json/"), status=404)
     await arena.follow()
+    post = blog.publish("Read my comments")  # new since the feed was followed: announced
     await world.store.schedule_check(arena.hostile_feed, 0)
     [message] = await eventually(world.announcements, what="the post announced")
     thread = await thread_of(world, message)
@@ -431,9 +432,9 @@ async def test_a_comment_feed_of_dev_zero_reads_nothing(arena, tmp_path):
         # machine runs out of memory, so it must not run at all
         pytest.xfail("needs i7-parse: comment feeds parsed from a stream (would read /dev/zero)")
     world, blog = arena.world, arena.blog
-    post = blog.publish("Zero comments")
     arena.hostile_site.route(blog.path("/wp-json/"), status=404)
     await arena.follow()
+    post = blog.publish("Zero comments")
     await world.store.schedule_check(arena.hostile_feed, 0)
     await eventually(world.announcements, what="the post announced")
     blog.comments_attack(post, "file_path", path="/dev/zero")
@@ -497,8 +498,8 @@ async def test_a_right_to_left_override_stays_inside_the_title(arena):
 @pytest.mark.xfail(reason="needs i7-render: webhook names with overlapping 'discord'", strict=True)
 async def test_a_commenter_named_discordiscord_is_mirrored_and_so_are_the_next(arena):
     world, blog = arena.world, arena.blog
-    post = blog.publish("Names")
     await arena.follow()
+    post = blog.publish("Names")
     await world.store.schedule_check(arena.hostile_feed, 0)
     [message] = await eventually(world.announcements, what="the post announced")
     thread = await thread_of(world, message)
@@ -561,8 +562,8 @@ async def test_a_page_of_300_feed_links_costs_a_handful_of_requests(arena):
 )
 async def test_a_rest_answer_of_10000_slow_pages_holds_up_no_other_comments(arena):
     world, blog = arena.world, arena.blog
-    post = blog.publish("Endless discussion")
     await arena.follow()
+    post = blog.publish("Endless discussion")
     await world.store.schedule_check(arena.hostile_feed, 0)
     await eventually(world.announcements, what="the post announced")
     blog.comment(post, "<p>honest</p>")
