@@ -8,12 +8,14 @@
         blog.comments_attack(post, "file_path", path="/etc/hostname")
         blog.in_flight["slowloris"]           # answers of that attack still being sent
 
-Every attack is a route of its own too (`blog.url_of(name)`), so a benchmark can follow
-many of them at once; `ATTACKS` lists the feed attacks by name. `RawSite` answers with raw
-bytes, for what aiohttp's server will not send (HTTP/1.0 without a length, huge headers).
+Every feed attack is also a route of its own (`blog.url_of(name)`; `blog.attacks` names
+them all). `RawSite` answers with raw bytes, for what aiohttp's server will not send
+(HTTP/1.0 without a length, huge headers).
 
-Nothing here reaches beyond 127.0.0.1: the "private" redirect targets are only ever named in
-a Location header, and a bot that follows them fails to connect rather than leak.
+Nothing here reaches beyond 127.0.0.1. The private-address redirect (`secret_url`) names
+either an address that answers nothing here (169.254.169.254, 10.0.0.1) or this site's own
+/secret/feed/ under a name the bot must refuse (`localhost`): `served["secret"]` then
+shows whether the bot fetched it.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ MANY_ITEMS = 50_000
 BIG_ATTRIBUTE = 1024 * 1024
 HUGE_ERROR = 100_000
 
-_bombs: dict[str, bytes] = {}
+_bombs: dict[str, bytes] = {}  # made once per process: they take a second to compress
 
 
 def gzip_bomb(size: int = BOMB_SIZE) -> bytes:
@@ -177,6 +179,7 @@ class HostileBlog:
         self.rest_comments_attack: str | None = None
         self._comment_attacks: dict[int, tuple[str, dict]] = {}
         self._attack_posts: dict[str, HostilePost] = {}
+        self._bodies: dict[str, bytes] = {}  # big attack bodies, made once
         self._next_post = 500
         self._next_comment = 9000
         self._clock = time.time() - 3600
@@ -509,10 +512,9 @@ class HostileBlog:
         return web.Response(body=body, content_type="application/rss+xml")
 
     def _cached(self, name: str, make: Callable[[], bytes]) -> bytes:
-        key = f"{self.prefix}:{name}"
-        if key not in _bombs:
-            _bombs[key] = make()
-        return _bombs[key]
+        if name not in self._bodies:
+            self._bodies[name] = make()
+        return self._bodies[name]
 
     async def _invalid_utf8(self, request: web.Request) -> web.Response:
         html = "<p>caf\udce9 \udcff\udcfe end</p>"

@@ -220,6 +220,7 @@ async def arena(gazette_world, tmp_path):
     world.allow_private = False
     world.allow_hosts = ("127.0.0.1",)
     world.fetcher_options = dict(FETCH)
+    world.poll_interval = 10  # the smallest POLL_INTERVAL allowed
     guild = world.fake.add_guild("Healthy")
     channel = world.fake.add_channel(guild, "news")
     healthy = WPBlog(world.site)
