@@ -80,18 +80,23 @@ def texts(message: dict) -> list[str]:
 
 
 def bidi_contained(text: str) -> bool:
-    """Every embedding, override or isolate the text opens, it also closes."""
-    embeds = isolates = 0
-    for ch in text:
-        if ch in _BIDI_OPEN:
-            embeds += 1
-        elif ch == "\u202c" and embeds:
-            embeds -= 1
-        elif ch in _ISOLATE_OPEN:
-            isolates += 1
-        elif ch == "\u2069" and isolates:
-            isolates -= 1
-    return embeds == 0 and isolates == 0
+    """Every embedding or override the text opens is closed on its own line, by its PDF or
+    by the end of an isolate around it (Unicode's bidi algorithm ends all at a newline)."""
+    for line in text.split("\n"):
+        stack: list[str] = []
+        for ch in line:
+            if ch in _BIDI_OPEN:
+                stack.append("embed")
+            elif ch == "\u202c" and stack and stack[-1] == "embed":
+                stack.pop()
+            elif ch in _ISOLATE_OPEN:
+                stack.append("isolate")
+            elif ch == "\u2069" and "isolate" in stack:
+                while stack.pop() != "isolate":
+                    pass
+        if stack:
+            return False
+    return True
 
 
 def assert_harmless(world: World, message: dict) -> None:
