@@ -44,6 +44,12 @@ class World:
     store: Store | None = None
     allow_private: bool = True
     global_commands: bool = False
+    #: with allow_private False: hosts still allowed (e.g. "127.0.0.1": loopback blogs, while
+    #: redirects to other private addresses are refused as in production)
+    allow_hosts: tuple[str, ...] = ()
+    poll_interval: int = 60
+    #: attributes set on the bot's Fetcher (read_timeout, total_timeout, ...)
+    fetcher_options: dict = field(default_factory=dict)
     _stack: contextlib.AsyncExitStack | None = field(default=None, repr=False)
 
     def blog(self, title: str = "The Test Blog", prefix: str = "") -> Blog:
@@ -53,7 +59,7 @@ class World:
         return Settings(
             discord_token=self.fake.token,
             database_path=self.db_path,
-            poll_interval=60,
+            poll_interval=self.poll_interval,
             command_guild_id=None if self.global_commands else self.guild,
             discord_api_base=self.fake.api_base,
             discord_gateway_url=self.fake.gateway_url,
@@ -66,9 +72,11 @@ class World:
         self.store = await Store.open(settings.database_path)
         stack.push_async_callback(self.store.close)
         session = await stack.enter_async_context(
-            create_session(allow_private=settings.allow_private_feeds)
+            create_session(allow_private=settings.allow_private_feeds, allow_hosts=self.allow_hosts)
         )
         self.bot = Gazette(settings, self.store, session, timing=FAST, guild_ready_timeout=0.05)
+        for name, value in self.fetcher_options.items():
+            setattr(self.bot.fetcher, name, value)
         await stack.enter_async_context(self.fake.run_client(self.bot))
         self._stack = stack
         return self.bot
