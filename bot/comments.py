@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from .fetch import FEED_ACCEPT, FetchError, HTTPStatusError, trustworthy_validators
-from .render import cut, html_to_markdown, inline_markdown, inline_plain, safe_url, web_url
+from .render import (
+    cut,
+    html_to_markdown,
+    inline_markdown,
+    inline_plain,
+    safe_url,
+    shown_timestamp,
+    web_url,
+)
 from .store import Store
 from .store.comments import CommentCheck, CommentWatch, StoredComment
 from .text import html_to_text, one_line
@@ -480,7 +488,7 @@ def render_comment(
         author_url=web_url(comment.author_url),
         avatar_url=web_url(comment.avatar_url),
         link=link,
-        timestamp=comment.published_at,
+        timestamp=shown_timestamp(comment.published_at) or 0.0,
         reply=reply,
         body=html_to_markdown(comment.content_html or "", link),
     )

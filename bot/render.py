@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as htmllib
 import logging
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "neutralize_mentions",
     "render_announcement",
     "safe_url",
+    "shown_timestamp",
     "split_markdown",
     "thread_name",
     "web_url",
@@ -133,6 +135,7 @@ _HAS_DROP_TAG = re.compile(r"<(?:" + "|".join(_DROP_TAGS) + r")\b", re.I)
 # few thousand tags (each costs ~50 µs to parse and convert).
 MAX_HTML_DEPTH = 64
 MAX_HTML_TAGS = 10_000
+ALT_LIMIT = 200  # an image's description, shown in its place
 
 
 class _PendingEnds(dict):
@@ -348,7 +351,7 @@ class DiscordConverter(MarkdownConverter):
         return bullet + _LINE_AFTER.sub("\n" + " " * len(bullet), text) + "\n"
 
     def convert_img(self, el, text, parent_tags):
-        alt = escape_markdown(neutralize_mentions(" ".join((el.get("alt") or "").split())))
+        alt = inline_markdown(el.get("alt"), ALT_LIMIT)
         src = self._url(el.get("src") or el.get("data-src"))
         if "_inline" in parent_tags or not src:
             return alt
@@ -896,6 +899,17 @@ class Announcement:
         return ", ".join(self.categories)
 
 
+# years 1 to 9999: what datetime and Discord's ISO 8601 timestamps can hold
+_EARLIEST, _LATEST = -62_135_596_800.0, 253_402_300_799.0
+
+
+def shown_timestamp(value: float | None) -> float | None:
+    """A date from a blog that Discord can show (<t:...>, an embed's timestamp), or None."""
+    if value is None or not math.isfinite(value) or not _EARLIEST <= value <= _LATEST:
+        return None
+    return value
+
+
 def _plain(text: str | None, limit: int) -> str | None:
     return inline_plain(text, limit) or None
 
@@ -929,7 +943,7 @@ def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcem
         url=link,
         description=description,
         author=_plain(post.author, AUTHOR_LIMIT),
-        timestamp=post.published_at or post.updated_at,
+        timestamp=shown_timestamp(post.published_at or post.updated_at),
         image_url=web_url(post.image_url),
         categories=categories,
         feed_title=_plain(feed_title, AUTHOR_LIMIT),
