@@ -50,10 +50,11 @@ class QueryError(ValueError):
 def _safe(text: str | None, limit: int) -> str:
     """NFC text SQLite and FTS5 can take: cut to `limit`, without control characters (a NUL
     ends an FTS5 string early) and lone surrogates (JSON can carry them)."""
-    text = clean_text((text or "")[:limit])
+    text = (text or "")[:limit]
     if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
         text = unicodedata.normalize("NFC", text)
-    return text
+    return clean_text(text)
 
 
 def _searchable(text: str) -> bool:
