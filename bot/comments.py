@@ -68,7 +68,7 @@ USERNAME_LIMIT = 80
 AUTHOR_LIMIT = 256  # an embed's author name
 REPLY_LINE_LIMIT = 120
 REPLY_AUTHOR_LIMIT = 80
-LINK_IN_TEXT_LIMIT = 500  # a longer link is not shown in a message (it would crowd the text)
+LINK_IN_TEXT_LIMIT = 400  # a longer link is not shown in a message (it would crowd the text)
 
 
 class NoCommentSource(WordPressError):
@@ -405,24 +405,21 @@ class RenderedComment:
             return f"-# [Comment on the blog](<{link}>)" + (f" · {when}" if when else "")
         return f"-# Comment on the blog · {when}" if when else "-# Comment on the blog"
 
-    def _fit(self, head: str, foot: str, limit: int) -> str:
+    def _fit(self, foot: str, limit: int) -> str:
         # the body keeps at least half the room, whatever the reply line and footer hold
-        head = cut(head, limit // 4) if head else ""
+        head = f"-# {cut(self.reply, limit // 4)}\n" if self.reply else ""
         foot = cut(foot, limit // 4)
         body = cut(self.body, limit - len(head) - len(foot)) if self.body else "*(no text)*"
         return head + body + foot
 
     def as_content(self, limit: int = CONTENT_LIMIT) -> str:
         """A webhook message's content: reply line, text, link and time (≤ limit)."""
-        head = f"-# {self.reply}\n" if self.reply else ""
-        return self._fit(head, "\n" + self._footer(), limit)
+        return self._fit("\n" + self._footer(), limit)
 
     def as_description(self, limit: int = DESCRIPTION_LIMIT) -> str:
         """An embed's description for the bot's own message (the author goes in the embed)."""
-        head = f"-# {self.reply}\n" if self.reply else ""
         link = _shown_link(self.link)
-        foot = f"\n\n[Comment on the blog]({link})" if link else ""
-        return self._fit(head, foot, limit)
+        return self._fit(f"\n\n[Comment on the blog]({link})" if link else "", limit)
 
 
 # Discord refuses a webhook name containing these words in any case; each is broken with a

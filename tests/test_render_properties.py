@@ -462,8 +462,10 @@ def test_long_parent_author_and_link_leave_room_for_the_comment():
         parent_author="x" * 10_000,
         parent_html="<p>" + "y " * 5000 + "</p>",
     )
-    assert "the reply itself" in rendered.as_content()
-    assert len(rendered.as_content()) <= 2000
+    content = rendered.as_content()
+    assert len(content) <= 2000
+    reply_line, body = content.split("\n")[:2]
+    assert reply_line.startswith("-# ↪ Reply to **xxx") and body == "the reply itself"
 
 
 def test_nested_formatting_is_written_once():
