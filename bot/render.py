@@ -194,9 +194,10 @@ class _BoundedTreeBuilder(HTMLParserTreeBuilder):
     """The html.parser tree builder, bounded in depth and in time.
 
     html.parser stops feeding at the first construct the document never completes (a
-    comment or a tag left open); finishing it the standard way rescans the rest of the
-    document for every such construct (quadratic: minutes for 100 KB of "<a "). What is
-    left is plain text instead (tags out), as a browser would hide it.
+    comment, a tag or a quoted attribute left open); finishing it the standard way rescans
+    the rest of the document for every such construct (quadratic: minutes for 100 KB of
+    "<a "). Such a construct runs to the end of the document, as in a browser, which shows
+    nothing of it; anything else left (a broken character reference) is kept as text.
     """
 
     def feed(self, markup):
@@ -206,7 +207,8 @@ class _BoundedTreeBuilder(HTMLParserTreeBuilder):
         rest = parser.rawdata
         if rest:
             parser.rawdata = ""
-            parser.handle_data(html_to_text(rest))
+            if not rest.startswith("<"):
+                parser.handle_data(html_to_text(rest))
         parser.close()
         parser.already_closed_empty_element = []
 

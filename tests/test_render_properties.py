@@ -417,12 +417,16 @@ def test_one_megabyte_attribute():
     check_post(Entry(key="k", title="Big", content_html=html))
 
 
-def test_unfinished_markup_is_shown_as_text():
+def test_unfinished_markup_runs_to_the_end_as_in_a_browser():
     # each of these made html.parser rescan the rest of the document once per occurrence
     for unit in ("<a ", "<a b='", "<!--", "</", "<?"):
         html = "<p>before</p>" + unit * 20_000
-        md = html_to_markdown(html)
-        assert md.startswith("before")
+        assert html_to_markdown(html) == "before"
+    # html.parser also stops at a broken character reference: the rest is kept, as text
+    assert html_to_markdown("<p>a <b>bold</b> &#; c <i>d</i></p>") == "a **bold** &#; c d"
+    assert html_to_markdown("<p>cut excerpt <b>x</b> <a href='https://a.example/") == (
+        "cut excerpt **x**"
+    )
     assert html_to_markdown("<p>a</p><![ x <b>b</b>") == "a\n\nb"  # the parser refuses it
 
 
