@@ -39,6 +39,7 @@ __all__ = [
     "inline_markdown",
     "inline_plain",
     "neutralize_mentions",
+    "parse_html",
     "render_announcement",
     "safe_url",
     "shown_timestamp",
