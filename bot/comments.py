@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from .fetch import FEED_ACCEPT, FetchError, HTTPStatusError, trustworthy_validators
-from .render import cut, escape_markdown, html_to_markdown, neutralize_mentions, safe_url, web_url
+from .render import (
+    cut,
+    html_to_markdown,
+    inline_markdown,
+    inline_plain,
+    safe_url,
+    shown_timestamp,
+    web_url,
+)
 from .store import Store
 from .store.comments import CommentCheck, CommentWatch, StoredComment
 from .text import html_to_text, one_line
@@ -57,7 +65,10 @@ FULL_EVERY = 1800.0
 CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
 USERNAME_LIMIT = 80
+AUTHOR_LIMIT = 256  # an embed's author name
 REPLY_LINE_LIMIT = 120
+REPLY_AUTHOR_LIMIT = 80
+LINK_IN_TEXT_LIMIT = 400  # a longer link is not shown in a message (it would crowd the text)
 
 
 class NoCommentSource(WordPressError):
@@ -371,6 +382,10 @@ class CommentWatcher:
 # --------------------------------------------------------------------------- rendering
 
 
+def _shown_link(url: str | None) -> str | None:
+    return url if url and len(url) <= LINK_IN_TEXT_LIMIT else None
+
+
 @dataclass(slots=True)
 class RenderedComment:
     """A comment ready to show: every text escaped and mention-proof, within Discord's limits."""
@@ -381,58 +396,57 @@ class RenderedComment:
     avatar_url: str | None
     link: str | None  # the comment on the blog
     timestamp: float
-    reply: str | None  # markdown: what the comment answers
+    reply: str | None  # markdown: what the comment answers, one line
     body: str  # markdown, whole (cut by as_content / as_description)
 
     def _footer(self) -> str:
         when = f"<t:{int(self.timestamp)}:f>" if self.timestamp else ""
-        if self.link:
-            return f"-# [Comment on the blog](<{self.link}>)" + (f" · {when}" if when else "")
+        if link := _shown_link(self.link):
+            return f"-# [Comment on the blog](<{link}>)" + (f" · {when}" if when else "")
         return f"-# Comment on the blog · {when}" if when else "-# Comment on the blog"
+
+    def _fit(self, foot: str, limit: int) -> str:
+        # the body keeps at least half the room, whatever the reply line and footer hold
+        head = f"-# {cut(self.reply, limit // 4)}\n" if self.reply else ""
+        foot = cut(foot, limit // 4)
+        body = cut(self.body, limit - len(head) - len(foot)) if self.body else "*(no text)*"
+        return head + body + foot
 
     def as_content(self, limit: int = CONTENT_LIMIT) -> str:
         """A webhook message's content: reply line, text, link and time (≤ limit)."""
-        head = f"-# {self.reply}\n" if self.reply else ""
-        foot = "\n" + self._footer()
-        budget = limit - len(head) - len(foot)
-        body = cut(self.body, budget) if self.body else "*(no text)*"
-        return head + body + foot
+        return self._fit("\n" + self._footer(), limit)
 
     def as_description(self, limit: int = DESCRIPTION_LIMIT) -> str:
         """An embed's description for the bot's own message (the author goes in the embed)."""
-        head = f"-# {self.reply}\n" if self.reply else ""
-        foot = f"\n\n[Comment on the blog]({self.link})" if self.link else ""
-        budget = limit - len(head) - len(foot)
-        body = cut(self.body, budget) if self.body else "*(no text)*"
-        return head + body + foot
+        link = _shown_link(self.link)
+        return self._fit(f"\n\n[Comment on the blog]({link})" if link else "", limit)
 
 
+# Discord refuses a webhook name containing these words in any case; each is broken with a
+# Cyrillic look-alike until none is left (an overlap such as "discordiscord" hides one)
 _NAME_BANS = (
     (re.compile("discord", re.I), lambda m: m.group(0)[:4] + "\u043e" + m.group(0)[5:]),
     (re.compile("clyde", re.I), lambda m: m.group(0)[:4] + "\u0435"),
 )
+_RESERVED_NAMES = ("everyone", "here", "system message")
 
 
-def webhook_username(name: str) -> str:
-    """A name Discord accepts for a webhook message (Cyrillic look-alikes for banned words)."""
-    name = " ".join(neutralize_mentions(name).split())
+def webhook_username(name: str | None) -> str:
+    """A name Discord accepts for a webhook message: 1-80 characters, one line, no control,
+    bidi or invisible characters, no "discord" or "clyde" (Cyrillic look-alikes instead)."""
+    name = inline_plain(name, USERNAME_LIMIT).replace("```", "'''")
     for pattern, repl in _NAME_BANS:
-        name = pattern.sub(repl, name)
-    name = name.replace("```", "'''")
-    if not name or name.casefold() in ("everyone", "here", "system message"):
+        while pattern.search(name):  # each pass replaces a Latin letter: it ends
+            name = pattern.sub(repl, name)
+    if not name or name.casefold() in _RESERVED_NAMES:
         name = f"{name} (comment)".strip() if name else "Anonymous"
-    if len(name) > USERNAME_LIMIT:
-        name = name[: USERNAME_LIMIT - 1].rstrip() + "…"
     return name
 
 
 def first_line(content_html: str, limit: int = REPLY_LINE_LIMIT) -> str:
-    """The first line of a comment, as escaped, mention-proof markdown."""
+    """The first line of a comment, as escaped, mention-proof markdown (≤ limit)."""
     text = next((line for line in html_to_text(content_html).split("\n") if line.strip()), "")
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip() + "…"
-    return escape_markdown(neutralize_mentions(text))
+    return inline_markdown(text, limit)
 
 
 def render_comment(
@@ -444,36 +458,36 @@ def render_comment(
 ) -> RenderedComment:
     """What a comment looks like in its thread. `parent_url` links the mirrored parent.
 
-    Pure but not cheap (HTML conversion): run it in a thread for long comments.
+    Pure but not cheap (HTML conversion): run it in a thread for long comments. Never raises
+    on what a blog sends.
     """
-    author = " ".join(neutralize_mentions(comment.author or "").split()) or "Anonymous"
     reply = None
     if comment.parent_id:
         if parent_author is not None:
-            who = escape_markdown(" ".join(neutralize_mentions(parent_author).split()))
+            who = inline_markdown(parent_author, REPLY_AUTHOR_LIMIT, default="Anonymous")
             line = first_line(parent_html or "")
             reply = f"↪ Reply to **{who}**" + (f": {line}" if line else "")
         else:  # a parent the comment feed no longer shows: link it on the blog
-            parent_link = safe_url(
-                _COMMENT_FRAGMENT.sub(f"#comment-{comment.parent_id}", comment.link or "")
+            parent_link = _shown_link(
+                safe_url(_COMMENT_FRAGMENT.sub(f"#comment-{comment.parent_id}", comment.link or ""))
             )
             reply = (
                 f"↪ Reply to [an earlier comment](<{parent_link}>)"
                 if parent_link and parent_link != safe_url(comment.link)
                 else "↪ Reply to an earlier comment"
             )
-        if parent_url:
+        if parent_url := _shown_link(parent_url):
             reply += f" ([jump](<{parent_url}>))"
     link = safe_url(comment.link)
     return RenderedComment(
-        author=author[:256],
-        username=webhook_username(comment.author or ""),
+        author=inline_plain(comment.author, AUTHOR_LIMIT, default="Anonymous"),
+        username=webhook_username(comment.author),
         author_url=web_url(comment.author_url),
         avatar_url=web_url(comment.avatar_url),
         link=link,
-        timestamp=comment.published_at,
+        timestamp=shown_timestamp(comment.published_at) or 0.0,
         reply=reply,
-        body=html_to_markdown(comment.content_html, link),
+        body=html_to_markdown(comment.content_html or "", link),
     )
 
 

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import html as htmllib
 import logging
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup
-from markdownify import MarkdownConverter
+from bs4.builder import HTMLParserTreeBuilder
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser
+from markdownify import (
+    MarkdownConverter,
+    should_remove_whitespace_inside,
+    should_remove_whitespace_outside,
+)
 
+from bot.limits import MAX_URL
 from bot.models import Entry, Post
-from bot.text import html_to_text
+from bot.text import clean_text, html_to_text
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +36,16 @@ __all__ = [
     "cut_plain",
     "escape_markdown",
     "html_to_markdown",
+    "inline_markdown",
+    "inline_plain",
     "neutralize_mentions",
+    "parse_html",
     "render_announcement",
     "safe_url",
-    "web_url",
+    "shown_timestamp",
     "split_markdown",
+    "thread_name",
+    "web_url",
 ]
 
 ZWSP = "\u200b"
@@ -97,8 +110,9 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https", "mailto") or (scheme != "mailto" and not parts.netloc):
         return None
-    url = quote(url, safe="/:?#&=+;%,!$'*@~-._[]")
-    return _EVERYONE.sub(r"%40\1", url)
+    url = quote(url, safe="/:?#&=+;%,!$'*@~-._[]", errors="replace")
+    url = _EVERYONE.sub(r"%40\1", url)
+    return url if len(url) <= MAX_URL else None  # Discord takes no longer URL
 
 
 def web_url(url: str | None, base: str | None = None) -> str | None:
@@ -116,6 +130,111 @@ _DROP_TAGS = (
 
 
 _HAS_DROP_TAG = re.compile(r"<(?:" + "|".join(_DROP_TAGS) + r")\b", re.I)
+
+# Beyond these bounds tags are dropped and their text kept. Real posts nest a few dozen
+# levels at most (converting is recursive: markdownify takes 3 frames a level) and hold a
+# few thousand tags (each costs ~50 µs to parse and convert).
+MAX_HTML_DEPTH = 64
+MAX_HTML_TAGS = 10_000
+ALT_LIMIT = 200  # an image's description, shown in its place
+
+
+class _PendingEnds(dict):
+    """Void elements awaiting a stray closing tag, counted by name: bs4 keeps them in a
+    list it searches at every closing tag (quadratic with thousands of <br>)."""
+
+    def append(self, name: str) -> None:
+        self[name] = self.get(name, 0) + 1
+
+    def remove(self, name: str) -> None:
+        if self[name] > 1:
+            self[name] -= 1
+        else:
+            del self[name]
+
+
+class _BoundedParser(BeautifulSoupHTMLParser):
+    """html.parser that builds a tree of at most MAX_HTML_DEPTH levels and MAX_HTML_TAGS
+    tags: a tag beyond is dropped, its text kept (a dropped script's or style's text too)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.already_closed_empty_element = _PendingEnds()
+        self._tags = 0
+        self._skipping: str | None = None  # a dropped script or style
+
+    def _keep(self, tag: str, void: bool) -> bool:
+        self._tags += 1
+        if self._tags > MAX_HTML_TAGS:
+            return False
+        return void or len(self.soup.tagStack) <= MAX_HTML_DEPTH
+
+    def handle_starttag(self, tag, attrs, handle_empty_element=True):
+        if not self._keep(tag, self.soup.builder.can_be_empty_element(tag)):
+            if tag in self.CDATA_CONTENT_ELEMENTS:
+                self._skipping = tag
+            return
+        super().handle_starttag(tag, attrs, handle_empty_element)
+
+    def handle_startendtag(self, tag, attrs):
+        if self._keep(tag, True):
+            super().handle_startendtag(tag, attrs)
+
+    def handle_endtag(self, tag, check_already_closed=True):
+        if self._skipping == tag:
+            self._skipping = None
+            return
+        super().handle_endtag(tag, check_already_closed)
+
+    def handle_data(self, data):
+        if self._skipping is None:
+            super().handle_data(data)
+
+
+class _BoundedTreeBuilder(HTMLParserTreeBuilder):
+    """The html.parser tree builder, bounded in depth and in time.
+
+    html.parser stops feeding at the first construct the document never completes (a
+    comment, a tag or a quoted attribute left open); finishing it the standard way rescans
+    the rest of the document for every such construct (quadratic: minutes for 100 KB of
+    "<a "). Such a construct runs to the end of the document, as in a browser, which shows
+    nothing of it; anything else left (a broken character reference) is kept as text.
+    """
+
+    def feed(self, markup):
+        args, kwargs = self.parser_args
+        parser = _BoundedParser(self.soup, *args, **kwargs)
+        parser.feed(markup)
+        rest = parser.rawdata
+        if rest:
+            parser.rawdata = ""
+            if not rest.startswith("<"):
+                parser.handle_data(html_to_text(rest))
+        parser.close()
+        parser.already_closed_empty_element = []
+
+
+def parse_html(html: str) -> BeautifulSoup:
+    """A bs4 tree of untrusted HTML, at most MAX_HTML_DEPTH deep, in linear time."""
+    return BeautifulSoup(html, builder=_BoundedTreeBuilder())
+
+
+# linear whitespace patterns: each starts only at the beginning of a run (markdownify's
+# and a plain [\t \r\n]*[\r\n] backtrack through every position of a long run of spaces)
+_RUN_SPACES = re.compile(r"[\t ]+")
+_RUN_NEWLINES = re.compile(r"(?<![\t \r\n])[\t \r\n]*[\r\n][\t \r\n]*")
+_BACKTICKS = re.compile(r"``+")
+_LINE_AFTER = re.compile(r"\n(?=[^\n])")  # a line break before a non-empty line
+
+_FORMAT_FAMILIES = {
+    "b": ("b", "strong"),
+    "strong": ("b", "strong"),
+    "em": ("em", "i"),
+    "i": ("em", "i"),
+    "del": ("del", "s", "strike"),
+    "s": ("del", "s", "strike"),
+    "strike": ("del", "s", "strike"),
+}
 
 
 class DiscordConverter(MarkdownConverter):
@@ -139,13 +258,32 @@ class DiscordConverter(MarkdownConverter):
             cls._defaults = dict(self.options)
         self.options = {**cls._defaults, "base_url": base_url}
         self.convert_fn_cache = {}
+        self._list_numbers: dict[int, int] = {}
 
     def convert(self, html):
-        soup = BeautifulSoup(html, "html.parser")
+        soup = parse_html(html)
         if _HAS_DROP_TAG.search(html):
             for tag in soup.find_all(_DROP_TAGS):
                 tag.decompose()
         return self.convert_soup(soup)
+
+    def process_text(self, el, parent_tags=None):
+        # markdownify's, with linear whitespace patterns
+        parent_tags = parent_tags or set()
+        text = str(el)
+        if "pre" not in parent_tags:
+            text = _RUN_NEWLINES.sub("\n", _RUN_SPACES.sub(" ", text))
+        if "_noformat" not in parent_tags:
+            text = self.escape(text, parent_tags)
+        if should_remove_whitespace_outside(el.previous_sibling) or (
+            should_remove_whitespace_inside(el.parent) and not el.previous_sibling
+        ):
+            text = text.lstrip(" \t\r\n")
+        if should_remove_whitespace_outside(el.next_sibling) or (
+            should_remove_whitespace_inside(el.parent) and not el.next_sibling
+        ):
+            text = text.rstrip()
+        return text
 
     def escape(self, text, parent_tags):
         return escape_markdown(neutralize_mentions(text)) if text else ""
@@ -154,8 +292,8 @@ class DiscordConverter(MarkdownConverter):
         return safe_url(url, self.options["base_url"])
 
     def convert_a(self, el, text, parent_tags):
-        if "_noformat" in parent_tags:
-            return text
+        if "_noformat" in parent_tags or "a" in parent_tags:
+            return text  # a link inside a link: the outer one wins, as in browsers
         href = self._url(el.get("href"))
         if not text.strip():
             return text
@@ -168,8 +306,55 @@ class DiscordConverter(MarkdownConverter):
             return prefix + href + suffix
         return f"{prefix}[{text}]({href}){suffix}"
 
+    def convert_b(self, el, text, parent_tags):
+        # the same formatting nested (<b><b>x</b></b>) once only: no "****x****"
+        if any(name in parent_tags for name in _FORMAT_FAMILIES[el.name]):
+            return text
+        return super().convert_b(el, text, parent_tags)
+
+    convert_strong = convert_b
+
+    def convert_em(self, el, text, parent_tags):
+        if any(name in parent_tags for name in _FORMAT_FAMILIES[el.name]):
+            return text
+        return super().convert_em(el, text, parent_tags)
+
+    convert_i = convert_em
+
+    def convert_del(self, el, text, parent_tags):
+        if any(name in parent_tags for name in _FORMAT_FAMILIES[el.name]):
+            return text
+        return super().convert_del(el, text, parent_tags)
+
+    convert_s = convert_strike = convert_del
+
+    def convert_code(self, el, text, parent_tags):
+        # runs of backticks broken so that the span is `...` or `` ... `` and never a ```
+        # fence Discord would open anywhere in the line
+        if "_noformat" not in parent_tags and "``" in text:
+            text = _BACKTICKS.sub(lambda m: ZWSP.join(m.group()), text)
+        return super().convert_code(el, text, parent_tags)
+
+    convert_kbd = convert_samp = convert_code
+
+    def convert_li(self, el, text, parent_tags):
+        parent = el.parent
+        if parent is None or parent.name != "ol":
+            return super().convert_li(el, text, parent_tags)
+        # markdownify counts the previous items of each item (quadratic for long lists)
+        number = self._list_numbers.get(id(parent))
+        if number is None:
+            start = str(parent.get("start") or "")
+            number = int(start) if start.isdigit() and len(start) < 10 else 1
+        self._list_numbers[id(parent)] = number + 1
+        text = (text or "").strip()
+        if not text:
+            return "\n"
+        bullet = f"{number}. "
+        return bullet + _LINE_AFTER.sub("\n" + " " * len(bullet), text) + "\n"
+
     def convert_img(self, el, text, parent_tags):
-        alt = escape_markdown(neutralize_mentions(" ".join((el.get("alt") or "").split())))
+        alt = inline_markdown(el.get("alt"), ALT_LIMIT)
         src = self._url(el.get("src") or el.get("data-src"))
         if "_inline" in parent_tags or not src:
             return alt
@@ -198,6 +383,8 @@ class DiscordConverter(MarkdownConverter):
         return "\n\n───\n\n"
 
     def convert_u(self, el, text, parent_tags):
+        if "u" in parent_tags:
+            return text
         return self._wrap(text, "__", parent_tags)
 
     def convert_mark(self, el, text, parent_tags):
@@ -214,8 +401,14 @@ class DiscordConverter(MarkdownConverter):
         return f"{lead}{marker}{stripped}{marker}{trail}"
 
     def convert_pre(self, el, text, parent_tags):
+        if not text:
+            return ""
         # a ``` inside the code would close the block early
-        return super().convert_pre(el, text.replace("```", "``" + ZWSP + "`"), parent_tags)
+        text = text.replace("```", "``" + ZWSP + "`")
+        # markdownify's strip_pre, without its patterns (they backtrack over long runs)
+        lead = len(text) - len(text.lstrip(" \n"))
+        text = text[text.rfind("\n", 0, lead) + 1 :].rstrip(" \n")
+        return f"\n\n```\n{text}\n```\n\n"
 
     def convert_table(self, el, text, parent_tags):
         return "\n\n" + text.strip() + "\n\n"
@@ -229,26 +422,40 @@ class DiscordConverter(MarkdownConverter):
     convert_th = convert_td
 
 
-_NEWLINES = re.compile(r"[\t \r\n]*[\r\n][\t \r\n]*")
-_SPACES = re.compile(r"[\t ]+")
+_NEWLINES = _RUN_NEWLINES
+_SPACES = _RUN_SPACES
 _BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_TRAILING_SPACE = re.compile(r"(?<![ \t])[ \t]+\n")
+
+
+def _plain_markdown(html: str) -> str:
+    """The last resort: the text alone, escaped (html_to_text neither recurses nor
+    backtracks)."""
+    paragraphs = html_to_text(html).split("\n")
+    return "\n\n".join(escape_markdown(neutralize_mentions(p)) for p in paragraphs)
 
 
 def html_to_markdown(html: str, base_url: str | None = None) -> str:
-    """Untrusted HTML -> Discord markdown: escaped, mention-proof, absolute http(s) links."""
+    """Untrusted HTML -> Discord markdown: escaped, mention-proof, absolute http(s) links.
+
+    Never raises: HTML the converter cannot take is shown as plain text.
+    """
     if not html or not html.strip():
         return ""
     if "<" not in html:  # plain text (common in excerpts): what markdownify would do, faster
         text = htmllib.unescape(html) if "&" in html else html
-        if "\n" in text or "\r" in text:
-            text = _NEWLINES.sub("\n", text)
         if "  " in text or "\t" in text:
             text = _SPACES.sub(" ", text)
+        if "\n" in text or "\r" in text:
+            text = _NEWLINES.sub("\n", text)
         md = escape_markdown(neutralize_mentions(text)).strip()
     else:
-        md = DiscordConverter(base_url=base_url).convert(html)
-    md = _TRAILING_SPACE.sub("\n", md)
+        try:
+            md = DiscordConverter(base_url=base_url).convert(html)
+        except Exception:
+            log.exception("HTML could not be converted (%d characters): shown as text", len(html))
+            md = _plain_markdown(html)
+    md = _TRAILING_SPACE.sub("\n", clean_text(md))
     md = _BLANKS.sub("\n\n", md).strip()
     return neutralize_mentions(md)
 
@@ -395,9 +602,54 @@ def cut_plain(text: str, limit: int, ellipsis: str = "…") -> str:
     return _word_cut(text, limit - len(ellipsis)).rstrip() + ellipsis
 
 
-def thread_name(title: str) -> str:
+# --------------------------------------------------------------------------- one line
+
+# Invisible characters that would let a name look empty or hide a word ("disc\u200bord"):
+# soft hyphen, combining grapheme joiner, Arabic letter mark, Hangul fillers, Khmer and
+# Mongolian fillers, zero-width space, LRM/RLM, word joiner and invisible operators,
+# deprecated format characters, BOM. ZWJ and ZWNJ stay: emoji and Persian need them.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f"
+    "\u2060-\u2064\u206a-\u206f\u3164\ufeff\uffa0]"
+)
+
+
+def _one_line(text: str | None) -> str:
+    text = clean_text(text or "")
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
+    return " ".join(text.split())
+
+
+def _visible(text: str) -> bool:
+    """True when text shows something (a letter, digit, punctuation or symbol)."""
+    return any(unicodedata.category(c)[0] in "LNPS" and c != "\u2800" for c in text)
+
+
+def inline_plain(text: str | None, limit: int, default: str = "") -> str:
+    """Text from outside for a slot that renders no markdown (an embed's author or footer,
+    a thread name): one line without control, bidi or invisible characters, mentions
+    neutralised, cut to limit; `default` when nothing visible is left."""
+    text = _one_line(text)
+    if not _visible(text):
+        return default
+    return cut_plain(neutralize_mentions(text), limit)
+
+
+def inline_markdown(text: str | None, limit: int, default: str = "") -> str:
+    """Text from outside shown in one line of a Discord message (a title in bold, a name,
+    an error quoted in a notice, a result line): one line without control, bidi or invisible
+    characters, mentions neutralised, markdown escaped, cut to limit (escapes included);
+    `default` (not escaped) when nothing visible is left."""
+    text = _one_line(text)
+    if not _visible(text):
+        return default
+    return cut(escape_markdown(neutralize_mentions(text)), limit)
+
+
+def thread_name(title: str | None) -> str:
     """An article's discussion thread name: its plain title, within Discord's 100 characters."""
-    return cut_plain(neutralize_mentions(" ".join(title.split())) or "Discussion", 100)
+    return inline_plain(title, 100, default="Discussion")
 
 
 def cut(text: str, limit: int, ellipsis: str = "…") -> str:
@@ -577,16 +829,28 @@ _ELLIPSIS_HINT = re.compile(r"\]\s*(?:</p>)?\s*$")
 _BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|figure|ul|ol|pre|table)>", re.I)
 
 
+_TAIL_WINDOW = 2000  # the tails are at the very end; longer windows cost quadratic time
+
+
+def _sub_tail(pattern: re.Pattern, repl, html: str) -> str:
+    """pattern (anchored at the end) replaced in the last _TAIL_WINDOW characters only: its
+    lazy and whitespace parts would backtrack over the whole of a long post."""
+    start = max(0, len(html) - _TAIL_WINDOW)
+    tail = html[start:]
+    new = pattern.sub(repl, tail)
+    return html if new == tail else html[:start] + new
+
+
 def _strip_wp_tails(html: str) -> tuple[str, bool]:
     """Drop 'The post X appeared first on Y', 'Continue reading' and '[…]'; True if elided."""
     html = html.strip()
-    if "appeared first on" in html:
-        html = _WP_APPEARED.sub("", html)
+    if "appeared first on" in html[-_TAIL_WINDOW:]:
+        html = _sub_tail(_WP_APPEARED, "", html)
     tail = html[-400:].lower()
     elided = False
     for pattern, hint in ((_WP_MORE_LINK, _MORE_HINT), (_WP_ELLIPSIS, _ELLIPSIS_HINT)):
-        if hint.search(tail):  # cheap test first: these regexes scan the whole text
-            new = pattern.sub(lambda m: m.group(m.lastindex) if m.lastindex else "", html)
+        if hint.search(tail):  # cheap test first
+            new = _sub_tail(pattern, lambda m: m.group(m.lastindex) if m.lastindex else "", html)
             if new != html:
                 html, elided = new.rstrip(), True
                 tail = html[-400:].lower()
@@ -638,13 +902,19 @@ class Announcement:
         return ", ".join(self.categories)
 
 
+# years 1 to 9999: what datetime and Discord's ISO 8601 timestamps can hold
+_EARLIEST, _LATEST = -62_135_596_800.0, 253_402_300_799.0
+
+
+def shown_timestamp(value: float | None) -> float | None:
+    """A date from a blog that Discord can show (<t:...>, an embed's timestamp), or None."""
+    if value is None or not math.isfinite(value) or not _EARLIEST <= value <= _LATEST:
+        return None
+    return value
+
+
 def _plain(text: str | None, limit: int) -> str | None:
-    text = " ".join((text or "").split())
-    return cut_plain(neutralize_mentions(text), limit) if text else None
-
-
-def _markdown_text(text: str, limit: int) -> str:
-    return cut(neutralize_mentions(escape_markdown(" ".join(text.split()))), limit)
+    return inline_plain(text, limit) or None
 
 
 def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcement:
@@ -656,15 +926,15 @@ def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcem
             description = _excerpt(source, link, EXCERPT_LIMIT)
             if description:
                 break
-    title = (post.title or "").strip()
-    if not title:  # the first words of an untitled post stand in
-        source = _strip_wp_tails(post.summary_html or post.content_html)[0]
+    title = post.title or ""
+    if not _visible(_one_line(title)):  # the first words of an untitled post stand in
+        source = _strip_wp_tails(post.summary_html or post.content_html or "")[0]
         words = html_to_text(source).split("\n")[0]
-        title = " ".join(words.split()[:12]) or "Untitled post"
+        title = " ".join(words.split()[:12])
     categories: list[str] = []
     used = 0
     for cat in post.categories:
-        text = _markdown_text(cat, 100)
+        text = inline_markdown(cat, 100)
         if not text or text in categories or text.lower() == "uncategorized":
             continue
         if used + len(text) + 2 > FIELD_LIMIT:
@@ -672,30 +942,12 @@ def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcem
         categories.append(text)
         used += len(text) + 2
     return Announcement(
-        title=_markdown_text(title, TITLE_LIMIT),
+        title=inline_markdown(title, TITLE_LIMIT, default="Untitled post"),
         url=link,
         description=description,
         author=_plain(post.author, AUTHOR_LIMIT),
-        timestamp=post.published_at or post.updated_at,
+        timestamp=shown_timestamp(post.published_at or post.updated_at),
         image_url=web_url(post.image_url),
         categories=categories,
         feed_title=_plain(feed_title, AUTHOR_LIMIT),
     )
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
-
-
-def outside_text(text: str | None, limit: int) -> str:
-    """Text from outside (a blog, a server's error) on one line of markdown: whitespace and
-    control characters folded, mentions neutralised, markdown escaped, at most `limit`
-    characters (cut at a word, never in the middle of an escape)."""
-    flat = " ".join(_CONTROL.sub(" ", neutralize_mentions(text or "")).split())
-    budget = limit
-    while True:
-        out = escape_markdown(cut_plain(flat, max(budget, 1)))
-        if len(out) <= limit or budget <= 1:
-            break
-        # escapes lengthened it: cut the plain text shorter in proportion
-        budget = min(budget - 1, budget * limit // len(out))
-    return out[:limit].rstrip("\\") if len(out) > limit else out

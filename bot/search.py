@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .render import escape_markdown, neutralize_mentions
+from .text import clean_text
 
 MAX_QUERY_CHARS = 2000  # longer input is cut (a search box, not a document)
 MAX_TERMS = 24  # positive and excluded terms together; more are ignored
@@ -47,13 +48,13 @@ class QueryError(ValueError):
 
 
 def _safe(text: str | None, limit: int) -> str:
-    """NFC text SQLite can take: cut to `limit`, lone surrogates (JSON can carry them)
-    replaced."""
+    """NFC text SQLite and FTS5 can take: cut to `limit`, without control characters (a NUL
+    ends an FTS5 string early) and lone surrogates (JSON can carry them)."""
     text = (text or "")[:limit]
     if not text.isascii():
         text = text.encode("utf-8", "replace").decode("utf-8")
         text = unicodedata.normalize("NFC", text)
-    return text
+    return clean_text(text)
 
 
 def _searchable(text: str) -> bool:

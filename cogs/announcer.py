@@ -16,7 +16,7 @@ from bot.app import Gazette
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
 from bot.models import Delivery
 from bot.poller import FeedEvent
-from bot.render import outside_text, render_announcement, thread_name
+from bot.render import inline_markdown, render_announcement, thread_name
 
 from .embeds import announcement_embed, announcement_text
 from .errors import ItemRefused, paced_round, send_plainly
@@ -76,11 +76,11 @@ class Announcer(commands.Cog):
     async def tell_followers(self, event: FeedEvent) -> None:
         """One notice per channel when a feed starts failing, one when it recovers."""
         # the title and the error come from the blog: escaped, on one line, cut
-        title = outside_text(event.feed.title or event.feed.url, 200)
+        title = inline_markdown(event.feed.title or event.feed.url, 200)
         if event.kind == "failing":
             text = (
                 f"⚠️ **{title}** could not be read several times in a row "
-                f"({outside_text(event.error, 1000)}). "
+                f"({inline_markdown(event.error, 1000)}). "
                 "Gazette keeps trying, less often, and will say here when it works again."
             )
         else:

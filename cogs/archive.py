@@ -16,7 +16,7 @@ from bot.models import Post
 from bot.render import (
     cut_plain,
     html_to_markdown,
-    outside_text,
+    inline_markdown,
     render_announcement,
     split_markdown,
     web_url,
@@ -37,16 +37,16 @@ def hit_embed(hit: SearchHit, number: int | None = None) -> discord.Embed:
     """One result; everything from the blog escaped (Share posts it in public)."""
     prefix = f"{number}. " if number is not None else ""
     embed = discord.Embed(
-        title=prefix + (outside_text(hit.title, 256 - len(prefix)) or "(untitled)"),
+        title=prefix + (inline_markdown(hit.title, 256 - len(prefix)) or "(untitled)"),
         url=web_url(hit.link),
         description=hit.snippet or None,
         colour=GAZETTE_COLOUR,
     )
-    byline = [outside_text(hit.author, 200)] if hit.author else []
+    byline = [inline_markdown(hit.author, 200)] if hit.author else []
     if hit.published_at:
         byline.append(discord_time(hit.published_at, "D"))
     if hit.categories:
-        byline.append(outside_text(", ".join(hit.categories), 700))
+        byline.append(inline_markdown(", ".join(hit.categories), 700))
     if byline:
         embed.add_field(name="\u200b", value=" · ".join(byline), inline=False)
     return embed
@@ -251,7 +251,7 @@ class ArticleView(PagedView):
 
     def page(self, number: int) -> discord.Embed:
         embed = discord.Embed(
-            title=outside_text(self.post.title, 256) or "(untitled)",
+            title=inline_markdown(self.post.title, 256) or "(untitled)",
             url=web_url(self.post.link),
             description=self.pages[number],
             colour=GAZETTE_COLOUR,
@@ -381,7 +381,7 @@ class Archive(
                 per_page=PER_PAGE,
             )
 
-        shown = f"“{outside_text(query, 80)}”"
+        shown = f"“{inline_markdown(query, 80)}”"
         view = ResultsView(interaction.user, interaction, fetch, shown)
         content, embeds = await view.load(0)
         if not view.hits:

@@ -25,9 +25,7 @@ from bot.errors import UserError
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS
 from bot.models import Post, Subscription
 from bot.render import (
-    escape_markdown,
-    neutralize_mentions,
-    outside_text,
+    inline_markdown,
     render_announcement,
     thread_name,
 )
@@ -95,7 +93,7 @@ async def discussion_status(bot: Gazette, sub: Subscription) -> list[str]:
     lines = discussion_problems(channel, me, sub.threads)
     error = await bot.store.discussion_error(sub.id)
     if error:
-        lines.append(f"⚠️ Comments not shown yet, retrying: {outside_text(error, 300)}")
+        lines.append(f"⚠️ Comments not shown yet, retrying: {inline_markdown(error, 300)}")
     return lines
 
 
@@ -110,7 +108,7 @@ def comment_embed(rendered: RenderedComment) -> discord.Embed:
 def comment_text(rendered: RenderedComment) -> str:
     """The comment as the bot's bare text (author on top): sent when Discord refuses the
     webhook message or the embed."""
-    head = f"**{escape_markdown(neutralize_mentions(rendered.author))}**\n"
+    head = f"**{inline_markdown(rendered.author, 80, default='Someone')}**\n"
     return head + rendered.as_content(limit=2000 - len(head))
 
 
@@ -610,7 +608,7 @@ class Discussion(commands.Cog):
                 # the announcement is gone, or its thread was deleted: a new message
                 if not perms.send_messages:
                     raise UserError(self._missing_text(channel, ["send_messages"])) from exc
-        title = escape_markdown(neutralize_mentions(post.title or "Untitled post"))
+        title = inline_markdown(post.title, 200, default="Untitled post")
         text = f"💬 Discussion of **{title}**"
         if post.link:
             text += f"\n<{post.link}>"
@@ -733,7 +731,7 @@ class Discussion(commands.Cog):
         lock = self._opening.setdefault((post.id, sub.id), asyncio.Lock())
         async with lock:
             thread, created, discussion_id = await self._discussion_thread(post, sub)
-        title = outside_text(post.title, 200) or "Untitled post"
+        title = inline_markdown(post.title, 200) or "Untitled post"
         if created:
             text = f"Opened the discussion of **{title}**: {thread.jump_url}"
             self._spawn(self._fill(discussion_id, post.id))

@@ -6,7 +6,18 @@ import datetime as dt
 
 import discord
 
-from bot.render import Announcement, cut, escape_markdown
+from bot.render import (
+    AUTHOR_LIMIT,
+    DESCRIPTION_LIMIT,
+    FIELD_LIMIT,
+    FOOTER_LIMIT,
+    TITLE_LIMIT,
+    TOTAL_LIMIT,
+    Announcement,
+    cut,
+    cut_plain,
+    escape_markdown,
+)
 
 GAZETTE_COLOUR = discord.Colour(0x2B6CB0)
 
@@ -15,30 +26,39 @@ def discord_time(timestamp: float, style: str = "f") -> str:
     return f"<t:{int(timestamp)}:{style}>"
 
 
+def fit_embed(embed: discord.Embed) -> discord.Embed:
+    """The embed within Discord's total of 6,000 characters: the description gives way."""
+    excess = len(embed) - TOTAL_LIMIT
+    if excess > 0 and embed.description:
+        room = len(embed.description) - excess
+        embed.description = cut(embed.description, room) if room > 0 else None
+    return embed
+
+
 def announcement_embed(announcement: Announcement) -> discord.Embed:
+    """The announcement as an embed; every part within its Discord limit whatever it holds
+    (render_announcement already cuts; this holds for any Announcement)."""
     embed = discord.Embed(
-        title=announcement.title or "(untitled)",
+        title=cut(announcement.title, TITLE_LIMIT) or "(untitled)",
         url=announcement.url,
-        description=announcement.description or None,
+        description=cut(announcement.description, DESCRIPTION_LIMIT) or None,
         colour=GAZETTE_COLOUR,
     )
     if announcement.author:
-        embed.set_author(name=announcement.author)
+        embed.set_author(name=cut_plain(announcement.author, AUTHOR_LIMIT))
     if announcement.timestamp:
         embed.timestamp = dt.datetime.fromtimestamp(announcement.timestamp, dt.UTC)
         when = announcement.timestamp
         embed.add_field(
             name="Published", value=f"{discord_time(when)} ({discord_time(when, 'R')})", inline=True
         )
-    if announcement.categories:
-        embed.add_field(
-            name="Categories", value=", ".join(announcement.categories)[:1024], inline=True
-        )
+    if categories := cut(announcement.categories_text, FIELD_LIMIT):
+        embed.add_field(name="Categories", value=categories, inline=True)
     if announcement.image_url:
         embed.set_image(url=announcement.image_url)
     if announcement.feed_title:
-        embed.set_footer(text=announcement.feed_title[:2048])
-    return embed
+        embed.set_footer(text=cut_plain(announcement.feed_title, FOOTER_LIMIT))
+    return fit_embed(embed)
 
 
 def announcement_text(announcement: Announcement, mention: str | None = None) -> str:

@@ -17,7 +17,7 @@ from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
 from bot.models import Feed, Subscription
 from bot.poller import SubscribeError
-from bot.render import cut, cut_plain, outside_text, render_announcement, web_url
+from bot.render import cut, cut_plain, inline_markdown, render_announcement, web_url
 from bot.store.feeds import AlreadySubscribed, SubscriptionStatus
 
 from .archive import PagedView, choice_name, suggestions
@@ -50,7 +50,7 @@ def link_text(url: str) -> str:
     safe = web_url(url)
     if safe and len(safe) <= 200:
         return f"<{safe}>"
-    return outside_text(url, 200)
+    return inline_markdown(url, 200)
 
 
 def every(seconds: float) -> str:
@@ -123,7 +123,7 @@ def describe(progress: Progress) -> str:
     )
     found = f"{progress.stored} older posts added to the archive ({progress.seen} read)"
     if progress.error:
-        error = outside_text(progress.error, 300)
+        error = inline_markdown(progress.error, 300)
         return f"⚠️ Importing the history stopped at {pages}: {error}. {found}."
     if progress.finished:
         return f"✅ History imported through {progress.source}: {found}."
@@ -228,11 +228,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             # the reason may quote the address (shortened: they typed it) or what the site
             # sent: escaped, cut
             reason = str(exc).replace(url, cut_plain(url, 120))
-            raise UserError(outside_text(reason, 1500)) from None
+            raise UserError(inline_markdown(reason, 1500)) from None
         role = f", mentioning {mention.mention}" if mention else ""
         checked = every(result.subscription.poll_interval or self.bot.poller.default_interval)
         summary = (
-            f"Following **{outside_text(result.feed_title, 200) or 'a feed'}**\n"
+            f"Following **{inline_markdown(result.feed_title, 200) or 'a feed'}**\n"
             f"Feed: {link_text(result.feed_url)}\n"
             f"New posts will be announced in {channel.mention}{role}, checked every {checked}. "
             f"{result.stored} existing posts were stored in the archive without announcing them."
@@ -301,7 +301,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         fields = []
         for status in statuses:
             sub = status.subscription
-            name = outside_text(sub.feed_title or sub.feed_url, 256) or "(untitled)"
+            name = inline_markdown(sub.feed_title or sub.feed_url, 256) or "(untitled)"
             fields.append((name, fit_lines(await self.status_lines(status))))
         embeds = list_pages(fields)
         view = ListView(interaction.user, interaction, embeds) if len(embeds) > 1 else None
@@ -331,17 +331,17 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             ),
         ]
         if status.feed_error:
-            lines.append(f"⚠️ Feed error: {outside_text(status.feed_error, ERROR_CHARS)}")
+            lines.append(f"⚠️ Feed error: {inline_markdown(status.feed_error, ERROR_CHARS)}")
         lines += await discussion_status(self.bot, sub)
         if status.failing_deliveries:
             lines.append(
                 f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
-                f"{outside_text(status.delivery_error, ERROR_CHARS)}"
+                f"{inline_markdown(status.delivery_error, ERROR_CHARS)}"
             )
         if status.skipped:
             lines.append(
                 f"⚠️ {status.skipped} post(s) or comment(s) skipped, refused by Discord even "
-                f"as plain text: {outside_text(status.skip_reason, ERROR_CHARS)}"
+                f"as plain text: {inline_markdown(status.skip_reason, ERROR_CHARS)}"
             )
         return lines
 

@@ -1,4 +1,4 @@
-"""Text from outside on one line (bot/render.py `outside_text`) and `/feed list` pages, for any
+"""Text from outside on one line (bot/render.py `inline_markdown`) and `/feed list` pages, for any
 input: properties checked with hypothesis."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import outside_text
+from bot.render import inline_markdown
 from cogs.feeds import fit_lines, list_pages
 
 MARKDOWN_BITS = ["*", "_", "~", "`", "|", "[", "]", "(", ")", "<", ">", "#", "-", "\\", "@"]
@@ -26,7 +26,7 @@ LIVE_MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)\d+>")
 @settings(max_examples=300)
 @given(hostile, st.integers(min_value=1, max_value=2000))
 def test_outside_text_is_one_escaped_line_within_the_limit(text, limit):
-    out = outside_text(text, limit)
+    out = inline_markdown(text, limit)
     assert len(out) <= limit
     assert "\n" not in out and "\r" not in out
     assert not MASKED_LINK.search(out) and not LIVE_MENTION.search(out)
@@ -34,16 +34,19 @@ def test_outside_text_is_one_escaped_line_within_the_limit(text, limit):
 
 
 def test_outside_text_keeps_ordinary_text():
-    assert outside_text("Café Nouvelles", 100) == "Café Nouvelles"
-    assert outside_text("a  b\n\tc", 100) == "a b c"
-    assert outside_text("[x](https://e.example)", 100) == "\\[x\\](https://e.example)"
+    assert inline_markdown("Café Nouvelles", 100) == "Café Nouvelles"
+    assert inline_markdown("a  b\n\tc", 100) == "a b c"
+    assert inline_markdown("[x](https://e.example)", 100) == "\\[x\\](https://e.example)"
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(hostile, st.lists(hostile, max_size=8)), min_size=1, max_size=70))
 def test_feed_list_pages_fit_every_embed_limit(feeds):
     fields = [
-        (outside_text(title, 256) or "(untitled)", fit_lines([outside_text(x, 300) for x in lines]))
+        (
+            inline_markdown(title, 256) or "(untitled)",
+            fit_lines([inline_markdown(x, 300) for x in lines]),
+        )
         for title, lines in feeds
     ]
     fields = [(name, value or "…") for name, value in fields]
