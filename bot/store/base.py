@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -16,8 +17,20 @@ from ..search import fold
 log = logging.getLogger(__name__)
 
 
+#: How often a write failure that keeps happening (a full disk) is logged again
+WRITE_FAILURE_LOG_INTERVAL = 60.0
+
+
 class StoreError(Exception):
     """The database cannot be opened or migrated; the message says what to fix."""
+
+
+class StoreWriteError(StoreError, aiosqlite.OperationalError):
+    """A write the database refused (full disk, I/O error); it was rolled back whole.
+
+    Not the data's fault: callers retry later instead of blaming a feed or a message.
+    Still an `aiosqlite.OperationalError` for code that catches those.
+    """
 
 
 class Database:
@@ -32,7 +45,8 @@ class Database:
         self.conn = conn
         self._reader = reader  # None for ":memory:": reads wait for the writer instead
         self._write_lock = asyncio.Lock()
-        self._write_error: str | None = None  # why writes fail, logged once until they work
+        self._write_error: tuple[str, float] | None = None  # last cause logged, and when
+        self._unlogged_failures = 0
         self._writer_task: asyncio.Task | None = None  # the task inside `transaction()`
 
     @asynccontextmanager
@@ -50,13 +64,12 @@ class Database:
                 await self.conn.commit()
             except BaseException as exc:
                 await self._roll_back()
-                if isinstance(exc, aiosqlite.Error):
-                    self._note_write_failure(exc)
-                raise
-            else:
-                if self._write_error is not None:
-                    log.warning("the database accepts writes again")
-                    self._write_error = None
+                # the database's own trouble (full disk, I/O error, corruption), not a
+                # constraint or a bad value the caller expects and handles
+                if type(exc) not in (aiosqlite.OperationalError, aiosqlite.DatabaseError):
+                    raise
+                self._log_write_failure(exc)
+                raise StoreWriteError(f"cannot write to the database: {exc}") from exc
             finally:
                 self._writer_task = None
 
@@ -66,14 +79,18 @@ class Database:
         except aiosqlite.Error as exc:  # the original error matters more; say both
             log.error("rolling back a failed write failed too: %s", exc)
 
-    def _note_write_failure(self, exc: aiosqlite.Error) -> None:
-        """One log line naming the cause when writes start failing (a full disk fails every
-        write for a while: the same line again and again would only bury it)."""
-        if isinstance(exc, aiosqlite.IntegrityError):
-            return  # a constraint the caller expects and handles (already subscribed...)
-        if str(exc) != self._write_error:
-            log.error("cannot write to the database: %s", exc)
-            self._write_error = str(exc)
+    def _log_write_failure(self, exc: aiosqlite.Error) -> None:
+        """A line naming the cause, at most once a minute while it lasts (a full disk fails
+        write after write: a traceback for each would bury it)."""
+        now = time.monotonic()
+        last = self._write_error
+        if last and last[0] == str(exc) and now - last[1] < WRITE_FAILURE_LOG_INTERVAL:
+            self._unlogged_failures += 1
+            return
+        more = f" ({self._unlogged_failures} more writes failed)" if self._unlogged_failures else ""
+        log.error("cannot write to the database: %s%s", exc, more)
+        self._write_error = (str(exc), now)
+        self._unlogged_failures = 0
 
     @asynccontextmanager
     async def _reading(self, sql: str, args=()) -> AsyncIterator[aiosqlite.Cursor]:
