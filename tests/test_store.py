@@ -152,3 +152,28 @@ async def test_without_a_file_reads_wait_for_the_open_write():
         assert await read == {"late"}
     finally:
         await store.close()
+
+
+async def test_read_helpers_see_committed_rows_only(store):
+    await store.set_meta("motto", "old")
+    sql, args = "SELECT value FROM meta WHERE key = ?", ("motto",)
+    writing, read = asyncio.Event(), asyncio.Event()
+    seen = []
+
+    async def elsewhere():
+        await writing.wait()
+        seen.append((await store._value(sql, args), await store._all(sql, args)))
+        seen.append((await store._one(sql, args))[0])
+        read.set()
+
+    task = asyncio.create_task(elsewhere())
+    async with store.transaction() as db:
+        await db.execute("UPDATE meta SET value = 'new' WHERE key = 'motto'")
+        assert await store._value(sql, args) == "new"  # the writer sees its own change
+        writing.set()
+        await read.wait()
+    await task
+    assert seen[0][0] == "old" and [tuple(r) for r in seen[0][1]] == [("old",)]
+    assert seen[1] == "old"
+    assert await store._value(sql, args) == "new"
+    assert await store._value(sql, ("nothing",)) is None

@@ -92,22 +92,30 @@ class Database:
         self._write_error = (str(exc), now)
         self._unlogged_failures = 0
 
+    def _read_connection(self) -> aiosqlite.Connection | None:
+        """The writer inside its own transaction, else the reader (None: there is none)."""
+        if self._writer_task is not None and self._writer_task is asyncio.current_task():
+            return self.conn
+        return self._reader
+
     @asynccontextmanager
     async def _reading(self, sql: str, args=()) -> AsyncIterator[aiosqlite.Cursor]:
         """A cursor over committed data only (or, inside `transaction()`, over its own)."""
-        if self._writer_task is not None and self._writer_task is asyncio.current_task():
-            async with self.conn.execute(sql, args) as cur:
-                yield cur
-        elif self._reader is not None:
-            async with self._reader.execute(sql, args) as cur:
+        conn = self._read_connection()
+        if conn is None:  # ":memory:" has no second connection: wait for the open write
+            async with self._write_lock, self.conn.execute(sql, args) as cur:
                 yield cur
         else:
-            async with self._write_lock, self.conn.execute(sql, args) as cur:
+            async with conn.execute(sql, args) as cur:
                 yield cur
 
     async def _all(self, sql: str, args=()) -> list[aiosqlite.Row]:
-        async with self._reading(sql, args) as cur:
-            return list(await cur.fetchall())
+        """Every row, committed data only, in one round trip to the database thread."""
+        conn = self._read_connection()
+        if conn is None:
+            async with self._write_lock:
+                return list(await self.conn.execute_fetchall(sql, args))
+        return list(await conn.execute_fetchall(sql, args))
 
     async def _one(self, sql: str, args=()) -> aiosqlite.Row | None:
         async with self._reading(sql, args) as cur:
