@@ -177,3 +177,11 @@ async def test_read_helpers_see_committed_rows_only(store):
     assert seen[1] == "old"
     assert await store._value(sql, args) == "new"
     assert await store._value(sql, ("nothing",)) is None
+
+
+async def test_a_bug_in_a_statement_is_not_taken_for_a_full_disk(store):
+    with pytest.raises(aiosqlite.OperationalError, match="no such column") as info:
+        async with store.transaction() as db:
+            await db.execute("UPDATE feeds SET no_such_column = 1")
+    assert not isinstance(info.value, StoreWriteError)
+    assert not store.conn.in_transaction

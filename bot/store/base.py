@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,20 @@ log = logging.getLogger(__name__)
 
 #: How often a write failure that keeps happening (a full disk) is logged again
 WRITE_FAILURE_LOG_INTERVAL = 60.0
+#: SQLite's primary result codes for writes the machine refused, whatever was written
+_REFUSED_WRITES = {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_CORRUPT,
+    sqlite3.SQLITE_NOTADB,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_PERM,
+    sqlite3.SQLITE_PROTOCOL,
+}
 
 
 class StoreError(Exception):
@@ -64,9 +79,9 @@ class Database:
                 await self.conn.commit()
             except BaseException as exc:
                 await self._roll_back()
-                # the database's own trouble (full disk, I/O error, corruption), not a
-                # constraint or a bad value the caller expects and handles
-                if type(exc) not in (aiosqlite.OperationalError, aiosqlite.DatabaseError):
+                # the database's own trouble (full disk, I/O error, locked), not a constraint
+                # the caller handles or a bug in a statement (that keeps its traceback)
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _REFUSED_WRITES:
                     raise
                 self._log_write_failure(exc)
                 raise StoreWriteError(f"cannot write to the database: {exc}") from exc
