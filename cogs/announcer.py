@@ -21,6 +21,7 @@ from bot.render import (
     render_announcement,
     thread_name,
 )
+from bot.store import StoreWriteError
 
 from .embeds import announcement_embed
 from .errors import paced_round
@@ -62,6 +63,8 @@ class Announcer(commands.Cog):
             if report.new_posts:
                 # searchable now rather than at the next search; after the announcements
                 await self.store.index_pending()
+        except StoreWriteError as exc:  # the store logs the cause; no traceback each tick
+            log.debug("poll cycle stopped: %s", exc)
         except Exception:
             log.exception("poll cycle failed")
 

@@ -64,7 +64,7 @@ async def paced_round(
     try:
         await work()
     except StoreWriteError as exc:  # the store logs the cause; a traceback a round is noise
-        log.warning("%s stopped: %s", what, exc)
+        log.debug("%s stopped: %s", what, exc)
     except Exception:
         log.exception("%s failed", what)
     try:

@@ -5,6 +5,14 @@ from __future__ import annotations
 import logging
 
 from tests.harness import eventually, settle
+from tests.test_discussion_wire import (
+    WPBlog,
+    follow,
+    has,
+    mirrored,
+    publish_and_announce,
+    read_comments_now,
+)
 
 UNLIMITED = 1073741823  # SQLite's largest max_page_count
 
@@ -17,6 +25,14 @@ async def fill_the_disk(store) -> None:
 
 async def free_space(store) -> None:
     await store.conn.execute(f"PRAGMA max_page_count = {UNLIMITED}")
+
+
+def assert_one_clear_line(caplog) -> None:
+    """The full disk is named once (not once per write), and no traceback buries it."""
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    full = [r for r in loud if "database or disk is full" in r.getMessage()]
+    assert [r.name for r in full] == ["bot.store.base"], [r.getMessage() for r in loud]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
 def titles(world) -> list[str]:
@@ -51,11 +67,7 @@ async def test_full_disk_fails_clearly_and_each_post_is_announced_once_space_ret
     # our disk is not the blog's fault: its followers are not told the feed is failing
     assert not [m for m in world.fake.messages(world.text) if not m.get("embeds")]
     assert world.bot.is_ready() and not world.bot.is_closed()
-    full = [r for r in caplog.records if "database or disk is full" in r.getMessage()]
-    assert full, "no log line names the full disk"
-    assert any(r.name == "bot.store.base" and r.levelno == logging.ERROR for r in full)
-    tracebacks = [r for r in caplog.records if r.exc_info]
-    assert len(tracebacks) <= 2, [r.getMessage() for r in tracebacks]
+    assert_one_clear_line(caplog)
 
     await free_space(world.store)
     await world.poll_now()
@@ -70,3 +82,29 @@ async def test_full_disk_fails_clearly_and_each_post_is_announced_once_space_ret
     await world.poll_now()
     await settle()
     assert titles(world) == expected
+
+
+async def test_comments_read_while_full_are_shown_once_when_space_returns(gazette_world, caplog):
+    world = gazette_world
+    caplog.set_level(logging.INFO)
+    blog = WPBlog(world.site)
+    await world.start()
+    await follow(world, blog)
+    post, thread = await publish_and_announce(world, blog, "Discussed")
+
+    await fill_the_disk(world.store)
+    long = "<p>" + "A considered opinion. " * 300 + "</p>"
+    comments = [blog.comment(post, long, author=f"Reader {n}") for n in range(3)]
+    for _ in range(5):
+        await read_comments_now(world)
+        await settle(0.3)
+    assert mirrored(world, thread) == []  # not stored, so not shown: nothing half-done
+    assert_one_clear_line(caplog)
+
+    await free_space(world.store)
+    await read_comments_now(world)
+    shown = await eventually(lambda: has(world, thread, 3), within=10, what="the 3 comments")
+    assert [m["author"]["username"] for m in shown] == [c.author for c in comments]
+    await read_comments_now(world)
+    await settle()
+    assert len(mirrored(world, thread)) == 3
