@@ -155,7 +155,10 @@ class Database:
         conn = None
         try:
             conn = await aiosqlite.connect(path)
-            await conn.execute("PRAGMA journal_mode=WAL")
+            async with conn.execute("PRAGMA journal_mode=WAL") as cur:
+                (mode,) = await cur.fetchone()
+            if mode != "wal":  # readers and writers then wait for each other: slower, correct
+                log.warning("the database at %s cannot use WAL (journal mode %s)", path, mode)
             await conn.execute("BEGIN IMMEDIATE")  # proves the file is writable
             await conn.rollback()
         except (OSError, aiosqlite.Error) as exc:
