@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from .feeds import FeedParseError, parse_feed
+from .feeds import FeedParseError, FeedRefused, parse_feed
 from .fetch import Fetcher, FetchError, FetchResult
 from .models import ParsedFeed
 
@@ -110,6 +110,8 @@ async def _try_parse(result: FetchResult) -> ParsedFeed | None:
         return None
     try:
         return await asyncio.to_thread(parse_feed, result.body, result.url)
+    except FeedRefused as exc:  # a feed, but one Gazette will not read: say why
+        raise DiscoveryError(f"{result.url}: {exc}") from exc
     except FeedParseError:
         return None
 

@@ -7,6 +7,10 @@ every item's key the same way the full parse would; feedparser then sees only th
 title and links plus the new items, or nothing at all when every item is known.  Whenever the
 pre-scan cannot be sure (broken XML, unusual encodings, no guid and no link, xml:base games),
 the full parse runs.
+
+Everything here reads bytes a stranger chose: feedparser is only ever handed a byte stream
+(`parse_document`, never a value it might open as a path or URL), entity declarations are
+refused before any parser can expand them, and every field is cut to its cap (bot.limits).
 """
 
 from __future__ import annotations
@@ -28,28 +32,210 @@ import feedparser
 from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.urls import _urljoin
 
+from bot.limits import (
+    MAX_FEED_ELEMENTS,
+    MAX_FEED_TAG,
+    MAX_LENIENT_TAGS,
+    MAX_TITLE,
+    capped_key,
+    capped_url,
+    clamp_entry,
+    clip,
+)
 from bot.models import Entry, ParsedFeed
 from bot.text import one_line
 
-# feedparser asks xml.sax for libxml2's driver before expat on every parse; it is not
-# installed and a failed import is not cached, so every parse searched sys.path again
-feedparser.api.PREFERRED_XML_PARSERS = []
+# feedparser's strict parser: expat through bot.sax, which keeps hostile documents linear
+# (the default list also asks for libxml2's driver first, on every parse: not installed, and
+# a failed import is not cached, so every parse searched sys.path again)
+feedparser.api.PREFERRED_XML_PARSERS = ["bot.sax"]
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FeedParseError", "entry_key", "parse_feed"]
+__all__ = [
+    "ENTITIES_REFUSED",
+    "EntityWatch",
+    "FeedParseError",
+    "FeedRefused",
+    "entry_key",
+    "parse_document",
+    "parse_feed",
+]
 
 _WS = re.compile(r"\s+")
-_WP_ID = re.compile(r"[?&]p=(\d+)(?![\w])")
-_IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*(?:\"([^\"]+)\"|'([^']+)'|([^\s>]+))", re.I)
+_WP_ID = re.compile(r"[?&]p=(\d{1,19})(?![\w])")
+# [^<>] and not [^>]: each <img is then scanned only up to the next tag, so a body of
+# "<img <img <img ..." costs linear time, not quadratic
+_IMG = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*(?:\"([^\"<>]+)\"|'([^'<>]+)'|([^\s<>'\"]+))", re.I)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:$|[?#])", re.I)
 _LINK_AMP = re.compile(r"&([A-Za-z0-9_]+);")
+_LATIN1_HIGH = re.compile("[\x80-\xff]")
 _BOM = b"\xef\xbb\xbf"
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
+_RAW_TITLE = 8 * MAX_TITLE  # a title's markup read at most: its text is cut to MAX_TITLE anyway
+ENTITIES_REFUSED = "the feed declares XML entities, which Gazette refuses"
+TOO_MANY_ELEMENTS = f"the feed has more than {MAX_FEED_ELEMENTS:,} XML elements"
+TAG_TOO_LONG = f"the feed has an XML tag longer than {MAX_FEED_TAG // 1024} KB"
+NOT_FEED_HTML = "this is an HTML page, not a feed"
 
 
 class FeedParseError(Exception):
     """The body is not a feed we can read; the message says why."""
+
+
+class FeedRefused(FeedParseError):
+    """A feed Gazette will not read (XML entities, or a shape that would cost too much to
+    parse): unlike other parse errors, worth telling as it is to whoever added it."""
+
+
+# --------------------------------------------------------------------------- safe XML
+
+
+class _RootReached(Exception):
+    """The prolog is over: no declaration can come any more."""
+
+
+class EntityWatch:
+    """Watches the prolog of an XML document, as expat reads it, for entity declarations.
+
+    Entities are the one way a few bytes of XML become megabytes (nested "billion laughs"
+    definitions) or a read of another file (external entities); no real feed needs them, so
+    any declaration is refused. Declarations only live in the DOCTYPE, before the root
+    element, so the watch stops there; a harmless external DOCTYPE (RSS 0.91) passes. expat
+    itself does the reading, so a declaration hidden in another encoding (UTF-16, a BOM) or
+    off the start of a line is seen exactly as the real parser would see it.
+    """
+
+    def __init__(self) -> None:
+        self.declared = False
+        self.done = False
+        parser = expat.ParserCreate()
+        # as xml.sax's expat reader does (feedparser's strict parser): declarations after a
+        # reference to an unread external entity are then skipped by both, never expanded
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_UNLESS_STANDALONE)
+        parser.ExternalEntityRefHandler = lambda *_: 1  # noted, never fetched
+        parser.EntityDeclHandler = self._declared
+        parser.UnparsedEntityDeclHandler = self._declared
+        parser.StartElementHandler = self._root
+        self._parser = parser
+
+    def _declared(self, *_) -> None:
+        self.declared = True
+        raise _RootReached  # nothing more to learn
+
+    def _root(self, *_) -> None:
+        raise _RootReached
+
+    def feed(self, data: bytes, final: bool = False) -> bool:
+        """Read the next bytes of the document; True once an entity declaration was seen."""
+        if not self.done:
+            try:
+                self._parser.Parse(data, final)
+            except _RootReached:
+                self.done = True
+            except (expat.ExpatError, ValueError):
+                # not XML expat can read: the strict parser stops at the same place, and the
+                # loose one (feedparser's fallback) is never given a declared entity
+                self.done = True
+        return self.declared
+
+
+def _declares_entities(data: bytes) -> bool:
+    return EntityWatch().feed(data, final=True)
+
+
+def _refuse_entities(*_) -> None:
+    raise FeedRefused(ENTITIES_REFUSED)
+
+
+def _refuse_costly(data: bytes) -> None:
+    """FeedRefused if the document declares entities or has more than MAX_FEED_ELEMENTS
+    elements: feedparser spends tens of microseconds on an element, so 5 MB of "<a/>" would
+    hold the parsing thread for a minute. One expat pass that builds no attributes costs
+    a fraction of a microsecond an element.
+    """
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_UNLESS_STANDALONE)
+    parser.ExternalEntityRefHandler = lambda *_: 1
+    parser.EntityDeclHandler = parser.UnparsedEntityDeclHandler = _refuse_entities
+    parser.buffer_text = True
+    parser.CharacterDataHandler = _ignore  # text in one call a run, not through markup()
+    elements = 0
+
+    def markup(text: str) -> None:
+        # with no start-element handler, expat hands each start tag over as it is written
+        nonlocal elements
+        if text[:1] == "<" and text[1:2] not in ("!", "?", "/"):
+            elements += 1
+            if elements > MAX_FEED_ELEMENTS:
+                raise FeedRefused(TOO_MANY_ELEMENTS)
+
+    parser.DefaultHandler = markup
+    try:
+        parser.Parse(data, True)
+    except (expat.ExpatError, ValueError) as exc:
+        # broken XML: feedparser's lenient parser then reads it all, at up to half a
+        # millisecond a tag on hostile shapes (5 MB of them: hours)
+        if data.count(b"<") > MAX_LENIENT_TAGS:
+            if _looks_like_html(data):
+                raise FeedParseError(NOT_FEED_HTML) from None
+            raise FeedRefused(
+                f"the feed is not well-formed XML ({exc}) and too big to read leniently"
+            ) from None
+
+
+def _ignore(_) -> None:
+    pass
+
+
+# A start tag of more than MAX_FEED_TAG bytes: expat itself slows down past linear time on
+# its attributes (5 MB of them: seconds), so such tags are looked for before expat runs.
+# Only a "<" followed by that many bytes without another "<" can start one; the tag is then
+# matched possessively (no backtracking), so the search is linear.
+_LONG_TAG = re.compile(
+    rb"<(?=[^<]{%d})[^\s<>/!?][^\s<>/]*+" % MAX_FEED_TAG
+    + rb"""(?:\s++[^\s<>=/]++\s*+=\s*+(?:"[^"<]*+"|'[^'<]*+'))*+"""
+)
+
+
+def _refuse_long_tags(data: bytes) -> None:
+    for m in _LONG_TAG.finditer(data):
+        if m.end() - m.start() > MAX_FEED_TAG:
+            raise FeedRefused(TAG_TOO_LONG)
+
+
+_replace_doctype = feedparser.api.replace_doctype
+
+
+def _refusing_replace_doctype(data: bytes):
+    """feedparser's DOCTYPE step, on the UTF-8 bytes both its parsers read, refusing what
+    would make them expand entities or run long.
+
+    feedparser strips only declarations that start a line, and hands the "safe" ones to
+    both parsers; this refuses a document that declares any, and gives the loose parser none.
+    Long tags are refused first (before expat reads one), then element floods.
+    """
+    _refuse_long_tags(data)
+    if _declares_entities(data):
+        raise FeedRefused(ENTITIES_REFUSED)
+    version, data, _entities = _replace_doctype(data)
+    _refuse_costly(data)  # what the strict parser will read
+    return version, data, {}
+
+
+feedparser.api.replace_doctype = _refusing_replace_doctype
+
+
+def parse_document(data: bytes) -> feedparser.FeedParserDict:
+    """feedparser on a body of bytes: the one way Gazette calls feedparser.
+
+    A stream, never bytes or str: given those, feedparser first tries to open them as a local
+    path or a URL, so a body like b"/etc/passwd" would read that file. Raises FeedRefused
+    when the document declares XML entities or would cost too much (see _refusing_replace_doctype).
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"parse_document takes bytes, not {type(data).__name__}")
+    return feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
 
 
 def _clean(text: str | None) -> str:
@@ -60,13 +246,14 @@ def entry_key(guid: str | None, link: str | None, title: str | None, date: str |
     """An entry's identity within its feed: guid, else link, else a hash of title and date.
 
     Dates and content are ignored while a guid or link exists, so edits never change the key.
+    A key longer than MAX_ENTRY_KEY becomes its hash (both parse paths come through here).
     """
     guid = (guid or "").strip()
     if guid:
-        return guid
+        return capped_key(guid)
     link = (link or "").strip()
     if link:
-        return link
+        return capped_key(link)
     raw = f"{_clean(title)}\n{(date or '').strip()}"
     return "sha1:" + hashlib.sha1(raw.encode("utf-8")).hexdigest()
 
@@ -76,7 +263,9 @@ def entry_key(guid: str | None, link: str | None, title: str | None, date: str |
 
 def _date(e, kind: str) -> float | None:
     raw = (dict.get(e, kind) or "").strip()
-    if raw.isdigit() and 9 <= len(raw) <= 10:  # a bare unix time (seen in dc:date)
+    if (
+        raw.isascii() and raw.isdigit() and 9 <= len(raw) <= 10
+    ):  # a bare unix time (seen in dc:date)
         return float(raw)
     parsed = dict.get(e, kind + "_parsed")
     try:
@@ -87,9 +276,10 @@ def _date(e, kind: str) -> float | None:
 
 def _text(value: str, detail) -> str:
     """A plain-text field from feedparser; html-typed ones (Atom) lose their markup."""
+    value = value[:_RAW_TITLE]
     if detail and detail.get("type") in _HTML_TYPES:
-        return one_line(value)
-    return _clean(value)
+        return clip(one_line(value), MAX_TITLE)
+    return clip(_clean(value), MAX_TITLE)
 
 
 def _image(e, content_html: str, summary_html: str) -> str | None:
@@ -143,32 +333,32 @@ def _to_entry(e, base: str, feed_author: str | None = None) -> Entry | None:
             break
     author_detail = get("author_detail") or {}
     comments = (dict.get(e, "wfw_commentrss") or "").strip()
-    return Entry(
-        key=key,
-        title=title,
-        link=link,
-        author=_clean(author_detail.get("name") or get("author")) or feed_author,
-        published_at=_date(e, "published"),
-        updated_at=_date(e, "updated"),
-        categories=cats,
-        summary_html=summary_html,
-        content_html=content_html,
-        image_url=image,
-        comments_feed=urljoin(base, comments) if comments else None,
-        wp_id=wp_id,
+    return clamp_entry(
+        Entry(
+            key=key,
+            title=title,
+            link=link,
+            author=_clean(author_detail.get("name") or get("author")) or feed_author,
+            published_at=_date(e, "published"),
+            updated_at=_date(e, "updated"),
+            categories=cats,
+            summary_html=summary_html,
+            content_html=content_html,
+            image_url=image,
+            comments_feed=urljoin(base, comments) if comments else None,
+            wp_id=wp_id,
+        )
     )
 
 
-def _feedparser(data: bytes):
-    # A file object, never bytes: given bytes, feedparser first tries open(body) as a local
-    # path, so a body like b"/etc/passwd" would read that file.
-    return feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+def _looks_like_html(data: bytes) -> bool:
+    head = data[:1024].lower()
+    return b"<html" in head or b"<!doctype html" in head
 
 
 def _not_a_feed(d, data: bytes) -> FeedParseError:
-    head = data[:1024].lower()
-    if b"<html" in head or b"<!doctype html" in head:
-        return FeedParseError("this is an HTML page, not a feed")
+    if _looks_like_html(data):
+        return FeedParseError(NOT_FEED_HTML)
     reason = d.get("bozo_exception")
     return FeedParseError(
         f"not a feed (no RSS/Atom elements found{f': {reason}' if reason else ''})"
@@ -189,12 +379,12 @@ def _prepare(body: bytes) -> bytes:
 
 def _feed_base(url: str, site: str | None) -> tuple[str, str | None]:
     """(base for relative links, absolute site URL): the site's address, else the feed's."""
-    site_url = urljoin(url, site.strip()) if site and site.strip() else None
+    site_url = capped_url(urljoin(url, site.strip())) if site and site.strip() else None
     return site_url or url, site_url
 
 
 def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
-    d = _feedparser(data)
+    d = parse_document(data)
     base, site_url = _feed_base(url, d.feed.get("link"))
     feed_author = None
     if d.get("version", "").startswith("atom"):  # Atom entries inherit the feed's author
@@ -289,12 +479,17 @@ def _scan(data: bytes) -> _Scan:
     capture: str | None = None  # the text being collected, and at which depth
     capture_depth = 0
     pieces: list[str] = []
+    elements = 0
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
+    parser.EntityDeclHandler = parser.UnparsedEntityDeclHandler = _refuse_entities
 
     def start(name, attrs):
-        nonlocal depth, child_depth, child, item, capture, capture_depth
+        nonlocal depth, child_depth, child, item, capture, capture_depth, elements
         depth += 1
+        elements += 1
+        if elements > MAX_FEED_ELEMENTS:  # as the full parse would refuse it
+            raise FeedRefused(TOO_MANY_ELEMENTS)
         if _XML_BASE in attrs or "base" in attrs:
             scan.has_base = True
         if capture is not None:
@@ -422,7 +617,7 @@ def _fp_uri(value: str, scan: _Scan) -> str:
 def _fp_text(value: str) -> str:
     # feedparser re-decodes latin-1-looking text as UTF-8 and maps cp1252 code points:
     # rather than mimic that, refuse such values.
-    if any("\x80" <= c <= "\xff" for c in value):
+    if _LATIN1_HIGH.search(value):
         raise _Unsure("non-ASCII latin-1 identity")
     return value.translate(_cp1252)
 
@@ -433,6 +628,9 @@ def _fp_link(value: str) -> str:
 
 def _fast(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
     """The known-entries path, or None when the full parse must decide."""
+    if b"\x00" in data[:4]:
+        return None  # UTF-16 or UTF-32: rare, and the checks below read bytes as ASCII
+    _refuse_long_tags(data)
     try:
         scan = _scan(data)
     except _Unsure as exc:

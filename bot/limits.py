@@ -6,6 +6,15 @@ far above what a real WordPress serves and far below what would hurt other serve
 
 from __future__ import annotations
 
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+from bot.models import Entry
+
+if TYPE_CHECKING:
+    from bot.wordpress import Comment
+
 # Stored fields of a post or comment, in characters (cut, never refused)
 MAX_TITLE = 1_000
 MAX_AUTHOR = 200
@@ -15,6 +24,11 @@ MAX_CATEGORIES = 50  # categories or tags per post
 MAX_CATEGORY = 100
 MAX_POST_HTML = 512 * 1024  # summary and content, each
 MAX_COMMENT_HTML = 64 * 1024
+
+# What one feed document may make the parser do (refused beyond, with the reason)
+MAX_FEED_ELEMENTS = 100_000  # a 5 MB WordPress feed of 100 long posts has a few thousand
+MAX_FEED_TAG = 64 * 1024  # bytes of one start tag with its attributes (a real one: < 1 KB)
+MAX_LENIENT_TAGS = 10_000  # "<" in broken XML, read by feedparser's slow lenient parser
 
 # One feed's share of a poll
 MAX_ANNOUNCE_PER_POLL = 5  # newer posts beyond this are archived silently (and counted)
@@ -28,3 +42,76 @@ COMMENT_MAX_PAGES = 20  # REST pages of 100 comments
 BACKFILL_MAX_POSTS = 50_000
 BACKFILL_MAX_PAGES = 1_000
 BACKFILL_MAX_MB = 500
+
+# Checks servers force on a shared feed ("check now" after /feed edit), whoever asks
+FORCED_CHECK_GAP = 60.0  # seconds between two forced checks of one feed
+
+
+# --------------------------------------------------------------------------- applying the caps
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clip(text: str, limit: int) -> str:
+    """text cut to at most limit characters; lone surrogates (JSON can carry them, SQLite
+    cannot store them) become U+FFFD, so a cut never leaves half a pair."""
+    if len(text) > limit:
+        text = text[:limit]
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def capped_key(key: str) -> str:
+    """An entry key within MAX_ENTRY_KEY: a longer one becomes the hash of all of it, so two
+    long keys stay apart and the same key hashes the same way at every poll."""
+    key = _LONE_SURROGATE.sub("\ufffd", key)
+    if len(key) <= MAX_ENTRY_KEY:
+        return key
+    return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+def capped_url(url: str | None) -> str | None:
+    """A URL within MAX_URL, else None: a cut URL would lead somewhere else."""
+    if not url or len(url) > MAX_URL:
+        return None
+    return _LONE_SURROGATE.sub("\ufffd", url)
+
+
+def _terms(terms: list[str]) -> list[str]:
+    return [clip(t, MAX_CATEGORY) for t in terms[:MAX_CATEGORIES]]
+
+
+def _row_id(value: int | None) -> int | None:
+    """An id SQLite can store (a positive 64-bit integer), else None."""
+    return value if value is not None and 0 < value < 2**63 else None
+
+
+def clamp_entry(entry: Entry) -> Entry:
+    """The entry with every field within its cap (in place; returned for convenience)."""
+    entry.key = capped_key(entry.key)
+    entry.title = clip(entry.title, MAX_TITLE)
+    entry.link = capped_url(entry.link)
+    entry.author = clip(entry.author, MAX_AUTHOR) if entry.author else entry.author
+    entry.categories = _terms(entry.categories)
+    entry.tags = _terms(entry.tags)
+    entry.summary_html = clip(entry.summary_html, MAX_POST_HTML)
+    entry.content_html = clip(entry.content_html, MAX_POST_HTML)
+    entry.image_url = capped_url(entry.image_url)
+    entry.comments_feed = capped_url(entry.comments_feed)
+    entry.wp_id = _row_id(entry.wp_id)
+    return entry
+
+
+def clamp_comment(comment: Comment) -> Comment | None:
+    """The comment with every field within its cap (in place), or None when its id cannot be
+    stored."""
+    if _row_id(comment.id) is None:
+        return None
+    comment.post_wp_id = _row_id(comment.post_wp_id)
+    comment.parent_id = _row_id(comment.parent_id)
+    comment.author = clip(comment.author, MAX_AUTHOR)
+    comment.author_url = capped_url(comment.author_url)
+    comment.avatar_url = capped_url(comment.avatar_url)
+    comment.content_html = clip(comment.content_html, MAX_COMMENT_HTML)
+    comment.link = capped_url(comment.link) or ""
+    comment.type = clip(comment.type, MAX_CATEGORY)
+    return comment

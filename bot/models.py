@@ -76,6 +76,7 @@ class Subscription:
     auto_archive_minutes: int
     feed_url: str = ""
     feed_title: str | None = None
+    poll_interval: int | None = None  # seconds between checks it asks for; None: POLL_INTERVAL
 
 
 @dataclass(slots=True)

@@ -124,8 +124,6 @@ class FeedPoller:
             body_hash=body_hash(result.body),
             next_check_at=self.next_check(),
         )
-        if interval_minutes:
-            await self.store.set_feed_interval(feed.id, interval_minutes * 60)
         # Entries new since the last poll are owed to those who already follow the feed;
         # the new subscription is added after, so it gets none of them (no flood).
         await self.store_new(feed.id, parsed.entries)
@@ -136,7 +134,10 @@ class FeedPoller:
             mention_role_id=mention_role_id,
             threads=threads,
             auto_archive_minutes=auto_archive_minutes,
+            poll_interval=interval_minutes * 60 if interval_minutes else None,
         )
+        # the feed is checked as often as its most eager subscription asks, no less
+        await self.store.refresh_poll_interval(self.default_interval, feed.id)
         return Subscribed(
             subscription=subscription,
             feed_title=parsed.title or feed.title or found.feed_url,

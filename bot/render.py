@@ -681,3 +681,21 @@ def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcem
         categories=categories,
         feed_title=_plain(feed_title, AUTHOR_LIMIT),
     )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def outside_text(text: str | None, limit: int) -> str:
+    """Text from outside (a blog, a server's error) on one line of markdown: whitespace and
+    control characters folded, mentions neutralised, markdown escaped, at most `limit`
+    characters (cut at a word, never in the middle of an escape)."""
+    flat = " ".join(_CONTROL.sub(" ", neutralize_mentions(text or "")).split())
+    budget = limit
+    while True:
+        out = escape_markdown(cut_plain(flat, max(budget, 1)))
+        if len(out) <= limit or budget <= 1:
+            break
+        # escapes lengthened it: cut the plain text shorter in proportion
+        budget = min(budget - 1, budget * limit // len(out))
+    return out[:limit].rstrip("\\") if len(out) > limit else out

@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-import feedparser
-
-from bot.feeds import entry_key
+from bot.feeds import FeedParseError, entry_key, parse_document
 from bot.fetch import FEED_ACCEPT, FetchError, HTTPStatusError, TooLarge
+from bot.limits import MAX_COMMENT_HTML, MAX_TITLE, clamp_comment, clamp_entry
 from bot.models import Entry
 from bot.text import one_line
 
@@ -52,15 +51,18 @@ MAX_PAGES = 10_000  # a safety stop against a server that never runs out of page
 _SMALLER_PAGES = (50, 25, 10, 5, 1)  # per_page to fall back to when a page is too large
 
 _WS = re.compile(r"\s+")
-_WP_ID = re.compile(r"[?&]p=(\d+)(?:&|#|$)")
-_COMMENT_ID = re.compile(r"#comment-(\d+)\s*$")
-_IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+# ids are at most 19 digits (SQLite's integers), which also keeps int() off huge numbers;
+# [^<>] keeps one unclosed tag from being scanned again for every later one (linear time)
+_WP_ID = re.compile(r"[?&]p=(\d{1,19})(?:&|#|$)")
+_COMMENT_ID = re.compile(r"#comment-(\d{1,19})\s*$")
+_IMG = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
+_LINK_TAG = re.compile(r"<link\b[^<>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 # "In reply to <a href="...#comment-N">NAME</a>." as the first paragraph (the words around the
 # link are translated on localized blogs, so only their length is checked)
 _REPLY_PREFIX = re.compile(
-    r"""^\s*(?:<p>)?(?P<pre>[^<]{0,60})<a\s[^>]*?href\s*=\s*["'][^"']*#comment-(?P<id>\d+)["']"""
+    r"""^\s*(?:<p>)?(?P<pre>[^<]{0,60})<a\s[^<>]*?href\s*=\s*["'][^"'<>]*"""
+    r"""#comment-(?P<id>\d{1,19})["']"""
     r"""[^>]*>(?P<name>.*?)</a>(?P<post>[^<]{0,30}?)(?:</p>|<br\s*/?>|\n\s*\n)\s*""",
     re.IGNORECASE | re.DOTALL,
 )
@@ -118,14 +120,17 @@ def _clean(text: str | None) -> str:
     return _WS.sub(" ", text or "").strip()
 
 
-def _plain(rendered: str | None) -> str:
-    """REST 'rendered' title or name -> text (tags out, entities decoded, spaces collapsed)."""
-    return one_line(rendered)
+def _plain(rendered: Any) -> str:
+    """REST 'rendered' title or name -> text (tags out, entities decoded, spaces collapsed).
+
+    Only the start of a long value is read: its text is cut to a few hundred characters anyway.
+    """
+    return one_line(rendered[: 8 * MAX_TITLE]) if isinstance(rendered, str) else ""
 
 
-def _gmt(value: str | None) -> float | None:
+def _gmt(value: Any) -> float | None:
     """'2024-01-02T03:04:05' (REST *_gmt fields, UTC without zone) -> unix seconds."""
-    if not value:
+    if not value or not isinstance(value, str):
         return None
     try:
         return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
@@ -135,15 +140,20 @@ def _gmt(value: str | None) -> float | None:
 
 def _rendered(value: Any) -> str:
     if isinstance(value, dict):
-        return value.get("rendered") or ""
+        value = value.get("rendered")
     return value if isinstance(value, str) else ""
 
 
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf") in JSON
         return None
+
+
+def _str(value: Any) -> str:
+    """A JSON value that should be a string, or "" (a hostile API can send anything)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def api_url(api_root: str, route: str, params: dict[str, Any] | None = None) -> str:
@@ -173,7 +183,7 @@ def api_url(api_root: str, route: str, params: dict[str, Any] | None = None) -> 
 def _error_from(payload: Any, status: int | None, what: str) -> WordPressError:
     code = message = None
     if isinstance(payload, dict):
-        code = payload.get("code")
+        code = payload.get("code") if isinstance(payload.get("code"), str) else None
         message = payload.get("message")
     text = f"{what}: HTTP {status}" if status else f"{what} failed"
     if code or message:
@@ -326,37 +336,47 @@ def _comments_feed_of(link: str | None) -> str | None:
     return (link if link.endswith("/") else link + "/") + "feed/"
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _ids(value: Any) -> list[int]:
+    """Term or user ids from a post: positive integers only."""
+    return [i for v in _list(value) if (i := _int(v)) is not None and 0 < i < 2**63]
+
+
 def _post_to_entry(post: dict, names: _Names) -> Entry:
-    embedded = post.get("_embedded") or {}
+    embedded = post.get("_embedded")
+    embedded = embedded if isinstance(embedded, dict) else {}
     guid = html.unescape(_rendered(post.get("guid"))).strip()
-    link = (post.get("link") or "").strip() or None
+    link = _str(post.get("link")) or None
     title = _plain(_rendered(post.get("title")))
-    date_gmt = post.get("date_gmt")
+    date_gmt = _str(post.get("date_gmt"))
     author = None
-    authors = embedded.get("author") or []
-    if authors and isinstance(authors[0], dict) and authors[0].get("name"):
+    authors = _list(embedded.get("author"))
+    if authors and isinstance(authors[0], dict) and _str(authors[0].get("name")):
         author = _plain(authors[0]["name"])
-    elif _int(post.get("author")):
-        author = names.known["users"].get(int(post["author"])) or None
-    categories = [names.known["categories"].get(i, "") for i in post.get("categories") or []]
-    tags = [names.known["tags"].get(i, "") for i in post.get("tags") or []]
-    terms = embedded.get("wp:term")
+    elif user := _ids([post.get("author")]):
+        author = names.known["users"].get(user[0]) or None
+    categories = [names.known["categories"].get(i, "") for i in _ids(post.get("categories"))]
+    tags = [names.known["tags"].get(i, "") for i in _ids(post.get("tags"))]
+    terms = _list(embedded.get("wp:term"))
     if terms:
         by_tax: dict[str, list[str]] = {"category": [], "post_tag": []}
         for group in terms:
-            for term in group if isinstance(group, list) else []:
-                if isinstance(term, dict) and term.get("taxonomy") in by_tax:
+            for term in _list(group):
+                if isinstance(term, dict) and term.get("taxonomy") in ("category", "post_tag"):
                     by_tax[term["taxonomy"]].append(_plain(term.get("name")))
         categories = by_tax["category"] or categories
         tags = by_tax["post_tag"] or tags
     content_html = _rendered(post.get("content"))
     image = None
-    media = embedded.get("wp:featuredmedia") or []
-    if media and isinstance(media[0], dict) and media[0].get("source_url"):
-        image = media[0]["source_url"]
+    media = _list(embedded.get("wp:featuredmedia"))
+    if media and isinstance(media[0], dict) and _str(media[0].get("source_url")):
+        image = _str(media[0]["source_url"])
     elif m := _IMG.search(content_html):
         image = urljoin(link or "", html.unescape(m.group(1)).strip())
-    return Entry(
+    entry = Entry(
         key=entry_key(guid, link, title, date_gmt),
         title=title,
         link=link,
@@ -371,23 +391,25 @@ def _post_to_entry(post: dict, names: _Names) -> Entry:
         comments_feed=_comments_feed_of(link),
         wp_id=_int(post.get("id")),
     )
+    return clamp_entry(entry)
 
 
 async def _map_posts(posts: list[dict], names: _Names) -> list[Entry]:
     missing: dict[str, set[int]] = {"categories": set(), "tags": set(), "users": set()}
+    posts = [p for p in posts if isinstance(p, dict)]
     for post in posts:
-        embedded = post.get("_embedded") or {}
+        embedded = post.get("_embedded")
+        embedded = embedded if isinstance(embedded, dict) else {}
         if not embedded.get("wp:term"):
-            missing["categories"].update(i for i in post.get("categories") or [] if _int(i))
-            missing["tags"].update(i for i in post.get("tags") or [] if _int(i))
-        authors = embedded.get("author") or []
-        if not (authors and isinstance(authors[0], dict) and authors[0].get("name")):
-            if _int(post.get("author")):
-                missing["users"].add(int(post["author"]))
+            missing["categories"].update(_ids(post.get("categories")))
+            missing["tags"].update(_ids(post.get("tags")))
+        authors = _list(embedded.get("author"))
+        if not (authors and isinstance(authors[0], dict) and _str(authors[0].get("name"))):
+            missing["users"].update(_ids([post.get("author")]))
     for route, ids in missing.items():
         if ids:
             await names.resolve(route, ids)
-    return [_post_to_entry(p, names) for p in posts if isinstance(p, dict)]
+    return [_post_to_entry(p, names) for p in posts]
 
 
 class RestPostPages:
@@ -512,25 +534,27 @@ def _avatar(urls: Any) -> str | None:
     if not isinstance(urls, dict) or not urls:
         return None
     best = max(urls, key=lambda k: _int(k) or 0)
-    return urls[best] or None
+    return _str(urls[best]) or None
 
 
 def _rest_comment(c: dict) -> Comment | None:
+    """A comment from a REST answer, every field within its cap; None if it has no usable id."""
     cid = _int(c.get("id"))
     if cid is None:
         return None
-    return Comment(
+    comment = Comment(
         id=cid,
         post_wp_id=_int(c.get("post")),
         parent_id=_int(c.get("parent")) or None,
         author=_plain(c.get("author_name")) or "Anonymous",
-        author_url=(c.get("author_url") or "").strip() or None,
+        author_url=_str(c.get("author_url")) or None,
         avatar_url=_avatar(c.get("author_avatar_urls")),
         published_at=_gmt(c.get("date_gmt")) or 0.0,
         content_html=_rendered(c.get("content")),
-        link=(c.get("link") or "").strip(),
-        type=c.get("type") or "comment",
+        link=_str(c.get("link")),
+        type=_str(c.get("type")) or "comment",
     )
+    return clamp_comment(comment)
 
 
 async def fetch_rest_comments(
@@ -605,7 +629,10 @@ def parse_comment_feed(
     """
     if not body or not body.strip():
         raise WordPressError(f"empty comment feed: {url}")
-    d = feedparser.parse(body.lstrip(), sanitize_html=False, resolve_relative_uris=False)
+    try:
+        d = parse_document(body.lstrip())
+    except FeedParseError as exc:
+        raise WordPressError(f"comment feed {url}: {exc}") from None
     if not d.get("version") and not d.entries:
         raise WordPressError(f"not a comment feed: {url}")
     out: list[Comment] = []
@@ -618,6 +645,8 @@ def parse_comment_feed(
         cid = int(m.group(1))
         content = e.get("content") or []
         content_html = content[0].get("value", "") if content else (e.get("summary") or "")
+        # cut before the patterns below run: a comment is stored at this size at most
+        content_html = content_html[: 2 * MAX_COMMENT_HTML]
         parent_id = None
         if rm := _REPLY_PREFIX.match(content_html):
             if _clean(rm.group("pre") + rm.group("post")):
@@ -626,15 +655,15 @@ def parse_comment_feed(
         kind = "pingback" if _PINGBACK.match(content_html) else "comment"
         if kind != "comment" and not include_pingbacks:
             continue
-        author = _clean(e.get("author"))
+        author = _clean((e.get("author") or "")[: 8 * MAX_TITLE])
         if not author:
-            title = _clean(e.get("title"))
+            title = _clean((e.get("title") or "")[: 8 * MAX_TITLE])
             author = title[4:].strip() if title.lower().startswith("by: ") else title
         wp_id = post_wp_id
         if wp_id is None:
             pm = _WP_ID.search(guid) or _WP_ID.search(link)
             wp_id = int(pm.group(1)) if pm else None
-        out.append(
+        comment = clamp_comment(
             Comment(
                 id=cid,
                 post_wp_id=wp_id,
@@ -649,6 +678,8 @@ def parse_comment_feed(
                 type=kind,
             )
         )
+        if comment is not None:
+            out.append(comment)
     out.sort(key=lambda c: (c.published_at, c.id))
     return out
 

@@ -22,7 +22,8 @@ from email.utils import mktime_tz, parsedate_tz
 from pathlib import Path
 from typing import BinaryIO
 
-from .feeds import entry_key
+from .feeds import EntityWatch, entry_key
+from .limits import clamp_entry
 from .models import Entry
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ _NS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
 _NS_DC = "http://purl.org/dc/elements/1.1/"
 _WP_NS = re.compile(r"^https?://wordpress\.(?:org|com)/export/[\d.]+/(excerpt/)?$")
 _WS = re.compile(r"\s+")
-_IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+# [^<>]: one unclosed <img is not scanned again for every later one (linear time)
+_IMG = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
 _BLOCK_COMMENT = re.compile(r"<!--\s*/?wp:.*?-->", re.DOTALL)
 _SHORTCODE = re.compile(
     r"\[/?(?:caption|wp_caption|gallery|embed|audio|video|playlist)\b[^\]]*\]", re.IGNORECASE
@@ -75,12 +77,17 @@ class WxrItem:
 
 
 class _Stream:
-    """A binary reader that counts bytes (for progress) and drops what expat rejects."""
+    """A binary reader that counts bytes (for progress) and drops what expat rejects.
+
+    It also refuses a file that declares XML entities, before the parser can expand one
+    (a few bytes that grow into gigabytes, or a read of another file).
+    """
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.bytes_read = 0
         self._started = False
+        self._entities = EntityWatch()
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
@@ -92,7 +99,10 @@ class _Stream:
             else:
                 data = self.raw.read(size)
                 self.bytes_read += len(data)
-        return data.translate(None, _CONTROL)
+        data = data.translate(None, _CONTROL)
+        if self._entities.feed(data, final=not data):
+            raise WxrError("the export declares XML entities, which Gazette refuses")
+        return data
 
 
 _TAGS: dict[str, str] = {}
@@ -241,7 +251,7 @@ class WxrReader:
                 target.append(name)
         creator = item.creator.strip()
         image = _IMG.search(content) if content else None
-        return Entry(
+        entry = Entry(
             key=key,
             title=_clean(html.unescape(item.title)),
             link=link,
@@ -256,6 +266,7 @@ class WxrReader:
             comments_feed=_comments_feed(link, self.site_link, item.post_id),
             wp_id=item.post_id,
         )
+        return clamp_entry(entry)
 
 
 def _not_published(item: WxrItem) -> str | None:

@@ -14,13 +14,7 @@ from discord.ext import commands, tasks
 from bot.app import Gazette
 from bot.models import Delivery
 from bot.poller import FeedEvent
-from bot.render import (
-    cut_plain,
-    escape_markdown,
-    neutralize_mentions,
-    render_announcement,
-    thread_name,
-)
+from bot.render import outside_text, render_announcement, thread_name
 from bot.store import StoreWriteError
 
 from .embeds import announcement_embed
@@ -74,11 +68,12 @@ class Announcer(commands.Cog):
 
     async def tell_followers(self, event: FeedEvent) -> None:
         """One notice per channel when a feed starts failing, one when it recovers."""
-        plain_title = neutralize_mentions(event.feed.title or event.feed.url)
-        title = escape_markdown(plain_title)
+        # the title and the error come from the blog: escaped, on one line, cut
+        title = outside_text(event.feed.title or event.feed.url, 200)
         if event.kind == "failing":
             text = (
-                f"⚠️ **{title}** could not be read several times in a row ({event.error}). "
+                f"⚠️ **{title}** could not be read several times in a row "
+                f"({outside_text(event.error, 1000)}). "
                 "Gazette keeps trying, less often, and will say here when it works again."
             )
         else:
@@ -92,12 +87,15 @@ class Announcer(commands.Cog):
                     # a forum takes no plain messages: the notice is a post of its own
                     name = "Feed problem" if event.kind == "failing" else "Feed working again"
                     await channel.create_thread(
-                        name=cut_plain(f"{name}: {title}", 100), content=text
+                        name=thread_name(f"{name}: {event.feed.title or event.feed.url}"),
+                        content=text,
                     )
                 else:
                     await channel.send(text)
             except discord.HTTPException as exc:
-                log.warning("could not tell #%s about %s: %s", sub.channel_id, event.feed.url, exc)
+                log.warning(
+                    "could not tell #%s about feed %s: %s", sub.channel_id, event.feed.id, exc
+                )
 
     # --- delivering -----------------------------------------------------------------
 

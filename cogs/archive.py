@@ -16,7 +16,7 @@ from bot.models import Post
 from bot.render import (
     cut_plain,
     html_to_markdown,
-    neutralize_mentions,
+    outside_text,
     render_announcement,
     split_markdown,
     web_url,
@@ -25,6 +25,7 @@ from bot.search import QueryError, SearchHit, SearchPage, parse_date
 
 from .embeds import GAZETTE_COLOUR, discord_time
 from .errors import suggestions
+from .visibility import can_view, viewable_channels
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,32 @@ VIEW_TIMEOUT = 600.0  # seconds before the buttons disable themselves
 
 
 def hit_embed(hit: SearchHit, number: int | None = None) -> discord.Embed:
-    title = neutralize_mentions(hit.title) or "(untitled)"
-    if number is not None:
-        title = f"{number}. {title}"
+    """One result; everything from the blog escaped (Share posts it in public)."""
+    prefix = f"{number}. " if number is not None else ""
     embed = discord.Embed(
-        title=cut_plain(title, 256),
+        title=prefix + (outside_text(hit.title, 256 - len(prefix)) or "(untitled)"),
         url=web_url(hit.link),
         description=hit.snippet or None,
         colour=GAZETTE_COLOUR,
     )
-    byline = [neutralize_mentions(hit.author)] if hit.author else []
+    byline = [outside_text(hit.author, 200)] if hit.author else []
     if hit.published_at:
         byline.append(discord_time(hit.published_at, "D"))
     if hit.categories:
-        byline.append(neutralize_mentions(", ".join(hit.categories)))
+        byline.append(outside_text(", ".join(hit.categories), 700))
     if byline:
-        embed.add_field(name="\u200b", value=cut_plain(" · ".join(byline), 1024), inline=False)
+        embed.add_field(name="\u200b", value=" · ".join(byline), inline=False)
     return embed
+
+
+def plain_line(text: str | None, limit: int) -> str:
+    """Text shown where Discord renders no markdown (choice names, embed author): one line."""
+    return cut_plain(" ".join((text or "").split()), limit)
+
+
+def choice_name(text: str | None, fallback: str) -> str:
+    """An autocomplete choice's name: plain text on one line, 1 to 100 characters."""
+    return plain_line(text, 100) or fallback
 
 
 def post_summary(post: Post) -> SearchHit:
@@ -108,6 +118,15 @@ class ShareButton(discord.ui.Button["ResultsView"]):
         perms = interaction.permissions
         if not (perms.send_messages and perms.embed_links):
             raise UserError("You cannot post links in this channel, so I will not do it for you.")
+        subs = await interaction.client.store.guild_subscriptions(interaction.guild_id)
+        sources = [s.channel_id for s in subs if s.feed_id == hit.feed_id]
+        if not any(can_view(interaction, c) for c in sources):
+            raise UserError("That article is no longer in an archive you can read.")
+        if not any(shared_audience(interaction.channel, c) for c in sources):
+            raise UserError(
+                "That article's blog is announced in a channel not everyone here can view, "
+                "so I will not share it in this channel."
+            )
         try:
             await interaction.channel.send(
                 f"{interaction.user.mention} shared from the archive:",
@@ -117,6 +136,30 @@ class ShareButton(discord.ui.Button["ResultsView"]):
         except discord.Forbidden:
             raise UserError("I am not allowed to post in this channel.") from None
         await interaction.response.send_message("Shared in the channel.", ephemeral=True)
+
+
+def shared_audience(target, source_id: int) -> bool:
+    """Whether everyone who can view `target` (a thread: its parent) can surely view the
+    channel `source_id` too: the same channel, one nobody is kept out of, or one whose
+    View Channel overwrites are the same (then every member sees both or neither)."""
+    if isinstance(target, discord.Thread):
+        target = target.parent
+    guild = getattr(target, "guild", None)
+    source = guild.get_channel(source_id) if guild is not None else None
+    if source is None or not isinstance(target, discord.abc.GuildChannel):
+        return False  # a channel the cache does not hold: no way to tell, so no
+    if source.id == target.id:
+        return True
+    if source.permissions_for(guild.default_role).view_channel and not any(
+        o.view_channel is False for o in source.overwrites.values()
+    ):
+        return True
+    return _view_overwrites(source) == _view_overwrites(target)
+
+
+def _view_overwrites(channel) -> dict[int, bool]:
+    overwrites = channel.overwrites.items()
+    return {who.id: o.view_channel for who, o in overwrites if o.view_channel is not None}
 
 
 class ResultsView(OwnedView):
@@ -170,32 +213,21 @@ class ResultsView(OwnedView):
         await self.turn(interaction, self.page.page + 1)
 
 
-class ArticleView(OwnedView):
-    """An article split into pages at paragraph boundaries."""
+class PagedView(OwnedView):
+    """Previous/Next over `count` pages; a subclass makes page `number`'s embed in `page()`."""
 
-    def __init__(self, owner, interaction, post: Post, pages: list[str], links: str) -> None:
+    def __init__(self, owner, interaction, count: int) -> None:
         super().__init__(owner, interaction)
-        self.post = post
-        self.pages = pages
-        self.links = links
+        self.count = count
         self.number = 0
 
+    def page(self, number: int) -> discord.Embed:
+        raise NotImplementedError
+
     def render(self) -> discord.Embed:
-        embed = discord.Embed(
-            title=cut_plain(neutralize_mentions(self.post.title) or "(untitled)", 256),
-            url=web_url(self.post.link),
-            description=self.pages[self.number],
-            colour=GAZETTE_COLOUR,
-        )
-        if self.post.author:
-            embed.set_author(name=cut_plain(neutralize_mentions(self.post.author), 256))
-        if self.post.published_at:
-            embed.add_field(name="Published", value=discord_time(self.post.published_at, "D"))
-        embed.add_field(name="Links", value=self.links, inline=False)
-        embed.set_footer(text=f"Page {self.number + 1} of {len(self.pages)}")
         self.previous.disabled = self.number == 0
-        self.next.disabled = self.number >= len(self.pages) - 1
-        return embed
+        self.next.disabled = self.number >= self.count - 1
+        return self.page(self.number)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.primary)
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
@@ -204,19 +236,50 @@ class ArticleView(OwnedView):
 
     @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.primary)
     async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        self.number = min(len(self.pages) - 1, self.number + 1)
+        self.number = min(self.count - 1, self.number + 1)
         await interaction.response.edit_message(embed=self.render(), view=self)
 
 
-async def article_choices(store, guild_id: int | None, current: str):
-    """Autocomplete of this server's archive by title (the value is the post id)."""
-    if guild_id is None:
+class ArticleView(PagedView):
+    """An article split into pages at paragraph boundaries."""
+
+    def __init__(self, owner, interaction, post: Post, pages: list[str], links: str) -> None:
+        super().__init__(owner, interaction, len(pages))
+        self.post = post
+        self.pages = pages
+        self.links = links
+
+    def page(self, number: int) -> discord.Embed:
+        embed = discord.Embed(
+            title=outside_text(self.post.title, 256) or "(untitled)",
+            url=web_url(self.post.link),
+            description=self.pages[number],
+            colour=GAZETTE_COLOUR,
+        )
+        if self.post.author:
+            embed.set_author(name=plain_line(self.post.author, 256) or "?")
+        if self.post.published_at:
+            embed.add_field(name="Published", value=discord_time(self.post.published_at, "D"))
+        embed.add_field(name="Links", value=self.links, inline=False)
+        embed.set_footer(text=f"Page {number + 1} of {self.count}")
+        return embed
+
+
+async def article_choices(store, interaction: discord.Interaction, current: str):
+    """Autocomplete of the archive the member may read, by title (the value is the post id)."""
+    if interaction.guild_id is None:
         return []
-    titles = await suggestions(store.titles_like(guild_id, current or "", limit=25))
+    titles = await suggestions(
+        store.titles_like(
+            interaction.guild_id,
+            current or "",
+            limit=25,
+            channels=viewable_channels(interaction),
+        )
+    )
     return [
         app_commands.Choice(
-            name=cut_plain(" ".join((title or "").split()) or f"Untitled post #{post_id}", 100),
-            value=str(post_id),
+            name=choice_name(title, f"Untitled post #{post_id}"), value=str(post_id)
         )
         for post_id, title in titles
     ]
@@ -246,22 +309,40 @@ class Archive(
         self.store = bot.store
         super().__init__()
 
+    async def empty_reason(self, interaction: discord.Interaction) -> str:
+        """Why the member's archive is empty: no feed here, or none in a channel they view."""
+        if await self.store.guild_subscriptions(interaction.guild_id):
+            return "The feeds of this server are announced in channels you cannot view."
+        return "The archive is empty: follow a blog with `/feed add` first."
+
     # --- autocomplete -----------------------------------------------------------------
 
     async def article_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await article_choices(self.store, interaction.guild_id, current)
+        return await article_choices(self.store, interaction, current)
 
     async def author_autocomplete(self, interaction: discord.Interaction, current: str):
-        names = await suggestions(self.store.authors_like(interaction.guild_id, current, limit=25))
-        return [app_commands.Choice(name=cut_plain(n, 100), value=n[:100]) for n in names]
+        names = await suggestions(
+            self.store.authors_like(
+                interaction.guild_id,
+                current,
+                limit=25,
+                channels=viewable_channels(interaction),
+            )
+        )
+        return [app_commands.Choice(name=choice_name(n, "?"), value=n[:100]) for n in names]
 
     async def category_autocomplete(self, interaction: discord.Interaction, current: str):
         names = await suggestions(
-            self.store.categories_like(interaction.guild_id, current, limit=25)
+            self.store.categories_like(
+                interaction.guild_id,
+                current,
+                limit=25,
+                channels=viewable_channels(interaction),
+            )
         )
-        return [app_commands.Choice(name=cut_plain(n, 100), value=n[:100]) for n in names]
+        return [app_commands.Choice(name=choice_name(n, "?"), value=n[:100]) for n in names]
 
     # --- commands ---------------------------------------------------------------------
 
@@ -285,11 +366,13 @@ class Archive(
     ) -> None:
         after_ts, before_ts = _date(after, "after"), _date(before, "before")
         await interaction.response.defer(ephemeral=True, thinking=True)
+        channels = viewable_channels(interaction)  # as at the search: pages stay consistent
 
         async def fetch(number: int) -> SearchPage:
             return await self.store.search(
                 interaction.guild_id,
                 query,
+                channels=channels,
                 author=author,
                 category=category,
                 after=after_ts,
@@ -298,14 +381,15 @@ class Archive(
                 per_page=PER_PAGE,
             )
 
-        view = ResultsView(interaction.user, interaction, fetch, f"“{cut_plain(query, 80)}”")
+        shown = f"“{outside_text(query, 80)}”"
+        view = ResultsView(interaction.user, interaction, fetch, shown)
         content, embeds = await view.load(0)
         if not view.hits:
             page = view.page
             hint = page.notice or (
                 "Nothing in the archive matches that. Try fewer or other words, or drop a filter."
             )
-            await interaction.followup.send(f"No results for “{cut_plain(query, 80)}”. {hint}")
+            await interaction.followup.send(f"No results for {shown}. {hint}")
             return
         await interaction.followup.send(content, embeds=embeds, view=view)
 
@@ -314,9 +398,11 @@ class Archive(
     async def latest(
         self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 10] = 5
     ) -> None:
-        hits = await self.store.latest(interaction.guild_id, count)
+        hits = await self.store.latest(
+            interaction.guild_id, count, channels=viewable_channels(interaction)
+        )
         if not hits:
-            raise UserError("The archive is empty: follow a blog with `/feed add` first.")
+            raise UserError(await self.empty_reason(interaction))
         embeds = [hit_embed(hit, n) for n, hit in enumerate(hits, 1)]
         await interaction.response.send_message(
             f"The {len(hits)} newest articles:", embeds=embeds, ephemeral=True
@@ -324,9 +410,11 @@ class Archive(
 
     @app_commands.command(name="random", description="A random article from the archive")
     async def random(self, interaction: discord.Interaction) -> None:
-        post = await self.store.random_post(interaction.guild_id)
+        post = await self.store.random_post(
+            interaction.guild_id, channels=viewable_channels(interaction)
+        )
         if post is None:
-            raise UserError("The archive is empty: follow a blog with `/feed add` first.")
+            raise UserError(await self.empty_reason(interaction))
         embed = hit_embed(post_summary(post))
         # the announcement's excerpt: converts only the start of a long body
         embed.description = render_announcement(post, None).description or None
@@ -338,7 +426,9 @@ class Archive(
     async def post(self, interaction: discord.Interaction, article: str) -> None:
         post = None
         if article.isdigit():
-            post = await self.store.get_post_for_guild(interaction.guild_id, int(article))
+            post = await self.store.get_post_for_guild(
+                interaction.guild_id, int(article), channels=viewable_channels(interaction)
+            )
         if post is None:
             raise UserError("No such article in this server's archive: pick one from the list.")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -347,7 +437,7 @@ class Archive(
         links = [f"[Read on the blog]({link})"] if link else []
         for discussion in await self.store.post_discussions(post.id):
             if discussion.guild_id == interaction.guild_id and discussion.thread_id:
-                if discussion.state == "open":
+                if discussion.state == "open" and can_view(interaction, discussion.channel_id):
                     links.append(f"Discussion: <#{discussion.thread_id}>")
                     break
         else:

@@ -22,13 +22,20 @@ from bot.app import Gazette
 from bot.comments import CommentWatcher, RenderedComment, render_comment
 from bot.errors import UserError
 from bot.models import Post, Subscription
-from bot.render import escape_markdown, neutralize_mentions, render_announcement, thread_name
+from bot.render import (
+    escape_markdown,
+    neutralize_mentions,
+    outside_text,
+    render_announcement,
+    thread_name,
+)
 from bot.store import StoreWriteError
 from bot.store.comments import DiscussionInfo, MirrorItem
 
 from .archive import article_choices
 from .embeds import GAZETTE_COLOUR, announcement_embed
 from .errors import paced_round
+from .visibility import can_view, viewable_channels
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,10 @@ UNKNOWN_MESSAGE = 10008
 UNKNOWN_WEBHOOK = 10015
 THREAD_ALREADY_EXISTS = 160004
 NO_MENTIONS = discord.AllowedMentions.none()
+CLOSED_BY_MODERATORS = (
+    "The discussion of that article was closed by this server's moderators (its thread was "
+    "deleted), so I will not open it again."
+)
 
 
 class MirrorFailed(Exception):
@@ -84,7 +95,7 @@ async def discussion_status(bot: Gazette, sub: Subscription) -> list[str]:
     lines = discussion_problems(channel, me, sub.threads)
     error = await bot.store.discussion_error(sub.id)
     if error:
-        lines.append(f"⚠️ Comments not shown yet, retrying: {error}")
+        lines.append(f"⚠️ Comments not shown yet, retrying: {outside_text(error, 300)}")
     return lines
 
 
@@ -583,17 +594,19 @@ class Discussion(commands.Cog):
     async def article_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await article_choices(self.store, interaction.guild_id, current)
+        return await article_choices(self.store, interaction, current)
 
-    async def _article(self, guild_id: int, value: str) -> Post:
+    async def _article(self, interaction: discord.Interaction, value: str) -> Post:
+        """The article picked (or typed), among those the member may read."""
+        guild_id, channels = interaction.guild_id, viewable_channels(interaction)
         value = value.strip()
         post = None
         if value.isdigit():
-            post = await self.store.get_post_for_guild(guild_id, int(value))
+            post = await self.store.get_post_for_guild(guild_id, int(value), channels=channels)
         if post is None and value:
-            found = await self.store.titles_like(guild_id, value, 1)
+            found = await self.store.titles_like(guild_id, value, 1, channels=channels)
             if found:
-                post = await self.store.get_post_for_guild(guild_id, found[0][0])
+                post = await self.store.get_post_for_guild(guild_id, found[0][0], channels=channels)
         if post is None:
             raise UserError("No such article in this server's feeds: pick one from the list.")
         return post
@@ -606,11 +619,11 @@ class Discussion(commands.Cog):
     async def discuss(
         self, interaction: discord.Interaction, article: app_commands.Range[str, 1, 200]
     ) -> None:
-        post = await self._article(interaction.guild_id, article)
+        post = await self._article(interaction, article)
         subs = [
             s
             for s in await self.store.guild_subscriptions(interaction.guild_id)
-            if s.feed_id == post.feed_id
+            if s.feed_id == post.feed_id and can_view(interaction, s.channel_id)
         ]
         if not subs:
             raise UserError("That article's feed is no longer followed here.")
@@ -620,7 +633,7 @@ class Discussion(commands.Cog):
         lock = self._opening.setdefault((post.id, sub.id), asyncio.Lock())
         async with lock:
             thread, created, discussion_id = await self._discussion_thread(post, sub)
-        title = escape_markdown(neutralize_mentions(post.title or "Untitled post"))
+        title = outside_text(post.title, 200) or "Untitled post"
         if created:
             text = f"Opened the discussion of **{title}**: {thread.jump_url}"
             self._spawn(self._fill(discussion_id, post.id))
@@ -633,11 +646,27 @@ class Discussion(commands.Cog):
     ) -> tuple[discord.Thread, bool, int]:
         """(thread, whether it was created now, discussion id) for the post in the channel."""
         discussion = await self.store.find_discussion(post.id, sub.id)
-        if discussion is not None and discussion.state == "open" and discussion.thread_id:
-            thread = await self._existing(discussion.thread_id)
-            if thread is not None:
+        if discussion is not None and discussion.state == "deleted":
+            raise UserError(CLOSED_BY_MODERATORS)
+        if discussion is not None and discussion.thread_id:
+            thread = self.bot.get_channel(discussion.thread_id)
+            if thread is None:  # archived threads are not cached
+                try:
+                    thread = await self.bot.fetch_channel(discussion.thread_id)
+                except discord.NotFound:
+                    # deleted while Gazette was away (no THREAD_DELETE seen): closed the same
+                    await self.store.mark_discussion_deleted(discussion.id)
+                    raise UserError(CLOSED_BY_MODERATORS) from None
+                except discord.HTTPException as exc:
+                    log.info("cannot look at thread %s: %s", discussion.thread_id, exc)
+                    raise UserError(
+                        "Discord did not let me look at that discussion's thread; "
+                        "try again in a moment."
+                    ) from None
+            if isinstance(thread, discord.Thread):
                 return thread, False, discussion.id
             await self.store.mark_discussion_deleted(discussion.id)
+            raise UserError(CLOSED_BY_MODERATORS)
         channel = self.bot.get_channel(sub.channel_id)
         if channel is None:
             raise UserError("The channel this feed is announced in no longer exists.")

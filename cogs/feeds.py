@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 
+import aiosqlite
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -13,11 +14,13 @@ from discord.ext import commands
 from bot.app import Gazette
 from bot.backfill import Progress, backfill
 from bot.errors import UserError
+from bot.limits import FORCED_CHECK_GAP
 from bot.models import Feed, Subscription
-from bot.render import render_announcement
-from bot.store.feeds import AlreadySubscribed
+from bot.poller import SubscribeError
+from bot.render import cut, cut_plain, outside_text, render_announcement, web_url
+from bot.store.feeds import AlreadySubscribed, SubscriptionStatus
 
-from .archive import suggestions
+from .archive import PagedView, choice_name, suggestions
 from .discussion import discussion_status
 from .embeds import announcement_embed, discord_time
 
@@ -35,6 +38,82 @@ ARCHIVE_CHOICES = [
     app_commands.Choice(name="1 week", value=10080),
 ]
 NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
+LIST_TITLE = "Feeds followed here"
+LIST_PER_PAGE = 10  # feeds on one page of /feed list
+LIST_PAGE_BUDGET = 5600  # characters of fields on one page (Discord: 6,000 for the embed)
+FIELD_VALUE_LIMIT = 1024
+ERROR_CHARS = 200  # of an error quoted in /feed list (a feed's field holds 1,024 in all)
+
+
+def link_text(url: str) -> str:
+    """A feed's address in a message: a link when it is a plain web address, else text."""
+    safe = web_url(url)
+    if safe and len(safe) <= 200:
+        return f"<{safe}>"
+    return outside_text(url, 200)
+
+
+def every(seconds: float) -> str:
+    """A check interval as people say it."""
+    if seconds < 60 or seconds % 60:
+        return f"{int(seconds)} s"
+    minutes = int(seconds // 60)
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} day" + ("s" if minutes > 1440 else "")
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"
+
+
+def fit_lines(lines: list[str], limit: int = FIELD_VALUE_LIMIT) -> str:
+    """Whole lines while they fit in `limit` characters, then "…"."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        extra = len(line) + (1 if kept else 0)
+        if used + extra > limit:
+            if not kept:
+                kept.append(cut(line, limit))
+            elif used + 2 <= limit:
+                kept.append("…")
+            break
+        kept.append(line)
+        used += extra
+    return "\n".join(kept)
+
+
+def list_pages(fields: list[tuple[str, str]]) -> list[discord.Embed]:
+    """The feeds' (name, value) fields on as many embeds as it takes, each within every
+    embed limit (25 fields, 6,000 characters in all)."""
+    pages: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for name, value in fields:
+        size = len(name) + len(value)
+        if pages[-1] and (len(pages[-1]) >= LIST_PER_PAGE or used + size > LIST_PAGE_BUDGET):
+            pages.append([])
+            used = 0
+        pages[-1].append((name, value))
+        used += size
+    embeds = []
+    for number, page in enumerate(pages, 1):
+        embed = discord.Embed(title=LIST_TITLE, colour=discord.Colour.blurple())
+        for name, value in page:
+            embed.add_field(name=name, value=value, inline=False)
+        if len(pages) > 1:
+            embed.set_footer(text=f"Page {number} of {len(pages)} · {len(fields)} feeds")
+        embeds.append(embed)
+    return embeds
+
+
+class ListView(PagedView):
+    """`/feed list` a page at a time."""
+
+    def __init__(self, owner, interaction, embeds: list[discord.Embed]) -> None:
+        super().__init__(owner, interaction, len(embeds))
+        self.embeds = embeds
+
+    def page(self, number: int) -> discord.Embed:
+        return self.embeds[number]
 
 
 def describe(progress: Progress) -> str:
@@ -44,7 +123,8 @@ def describe(progress: Progress) -> str:
     )
     found = f"{progress.stored} older posts added to the archive ({progress.seen} read)"
     if progress.error:
-        return f"⚠️ Importing the history stopped at {pages}: {progress.error}. {found}."
+        error = outside_text(progress.error, 300)
+        return f"⚠️ Importing the history stopped at {pages}: {error}. {found}."
     if progress.finished:
         return f"✅ History imported through {progress.source}: {found}."
     return f"⏳ Importing the history through {progress.source}: {pages}, {found}…"
@@ -67,6 +147,13 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         self.backfills: dict[int, asyncio.Task] = {}  # feed id → its running import
         super().__init__()
 
+    async def cog_load(self) -> None:
+        # feeds follow the POLL_INTERVAL of this run where their subscriptions ask for none
+        try:
+            await self.store.refresh_poll_interval(self.bot.poller.default_interval)
+        except aiosqlite.Error as exc:
+            log.warning("could not bring the feeds' check intervals up to date: %s", exc)
+
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         # default_permissions only hides the command; a server can override it, so check too
         if not interaction.permissions.manage_guild:
@@ -88,11 +175,11 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         choices = []
         for sub in await suggestions(self.store.guild_subscriptions(interaction.guild_id)):
             channel = self.bot.get_channel(sub.channel_id)
-            label = (
-                f"{sub.feed_title or sub.feed_url} → #{channel.name if channel else sub.channel_id}"
-            )
+            where = f" → #{channel.name if channel else sub.channel_id}"
+            label = choice_name(sub.feed_title or sub.feed_url, "?")
             if current in label.lower() or current in sub.feed_url.lower():
-                choices.append(app_commands.Choice(name=label[:100], value=str(sub.id)))
+                name = cut_plain(label, 100 - len(where)) + where
+                choices.append(app_commands.Choice(name=name[:100], value=str(sub.id)))
         return choices[:25]
 
     @app_commands.command(name="add", description="Follow a blog or feed and announce new posts")
@@ -137,11 +224,17 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             )
         except AlreadySubscribed:
             raise UserError(f"That feed is already announced in {channel.mention}.") from None
+        except SubscribeError as exc:
+            # the reason may quote the address (shortened: they typed it) or what the site
+            # sent: escaped, cut
+            reason = str(exc).replace(url, cut_plain(url, 120))
+            raise UserError(outside_text(reason, 1500)) from None
         role = f", mentioning {mention.mention}" if mention else ""
+        checked = every(result.subscription.poll_interval or self.bot.poller.default_interval)
         summary = (
-            f"Following **{discord.utils.escape_markdown(result.feed_title)}**\n"
-            f"Feed: <{result.feed_url}>\n"
-            f"New posts will be announced in {channel.mention}{role}. "
+            f"Following **{outside_text(result.feed_title, 200) or 'a feed'}**\n"
+            f"Feed: {link_text(result.feed_url)}\n"
+            f"New posts will be announced in {channel.mention}{role}, checked every {checked}. "
             f"{result.stored} existing posts were stored in the archive without announcing them."
         )
         await interaction.followup.send(summary, ephemeral=True)
@@ -173,7 +266,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         try:
             await backfill(self.store, self.bot.fetcher, feed, show)
         except Exception:
-            log.exception("backfill of %s failed", feed.url)
+            log.exception("backfill of %s failed", cut_plain(feed.url, 300))
             await show(Progress(finished=True, error="unexpected error (logged)"))
 
     @app_commands.command(
@@ -187,7 +280,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         if running is not None and not running.done():
             raise UserError("That feed's history is already being imported.")
         await interaction.response.send_message(
-            f"Importing the history of <{sub.feed_url}>…", ephemeral=True
+            f"Importing the history of {link_text(sub.feed_url)}…", ephemeral=True
         )
         self.start_backfill(interaction, await self.store.get_feed(sub.feed_id), "")
 
@@ -205,47 +298,47 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                 "This server follows no feeds yet: add one with `/feed add`.", ephemeral=True
             )
             return
-        embed = discord.Embed(title="Feeds followed here", colour=discord.Colour.blurple())
-        for status in statuses[:25]:
+        fields = []
+        for status in statuses:
             sub = status.subscription
-            lines = [f"<{sub.feed_url}> → <#{sub.channel_id}>"]
-            every = (status.poll_interval or self.bot.settings.poll_interval) // 60
-            lines.append(
-                f"Checked every {every} min"
-                + (f" · mentions <@&{sub.mention_role_id}>" if sub.mention_role_id else "")
-            )
-            lines.append(
-                "Last check: "
-                + (
-                    discord_time(status.last_checked_at, "R")
-                    if status.last_checked_at
-                    else "not yet"
-                )
-                + " · last new post: "
-                + (
-                    discord_time(status.last_new_post_at, "R")
-                    if status.last_new_post_at
-                    else "none yet"
-                )
-            )
-            if status.feed_error:
-                lines.append(f"⚠️ Feed error: {status.feed_error}")
-            lines += await discussion_status(self.bot, sub)
-            if status.failing_deliveries:
-                lines.append(
-                    f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
-                    f"{status.delivery_error}"
-                )
-            embed.add_field(
-                name=(sub.feed_title or sub.feed_url)[:256],
-                value="\n".join(lines)[:1024],
-                inline=False,
-            )
-        if len(statuses) > 25:
-            embed.set_footer(text=f"and {len(statuses) - 25} more")
+            name = outside_text(sub.feed_title or sub.feed_url, 256) or "(untitled)"
+            fields.append((name, fit_lines(await self.status_lines(status))))
+        embeds = list_pages(fields)
+        view = ListView(interaction.user, interaction, embeds) if len(embeds) > 1 else None
         await interaction.followup.send(
-            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            embed=view.render() if view else embeds[0],
+            view=view or discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
         )
+
+    async def status_lines(self, status: SubscriptionStatus) -> list[str]:
+        """What `/feed list` says of one subscription, a line per fact (each line escaped
+        and short; the whole is cut to a field by fit_lines)."""
+        sub = status.subscription
+        interval = status.poll_interval or self.bot.poller.default_interval
+        lines = [
+            f"{link_text(sub.feed_url)} → <#{sub.channel_id}>",
+            f"Checked every {every(interval)}"
+            + (f" · mentions <@&{sub.mention_role_id}>" if sub.mention_role_id else ""),
+            "Last check: "
+            + (discord_time(status.last_checked_at, "R") if status.last_checked_at else "not yet")
+            + " · last new post: "
+            + (
+                discord_time(status.last_new_post_at, "R")
+                if status.last_new_post_at
+                else "none yet"
+            ),
+        ]
+        if status.feed_error:
+            lines.append(f"⚠️ Feed error: {outside_text(status.feed_error, ERROR_CHARS)}")
+        lines += await discussion_status(self.bot, sub)
+        if status.failing_deliveries:
+            lines.append(
+                f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
+                f"{outside_text(status.delivery_error, ERROR_CHARS)}"
+            )
+        return lines
 
     @app_commands.command(name="remove", description="Stop following a feed in this server")
     @app_commands.describe(feed="The feed to stop following")
@@ -255,8 +348,10 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await self.subscription_from(interaction, feed)
         await self.store.remove_subscription(interaction.guild_id, sub.id)
+        # the feed may now be checked less often (or, followed by nobody, not at all)
+        await self.store.refresh_poll_interval(self.bot.poller.default_interval, sub.feed_id)
         await interaction.followup.send(
-            f"Stopped announcing <{sub.feed_url}> in <#{sub.channel_id}>. "
+            f"Stopped announcing {link_text(sub.feed_url)} in <#{sub.channel_id}>. "
             "Its posts stay searchable in the archive.",
             ephemeral=True,
         )
@@ -287,7 +382,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         no_mention="Stop mentioning a role",
         threads="Open a discussion thread for each post",
         auto_archive="When an idle discussion thread is archived",
-        interval="Minutes between two checks of this feed (shared by every server following it)",
+        interval="Minutes between two checks of this feed for this channel",
     )
     @app_commands.autocomplete(feed=feed_autocomplete)
     @app_commands.choices(auto_archive=ARCHIVE_CHOICES)
@@ -303,10 +398,6 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await self.subscription_from(interaction, feed)
-        if interval:
-            await self.store.set_feed_interval(sub.feed_id, interval * 60)
-        # a fix on the admin's side (the feed, permissions, a role) deserves a prompt retry
-        await self.store.schedule_check(sub.feed_id, 0)
         sub = await self.store.update_subscription(
             interaction.guild_id,
             sub.id,
@@ -314,13 +405,29 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             auto_archive_minutes=auto_archive.value if auto_archive else None,
             mention_role_id=mention.id if mention else None,
             clear_mention=no_mention,
+            poll_interval=interval * 60 if interval else None,
         )
+        default = self.bot.poller.default_interval
+        if interval:
+            await self.store.refresh_poll_interval(default, sub.feed_id)
+        # a fix on the admin's side (the feed, permissions, a role) deserves a prompt retry;
+        # the feed is shared, so "check now" is rate-limited whoever asks
+        checked = await self.store.force_check(sub.feed_id, time.time(), FORCED_CHECK_GAP)
         await self.store.retry_subscription_now(sub.id)
         mention_text = f"<@&{sub.mention_role_id}>" if sub.mention_role_id else "nobody"
+        if checked:
+            check_text = "The feed is checked now and undelivered posts are retried."
+        else:
+            check_text = (
+                "Undelivered posts are retried now. The feed is not checked at once: it was "
+                f"checked on request less than {every(FORCED_CHECK_GAP)} ago; it is checked "
+                "again at its next turn."
+            )
         await interaction.followup.send(
-            f"Updated <{sub.feed_url}> in <#{sub.channel_id}>: mentions {mention_text}, "
-            f"threads {'on' if sub.threads else 'off'}, archived after "
-            f"{sub.auto_archive_minutes // 60} h idle.",
+            f"Updated {link_text(sub.feed_url)} in <#{sub.channel_id}>: mentions "
+            f"{mention_text}, threads {'on' if sub.threads else 'off'}, archived after "
+            f"{sub.auto_archive_minutes // 60} h idle, checked every "
+            f"{every(sub.poll_interval or default)}.\n{check_text}",
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )

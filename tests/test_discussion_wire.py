@@ -529,7 +529,7 @@ async def test_an_archived_thread_is_reopened_by_a_new_comment(gazette_world):
     assert world.fake.requests_to("PATCH", rf"/channels/{thread}")
 
 
-async def test_a_deleted_thread_is_not_recreated_by_comments_but_discuss_opens_one(gazette_world):
+async def test_a_thread_deleted_by_a_moderator_stays_deleted(gazette_world):
     world = gazette_world
     blog = WPBlog(world.site)
     await world.start()
@@ -550,14 +550,27 @@ async def test_a_deleted_thread_is_not_recreated_by_comments_but_discuss_opens_o
         world.guild, world.text, "discuss", option="article", value="Deleted"
     )
     assert [c["name"] for c in choices] == ["Deleted talk"]
-    result = await world.command("discuss", {"article": choices[0]["value"]})
-    [new_thread] = world.fake.threads(world.text)
-    new = int(new_thread["id"])
-    assert new != thread and f"/{new}" in result.messages[-1]["content"]
-    starter = world.fake.message(new)  # a new short message carries the thread
-    assert "Deleted talk" in starter["content"] and blog.link(post) in starter["content"]
-    messages = await eventually(lambda: len(mirrored(world, new)) == 2 and mirrored(world, new))
-    assert [m["author"]["username"] for m in messages] == ["Ann", "Bob"]
+    member = world.fake.add_user("reader")
+    for user in (None, member):  # neither the owner nor a member can bring it back
+        result = await world.command("discuss", {"article": choices[0]["value"]}, user_id=user)
+        assert result.ephemeral and "closed by this server's moderators" in result.content
+    await settle()
+    assert world.fake.threads(world.text) == []
+    assert world.fake.messages(world.text) == world.announcements()  # no new starter message
+
+
+async def test_a_thread_deleted_while_gazette_was_away_stays_deleted(gazette_world):
+    world = gazette_world
+    blog = WPBlog(world.site)
+    await world.start()
+    await follow(world, blog)
+    post, thread = await publish_and_announce(world, blog, "Gone quietly")
+    await world.stop()
+    world.fake.remove_channel(thread)  # no client connected: no THREAD_DELETE reaches it
+    await world.start()
+    result = await world.command("discuss", {"article": "Gone quietly"})
+    assert "closed by this server's moderators" in result.content
+    assert world.fake.threads(world.text) == []
 
 
 async def test_discuss_opens_the_discussion_of_an_old_archive_article_once(gazette_world):

@@ -270,7 +270,7 @@ def test_empty_but_valid_feed():
 
 
 class CountingFeedparser:
-    """Wraps bot.feeds._feedparser to record the documents feedparser is given."""
+    """Wraps bot.feeds.parse_document to record the documents feedparser is given."""
 
     def __init__(self, real):
         self.real = real
@@ -285,8 +285,8 @@ class CountingFeedparser:
 def fp_calls(monkeypatch):
     import bot.feeds
 
-    counter = CountingFeedparser(bot.feeds._feedparser)
-    monkeypatch.setattr(bot.feeds, "_feedparser", counter)
+    counter = CountingFeedparser(bot.feeds.parse_document)
+    monkeypatch.setattr(bot.feeds, "parse_document", counter)
     return counter
 
 

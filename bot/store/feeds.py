@@ -28,7 +28,7 @@ class SubscriptionStatus:
     feed_error: str | None
     failing_deliveries: int
     delivery_error: str | None
-    poll_interval: int | None  # seconds; None follows POLL_INTERVAL
+    poll_interval: int | None  # the subscription's own, seconds; None follows POLL_INTERVAL
 
 
 _FEED_COLUMNS = (
@@ -37,8 +37,9 @@ _FEED_COLUMNS = (
 )
 _SUB_COLUMNS = (
     "s.id, s.feed_id, s.guild_id, s.channel_id, s.mention_role_id, s.threads,"
-    " s.auto_archive_minutes, f.url, f.title"
+    " s.auto_archive_minutes, f.url, f.title, s.poll_interval"
 )
+_SUB_WIDTH = 10  # columns of _SUB_COLUMNS
 _POST_COLUMNS = (
     "id, feed_id, entry_key, title, link, author, published_at, updated_at, categories, tags,"
     " summary_html, content_html, image_url, comments_feed, wp_id"
@@ -60,6 +61,7 @@ def _subscription(row) -> Subscription:
         auto_archive_minutes=row[6],
         feed_url=row[7],
         feed_title=row[8],
+        poll_interval=row[9],
     )
 
 
@@ -174,11 +176,6 @@ class FeedQueries:
                 ],
             )
 
-    async def set_feed_interval(self, feed_id: int, seconds: int | None) -> None:
-        """How often the feed is checked; None follows POLL_INTERVAL."""
-        async with self.transaction() as db:
-            await db.execute("UPDATE feeds SET poll_interval = ? WHERE id = ?", (seconds, feed_id))
-
     async def schedule_check(self, feed_id: int, at: float) -> None:
         """Check a feed at `at` (now, when an admin asks) without touching its failure count."""
         async with self.transaction() as db:
@@ -203,12 +200,16 @@ class FeedQueries:
         mention_role_id: int | None = None,
         threads: bool = True,
         auto_archive_minutes: int = 10080,
+        poll_interval: int | None = None,
     ) -> Subscription:
+        """`poll_interval` in seconds (None follows POLL_INTERVAL); the feed's own interval is
+        then refresh_poll_interval()'s to recompute."""
         try:
             async with self.transaction() as db:
                 cur = await db.execute(
                     "INSERT INTO subscriptions(feed_id, guild_id, channel_id, mention_role_id,"
-                    " threads, auto_archive_minutes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " threads, auto_archive_minutes, created_at, poll_interval)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         feed_id,
                         guild_id,
@@ -217,6 +218,7 @@ class FeedQueries:
                         int(threads),
                         auto_archive_minutes,
                         time.time(),
+                        poll_interval,
                     ),
                 )
         except aiosqlite.IntegrityError:
@@ -244,18 +246,21 @@ class FeedQueries:
         auto_archive_minutes: int | None = None,
         mention_role_id: int | None = None,
         clear_mention: bool = False,
+        poll_interval: int | None = None,
     ) -> Subscription | None:
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE subscriptions SET threads = coalesce(?, threads),"
                 " auto_archive_minutes = coalesce(?, auto_archive_minutes),"
-                " mention_role_id = CASE WHEN ? THEN NULL ELSE coalesce(?, mention_role_id) END"
+                " mention_role_id = CASE WHEN ? THEN NULL ELSE coalesce(?, mention_role_id) END,"
+                " poll_interval = coalesce(?, poll_interval)"
                 " WHERE id = ? AND guild_id = ?",
                 (
                     None if threads is None else int(threads),
                     auto_archive_minutes,
                     int(clear_mention),
                     mention_role_id,
+                    poll_interval,
                     subscription_id,
                     guild_id,
                 ),
@@ -285,13 +290,15 @@ class FeedQueries:
             "   AND d.state = 'pending' AND d.attempts > 0),"
             " (SELECT d.last_error FROM deliveries d WHERE d.subscription_id = s.id"
             "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1),"
-            " f.poll_interval"
+            " s.poll_interval"
             " FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
             " WHERE s.guild_id = ? ORDER BY s.id",
             (guild_id,),
         ) as cur:
             rows = await cur.fetchall()
-        return [SubscriptionStatus(_subscription(row[:9]), *row[9:]) for row in rows]
+        return [
+            SubscriptionStatus(_subscription(row[:_SUB_WIDTH]), *row[_SUB_WIDTH:]) for row in rows
+        ]
 
     async def remove_subscription(self, guild_id: int, subscription_id: int) -> bool:
         async with self.transaction() as db:
@@ -466,3 +473,39 @@ class FeedQueries:
                 " AND state = 'pending'",
                 (subscription_id,),
             )
+
+    # --- check intervals, per subscription ---------------------------------------------
+
+    async def refresh_poll_interval(self, default: int, feed_id: int | None = None) -> None:
+        """Check the feed (every feed without `feed_id`) at the shortest interval any of its
+        subscriptions asks for, `default` (POLL_INTERVAL) for those that ask for none.
+
+        Stored NULL when that is the default, so a new POLL_INTERVAL applies at once. A check
+        now further away than the new interval comes forward, unless the feed is failing
+        (its backoff stands).
+        """
+        wanted = (
+            "(SELECT min(coalesce(s.poll_interval, :default)) FROM subscriptions s"
+            " WHERE s.feed_id = feeds.id)"
+        )
+        which = "1" if feed_id is None else "id = :feed"
+        async with self.transaction() as db:
+            await db.execute(
+                f"UPDATE feeds SET poll_interval = nullif({wanted}, :default),"
+                " next_check_at = CASE WHEN failure_count > 0 THEN next_check_at"
+                f" ELSE min(next_check_at, coalesce(last_checked_at, 0)"
+                f" + coalesce({wanted}, :default)) END"
+                f" WHERE {which}",
+                {"default": default, "feed": feed_id},
+            )
+
+    async def force_check(self, feed_id: int, now: float, min_gap: float) -> bool:
+        """Check the feed now ("check now"), unless a check was forced less than `min_gap`
+        seconds ago, whoever asked: False then."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE feeds SET next_check_at = min(next_check_at, ?), forced_check_at = ?"
+                " WHERE id = ? AND coalesce(forced_check_at, 0) <= ?",
+                (now, now, feed_id, now - min_gap),
+            )
+        return cur.rowcount == 1

@@ -1,0 +1,55 @@
+"""Text from outside on one line (bot/render.py `outside_text`) and `/feed list` pages, for any
+input: properties checked with hypothesis."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.render import outside_text
+from cogs.feeds import fit_lines, list_pages
+
+MARKDOWN_BITS = ["*", "_", "~", "`", "|", "[", "]", "(", ")", "<", ">", "#", "-", "\\", "@"]
+hostile = st.lists(
+    st.one_of(
+        st.text(max_size=20),
+        st.sampled_from(MARKDOWN_BITS + ["\n", "@everyone", "<@&123>", "[x](https://e.example)"]),
+    ),
+    max_size=150,
+).map("".join)
+MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")
+LIVE_MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)\d+>")
+
+
+@settings(max_examples=300)
+@given(hostile, st.integers(min_value=1, max_value=2000))
+def test_outside_text_is_one_escaped_line_within_the_limit(text, limit):
+    out = outside_text(text, limit)
+    assert len(out) <= limit
+    assert "\n" not in out and "\r" not in out
+    assert not MASKED_LINK.search(out) and not LIVE_MENTION.search(out)
+    assert not re.search(r"(?<!\\)(\\\\)*\\$", out)  # never ends inside an escape
+
+
+def test_outside_text_keeps_ordinary_text():
+    assert outside_text("Café Nouvelles", 100) == "Café Nouvelles"
+    assert outside_text("a  b\n\tc", 100) == "a b c"
+    assert outside_text("[x](https://e.example)", 100) == "\\[x\\](https://e.example)"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(hostile, st.lists(hostile, max_size=8)), min_size=1, max_size=70))
+def test_feed_list_pages_fit_every_embed_limit(feeds):
+    fields = [
+        (outside_text(title, 256) or "(untitled)", fit_lines([outside_text(x, 300) for x in lines]))
+        for title, lines in feeds
+    ]
+    fields = [(name, value or "…") for name, value in fields]
+    embeds = list_pages(fields)
+    assert sum(len(e.fields) for e in embeds) == len(fields)
+    for embed in embeds:
+        assert 1 <= len(embed.fields) <= 25 and len(embed) <= 6000
+        for field in embed.fields:
+            assert 1 <= len(field.name) <= 256 and 1 <= len(field.value) <= 1024
