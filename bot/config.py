@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import yarl
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_PATH = Path("data/gazette.sqlite3")
+
+
+MAX_POLL_INTERVAL = 7 * 86400
+MAX_COMMENT_LIVE_DAYS = 3650
+# what Discord's tokens are made of (base64url pieces joined by dots), with some room
+_PRINTABLE_TOKEN = re.compile(r"[A-Za-z0-9._\-+/=]+")
 
 
 class ConfigError(Exception):
@@ -28,6 +37,21 @@ class Settings:
     allow_private_feeds: bool = False
     comment_live_days: int = 14
 
+    def __post_init__(self) -> None:
+        """Refuse what would only fail later, deep inside a library, with a traceback."""
+        if self.discord_token and not _PRINTABLE_TOKEN.fullmatch(self.discord_token):
+            # never quote the token itself
+            raise ConfigError(
+                "DISCORD_TOKEN contains spaces, quotes or other stray characters: "
+                "put the bare token after DISCORD_TOKEN="
+            )
+        _check_url("DISCORD_API_BASE", self.discord_api_base, ("https", "http"))
+        _check_url("DISCORD_GATEWAY_URL", self.discord_gateway_url, ("wss", "ws"))
+        _at_most("POLL_INTERVAL", self.poll_interval, MAX_POLL_INTERVAL, "a week")
+        _at_most("COMMENT_LIVE_DAYS", self.comment_live_days, MAX_COMMENT_LIVE_DAYS, "ten years")
+        if self.command_guild_id is not None:
+            _at_most("COMMAND_GUILD_ID", self.command_guild_id, 2**63 - 1, "a Discord id")
+
     def __repr__(self) -> str:  # never print the token
         return f"Settings(database_path={self.database_path!s}, poll_interval={self.poll_interval})"
 
@@ -37,7 +61,11 @@ class Settings:
             from dotenv import find_dotenv, load_dotenv
 
             # the .env of the directory the bot is started from; real environment wins
-            load_dotenv(find_dotenv(usecwd=True))
+            dotenv = find_dotenv(usecwd=True)
+            try:
+                load_dotenv(dotenv)
+            except (OSError, ValueError) as exc:  # unreadable, or not UTF-8 text
+                raise ConfigError(f"cannot read {dotenv}: {exc}") from None
             env = dict(os.environ)
 
         def get(key: str) -> str | None:
@@ -86,3 +114,26 @@ def _bool(raw: str | None, key: str) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{key}={raw!r} should be true or false")
+
+
+def _check_url(key: str, value: str, schemes: tuple[str, ...]) -> None:
+    """An absolute URL with one of `schemes`, a host, and nothing a client would choke on."""
+    example = f"{schemes[0]}://host/path"
+    try:
+        url = yarl.URL(value)
+        port = url.explicit_port  # yarl checks the range when it is read
+    except ValueError as exc:
+        raise ConfigError(f"{key}={value!r} is not a valid URL ({exc}); use {example}") from None
+    if url.scheme not in schemes:
+        raise ConfigError(
+            f"{key}={value!r} must start with {' or '.join(s + '://' for s in schemes)}"
+        )
+    if not url.host or any(c.isspace() or not c.isprintable() for c in value):
+        raise ConfigError(f"{key}={value!r} is not a valid URL; use {example}")
+    if port == 0:
+        raise ConfigError(f"{key}={value!r}: port 0 cannot be connected to")
+
+
+def _at_most(key: str, value: int, maximum: int, meaning: str) -> None:
+    if value > maximum:
+        raise ConfigError(f"{key} must be at most {maximum} ({meaning}), not {value}")

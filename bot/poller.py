@@ -15,7 +15,7 @@ from .errors import UserError
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
 from .models import Entry, Feed, FeedCheck, Subscription
-from .store import Store
+from .store import Store, StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,10 @@ class FeedPoller:
         async with self._limit:
             try:
                 return await self.poll_feed(feed, report)
+            except StoreWriteError:
+                # our disk, not the blog: no failure counted, no notice; the store logged the
+                # cause, and the posts are stored at the next check (the feed stays unread)
+                return FeedCheck(feed.id, next_check_at=self.next_check(feed.poll_interval))
             except Exception:
                 # one broken feed must never stop the others; it is retried later
                 log.exception("polling %s failed unexpectedly", feed.url)

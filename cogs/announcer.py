@@ -17,6 +17,7 @@ from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
 from bot.models import Delivery
 from bot.poller import FeedEvent
 from bot.render import inline_markdown, render_announcement, thread_name
+from bot.store import StoreWriteError
 
 from .embeds import announcement_embed, announcement_text
 from .errors import ItemRefused, paced_round, send_plainly
@@ -66,6 +67,8 @@ class Announcer(commands.Cog):
             if report.new_posts:
                 # searchable now rather than at the next search; after the announcements
                 await self.store.index_pending()
+        except StoreWriteError as exc:  # the store logs the cause; no traceback each tick
+            log.debug("poll cycle stopped: %s", exc)
         except Exception:
             log.exception("poll cycle failed")
 

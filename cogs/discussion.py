@@ -29,6 +29,7 @@ from bot.render import (
     render_announcement,
     thread_name,
 )
+from bot.store import StoreWriteError
 from bot.store.comments import DiscussionInfo, MirrorItem
 
 from .archive import article_choices
@@ -175,6 +176,9 @@ class Discussion(commands.Cog):
         """Read the comments of the posts that are due (bot/comments.py)."""
         try:
             report = await self.watcher.poll_due()
+        except StoreWriteError as exc:  # the store logs the cause; comments are read again
+            log.debug("comment poll cycle stopped: %s", exc)
+            return
         except Exception:
             log.exception("comment poll cycle failed")
             return

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
+from bot.store import StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ async def paced_round(
     would end the tasks.loop for good), then a wait for `wake` or `tick` seconds."""
     try:
         await work()
+    except StoreWriteError as exc:  # the store logs the cause; a traceback a round is noise
+        log.debug("%s stopped: %s", what, exc)
     except Exception:
         log.exception("%s failed", what)
     try:

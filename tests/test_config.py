@@ -37,6 +37,18 @@ def test_the_token_is_never_shown():
         ("ALLOW_PRIVATE_FEEDS", "maybe", "true or false"),
         ("LOG_LEVEL", "LOUD", "logging level"),
         ("COMMAND_GUILD_ID", "abc", "whole number"),
+        ("COMMAND_GUILD_ID", "9" * 20, "at most"),
+        ("POLL_INTERVAL", "9" * 400, "at most"),
+        ("COMMENT_LIVE_DAYS", "36500", "at most"),
+        ("DISCORD_GATEWAY_URL", "ws://[::1", "not a valid URL"),
+        ("DISCORD_GATEWAY_URL", "https://gateway.discord.gg/", "wss:// or ws://"),
+        ("DISCORD_GATEWAY_URL", "gateway.discord.gg", "wss:// or ws://"),
+        ("DISCORD_GATEWAY_URL", "wss:///path", "not a valid URL"),
+        ("DISCORD_GATEWAY_URL", "wss://gate way/", "not a valid URL"),
+        ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:0/", "port 0"),
+        ("DISCORD_API_BASE", "wss://discord.com/api", "https:// or http://"),
+        ("DISCORD_API_BASE", "https://discord.com:123456/api", "Port out of range"),
+        ("DISCORD_TOKEN", "token\twith a tab", "stray characters"),
     ],
 )
 def test_mistakes_are_named(key, value, words):
@@ -63,3 +75,24 @@ def test_every_setting_is_documented_in_env_example():
         "ALLOW_PRIVATE_FEEDS",
         "COMMENT_LIVE_DAYS",
     }
+
+
+def test_a_stray_token_is_refused_without_being_quoted():
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"DISCORD_TOKEN": '"secret token"'})
+    assert "secret" not in str(info.value)
+
+
+def test_proxies_and_loopback_addresses_are_accepted():
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": "MTA1.Gx-y_z.abc",
+            "DISCORD_API_BASE": "http://127.0.0.1:8080/api/v10/",
+            "DISCORD_GATEWAY_URL": "ws://[::1]:8081/gateway/",
+            "POLL_INTERVAL": "604800",
+            "COMMAND_GUILD_ID": "1577618151980400640",
+        }
+    )
+    assert settings.discord_api_base == "http://127.0.0.1:8080/api/v10"
+    assert settings.discord_gateway_url == "ws://[::1]:8081/gateway/"
+    assert settings.command_guild_id == 1577618151980400640

@@ -25,7 +25,7 @@ LIVE_MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)\d+>")
 
 @settings(max_examples=300)
 @given(hostile, st.integers(min_value=1, max_value=2000))
-def test_outside_text_is_one_escaped_line_within_the_limit(text, limit):
+def test_inline_markdown_is_one_escaped_line_within_the_limit(text, limit):
     out = inline_markdown(text, limit)
     assert len(out) <= limit
     assert "\n" not in out and "\r" not in out
@@ -33,7 +33,7 @@ def test_outside_text_is_one_escaped_line_within_the_limit(text, limit):
     assert not re.search(r"(?<!\\)(\\\\)*\\$", out)  # never ends inside an escape
 
 
-def test_outside_text_keeps_ordinary_text():
+def test_inline_markdown_keeps_ordinary_text():
     assert inline_markdown("Café Nouvelles", 100) == "Café Nouvelles"
     assert inline_markdown("a  b\n\tc", 100) == "a b c"
     assert inline_markdown("[x](https://e.example)", 100) == "\\[x\\](https://e.example)"

@@ -139,3 +139,69 @@ async def test_bad_setting_is_named(tmp_path, fake):
     code, stderr = await run_bot(tmp_path, discord_env(fake, POLL_INTERVAL="often"))
     assert code != 0
     assert_one_clear_line(stderr, "POLL_INTERVAL")
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """Settings that never leave 127.0.0.1, for start-ups that must stop before connecting."""
+    port = free_port()
+    return {
+        "DISCORD_TOKEN": "fake-bot-token",
+        "DISCORD_API_BASE": f"http://127.0.0.1:{port}/api/v10",
+        "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{port}/gateway/",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("DISCORD_GATEWAY_URL", "ws://[::1", "not a valid URL"),
+        ("DISCORD_GATEWAY_URL", "http://127.0.0.1/gateway", "ws://"),
+        ("DISCORD_GATEWAY_URL", "wss://", "not a valid URL"),
+        ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:70000/", "Port out of range"),
+        ("DISCORD_API_BASE", "ftp://127.0.0.1/api", "https://"),
+        ("DISCORD_API_BASE", "127.0.0.1/api/v10", "https://"),
+        ("DISCORD_TOKEN", "two words", "stray characters"),
+        ("POLL_INTERVAL", "5", "at least 10"),
+        ("POLL_INTERVAL", "1" + "0" * 400, "at most"),
+        ("COMMAND_GUILD_ID", "my-server", "whole number"),
+        ("COMMAND_GUILD_ID", "9" * 30, "at most"),
+        ("COMMENT_LIVE_DAYS", "0", "at least 1"),
+        ("LOG_LEVEL", "LOUD", "logging level"),
+        ("ALLOW_PRIVATE_FEEDS", "perhaps", "true or false"),
+    ],
+)
+async def test_each_malformed_setting_is_one_clear_line(tmp_path, key, value, words):
+    code, stderr = await run_bot(tmp_path, offline_env(**{key: value}))
+    assert code != 0
+    assert_one_clear_line(stderr, key, words)
+    assert not (tmp_path / "data").exists()  # refused before anything was created
+
+
+async def test_database_path_that_is_a_directory(tmp_path):
+    code, stderr = await run_bot(tmp_path, offline_env(DATABASE_PATH=str(tmp_path)))
+    assert code != 0
+    assert_one_clear_line(stderr, "DATABASE_PATH", "is a directory")
+
+
+async def test_database_path_that_is_not_a_database(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Shopping list: bread, milk, and a much longer line than a header. " * 20)
+    code, stderr = await run_bot(tmp_path, offline_env(DATABASE_PATH=str(notes)))
+    assert code != 0
+    assert_one_clear_line(stderr, "DATABASE_PATH", "not an SQLite database")
+    assert notes.read_text().startswith("Shopping list")  # left as it was
+
+
+async def test_database_path_in_a_directory_nobody_may_write(tmp_path):
+    # /proc takes no new files, not even from root (a chmod'ed folder would not stop root)
+    code, stderr = await run_bot(tmp_path, offline_env(DATABASE_PATH="/proc/gazette.sqlite3"))
+    assert code != 0
+    assert_one_clear_line(stderr, "cannot write DATABASE_PATH=/proc/gazette.sqlite3")
+
+
+async def test_dotenv_that_is_not_text(tmp_path):
+    (tmp_path / ".env").write_bytes(b"DISCORD_TOKEN=\xff\xfe\n")
+    code, stderr = await run_bot(tmp_path, {})
+    assert code != 0
+    assert_one_clear_line(stderr, "cannot read", ".env")

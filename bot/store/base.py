@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -16,60 +18,177 @@ from ..search import fold
 log = logging.getLogger(__name__)
 
 
+#: How often a write failure that keeps happening (a full disk) is logged again
+WRITE_FAILURE_LOG_INTERVAL = 60.0
+#: SQLite's primary result codes for writes the machine refused, whatever was written
+_REFUSED_WRITES = {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_CORRUPT,
+    sqlite3.SQLITE_NOTADB,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_PERM,
+    sqlite3.SQLITE_PROTOCOL,
+}
+
+
 class StoreError(Exception):
     """The database cannot be opened or migrated; the message says what to fix."""
 
 
+class StoreWriteError(StoreError, aiosqlite.OperationalError):
+    """A write the database refused (full disk, I/O error); it was rolled back whole.
+
+    Not the data's fault: callers retry later instead of blaming a feed or a message.
+    Still an `aiosqlite.OperationalError` for code that catches those.
+    """
+
+
 class Database:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    """The writer connection (one transaction at a time) and a reader for committed data.
+
+    In WAL mode a second connection reads the last committed state while a write is under
+    way, so a decision to send something never rests on rows a failing transaction will
+    take back. A task inside `transaction()` reads on the writer and sees its own rows.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, reader: aiosqlite.Connection | None = None):
         self.conn = conn
+        self._reader = reader  # None for ":memory:": reads wait for the writer instead
         self._write_lock = asyncio.Lock()
+        self._write_error: tuple[str, float] | None = None  # last cause logged, and when
+        self._unlogged_failures = 0
+        self._writer_task: asyncio.Task | None = None  # the task inside `transaction()`
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time on the shared connection.
+        """One write transaction at a time on the writer connection.
 
         Tasks share one connection; without the lock one task's commit or rollback would
-        land in the middle of another's transaction.
+        land in the middle of another's transaction. Any error, a failed COMMIT included,
+        rolls back, so the connection is never left inside a half-done transaction.
         """
         async with self._write_lock:
+            self._writer_task = asyncio.current_task()
             try:
                 yield self.conn
-            except BaseException:
-                await self.conn.rollback()
-                raise
-            await self.conn.commit()
+                await self.conn.commit()
+            except BaseException as exc:
+                await self._roll_back()
+                # the database's own trouble (full disk, I/O error, locked), not a constraint
+                # the caller handles or a bug in a statement (that keeps its traceback)
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _REFUSED_WRITES:
+                    raise
+                self._log_write_failure(exc)
+                raise StoreWriteError(f"cannot write to the database: {exc}") from exc
+            finally:
+                self._writer_task = None
+
+    async def _roll_back(self) -> None:
+        try:
+            await self.conn.rollback()
+        except aiosqlite.Error as exc:  # the original error matters more; say both
+            log.error("rolling back a failed write failed too: %s", exc)
+
+    def _log_write_failure(self, exc: aiosqlite.Error) -> None:
+        """A line naming the cause, at most once a minute while it lasts (a full disk fails
+        write after write: a traceback for each would bury it)."""
+        now = time.monotonic()
+        last = self._write_error
+        if last and last[0] == str(exc) and now - last[1] < WRITE_FAILURE_LOG_INTERVAL:
+            self._unlogged_failures += 1
+            return
+        more = f" ({self._unlogged_failures} more writes failed)" if self._unlogged_failures else ""
+        log.error("cannot write to the database: %s%s", exc, more)
+        self._write_error = (str(exc), now)
+        self._unlogged_failures = 0
+
+    def _read_connection(self) -> aiosqlite.Connection | None:
+        """The writer inside its own transaction, else the reader (None: there is none)."""
+        if self._writer_task is not None and self._writer_task is asyncio.current_task():
+            return self.conn
+        return self._reader
+
+    @asynccontextmanager
+    async def _reading(self, sql: str, args=()) -> AsyncIterator[aiosqlite.Cursor]:
+        """A cursor over committed data only (or, inside `transaction()`, over its own)."""
+        conn = self._read_connection()
+        if conn is None:  # ":memory:" has no second connection: wait for the open write
+            async with self._write_lock, self.conn.execute(sql, args) as cur:
+                yield cur
+        else:
+            async with conn.execute(sql, args) as cur:
+                yield cur
+
+    async def _all(self, sql: str, args=()) -> list[aiosqlite.Row]:
+        """Every row, committed data only, in one round trip to the database thread."""
+        conn = self._read_connection()
+        if conn is None:
+            async with self._write_lock:
+                return list(await self.conn.execute_fetchall(sql, args))
+        return list(await conn.execute_fetchall(sql, args))
+
+    async def _one(self, sql: str, args=()) -> aiosqlite.Row | None:
+        async with self._reading(sql, args) as cur:
+            return await cur.fetchone()
+
+    async def _value(self, sql: str, args=()):
+        """The first column of the first row, or None."""
+        row = await self._one(sql, args)
+        return None if row is None else row[0]
 
     @classmethod
     async def open(cls, path: str | Path):
         """Open (creating folders and file as needed) and migrate to the newest schema."""
-        if str(path) != ":memory:":
-            path = Path(path)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                conn = await aiosqlite.connect(path)
-                await conn.execute("PRAGMA journal_mode=WAL")
-                await conn.execute("BEGIN IMMEDIATE")  # proves the file is writable
-                await conn.rollback()
-            except (OSError, aiosqlite.Error) as exc:
-                raise StoreError(f"cannot open DATABASE_PATH={path}: {exc}") from exc
-        else:
+        if str(path) == ":memory:":
             conn = await aiosqlite.connect(":memory:")
-        conn.row_factory = aiosqlite.Row
-        # fold(): case and accents ignored, as search compares words ("emile" finds "Émile")
-        await conn.create_function("fold", 1, _fold_or_null, deterministic=True)
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        store = cls(conn)
+            await _prepare(conn)
+            store = cls(conn)
+            await store._migrate_or_close(path)
+            return store
+        path = Path(path)
+        _check_path(path)
+        conn = None
         try:
-            await store.migrate()
+            conn = await aiosqlite.connect(path)
+            async with conn.execute("PRAGMA journal_mode=WAL") as cur:
+                (mode,) = await cur.fetchone()
+            if mode != "wal":  # readers and writers then wait for each other: slower, correct
+                log.warning("the database at %s cannot use WAL (journal mode %s)", path, mode)
+            await conn.execute("BEGIN IMMEDIATE")  # proves the file is writable
+            await conn.rollback()
+        except (OSError, aiosqlite.Error) as exc:
+            if conn is not None:
+                await conn.close()
+            raise StoreError(f"cannot open DATABASE_PATH={path}: {_reason(exc)}") from exc
+        await _prepare(conn)
+        store = cls(conn)
+        await store._migrate_or_close(path)
+        try:
+            # autocommit: each read sees the latest commit and holds no snapshot afterwards
+            reader = await aiosqlite.connect(path, isolation_level=None)
         except aiosqlite.Error as exc:
             await conn.close()
-            raise StoreError(f"cannot prepare the database at {path}: {exc}") from exc
+            raise StoreError(f"cannot open DATABASE_PATH={path}: {_reason(exc)}") from exc
+        await _prepare(reader)
+        await reader.execute("PRAGMA query_only=ON")
+        store._reader = reader
         return store
 
+    async def _migrate_or_close(self, path) -> None:
+        try:
+            await self.migrate()
+        except aiosqlite.Error as exc:
+            await self.conn.close()
+            raise StoreError(f"cannot prepare the database at {path}: {_reason(exc)}") from exc
+
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
         await self.conn.close()
 
     async def migrate(self) -> None:
@@ -80,9 +199,55 @@ class Database:
                 continue
             log.info("applying migration %s", name)
             # executescript commits first; wrap the script and the version bump in one transaction
-            await self.conn.executescript(
-                f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
+            try:
+                await self.conn.executescript(
+                    f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except aiosqlite.Error:
+                if self.conn.in_transaction:  # a failed script stops before its COMMIT
+                    await self.conn.rollback()
+                raise
+
+
+async def _prepare(conn: aiosqlite.Connection) -> None:
+    """What every connection needs, the writer's and the reader's alike."""
+    conn.row_factory = aiosqlite.Row
+    # fold(): case and accents ignored, as search compares words ("emile" finds "Émile")
+    await conn.create_function("fold", 1, _fold_or_null, deterministic=True)
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    await conn.execute("PRAGMA busy_timeout=5000")
+
+
+def _check_path(path: Path) -> None:
+    """Refuse, in plain words, a DATABASE_PATH that cannot hold the database."""
+    if path.is_dir():
+        raise StoreError(
+            f"DATABASE_PATH={path} is a directory; give a file in it, such as "
+            f"{path / 'gazette.sqlite3'}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise StoreError(f"DATABASE_PATH={path}: {exc.filename} is not a directory") from exc
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the directory of DATABASE_PATH={path}: {_reason(exc)}"
+        ) from exc
+    try:
+        with path.open("ab"):  # the operating system's own reason when it cannot be written
+            pass
+    except OSError as exc:
+        raise StoreError(f"cannot write DATABASE_PATH={path}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """sqlite's "file is not a database" and OSError's strerror, without the noise."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if "file is not a database" in str(exc):
+        return "the file is not an SQLite database (choose another path or move the file away)"
+    return str(exc) or type(exc).__name__
 
 
 def _fold_or_null(text: str | None) -> str | None:

@@ -155,7 +155,7 @@ class CommentQueries:
     # --- reading comments -----------------------------------------------------------
 
     async def due_comment_watches(self, now: float, limit: int) -> list[CommentWatch]:
-        async with self.conn.execute(
+        async with self._reading(
             "SELECT w.post_id, coalesce(p.wp_id, w.wp_id), w.source, w.etag, w.last_modified,"
             " w.full_read_at,"
             " w.failure_count, w.last_comment_at, p.link, p.comments_feed, p.published_at,"
@@ -477,7 +477,7 @@ class CommentQueries:
 
     async def due_mirrors(self, now: float, live_since: float, limit: int) -> list[DiscussionInfo]:
         """Open, live discussions with comments waiting to be posted or edited."""
-        async with self.conn.execute(
+        async with self._reading(
             f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
             " JOIN subscriptions s ON s.id = d.subscription_id"
             " WHERE d.mirror_due_at IS NOT NULL AND d.mirror_due_at <= ? AND d.state = 'open'"
@@ -488,7 +488,7 @@ class CommentQueries:
 
     async def mirror_items(self, discussion_id: int) -> list[MirrorItem]:
         """The discussion's comments not yet shown, or shown with an older text, in order."""
-        async with self.conn.execute(
+        async with self._reading(
             f"SELECT {_COMMENT_COLUMNS}, c.content_hash, m.message_id, m.content_hash, m.nonce,"
             " m.via_webhook, pc.author, pc.content_html, pc.link, pm.message_id, m.mirrored_at"
             " FROM discussions d JOIN comments c ON c.post_id = d.post_id"

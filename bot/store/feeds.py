@@ -139,7 +139,7 @@ class FeedQueries:
 
     async def due_feeds(self, now: float, limit: int) -> list[Feed]:
         """Feeds whose next check has come and that someone still follows."""
-        async with self.conn.execute(
+        async with self._reading(
             f"SELECT {_FEED_COLUMNS} FROM feeds WHERE next_check_at <= ?"
             " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)"
             " ORDER BY next_check_at LIMIT ?",
@@ -315,7 +315,7 @@ class FeedQueries:
     # --- posts ----------------------------------------------------------------------
 
     async def known_keys(self, feed_id: int) -> set[str]:
-        async with self.conn.execute(
+        async with self._reading(
             "SELECT entry_key FROM posts WHERE feed_id = ?", (feed_id,)
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
@@ -432,7 +432,7 @@ class FeedQueries:
     # --- deliveries -----------------------------------------------------------------
 
     async def due_deliveries(self, now: float, limit: int = 50) -> list[Delivery]:
-        async with self.conn.execute(
+        async with self._reading(
             "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
             " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
             " s.auto_archive_minutes, f.title, d.started_at FROM deliveries d"
