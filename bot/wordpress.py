@@ -209,8 +209,8 @@ async def _get_json(fetcher: _Fetcher, url: str, what: str) -> tuple[Any, dict[s
             payload = await asyncio.to_thread(_loads, result.body)
         else:
             payload = _loads(result.body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WordPressError(f"{what}: the answer is not JSON") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # deep nesting: Recursion
+        raise WordPressError(f"{what}: the answer is not JSON Gazette can read") from exc
     headers: dict[str, Any] = {}
     status = getattr(result, "status", 200)
     if isinstance(payload, dict) and "body" in payload and "status" in payload:

@@ -315,6 +315,8 @@ async def test_rest_errors_are_wordpress_errors(fetcher):
     async def handle(request: web.Request) -> web.Response:
         if request.path.startswith("/html"):
             return web.Response(text="<html>maintenance</html>", content_type="text/html")
+        if request.path.startswith("/deep"):  # json.loads recurses per level
+            return web.Response(text="[" * 100_000, content_type="application/json")
         return web.Response(status=500, text="boom")
 
     app = web.Application()
@@ -327,6 +329,8 @@ async def test_rest_errors_are_wordpress_errors(fetcher):
     try:
         with pytest.raises(WordPressError, match="not JSON"):
             await fetch_rest_comments(fetcher, base + "/html/wp-json/", 1)
+        with pytest.raises(WordPressError, match="not JSON"):
+            await fetch_rest_comments(fetcher, base + "/deep/wp-json/", 1)
         with pytest.raises(WordPressError, match="500") as info:
             async for _ in iter_rest_posts(fetcher, base + "/wp-json/"):
                 pass
