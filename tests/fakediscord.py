@@ -255,6 +255,8 @@ class Stall:
     #: Set (by the test) to let held answers go.
     release: asyncio.Event = field(default_factory=asyncio.Event)
     remaining: int = 1
+    #: Matching requests let through (answered at once) before the ones held.
+    skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -1177,10 +1179,11 @@ class FakeDiscord:
             headers["X-RateLimit-Global"] = "true"
         return self.fail(method, path_regex, 429, times=times, json=body, headers=headers)
 
-    def stall(self, method: str, path_regex: str, *, times: int = 1) -> Stall:
+    def stall(self, method: str, path_regex: str, *, times: int = 1, skip: int = 0) -> Stall:
         """Carry out the next ``times`` matching requests but hold their answers until
-        ``stall.release`` is set: for crashes between "Discord acted" and "bot knows"."""
-        stall = Stall(method.upper(), re.compile(path_regex), remaining=times)
+        ``stall.release`` is set: for crashes between "Discord acted" and "bot knows".
+        The first ``skip`` matching requests are answered as usual."""
+        stall = Stall(method.upper(), re.compile(path_regex), remaining=times, skip=skip)
         self._stalls.append(stall)
         return stall
 
@@ -2083,6 +2086,9 @@ class FakeDiscord:
         record.status = response.status
         for stall in self._stalls:
             if stall.matches(record.method, record.path):
+                if stall.skip > 0:
+                    stall.skip -= 1
+                    continue
                 stall.remaining -= 1
                 stall.reached.set()
                 await stall.release.wait()

@@ -1,0 +1,438 @@
+"""Crash test: `python -m bot` killed with SIGKILL at random moments while a blog streams posts
+and comments into a text, an announcement and a forum channel. Afterwards every post is
+announced once in each channel, with one thread (one forum post in the forum), and every
+approved comment is mirrored once into each of its discussions; nothing else is sent.
+
+The fake Discord and the WordPress-like blog live in this process and keep their state across
+the bot's lives; the bot is a real subprocess with its own database file, set up with
+`/feed add` over the wire. A life ends with SIGKILL at a moment chosen by a seeded RNG:
+
+* `random`: some seconds after the start (start-up, gateway, polling, sending);
+* `held`: the k-th write of the life is carried out by Discord, its answer held, and the bot
+  killed while it waits (Discord acted, the bot never heard back);
+* `after`: a few milliseconds after the k-th write was answered (the bot heard back and may
+  or may not have recorded it).
+
+Time runs faster than the bot's clocks: its loops tick every 15 s and a life lasts seconds,
+so before each start the test makes the feed and the followed posts' comments due, as the
+poll interval and the comment schedule would later. The last lives are left alone (stopped
+with SIGTERM once quiet) until everything published has been delivered.
+
+CRASH_KILLS (default 50) and CRASH_SEED (default: random, printed) reproduce a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import signal
+import sqlite3
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.store import Store
+from tests.fakediscord import DISCORD_EPOCH_MS, ChannelType, FakeDiscord, Stall
+from tests.httpserver import LocalSite
+from tests.test_discussion_wire import WPBlog, WPPost, history_imported
+
+ROOT = Path(__file__).resolve().parent.parent
+KILLS = int(os.environ.get("CRASH_KILLS", "50"))
+#: Writes that change what readers see: messages, threads, forum posts, webhook messages,
+#: crossposts, webhooks. Killing around them is what can lose or double something.
+WRITE = re.compile(
+    r"/channels/\d+/(messages(/\d+/(threads|crosspost))?|threads|webhooks)|/webhooks/\d+/[^/]+"
+)
+READY_LINE = "ready as"
+
+
+@dataclass
+class Life:
+    number: int
+    plan: str
+    log: Path
+    first_request: int  # index into fake.requests of the life's first request
+    started: float = field(default_factory=time.time)
+    ended: float = 0.0
+    outcome: str = ""
+
+    def describe(self) -> str:
+        return f"life {self.number} ({self.plan}; {self.outcome})"
+
+
+class CrashRun:
+    """The world of the test: fake Discord, blog, the bot's lives, and what each did."""
+
+    def __init__(self, fake: FakeDiscord, blog: WPBlog, workdir: Path, rng: random.Random):
+        self.fake = fake
+        self.blog = blog
+        self.workdir = workdir
+        self.db_path = workdir / "gazette.sqlite3"
+        self.rng = rng
+        self.guild = fake.add_guild("Readers")
+        self.text = fake.add_channel(self.guild, "blog", type=ChannelType.TEXT)
+        self.news = fake.add_channel(self.guild, "news", type=ChannelType.NEWS)
+        self.forum = fake.add_channel(self.guild, "articles", type=ChannelType.FORUM)
+        self.lives: list[Life] = []
+        self.comment_authors: dict[str, int] = {}  # "Reader n" -> blog comment id
+        self.history: set[int] = set()  # posts there before `/feed add`: owed to nobody
+        self.proc: asyncio.subprocess.Process | None = None
+
+    # --- the bot's lives --------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "DISCORD_TOKEN": self.fake.token,
+            "DISCORD_API_BASE": self.fake.api_base,
+            "DISCORD_GATEWAY_URL": self.fake.gateway_url,
+            "DATABASE_PATH": str(self.db_path),
+            "COMMAND_GUILD_ID": str(self.guild),
+            "ALLOW_PRIVATE_FEEDS": "true",
+            "POLL_INTERVAL": "10",
+            "LOG_LEVEL": "INFO",
+        }
+
+    async def start(self, plan: str) -> Life:
+        life = Life(
+            len(self.lives),
+            plan,
+            self.workdir / f"life-{len(self.lives):03d}.log",
+            first_request=len(self.fake.requests),
+        )
+        self.lives.append(life)
+        with open(life.log, "wb") as log:  # noqa: ASYNC230 (a local file, created at once)
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                cwd=self.workdir,
+                env=self.env(),
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        return life
+
+    def log_text(self, life: Life) -> str:
+        return life.log.read_text(errors="replace")
+
+    async def wait_ready(self, life: Life, within: float = 20.0) -> None:
+        deadline = time.monotonic() + within
+        while READY_LINE not in self.log_text(life):
+            if self.proc.returncode is not None:
+                raise AssertionError(f"the bot exited in {life.describe()}:\n{self.log_text(life)}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot was not ready in {life.describe()}")
+            await asyncio.sleep(0.05)
+
+    async def end(self, life: Life, sig: signal.Signals) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        code = await asyncio.wait_for(self.proc.wait(), 15)
+        life.ended = time.time()
+        expected = -signal.SIGKILL if sig == signal.SIGKILL else 0
+        if code != expected:
+            raise AssertionError(
+                f"the bot ended by itself (exit {code}) in {life.describe()}:\n"
+                + self.log_text(life)[-3000:]
+            )
+        life.outcome = "killed" if sig == signal.SIGKILL else "stopped"
+
+    def writes(self, life: Life) -> list:
+        return [
+            r
+            for r in self.fake.requests[life.first_request :]
+            if r.method == "POST" and WRITE.fullmatch(r.path)
+        ]
+
+    async def make_due(self, *, retry_failed: bool = False) -> None:
+        """What time would do between two lives: the feed and the comments are due again."""
+        store = await Store.open(self.db_path)
+        try:
+            for sub in await store.guild_subscriptions(self.guild):
+                await store.schedule_check(sub.feed_id, 0)
+                if retry_failed:
+                    await store.retry_subscription_now(sub.id)
+            await store.schedule_comment_checks(0)
+        finally:
+            await store.close()
+
+    # --- the blog's stream ------------------------------------------------------------
+
+    def publish_post(self) -> WPPost:
+        return self.blog.publish(f"Article {len(self.blog.posts) + 1}")
+
+    def publish_comment(self) -> None:
+        # comments go to recent articles
+        posts = [p for p in self.blog.posts.values() if p.id not in self.history][-6:]
+        if not posts:
+            return
+        post = self.rng.choice(posts)
+        earlier = self.blog.approved(post.id)
+        parent = self.rng.choice(earlier) if earlier and self.rng.random() < 0.3 else None
+        author = f"Reader {len(self.comment_authors) + 1}"
+        comment = self.blog.comment(
+            post, f"<p>{author} thinks about {post.title}.</p>", author=author, parent=parent
+        )
+        self.comment_authors[author] = comment.id
+
+    def stream(self) -> None:
+        """What the blog publishes between two lives."""
+        if self.rng.random() < 0.5:
+            self.publish_post()
+        for _ in range(self.rng.randint(0, 3)):
+            self.publish_comment()
+
+    # --- one life ending in SIGKILL ---------------------------------------------------
+
+    async def life_killed(self) -> None:
+        mode = self.rng.choices(["random", "held", "after"], weights=[25, 35, 40])[0]
+        k = self.rng.randint(1, 6)
+        delay = self.rng.uniform(0.2, 4.0)
+        jitter = self.rng.uniform(0.0, 0.015)
+        midlife = self.rng.uniform(0.0, 4.0)  # the blog publishes while the bot runs, too
+        plan = {
+            "random": f"killed {delay:.2f}s after start",
+            "held": f"killed while write {k} was answered late",
+            "after": f"killed {jitter * 1000:.0f}ms after write {k}",
+        }[mode]
+        self.stream()
+        await self.make_due()
+        stall: Stall | None = None
+        if mode == "held":
+            stall = self.fake.stall("POST", WRITE.pattern, skip=k - 1)
+        life = await self.start(plan)
+        publisher = asyncio.create_task(self._publish_later(midlife))
+        try:
+            if mode == "random":
+                await asyncio.sleep(delay)
+            elif mode == "held":
+                try:
+                    await asyncio.wait_for(stall.reached.wait(), 10)
+                except TimeoutError:
+                    life.plan += " (too few writes: killed after 10s)"
+            else:
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    done = self.writes(life)
+                    if len(done) >= k and done[k - 1].status:
+                        await asyncio.sleep(jitter)
+                        break
+                    await asyncio.sleep(0.002)
+                else:
+                    life.plan += " (too few writes: killed after 10s)"
+            await self.end(life, signal.SIGKILL)
+        finally:
+            publisher.cancel()
+            if stall is not None:
+                stall.remaining = 0
+                stall.release.set()
+
+    async def _publish_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self.rng.random() < 0.7:
+            self.publish_comment()
+        else:
+            self.publish_post()
+
+    # --- the last lives: left alone until everything is delivered ---------------------
+
+    async def life_calm(self) -> int:
+        """A life left alone until quiet; returns how many writes it made."""
+        await self.make_due(retry_failed=True)
+        life = await self.start("left alone, stopped with SIGTERM once quiet")
+        await self.wait_ready(life)
+        quiet_since, seen = time.monotonic(), 0
+        while time.monotonic() - quiet_since < 2.5:
+            await asyncio.sleep(0.1)
+            if len(self.writes(life)) != seen:
+                quiet_since, seen = time.monotonic(), len(self.writes(life))
+        await self.end(life, signal.SIGTERM)
+        return seen
+
+    # --- what Discord shows -----------------------------------------------------------
+
+    def life_of(self, message_id: int | str) -> str:
+        """The life a message was created in (by its snowflake's time)."""
+        at = ((int(message_id) >> 22) + DISCORD_EPOCH_MS) / 1000
+        for life in reversed(self.lives):
+            if life.started - 0.01 <= at:
+                return life.describe()
+        return "before the first life"
+
+    def _message_post(self, message: dict) -> str | None:
+        links = {self.blog.link(p): p.title for p in self.blog.posts.values()}  # history too
+        embeds = message.get("embeds") or []
+        return links.get(embeds[0].get("url")) if embeds else None
+
+    def _commenter(self, message: dict) -> str:
+        if message.get("webhook_id"):
+            return message["author"]["username"]
+        embeds = message.get("embeds") or [{}]
+        return (embeds[0].get("author") or {}).get("name", "?")
+
+    def audit(self) -> list[str]:
+        """Every way Discord differs from "each item exactly once"; empty when it holds."""
+        problems: list[str] = []
+        owed = [p for p in self.blog.posts.values() if p.id not in self.history]
+        titles = [p.title for p in owed]
+        expected_comments = {p.title: {c.author for c in self.blog.approved(p.id)} for p in owed}
+        bot = str(self.fake.bot_user_id)
+        for name, channel in (("#blog", self.text), ("#news", self.news)):
+            announced: dict[str, list[dict]] = defaultdict(list)
+            for message in self.fake.messages(channel):
+                title = self._message_post(message)
+                if title is None or message["author"]["id"] != bot:
+                    problems.append(
+                        f"{name}: unexpected message {message['id']} "
+                        f"{message['content'][:80]!r} from {self.life_of(message['id'])}"
+                    )
+                    continue
+                announced[title].append(message)
+            threads = {int(t["id"]): t for t in self.fake.threads(channel)}
+            for title in titles:
+                copies = announced.get(title, [])
+                self._count(problems, f"{name}: announcement of {title!r}", copies)
+                if channel == self.news:
+                    for message in copies:
+                        if not self.fake.is_published(int(message["id"])):
+                            problems.append(
+                                f"{name}: announcement of {title!r} never published (made in "
+                                f"{self.life_of(message['id'])})"
+                            )
+                on_post = [threads.pop(int(m["id"])) for m in copies if int(m["id"]) in threads]
+                self._count(problems, f"{name}: thread of {title!r}", on_post)
+                self._comments(problems, name, title, on_post, expected_comments[title])
+            for thread in threads.values():
+                problems.append(f"{name}: unexpected thread {thread['name']!r} ({thread['id']})")
+
+        posts_in_forum: dict[str, list[dict]] = defaultdict(list)
+        for thread in self.fake.threads(self.forum):
+            title = self._message_post(self.fake.message(int(thread["id"])))
+            if title is None:
+                problems.append(f"#articles: unexpected forum post {thread['name']!r}")
+            else:
+                posts_in_forum[title].append(thread)
+        for title in titles:
+            copies = posts_in_forum.get(title, [])
+            self._count(problems, f"#articles: forum post of {title!r}", copies)
+            self._comments(problems, "#articles", title, copies, expected_comments[title])
+        return problems
+
+    def _count(self, problems: list[str], what: str, copies: list[dict]) -> None:
+        if not copies:
+            problems.append(f"{what}: lost")
+        elif len(copies) > 1:
+            made = "; ".join(f"{c['id']} in {self.life_of(c['id'])}" for c in copies)
+            problems.append(f"{what}: {len(copies)} times ({made})")
+
+    def _comments(self, problems, name: str, title: str, threads, expected: set[str]) -> None:
+        """The post's comments across its threads in one channel: each exactly once."""
+        if not threads:
+            return  # the thread itself is already reported lost
+        shown: dict[str, list[dict]] = defaultdict(list)
+        for thread in threads:
+            for message in self.fake.messages(int(thread["id"])):
+                if message["id"] != thread["id"]:  # a forum post's own first message
+                    shown[self._commenter(message)].append(message)
+        for author in sorted(expected | set(shown), key=lambda a: (len(a), a)):
+            what = f"{name}: comment by {author} on {title!r}"
+            if author not in expected:
+                problems.append(f"{what}: not a comment of this post")
+            else:
+                self._count(problems, what, shown.get(author, []))
+
+    def database_notes(self) -> str:
+        """What the bot's outbox says about items not delivered (for failure messages)."""
+        with sqlite3.connect(self.db_path) as db:
+            rows = db.execute(
+                "SELECT p.title, s.channel_id, d.state, d.attempts, d.last_error, d.thread_id"
+                " FROM deliveries d JOIN posts p ON p.id = d.post_id"
+                " JOIN subscriptions s ON s.id = d.subscription_id"
+                " WHERE d.state != 'sent' OR d.last_error IS NOT NULL OR d.thread_id IS NULL"
+            ).fetchall()
+            failing = db.execute(
+                "SELECT p.title, s.channel_id, d.thread_id, d.last_error FROM discussions d"
+                " JOIN posts p ON p.id = d.post_id"
+                " JOIN subscriptions s ON s.id = d.subscription_id"
+                " WHERE d.last_error IS NOT NULL OR d.state != 'open'"
+                " OR d.mirror_due_at IS NOT NULL"
+            ).fetchall()
+        lines = [f"delivery {row}" for row in rows] + [f"discussion {row}" for row in failing]
+        return "\n".join(lines) or "(the outbox has nothing pending)"
+
+
+@pytest.fixture
+async def crash_run(tmp_path, capsys):
+    seed = int(os.environ.get("CRASH_SEED") or random.randrange(1 << 32))
+    with capsys.disabled():
+        print(f"\ncrash test: CRASH_SEED={seed} CRASH_KILLS={KILLS}, logs in {tmp_path}")
+    fake = FakeDiscord()
+    async with LocalSite() as site:
+        run = CrashRun(fake, WPBlog(site), tmp_path, random.Random(seed))
+        await fake.start()
+        try:
+            yield run
+        finally:
+            if run.proc is not None and run.proc.returncode is None:
+                run.proc.kill()
+                await run.proc.wait()
+            await fake.stop()
+    fake.assert_clean()
+
+
+async def test_sigkill_at_random_moments_loses_and_doubles_nothing(crash_run: CrashRun):
+    run = crash_run
+    started = time.monotonic()
+    run.publish_post()  # history: stored on `/feed add`, never announced
+
+    # set up over the wire, as an admin would
+    life = await run.start("set-up with /feed add, stopped with SIGTERM")
+    await run.wait_ready(life)
+    for channel in (run.text, run.news, run.forum):
+        result = await run.fake.invoke(
+            run.guild, run.text, "feed add", {"url": run.blog.feed_url, "channel": channel}
+        )
+        await history_imported(result)
+    await run.end(life, signal.SIGTERM)
+    run.history = set(run.blog.posts)
+
+    for _ in range(KILLS):
+        await run.life_killed()
+    killed = sum(life.outcome == "killed" for life in run.lives)
+
+    # left alone until nothing is missing, or nothing more comes; then once more, which
+    # must send nothing again
+    idle = 0
+    for _ in range(8):
+        idle = idle + 1 if await run.life_calm() == 0 else 0
+        if idle == 2 or not [p for p in run.audit() if p.endswith(": lost")]:
+            break
+    await run.life_calm()
+    problems = run.audit()
+
+    elapsed = time.monotonic() - started
+    owed = [p for p in run.blog.posts if p not in run.history]
+    comments = sum(len(run.blog.approved(p)) for p in owed)
+    summary = (
+        f"{killed} kills in {len(run.lives)} lives, {elapsed:.0f}s; "
+        f"{len(owed)} posts and {comments} comments published, "
+        f"{len(run.fake.requests)} requests to Discord"
+    )
+    print(summary)
+    assert killed >= KILLS
+    assert not problems, (
+        f"{summary}\n"
+        + "\n".join(problems)
+        + "\n\nthe lives:\n"
+        + "\n".join(f"  {life.describe()}" for life in run.lives)
+        + "\n\nthe bot's outbox:\n"
+        + run.database_notes()
+    )
