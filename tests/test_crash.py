@@ -1,24 +1,29 @@
 """Crash test: `python -m bot` killed with SIGKILL at random moments while a blog streams posts
 and comments into a text, an announcement and a forum channel. Afterwards every post is
-announced once in each channel, with one thread (one forum post in the forum), and every
-approved comment is mirrored once into each of its discussions; nothing else is sent.
+announced once in each channel, with one thread (one forum post in the forum), announcements
+are published, and every approved comment is mirrored once into each of its discussions;
+nothing else is sent.
 
 The fake Discord and the WordPress-like blog live in this process and keep their state across
 the bot's lives; the bot is a real subprocess with its own database file, set up with
-`/feed add` over the wire. A life ends with SIGKILL at a moment chosen by a seeded RNG:
+`/feed add` over the wire. Each life ends with SIGKILL at a moment chosen by a seeded RNG:
 
 * `random`: some seconds after the start (start-up, gateway, polling, sending);
-* `held`: the k-th write of the life is carried out by Discord, its answer held, and the bot
-  killed while it waits (Discord acted, the bot never heard back);
-* `after`: a few milliseconds after the k-th write was answered (the bot heard back and may
-  or may not have recorded it).
+* `held`: the k-th write of a kind (any, announcement, thread, publishing, forum post,
+  comment) is carried out by Discord, its answer held, and the bot killed while it waits;
+* `after`: a few milliseconds after such a write was answered (the bot heard back and may or
+  may not have recorded it).
 
 Time runs faster than the bot's clocks: its loops tick every 15 s and a life lasts seconds,
 so before each start the test makes the feed and the followed posts' comments due, as the
-poll interval and the comment schedule would later. The last lives are left alone (stopped
-with SIGTERM once quiet) until everything published has been delivered.
+poll interval and the comment schedule would later. The blog publishes no faster than the bot
+reads (its feed shows the newest 10). The last lives are left alone (stopped with SIGTERM once
+quiet) until everything published has been delivered, and once more to see nothing repeated.
+The run happens once; a test per kind of item reads its outcome. CRASH_KILLS (default 50) and
+CRASH_SEED (default: random, printed) reproduce a run: the seed fixes the kill plan and what
+the blog publishes, not the bot's timing.
 
-CRASH_KILLS (default 50) and CRASH_SEED (default: random, printed) reproduce a run.
+Below, single deliberate crashes at the places the run found (or cannot reach reliably).
 """
 
 from __future__ import annotations
@@ -56,7 +61,6 @@ PUBLISHED = "announcements published in the announcement channel"
 FORUM = "forum posts"
 COMMENT = "comments in every discussion"
 Problem = tuple[str, str]  # (kind, what)
-WAIT_FOR_WRITES = 6.0  # seconds a life is given to make the writes its kill waits for
 
 
 def write_kind(request, run: CrashRun) -> str:
@@ -225,9 +229,22 @@ class CrashRun:
 
     # --- one life ending in SIGKILL ---------------------------------------------------
 
+    def targets(self) -> dict[str, str]:
+        """The writes a kill can wait for, by what they do."""
+        posts_in = f"({self.text}|{self.news})"
+        return {
+            "any write": WRITE.pattern,
+            "comment via webhook": r"/webhooks/\d+/[^/]+",
+            "announcement": rf"/channels/{posts_in}/messages",
+            "thread": rf"/channels/{posts_in}/messages/\d+/threads",
+            "forum post": rf"/channels/{self.forum}/threads",
+            "publishing": rf"/channels/{self.news}/messages/\d+/crosspost",
+        }
+
     async def life_killed(self) -> None:
-        mode = self.rng.choices(["random", "held", "after"], weights=[25, 35, 40])[0]
-        k = self.rng.randint(1, 6)
+        mode = self.rng.choices(["random", "held", "after"], weights=[20, 40, 40])[0]
+        target = self.rng.choices(list(self.targets()), weights=[30, 30, 10, 10, 10, 10])[0]
+        k = self.rng.randint(1, 6 if target == "any write" else 2)
         delay = self.rng.uniform(0.2, 4.0)
         jitter = self.rng.uniform(0.0, 0.015)
         midlife = self.rng.uniform(0.0, 4.0)  # the blog publishes while the bot runs, too
@@ -235,21 +252,22 @@ class CrashRun:
         midlife_rng = random.Random(self.rng.random())
         plan = {
             "random": f"killed {delay:.2f}s after start",
-            "held": f"killed while write {k} was answered late",
-            "after": f"killed {jitter * 1000:.0f}ms after write {k}",
+            "held": f"killed while {target} {k} was answered late",
+            "after": f"killed {jitter * 1000:.0f}ms after {target} {k}",
         }[mode]
         self.stream()
         await self.make_due()
+        pattern = re.compile(self.targets()[target])
         stall: Stall | None = None
         if mode == "held":
-            stall = self.fake.stall("POST", WRITE.pattern, skip=k - 1)
+            stall = self.fake.stall("POST", pattern.pattern, skip=k - 1)
         life = await self.start(plan)
         publisher = asyncio.create_task(self._publish_later(midlife, midlife_rng))
         try:
             if mode == "random":
                 await asyncio.sleep(delay)
             else:
-                await self._until_write(life, k, jitter, stall)
+                await self._until_write(life, pattern, k, jitter, stall)
             await self.end(life, signal.SIGKILL)
         finally:
             publisher.cancel()
@@ -257,16 +275,24 @@ class CrashRun:
                 stall.remaining = 0
                 stall.release.set()
 
-    async def _until_write(self, life: Life, k: int, jitter: float, stall: Stall | None) -> None:
-        """Until the life's k-th write is held by `stall`, or was answered `jitter` s ago."""
-        deadline = time.monotonic() + WAIT_FOR_WRITES
+    async def _until_write(
+        self, life: Life, pattern: re.Pattern, k: int, jitter: float, stall: Stall | None
+    ) -> None:
+        """Until the life's k-th write matching `pattern` is held by `stall`, or was answered
+        `jitter` s ago; a life that makes no such write is killed 2 s after it is ready."""
+        deadline, next_look = time.monotonic() + 30, 0.0
         while True:
-            writes = self.writes(life)
+            writes = [w for w in self.writes(life) if pattern.fullmatch(w.path)]
             if len(writes) >= k and (stall.reached.is_set() if stall else writes[k - 1].status):
                 break
-            if time.monotonic() > deadline:
-                life.plan += f" (only {len(writes)} writes: killed after {WAIT_FOR_WRITES}s)"
+            now = time.monotonic()
+            if now > deadline:
+                life.plan += " (no such write: killed 2s after ready)"
                 return
+            if now >= next_look and deadline - now > 2.0:  # ready yet? (its log, now and then)
+                next_look = now + 0.05
+                if READY_LINE in self.log_text(life):
+                    deadline = now + 2.0
             await asyncio.sleep(0.002)  # the fake has no event for "answered"
         if stall is None:
             await asyncio.sleep(jitter)
