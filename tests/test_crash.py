@@ -12,7 +12,10 @@ the bot's lives; the bot is a real subprocess with its own database file, set up
 * `held`: the k-th write of a kind (any, announcement, thread, publishing, forum post,
   comment) is carried out by Discord, its answer held, and the bot killed while it waits;
 * `after`: a few milliseconds after such a write was answered (the bot heard back and may or
-  may not have recorded it).
+  may not have recorded it);
+* `dropped`: while sending such a write, which never reaches Discord.
+
+Some comments wait for moderation and are approved later, so they come after newer ones.
 
 Time runs faster than the bot's clocks: its loops tick every 15 s and a life lasts seconds,
 so before each start the test makes the feed and the followed posts' comments due, as the
@@ -107,7 +110,8 @@ class CrashRun:
         self.news = fake.add_channel(self.guild, "news", type=ChannelType.NEWS)
         self.forum = fake.add_channel(self.guild, "articles", type=ChannelType.FORUM)
         self.lives: list[Life] = []
-        self.comment_authors: dict[str, int] = {}  # "Reader n" -> blog comment id
+        self.comments_written = 0
+        self.in_moderation: list = []  # comments written, not approved yet
         self.history: set[int] = set()  # posts there before `/feed add`: owed to nobody
         self.stored_posts = 0  # posts in the bot's database when last looked
         self.followed: set[int] = set()  # channels where the blog is announced
@@ -208,11 +212,23 @@ class CrashRun:
         post = rng.choice(posts)
         earlier = self.blog.approved(post.id)
         parent = rng.choice(earlier) if earlier and rng.random() < 0.3 else None
-        author = f"Reader {len(self.comment_authors) + 1}"
+        self.comments_written += 1
+        author = f"Reader {self.comments_written}"
+        # some wait for moderation: approved later, they come after newer ones
+        approved = rng.random() > 0.15
         comment = self.blog.comment(
-            post, f"<p>{author} thinks about {post.title}.</p>", author=author, parent=parent
+            post,
+            f"<p>{author} thinks about {post.title}.</p>",
+            author=author,
+            parent=parent,
+            approved=approved,
         )
-        self.comment_authors[author] = comment.id
+        if not approved:
+            self.in_moderation.append(comment)
+
+    def approve(self, rng: random.Random) -> None:
+        if self.in_moderation:
+            self.in_moderation.pop(rng.randrange(len(self.in_moderation))).approved = True
 
     def room_for_a_post(self) -> bool:
         """The feed shows the newest 10 posts: a blog publishing faster than a crash-looping
@@ -226,6 +242,8 @@ class CrashRun:
             self.publish_post()
         for _ in range(self.rng.randint(0, 3)):
             self.publish_comment()
+        if self.rng.random() < 0.3:
+            self.approve(self.rng)
 
     # --- one life ending in SIGKILL ---------------------------------------------------
 
@@ -242,7 +260,7 @@ class CrashRun:
         }
 
     async def life_killed(self) -> None:
-        mode = self.rng.choices(["random", "held", "after"], weights=[20, 40, 40])[0]
+        mode = self.rng.choices(["random", "held", "after", "dropped"], [20, 30, 30, 20])[0]
         target = self.rng.choices(list(self.targets()), weights=[30, 30, 10, 10, 10, 10])[0]
         k = self.rng.randint(1, 6 if target == "any write" else 2)
         delay = self.rng.uniform(0.2, 4.0)
@@ -253,14 +271,15 @@ class CrashRun:
         plan = {
             "random": f"killed {delay:.2f}s after start",
             "held": f"killed while {target} {k} was answered late",
+            "dropped": f"killed while sending {target} {k}",
             "after": f"killed {jitter * 1000:.0f}ms after {target} {k}",
         }[mode]
         self.stream()
         await self.make_due()
         pattern = re.compile(self.targets()[target])
         stall: Stall | None = None
-        if mode == "held":
-            stall = self.fake.stall("POST", pattern.pattern, skip=k - 1)
+        if mode in ("held", "dropped"):
+            stall = self.fake.stall("POST", pattern.pattern, skip=k - 1, carry_out=mode == "held")
         life = await self.start(plan)
         publisher = asyncio.create_task(self._publish_later(midlife, midlife_rng))
         try:
@@ -357,6 +376,8 @@ class CrashRun:
         await self.set_up(self.text, self.news, self.forum)
         for _ in range(KILLS):
             await self.life_killed()
+        while self.in_moderation:
+            self.approve(self.rng)
         # a post without comments gets its thread only when one arrives (the test of a
         # crash before the thread, below): every post gets one, so that each has its thread
         for post in self.blog.posts.values():
@@ -464,11 +485,14 @@ class CrashRun:
         """The post's comments across its threads in one channel: each exactly once."""
         if not threads:
             return  # the thread itself is already reported lost
+        bot = str(self.fake.bot_user_id)
         shown: dict[str, list[dict]] = defaultdict(list)
         for thread in threads:
             for message in self.fake.messages(int(thread["id"])):
-                if message["id"] != thread["id"]:  # a forum post's own first message
-                    shown[self._commenter(message)].append(message)
+                if message["id"] == thread["id"]:  # a forum post's own first message
+                    continue
+                if message.get("webhook_id") or message["author"]["id"] == bot:
+                    shown[self._commenter(message)].append(message)  # not people talking
         for author in sorted(expected | set(shown), key=lambda a: (len(a), a)):
             what = f"{name}: comment by {author} on {title!r}"
             if author not in expected:
@@ -674,3 +698,48 @@ async def test_a_crash_after_creating_a_forum_post_does_not_post_it_again(small_
     await run.killed_at(rf"/channels/{run.forum}/threads", carry_out=True)
     await run.life_calm()
     assert not problems_of(run, FORUM)
+
+
+async def announced_with_comments(run: CrashRun, count: int, *, first_waits: bool = False):
+    """A post announced in #blog with `count` comments mirrored into its thread; with
+    `first_waits` the first comment is held for moderation. Returns (post, first comment)."""
+    await run.set_up(run.text)
+    post = run.publish_post()
+    first = run.blog.comment(post, "<p>First.</p>", author="Reader 1", approved=not first_waits)
+    for n in range(2, count + 1):
+        run.blog.comment(post, f"<p>Comment {n}.</p>", author=f"Reader {n}")
+    await run.life_calm()  # announced, its thread opened
+    await run.life_calm()  # its comments read and mirrored
+    assert not problems_of(run, COMMENT) and not problems_of(run, ANNOUNCEMENT)
+    return post, first
+
+
+@pytest.mark.xfail(
+    reason="needs i7-delivery: comment recovery (cogs/discussion.py Discussion._find_sent) "
+    "matches the link as a substring: #comment-1 is found in #comment-12's message",
+    strict=True,
+)
+async def test_a_comment_cut_short_by_a_crash_is_not_taken_for_another(small_run):
+    run = small_run
+    post, first = await announced_with_comments(run, 12, first_waits=True)
+    first.approved = True  # approved late: mirrored after #comment-12
+    await run.killed_at(r"/webhooks/\d+/[^/]+", carry_out=False)
+    await run.life_calm()
+    assert not problems_of(run, COMMENT)
+
+
+@pytest.mark.xfail(
+    reason="needs i7-delivery: comment recovery (cogs/discussion.py Discussion._find_sent) "
+    "looks only at the thread's last 50 messages; people talking meanwhile hide it",
+    strict=True,
+)
+async def test_a_comment_cut_short_by_a_crash_is_found_behind_60_messages(small_run):
+    run = small_run
+    post, _ = await announced_with_comments(run, 1)
+    run.blog.comment(post, "<p>Sent as the bot was killed.</p>", author="Reader 2")
+    await run.killed_at(r"/webhooks/\d+/[^/]+", carry_out=True)
+    [thread] = run.fake.threads(run.text)
+    for n in range(60):  # readers talk in the thread while the bot is down
+        run.fake.post_user_message(int(thread["id"]), f"chat {n}")
+    await run.life_calm()
+    assert not problems_of(run, COMMENT)
