@@ -48,7 +48,7 @@ import pytest
 from bot.store import Store
 from tests.fakediscord import DISCORD_EPOCH_MS, ChannelType, FakeDiscord, Stall
 from tests.httpserver import LocalSite
-from tests.test_discussion_wire import WPBlog, WPPost, history_imported
+from tests.test_discussion_wire import WPBlog, WPComment, WPPost, history_imported
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = int(os.environ.get("CRASH_KILLS", "50"))
@@ -88,7 +88,6 @@ class Life:
     log: Path
     first_request: int  # index into fake.requests of the life's first request
     started: float = field(default_factory=time.time)
-    ended: float = 0.0
     outcome: str = ""
     hit: str | None = None  # what the write the kill waited for did
 
@@ -111,7 +110,7 @@ class CrashRun:
         self.forum = fake.add_channel(self.guild, "articles", type=ChannelType.FORUM)
         self.lives: list[Life] = []
         self.comments_written = 0
-        self.in_moderation: list = []  # comments written, not approved yet
+        self.in_moderation: list[WPComment] = []  # comments written, not approved yet
         self.history: set[int] = set()  # posts there before `/feed add`: owed to nobody
         self.stored_posts = 0  # posts in the bot's database when last looked
         self.followed: set[int] = set()  # channels where the blog is announced
@@ -169,7 +168,6 @@ class CrashRun:
         if self.proc.returncode is None:
             self.proc.send_signal(sig)
         code = await asyncio.wait_for(self.proc.wait(), 15)
-        life.ended = time.time()
         expected = -signal.SIGKILL if sig == signal.SIGKILL else 0
         if code != expected:
             raise AssertionError(
