@@ -259,6 +259,11 @@ class Stall:
     #: Set (by the test) to let held answers go.
     release: asyncio.Event = field(default_factory=asyncio.Event)
     remaining: int = 1
+    #: Matching requests let through (answered at once) before the ones held.
+    skip: int = 0
+    #: False: the request is held *before* Discord acts on it and, once released, answered
+    #: 503 without acting: it never arrived (the client was killed as it sent it).
+    carry_out: bool = True
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -568,6 +573,11 @@ def _walk_components(components: Iterable[dict[str, Any]]) -> Iterator[dict[str,
             yield from _walk_components([comp["accessory"]])
 
 
+def _snowflake_time(snowflake: int) -> float:
+    """When a snowflake was made (Unix seconds)."""
+    return ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000
+
+
 def _snowflake_str(value: Any) -> str:
     """An id given as int, str or object with ``.id`` → wire string."""
     return str(getattr(value, "id", value))
@@ -591,6 +601,9 @@ class FakeDiscord:
     #: Seconds the bot has to answer an interaction before the callback gets 404 (code
     #: 10062, "Unknown interaction"), as on Discord (3 s). None disables the deadline.
     interaction_deadline: float | None = 3.0
+    #: Seconds Discord remembers a message's nonce for ``enforce_nonce`` (its docs: "the past
+    #: few minutes"): a send with the same nonce after that creates a second message.
+    nonce_window: float = 300.0
 
     def __init__(
         self, *, token: str = "fake-bot-token", bot_name: str = "Gazette", host: str = "127.0.0.1"
@@ -650,9 +663,6 @@ class FakeDiscord:
         self._message_requests: dict[int, dict[str, Any]] = {}
         self._nonces: dict[tuple[int, str], int] = {}
         self._nonce_times: dict[tuple[int, str], float] = {}
-        #: Seconds a nonce dedups a resend (Discord: "the past few minutes"); 0 simulates a
-        #: resend after the window, e.g. a bot that was down for a while.
-        self.nonce_window = 300.0
         self._webhooks: dict[int, dict[str, Any]] = {}
         self._global_commands: dict[str, dict[str, Any]] = {}
         self._guild_commands: dict[int, dict[str, dict[str, Any]]] = {}
@@ -1195,15 +1205,32 @@ class FakeDiscord:
             headers["X-RateLimit-Global"] = "true"
         return self.fail(method, path_regex, 429, times=times, json=body, headers=headers)
 
-    def stall(self, method: str, path_regex: str, *, times: int = 1) -> Stall:
+    def stall(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        times: int = 1,
+        skip: int = 0,
+        carry_out: bool = True,
+    ) -> Stall:
         """Carry out the next ``times`` matching requests but hold their answers until
-        ``stall.release`` is set: for crashes between "Discord acted" and "bot knows"."""
-        stall = Stall(method.upper(), re.compile(path_regex), remaining=times)
+        ``stall.release`` is set: for crashes between "Discord acted" and "bot knows".
+        The first ``skip`` matching requests are answered as usual. With ``carry_out=False``
+        the requests are held before Discord acts and never carried out (see Stall)."""
+        stall = Stall(
+            method.upper(), re.compile(path_regex), remaining=times, skip=skip, carry_out=carry_out
+        )
         self._stalls.append(stall)
         return stall
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def forget_nonces(self) -> None:
+        """As if ``nonce_window`` had passed: no earlier nonce deduplicates a send any more
+        (a bot that was down for longer than Discord remembers nonces)."""
+        self._nonces.clear()
 
     # ==================================================================================
     # Gateway
@@ -2097,14 +2124,27 @@ class FakeDiscord:
             files=files,
         )
         self.requests.append(record)
+        if await self._hold(record, carried_out=False):
+            record.status = 503
+            return _json_response({"message": "never reached Discord", "code": 0}, 503)
         response = await self._answer(request, record, body, files)
         record.status = response.status
+        await self._hold(record, carried_out=True)
+        return response
+
+    async def _hold(self, record: RecordedRequest, *, carried_out: bool) -> bool:
+        """Hold the request while a matching stall says so; whether one did."""
+        held = False
         for stall in self._stalls:
-            if stall.matches(record.method, record.path):
+            if stall.carry_out == carried_out and stall.matches(record.method, record.path):
+                if stall.skip > 0:
+                    stall.skip -= 1
+                    continue
                 stall.remaining -= 1
                 stall.reached.set()
                 await stall.release.wait()
-        return response
+                held = True
+        return held
 
     async def _answer(
         self, request: web.Request, record: RecordedRequest, body: Any, files: list[dict[str, Any]]
