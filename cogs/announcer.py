@@ -24,6 +24,10 @@ from .errors import ItemRefused, paced_round, send_plainly
 
 log = logging.getLogger(__name__)
 
+# Discord's error codes that say a follow-up was already done
+ALREADY_CROSSPOSTED = 40033
+THREAD_ALREADY_CREATED = 160004
+
 
 class DeliveryFailed(Exception):
     """A send that should be retried later; the message is shown in `/feed list`.
@@ -121,6 +125,7 @@ class Announcer(commands.Cog):
 
     async def deliver_due(self) -> int:
         """Send what is owed; channels run side by side so one failing channel holds up none."""
+        await self.finish_followups()
         due = await self.store.due_deliveries(time.time(), limit=100)
         # the intent, before any request: a delivery begun earlier may already be on Discord
         await self.store.begin_deliveries([d.id for d in due if d.started_at is None])
@@ -223,15 +228,43 @@ class Announcer(commands.Cog):
             raise DeliveryFailed(
                 f"Discord answered {exc.status}: {exc.text}", settled=400 <= exc.status < 500
             ) from exc
-        await self.store.mark_delivered(delivery.id, message.id)
+        followups = channel.is_news() or delivery.threads
+        await self.store.mark_delivered(delivery.id, message.id, followups_owed=followups)
         log.info("announced post %s in #%s", post.id, channel.name)
-        if channel.is_news():
+        if followups:
+            await self._follow_up(delivery, channel, message, post.title)
+
+    async def _follow_up(self, delivery: Delivery, channel, message, title: str) -> None:
+        """Publish the announcement and open its thread, each once: both are recorded as owed
+        with the send, so a crash in between is finished by the next round (Discord's
+        "already crossposted" / "thread already created" then say it was done)."""
+        try:
+            if channel.is_news():
+                try:
+                    await message.publish()
+                except discord.HTTPException as exc:
+                    if exc.code != ALREADY_CROSSPOSTED:
+                        log.warning("could not publish message %s: %s", message.id, exc)
+            if delivery.threads:
+                await self._open_thread(delivery, message, title)
+        finally:
+            await self.store.followups_done(delivery.id)
+
+    async def finish_followups(self) -> None:
+        """What a crash left undone after sending: publishing, threads."""
+        for delivery in await self.store.owed_followups():
+            post = await self.store.get_post(delivery.post_id)
             try:
-                await message.publish()
-            except discord.HTTPException as exc:
-                log.warning("could not publish message %s: %s", message.id, exc)
-        if delivery.threads:
-            await self._open_thread(delivery, message, post.title)
+                channel = await self._channel(delivery.channel_id)
+            except DeliveryFailed as exc:
+                log.info("follow-ups of post %s dropped: %s", delivery.post_id, exc)
+                await self.store.followups_done(delivery.id)
+                continue
+            if post is None or isinstance(channel, discord.ForumChannel):
+                await self.store.followups_done(delivery.id)
+                continue
+            message = channel.get_partial_message(delivery.message_id)
+            await self._follow_up(delivery, channel, message, post.title)
 
     async def _channel(self, channel_id: int):
         channel = self.bot.get_channel(channel_id)
@@ -246,12 +279,15 @@ class Announcer(commands.Cog):
         except discord.HTTPException as exc:
             raise DeliveryFailed(f"Discord answered {exc.status}: {exc.text}") from exc
 
-    async def _open_thread(self, delivery: Delivery, message: discord.Message, title: str) -> None:
+    async def _open_thread(self, delivery: Delivery, message, title: str) -> None:
         try:
             thread = await message.create_thread(
                 name=thread_name(title), auto_archive_duration=delivery.auto_archive_minutes
             )
         except discord.HTTPException as exc:
+            if exc.code == THREAD_ALREADY_CREATED:  # before a crash: its id is the message's
+                await self.store.set_delivery_thread(delivery.id, message.id)
+                return
             # the announcement stands; the discussion can still be opened later
             log.warning("could not open a thread on message %s: %s", message.id, exc)
             return

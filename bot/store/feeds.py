@@ -444,13 +444,20 @@ class FeedQueries:
             return [Delivery(*row) for row in await cur.fetchall()]
 
     async def mark_delivered(
-        self, delivery_id: int, message_id: int, thread_id: int | None = None
+        self,
+        delivery_id: int,
+        message_id: int,
+        thread_id: int | None = None,
+        *,
+        followups_owed: bool = False,
     ) -> None:
+        """The post is in the channel; `followups_owed`: publishing or its thread still to do
+        (see `owed_followups`)."""
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?,"
-                " last_error = NULL WHERE id = ?",
-                (message_id, thread_id, time.time(), delivery_id),
+                " last_error = NULL, followups_owed = ? WHERE id = ?",
+                (message_id, thread_id, time.time(), int(followups_owed), delivery_id),
             )
 
     async def set_delivery_thread(self, delivery_id: int, thread_id: int) -> None:
@@ -608,3 +615,23 @@ class FeedQueries:
             if found:
                 status.skipped = sum(count for count, _, _ in found)
                 status.skip_reason = max(found, key=lambda x: x[1] or 0)[2]
+
+    # --- what is owed after an announcement ---------------------------------------------
+
+    async def owed_followups(self, limit: int = 50) -> list[Delivery]:
+        """Sent announcements whose publishing or thread a crash left undone."""
+        async with self._reading(
+            "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
+            " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
+            " s.auto_archive_minutes, f.title, d.started_at FROM deliveries d"
+            " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
+            " WHERE d.followups_owed = 1 AND d.state = 'sent' ORDER BY d.id LIMIT ?",
+            (limit,),
+        ) as cur:
+            return [Delivery(*row) for row in await cur.fetchall()]
+
+    async def followups_done(self, delivery_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET followups_owed = 0 WHERE id = ?", (delivery_id,)
+            )
