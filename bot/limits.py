@@ -28,3 +28,10 @@ COMMENT_MAX_PAGES = 20  # REST pages of 100 comments
 BACKFILL_MAX_POSTS = 50_000
 BACKFILL_MAX_PAGES = 1_000
 BACKFILL_MAX_MB = 500
+
+# Reads of untrusted sites (feed checks, comment reads): a read still running after
+# SLOW_READ_AFTER seconds moves to a small pool of slots for slow sites, so slow sites
+# (a slowloris) queue among themselves and never take the slots of the others
+SLOW_READ_AFTER = 10.0
+MAX_SLOW_FEED_CHECKS = 4  # of the poller's slots
+MAX_SLOW_COMMENT_READS = 2  # of the comment watcher's slots

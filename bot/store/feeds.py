@@ -29,6 +29,7 @@ class SubscriptionStatus:
     failing_deliveries: int
     delivery_error: str | None
     poll_interval: int | None  # seconds; None follows POLL_INTERVAL
+    archived_silently: int = 0  # new posts archived unannounced, over the per-check cap
 
 
 _FEED_COLUMNS = (
@@ -285,7 +286,8 @@ class FeedQueries:
             "   AND d.state = 'pending' AND d.attempts > 0),"
             " (SELECT d.last_error FROM deliveries d WHERE d.subscription_id = s.id"
             "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1),"
-            " f.poll_interval"
+            " f.poll_interval,"
+            " s.archived_silently"
             " FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
             " WHERE s.guild_id = ? ORDER BY s.id",
             (guild_id,),
@@ -465,4 +467,13 @@ class FeedQueries:
                 "UPDATE deliveries SET next_attempt_at = 0 WHERE subscription_id = ?"
                 " AND state = 'pending'",
                 (subscription_id,),
+            )
+
+    async def count_archived_silently(self, feed_id: int, count: int) -> None:
+        """`count` new posts of the feed were archived without being announced (over the cap)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET archived_silently = archived_silently + ?"
+                " WHERE feed_id = ?",
+                (count, feed_id),
             )
