@@ -39,6 +39,7 @@ import feedparser
 
 from bot.feeds import entry_key
 from bot.fetch import FEED_ACCEPT, FetchError, HTTPStatusError, TooLarge
+from bot.limits import COMMENT_MAX_PAGES
 from bot.models import Entry
 from bot.text import one_line
 
@@ -533,18 +534,19 @@ def _rest_comment(c: dict) -> Comment | None:
     )
 
 
-async def fetch_rest_comments(
-    fetcher: _Fetcher, api_root: str, post_wp_id: int, *, after_id: int | None = None
-) -> list[Comment]:
-    """The post's approved comments (type "comment"), every page, oldest first.
+async def rest_comment_pages(
+    fetcher: _Fetcher, api_root: str, post_wp_id: int, *, max_pages: int = COMMENT_MAX_PAGES
+) -> AsyncIterator[list[Comment]]:
+    """The post's approved comments (type "comment"), one REST page of 100 at a time,
+    oldest first, `max_pages` pages at most.
 
-    after_id keeps only comments with a greater id. Beware: a comment held for moderation
-    keeps its (smaller) id when approved later, so a caller that must not miss such comments
-    should diff against the ids it has rather than pass after_id.
+    A post with more pages than that (a site may advertise 10,000) is read from its first
+    page and its newest ones, so the comments people write now keep coming through; what
+    is skipped is logged. Pages are yielded as they arrive, so a caller with a deadline
+    keeps what was read.
     """
-    comments: dict[int, Comment] = {}
-    page = 1
-    while page <= MAX_PAGES:
+    page, last, read = 1, None, 0
+    while read < max_pages:
         url = api_url(
             api_root,
             "wp/v2/comments",
@@ -563,23 +565,63 @@ async def fetch_rest_comments(
                 fetcher, url, f"WordPress comments of post {post_wp_id}"
             )
         except WordPressError as exc:
-            if exc.code == "rest_comment_invalid_page_number" or (exc.code or "").endswith(
-                "invalid_page_number"
-            ):
-                break
+            if (exc.code or "").endswith("invalid_page_number"):
+                return
             raise
+        read += 1
         if not isinstance(items, list):
             raise WordPressError(f"WordPress comments of post {post_wp_id}: not a list")
-        for item in items:
-            if isinstance(item, dict) and (c := _rest_comment(item)) is not None:
-                comments[c.id] = c  # a comment shifted across pages meanwhile: once only
+        yield [c for item in items if isinstance(item, dict) and (c := _rest_comment(item))]
         pages = _int(_header(headers, "X-WP-TotalPages"))
         if not items or (pages is not None and page >= pages):
-            break
+            return
         if pages is None and len(items) < MAX_PER_PAGE:
-            break
+            return
+        if page == 1 and pages is not None and pages > max_pages:
+            # the newest pages after the first, within the cap
+            last = pages
+            log.info(
+                "comments of post %s: %d pages advertised, reading the first and the newest"
+                " %d (COMMENT_MAX_PAGES)",
+                post_wp_id,
+                pages,
+                max_pages - 1,
+            )
+            page = pages - max_pages + 2
+            continue
         page += 1
-    result = sorted(comments.values(), key=lambda c: (c.published_at, c.id))
+    if last is None:
+        log.info(
+            "comments of post %s: stopped after %d pages (COMMENT_MAX_PAGES); the rest unread",
+            post_wp_id,
+            read,
+        )
+
+
+async def fetch_rest_comments(
+    fetcher: _Fetcher,
+    api_root: str,
+    post_wp_id: int,
+    *,
+    after_id: int | None = None,
+    max_pages: int = COMMENT_MAX_PAGES,
+) -> list[Comment]:
+    """The post's approved comments (type "comment"), `max_pages` pages at most
+    (see `rest_comment_pages`), oldest first.
+
+    after_id keeps only comments with a greater id. Beware: a comment held for moderation
+    keeps its (smaller) id when approved later, so a caller that must not miss such comments
+    should diff against the ids it has rather than pass after_id.
+    """
+    comments: dict[int, Comment] = {}
+    async for page in rest_comment_pages(fetcher, api_root, post_wp_id, max_pages=max_pages):
+        for c in page:
+            comments[c.id] = c  # a comment shifted across pages meanwhile: once only
+    return sorted_comments(comments.values(), after_id)
+
+
+def sorted_comments(comments: Iterable[Comment], after_id: int | None = None) -> list[Comment]:
+    result = sorted(comments, key=lambda c: (c.published_at, c.id))
     if after_id is not None:
         result = [c for c in result if c.id > after_id]
     return result
@@ -686,4 +728,5 @@ __all__ = [
     "find_rest_root",
     "iter_rest_posts",
     "parse_comment_feed",
+    "rest_comment_pages",
 ]

@@ -230,6 +230,10 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             )
             if status.feed_error:
                 lines.append(f"⚠️ Feed error: {status.feed_error}")
+            if status.archived_silently:
+                lines.append(
+                    f"{status.archived_silently} new posts archived silently (too many at once)"
+                )
             lines += await discussion_status(self.bot, sub)
             if status.failing_deliveries:
                 lines.append(
