@@ -39,7 +39,7 @@ import feedparser
 
 from bot.feeds import entry_key
 from bot.fetch import FEED_ACCEPT, FetchError, HTTPStatusError, TooLarge
-from bot.limits import COMMENT_MAX_PAGES
+from bot.limits import BACKFILL_MAX_PAGES, COMMENT_MAX_PAGES, MAX_DISCOVERY_CANDIDATES
 from bot.models import Entry
 from bot.text import one_line
 
@@ -49,7 +49,6 @@ API_REL = "https://api.w.org/"
 JSON_ACCEPT = "application/json, */*;q=0.5"
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 MAX_PER_PAGE = 100  # WordPress's cap for per_page
-MAX_PAGES = 10_000  # a safety stop against a server that never runs out of pages
 _SMALLER_PAGES = (50, 25, 10, 5, 1)  # per_page to fall back to when a page is too large
 
 _WS = re.compile(r"\s+")
@@ -265,12 +264,11 @@ async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
         for m in re.finditer(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", link_header):
             candidates.append(urljoin(page.url, m.group(1)))
         candidates += [urljoin(page.url, h) for h in _links_in_html(page.body)]
-    candidates += [urljoin(site, "wp-json/"), urljoin(site, "?rest_route=/")]
-    seen: set[str] = set()
-    for root in candidates:
-        if root in seen:
-            continue
-        seen.add(root)
+    # a handful at most (a page full of links must not turn into as many requests), the
+    # two places WordPress always answers included
+    defaults = [urljoin(site, "wp-json/"), urljoin(site, "?rest_route=/")]
+    linked = list(dict.fromkeys(candidates))[: MAX_DISCOVERY_CANDIDATES - len(defaults)]
+    for root in dict.fromkeys(linked + defaults):
         if await _looks_like_root(fetcher, root):
             return root
     return None
@@ -396,13 +394,22 @@ class RestPostPages:
 
     Oldest first (by id, so posts published meanwhile land at the end instead of shifting the
     pages). `total` (posts) and `total_pages` are known after the first page; `done` counts
-    the entries yielded so far.
+    the entries yielded so far. At most `max_pages` pages are read (a site may advertise
+    any number); each page is yielded as it arrives, none kept.
     """
 
-    def __init__(self, fetcher: _Fetcher, api_root: str, *, per_page: int = MAX_PER_PAGE):
+    def __init__(
+        self,
+        fetcher: _Fetcher,
+        api_root: str,
+        *,
+        per_page: int = MAX_PER_PAGE,
+        max_pages: int = BACKFILL_MAX_PAGES,
+    ):
         self.fetcher = fetcher
         self.api_root = api_root
         self.per_page = max(1, min(MAX_PER_PAGE, per_page))
+        self.max_pages = max_pages
         self.total: int | None = None
         self.total_pages: int | None = None
         self.done = 0
@@ -420,7 +427,7 @@ class RestPostPages:
 
     async def _pages(self) -> AsyncIterator[list[Entry]]:
         page = 1
-        while page <= MAX_PAGES:
+        while self.requests < self.max_pages:
             url = api_url(
                 self.api_root,
                 "wp/v2/posts",
@@ -469,7 +476,11 @@ class RestPostPages:
 
 
 def iter_rest_posts(
-    fetcher: _Fetcher, api_root: str, *, per_page: int = MAX_PER_PAGE
+    fetcher: _Fetcher,
+    api_root: str,
+    *,
+    per_page: int = MAX_PER_PAGE,
+    max_pages: int = BACKFILL_MAX_PAGES,
 ) -> RestPostPages:
     """Every published post of the site, page by page: `async for entries in ...`.
 
@@ -477,7 +488,7 @@ def iter_rest_posts(
     (resolved through `_embed`, else by id), featured image, excerpt and body. The returned
     object's `total` / `total_pages` show progress once the first page has arrived.
     """
-    return RestPostPages(fetcher, api_root, per_page=per_page)
+    return RestPostPages(fetcher, api_root, per_page=per_page, max_pages=max_pages)
 
 
 async def find_rest_post_id(fetcher: _Fetcher, api_root: str, link: str) -> int | None:

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Gazette
-from bot.backfill import Progress, backfill
+from bot.backfill import Progress, Quota, backfill
 from bot.errors import UserError
 from bot.models import Feed, Subscription
 from bot.render import render_announcement
@@ -45,6 +45,8 @@ def describe(progress: Progress) -> str:
     found = f"{progress.stored} older posts added to the archive ({progress.seen} read)"
     if progress.error:
         return f"⚠️ Importing the history stopped at {pages}: {progress.error}. {found}."
+    if progress.limit:
+        return f"⏹️ History import {progress.limit}: {found}."
     if progress.finished:
         return f"✅ History imported through {progress.source}: {found}."
     return f"⏳ Importing the history through {progress.source}: {pages}, {found}…"
@@ -171,7 +173,8 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                 log.info("could not show backfill progress: %s", exc)
 
         try:
-            await backfill(self.store, self.bot.fetcher, feed, show)
+            quota = Quota.from_settings(self.bot.settings)
+            await backfill(self.store, self.bot.fetcher, feed, show, quota)
         except Exception:
             log.exception("backfill of %s failed", feed.url)
             await show(Progress(finished=True, error="unexpected error (logged)"))
