@@ -53,7 +53,8 @@ class PollReport:
     polled: int = 0
     unchanged: int = 0
     failed: int = 0
-    new_posts: int = 0
+    new_posts: int = 0  # announced
+    archived_silently: int = 0  # new too, beyond MAX_ANNOUNCE_PER_POLL for their feed
     events: list[FeedEvent] = field(default_factory=list)
 
     def add(self, other: PollReport) -> None:
@@ -61,6 +62,7 @@ class PollReport:
         self.unchanged += other.unchanged
         self.failed += other.failed
         self.new_posts += other.new_posts
+        self.archived_silently += other.archived_silently
         self.events += other.events
 
 
@@ -168,9 +170,12 @@ class FeedPoller:
             stored=await self.store.count_posts(feed.id),
         )
 
-    async def store_new(self, feed_id: int, entries: list[Entry]) -> int:
+    async def store_new(
+        self, feed_id: int, entries: list[Entry], report: PollReport | None = None
+    ) -> int:
         """Store unseen entries; the newest few published recently are owed to every
-        subscription. Returns how many are announced.
+        subscription. Returns how many are announced (those archived silently are counted
+        in `report`).
 
         An entry dated long ago that shows up as new (a blog that moved and changed its
         guids, a feed glitch) goes to the archive without being announced, and so do those
@@ -196,6 +201,8 @@ class FeedPoller:
                     MAX_ANNOUNCE_PER_POLL,
                 )
                 await self.store.count_archived_silently(feed_id, len(silenced))
+                if report is not None:
+                    report.archived_silently += len(silenced)
         return len(await self.store.store_entries(feed_id, recent, announce=True))
 
     # --- checks ---------------------------------------------------------------------
@@ -288,7 +295,7 @@ class FeedPoller:
                 parsed = await asyncio.get_running_loop().run_in_executor(
                     self._parser, parse_feed, result.body, result.url, known
                 )
-                stored = await self.store_new(feed.id, parsed.entries)
+                stored = await self.store_new(feed.id, parsed.entries, report)
                 report.new_posts += stored
                 check.fetched = True
                 # validators dated this very second could hide a post behind a 304
