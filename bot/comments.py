@@ -26,6 +26,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from .batching import BatchWriter
 from .fetch import FEED_ACCEPT, FetchError, HTTPStatusError, trustworthy_validators
 from .limits import (
     COMMENT_MAX_PAGES,
@@ -183,9 +184,7 @@ class CommentWatcher:
         self.max_pages = max_pages
         self._slots = ReadSlots(max_concurrency, slow=max_slow, slow_after=slow_after)
         self._in_flight: dict[int, asyncio.Task] = {}  # post id -> its check
-        self._unrecorded: list[CommentCheck] = []
-        self._recording = asyncio.Lock()
-        self._results: dict[int, tuple[list[int], list[int]]] = {}  # recorded, not yet told
+        self._recorder = BatchWriter(self._record_batch)
         self._roots: dict[str, tuple[str | None, float]] = {}
         self._root_locks: dict[str, asyncio.Lock] = {}
 
@@ -244,6 +243,10 @@ class CommentWatcher:
         await asyncio.gather(*await self.start_due(limit=limit, on_recorded=add))
         return report
 
+    def in_flight(self) -> set[int]:
+        """Ids of the posts being read now (not due again until their read is recorded)."""
+        return set(self._in_flight)
+
     def cancel_checks(self) -> None:
         """Stop the reads in flight (shutting down); they are simply done again later."""
         for task in list(self._in_flight.values()):
@@ -274,15 +277,10 @@ class CommentWatcher:
                 log.exception("handling the comments of post %s failed", watch.post_id)
 
     async def _record(self, check: CommentCheck, report: CommentPollReport) -> None:
-        """Write one read; reads finishing meanwhile are written in the same transaction."""
+        """Write one read (with the reads finishing meanwhile, in one transaction)."""
         # no lock per post: the store diffs inside its write transaction, so two checks of
         # one post at once (a cycle and /discuss) still store each comment once
-        self._unrecorded.append(check)
-        async with self._recording:
-            if self._unrecorded:
-                batch, self._unrecorded = self._unrecorded, []
-                self._results.update(await self.store.record_comment_checks(batch))
-            new, edited = self._results.pop(check.post_id, ([], []))
+        new, edited = await self._recorder.write(check)
         if check.error is not None or check.source is None:
             return
         if not new and not edited:
@@ -291,6 +289,10 @@ class CommentWatcher:
         report.new_comments += len(new)
         report.edited_comments += len(edited)
         report.changed_posts.append(check.post_id)
+
+    async def _record_batch(self, checks: list[CommentCheck]) -> list[tuple[list[int], list[int]]]:
+        results = await self.store.record_comment_checks(checks)
+        return [results.get(check.post_id, ([], [])) for check in checks]
 
     async def _guarded(
         self, watch: CommentWatch, fetcher, report: CommentPollReport

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from .batching import BatchWriter
 from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
@@ -97,8 +98,7 @@ class FeedPoller:
         self.max_backoff = max_backoff
         self._slots = ReadSlots(max_concurrency, slow=max_slow, slow_after=slow_after)
         self._in_flight: dict[int, asyncio.Task] = {}  # feed id -> its check
-        self._unrecorded: list[FeedCheck] = []
-        self._recording = asyncio.Lock()
+        self._recorder = BatchWriter(self._record_batch)
         # One parsing thread: more would only fight the event loop for the GIL and stall it
         self._owns_parser = parse_pool is None
         self._parser = parse_pool or parse_thread()
@@ -250,7 +250,7 @@ class FeedPoller:
         report = PollReport()
         check = await self._poll_guarded(feed, report)
         try:
-            await self._record(check)
+            await self._recorder.write(check)  # with the checks finishing meanwhile
         except Exception:
             # the feed stays due: it is simply checked again (what it stored is kept)
             log.exception("recording the check of %s failed", feed.url)
@@ -261,14 +261,9 @@ class FeedPoller:
             except Exception:
                 log.exception("handling the check of %s failed", feed.url)
 
-    async def _record(self, check: FeedCheck) -> None:
-        """Write a check's outcome; checks finishing meanwhile are written in one go."""
-        self._unrecorded.append(check)
-        async with self._recording:
-            if not self._unrecorded:
-                return  # written with an earlier batch
-            batch, self._unrecorded = self._unrecorded, []
-            await self.store.record_checks(batch)
+    async def _record_batch(self, checks: list[FeedCheck]) -> list[None]:
+        await self.store.record_checks(checks)
+        return [None] * len(checks)
 
     async def _poll_guarded(self, feed: Feed, report: PollReport) -> FeedCheck:
         async with self._slots.hold(feed.id) as slot:

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from bot.backfill import Quota, backfill
+from bot.batching import BatchWriter
 from bot.comments import CommentWatcher
 from bot.fetch import Fetcher, create_session
 from bot.limits import COMMENT_MAX_PAGES, MAX_ANNOUNCE_PER_POLL, MAX_DISCOVERY_CANDIDATES
@@ -373,6 +374,50 @@ async def test_a_comment_read_past_its_deadline_keeps_what_it_read(store):
         assert len(await store.post_comments(hostile)) == 100  # the first page is kept
         assert len(await store.post_comments(healthy)) == 1
         assert (await store.get_comment_watch(hostile)).failure_count == 0
+
+
+async def test_a_post_still_being_read_is_not_read_again_and_holds_up_no_other(store):
+    async with LocalSite() as site, create_session(allow_private=True) as session:
+        api = HostileComments(site, hang_after_first=True)
+        hostile, healthy = await _watched_posts(store, site)
+        watcher = CommentWatcher(store, Fetcher(session))  # a minute to read: it hangs
+        read: list[int] = []
+
+        async def recorded(report) -> None:
+            read.append(report.checked)
+
+        try:
+            await watcher.start_due(on_recorded=recorded)
+            await eventually(lambda: read, within=30, what="the other post's read")
+            assert len(await store.post_comments(healthy)) == 1
+            await eventually(lambda: len(api.pages[1]) == 2, what="the hanging page asked")
+
+            await store.schedule_comment_checks(0)  # both due again
+            await watcher.start_due(on_recorded=recorded)
+            await eventually(lambda: len(read) == 2, within=30, what="the other post read again")
+            assert api.pages[1] == [1, 9_982] and watcher.in_flight() == {hostile}
+        finally:
+            watcher.cancel_checks()
+            await eventually(lambda: not watcher.in_flight(), what="the reads stopped")
+
+
+async def test_checks_finishing_together_are_written_together_and_fail_together():
+    written: list[list[int]] = []
+    fail = False
+
+    async def write(items: list[int]) -> list[int]:
+        await asyncio.sleep(0)
+        if fail:
+            raise OSError("disk full")
+        written.append(items)
+        return [item * 10 for item in items]
+
+    writer = BatchWriter(write)
+    assert await asyncio.gather(*(writer.write(n) for n in range(5))) == [0, 10, 20, 30, 40]
+    assert written == [[0], [1, 2, 3, 4]]  # the first alone, the others while it was written
+    fail = True
+    outcomes = await asyncio.gather(*(writer.write(n) for n in range(3)), return_exceptions=True)
+    assert all(isinstance(o, OSError) for o in outcomes)
 
 
 # =========================================================================== item 7: backfill
