@@ -172,7 +172,7 @@ async def test_many_slow_feeds_hold_only_the_slots_for_slow_sites(store):
             default_interval=60,
             max_concurrency=4,
             max_slow=1,
-            slow_after=0.3,
+            slow_after=2.0,  # far above a loopback answer, far below a trickle
         )
         healthy_done = asyncio.Event()
 
@@ -367,7 +367,7 @@ async def test_a_comment_read_past_its_deadline_keeps_what_it_read(store):
     async with LocalSite() as site, create_session(allow_private=True) as session:
         api = HostileComments(site, hang_after_first=True)
         hostile, healthy = await _watched_posts(store, site)
-        watcher = CommentWatcher(store, Fetcher(session), read_deadline=3.0)
+        watcher = CommentWatcher(store, Fetcher(session), read_deadline=5.0)
         report = await watcher.poll_due()
         assert api.pages[1][:2] == [1, 9_982]  # the second page never came
         assert (report.checked, report.failed) == (2, 0)
