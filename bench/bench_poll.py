@@ -70,7 +70,7 @@ async def timed(label: str, work, lag: LoopLag) -> float:
     extra = ""
     if isinstance(result, PollReport):
         extra = f"polled={result.polled} unchanged={result.unchanged} new={result.new_posts}"
-        extra += f" failed={result.failed}"
+        extra += f" archived_silently={result.archived_silently} failed={result.failed}"
     elif result is not None:
         extra = f"count={result}"
     print(

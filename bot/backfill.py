@@ -1,5 +1,9 @@
 """A blog's whole history into the archive: the WordPress REST API where the blog offers it,
-else the feed's older pages (`?paged=2`, `3`, …). Nothing backfilled is ever announced."""
+else the feed's older pages (`?paged=2`, `3`, …). Nothing backfilled is ever announced.
+
+Each backfill has a quota of pages, posts and megabytes read (BACKFILL_MAX_* settings, so
+that one blog cannot fill the disk for everyone); pages are stored as they arrive.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,41 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .feeds import FeedParseError, parse_feed
-from .fetch import Fetcher, FetchError, HTTPStatusError
+from .fetch import Fetcher, FetchError, FetchResult, HTTPStatusError
+from .limits import BACKFILL_MAX_MB, BACKFILL_MAX_PAGES, BACKFILL_MAX_POSTS
 from .models import Entry, Feed
 from .store import Store
 from .wordpress import WordPressError, find_rest_root, iter_rest_posts
 
 log = logging.getLogger(__name__)
 
-MAX_FEED_PAGES = 1000  # a stop for feeds that answer every page with the same entries
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """How much of one blog a backfill may read (defaults from bot/limits.py)."""
+
+    posts: int = BACKFILL_MAX_POSTS
+    pages: int = BACKFILL_MAX_PAGES
+    megabytes: int = BACKFILL_MAX_MB
+
+    @classmethod
+    def from_settings(cls, settings) -> Quota:
+        return cls(
+            settings.backfill_max_posts, settings.backfill_max_pages, settings.backfill_max_mb
+        )
+
+
+class _Metered:
+    """A fetcher that counts the bytes the blog sends (every request of the backfill)."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self.bytes = 0
+
+    async def get(self, url: str, **kwargs) -> FetchResult:
+        result = await self._fetcher.get(url, **kwargs)
+        self.bytes += len(result.body)
+        return result
 
 
 @dataclass(slots=True)
@@ -29,6 +60,7 @@ class Progress:
     stored: int = 0  # of which new to the archive
     finished: bool = False
     error: str | None = None
+    limit: str | None = None  # why a quota stopped it: "stopped at 1,000 pages, the ... limit"
 
 
 ProgressCallback = Callable[[Progress], Awaitable[None]]
@@ -45,11 +77,45 @@ def site_of(feed: Feed) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
+class _Budget:
+    """What is left of a backfill's quota, taken page by page."""
+
+    def __init__(self, quota: Quota, meter: _Metered) -> None:
+        self.quota = quota
+        self.meter = meter
+        self.pages = 0
+        self.posts = 0
+
+    def take(self, entries: list[Entry]) -> list[Entry]:
+        """A page arrived: its entries within the posts quota."""
+        self.pages += 1
+        entries = entries[: max(self.quota.posts - self.posts, 0)]
+        self.posts += len(entries)
+        return entries
+
+    def spent(self) -> str | None:
+        """Why no further page may be read, if a quota is used up."""
+        if self.posts >= self.quota.posts:
+            return f"stopped at {self.posts:,} posts, the BACKFILL_MAX_POSTS limit"
+        if self.pages >= self.quota.pages:
+            return f"stopped at {self.pages:,} pages, the BACKFILL_MAX_PAGES limit"
+        if self.meter.bytes >= self.quota.megabytes * 1024 * 1024:
+            return f"stopped at {self.quota.megabytes:,} MB read, the BACKFILL_MAX_MB limit"
+        return None
+
+
 async def backfill(
-    store: Store, fetcher: Fetcher, feed: Feed, on_progress: ProgressCallback | None = None
+    store: Store,
+    fetcher: Fetcher,
+    feed: Feed,
+    on_progress: ProgressCallback | None = None,
+    quota: Quota | None = None,
 ) -> Progress:
-    """Import every post the blog still publishes; returns the final progress."""
+    """Import every post the blog still publishes, within `quota`; returns the final
+    progress (`limit` says which quota stopped it, if one did)."""
     progress = Progress()
+    meter = _Metered(fetcher)
+    budget = _Budget(quota or Quota(), meter)
     # Posts newer than the newest one known are the poller's to announce, not history
     newest = await store.newest_published(feed.id)
 
@@ -63,41 +129,50 @@ async def backfill(
             await on_progress(progress)
 
     try:
-        root = await find_rest_root(fetcher, site_of(feed))
+        root = await find_rest_root(meter, site_of(feed))
         if root is not None:
             progress.source = "the WordPress REST API"
             try:
-                await _from_rest(store, fetcher, feed, root, progress, report, history)
+                await _from_rest(store, meter, feed, root, progress, report, history, budget)
             except WordPressError as exc:
                 # some hosts break REST half way; the feed pages still work
                 log.info("REST backfill of %s failed (%s); walking feed pages", feed.url, exc)
                 progress.source = "feed pages"
                 progress.pages = 0
                 progress.total_pages = None
-                await _from_feed_pages(store, fetcher, feed, progress, report, history)
+                await _from_feed_pages(store, meter, feed, progress, report, history, budget)
         else:
-            await _from_feed_pages(store, fetcher, feed, progress, report, history)
+            await _from_feed_pages(store, meter, feed, progress, report, history, budget)
     except (FetchError, FeedParseError, WordPressError) as exc:
         progress.error = str(exc)
+    if progress.limit:
+        log.info("backfill of %s %s", feed.url, progress.limit)
     progress.finished = True
     await report()
     await store.index_pending()
     return progress
 
 
-async def _from_rest(store, fetcher, feed, root, progress, report, history) -> None:
-    pages = iter_rest_posts(fetcher, root)
+async def _from_rest(store, fetcher, feed, root, progress, report, history, budget) -> None:
+    pages = iter_rest_posts(fetcher, root, max_pages=budget.quota.pages)
     async for entries in pages:
+        entries = budget.take(entries)
         progress.pages += 1
         progress.total_pages = pages.total_pages
         progress.seen += len(entries)
         progress.stored += len(await store.store_entries(feed.id, history(entries), announce=False))
         await report()
+        last = pages.total_pages is not None and progress.pages >= pages.total_pages
+        if not last and (why := budget.spent()):
+            progress.limit = why
+            return
 
 
-async def _from_feed_pages(store, fetcher, feed, progress, report, history) -> None:
+async def _from_feed_pages(store, fetcher, feed, progress, report, history, budget) -> None:
     known = await store.known_keys(feed.id)
-    for number in range(2, MAX_FEED_PAGES + 2):
+    number = 1
+    while not (why := budget.spent()):
+        number += 1
         try:
             result = await fetcher.get(page_url(feed.url, number))
         except HTTPStatusError as exc:
@@ -113,9 +188,11 @@ async def _from_feed_pages(store, fetcher, feed, progress, report, history) -> N
         keys = {entry.key for entry in parsed.entries}
         if not keys or keys <= known:
             return  # no older entries, or a blog that ignores ?paged and repeats page 1
+        entries = budget.take(parsed.entries)
         progress.pages += 1
-        progress.seen += len(parsed.entries)
-        stored = await store.store_entries(feed.id, history(parsed.entries), announce=False)
+        progress.seen += len(entries)
+        stored = await store.store_entries(feed.id, history(entries), announce=False)
         progress.stored += len(stored)
         known |= keys
         await report()
+    progress.limit = why

@@ -21,12 +21,19 @@ import logging
 import random
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from .batching import BatchWriter
 from .fetch import FEED_ACCEPT, FetchError, HTTPStatusError, trustworthy_validators
+from .limits import (
+    COMMENT_MAX_PAGES,
+    COMMENT_READ_DEADLINE,
+    MAX_SLOW_COMMENT_READS,
+    SLOW_READ_AFTER,
+)
 from .render import (
     cut,
     html_to_markdown,
@@ -36,17 +43,19 @@ from .render import (
     shown_timestamp,
     web_url,
 )
-from .store import Store
+from .slots import ReadSlots, Slot
+from .store import Store, StoreWriteError
 from .store.comments import CommentCheck, CommentWatch, StoredComment
 from .text import html_to_text, one_line
 from .wordpress import (
     Comment,
     RestUnavailable,
     WordPressError,
-    fetch_rest_comments,
     find_rest_post_id,
     find_rest_root,
     parse_comment_feed,
+    rest_comment_pages,
+    sorted_comments,
 )
 
 log = logging.getLogger(__name__)
@@ -120,6 +129,27 @@ class CommentPollReport:
     requests: int = 0  # HTTP requests made to blogs
     changed_posts: list[int] = field(default_factory=list)
 
+    def add(self, other: CommentPollReport) -> None:
+        self.checked += other.checked
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.retired += other.retired
+        self.new_comments += other.new_comments
+        self.edited_comments += other.edited_comments
+        self.requests += other.requests
+        self.changed_posts += other.changed_posts
+
+
+Recorded = Callable[[CommentPollReport], Awaitable[None]]  # told of each read once recorded
+
+
+@dataclass(slots=True)
+class _PartialRead:
+    """What a REST read has gathered so far (kept when its deadline ends it)."""
+
+    wp_id: int | None = None
+    comments: dict[int, Comment] = field(default_factory=dict)
+
 
 class _Counting:
     """A fetcher that counts the requests made through it."""
@@ -146,7 +176,10 @@ class CommentWatcher:
         include_pingbacks: bool = False,
         site_ttl: float = SITE_TTL,
         full_every: float = FULL_EVERY,
-        batch: int = 50,
+        max_slow: int = MAX_SLOW_COMMENT_READS,
+        slow_after: float = SLOW_READ_AFTER,
+        read_deadline: float = COMMENT_READ_DEADLINE,
+        max_pages: int = COMMENT_MAX_PAGES,
         parse_pool: Executor | None = None,  # None: asyncio's default threads
     ) -> None:
         self.store = store
@@ -158,8 +191,11 @@ class CommentWatcher:
         self.include_pingbacks = include_pingbacks
         self.site_ttl = site_ttl
         self.full_every = full_every
-        self.batch = batch
-        self._limit = asyncio.Semaphore(max_concurrency)
+        self.read_deadline = read_deadline
+        self.max_pages = max_pages
+        self._slots = ReadSlots(max_concurrency, slow=max_slow, slow_after=slow_after)
+        self._in_flight: dict[int, asyncio.Task] = {}  # post id -> its check
+        self._recorder = BatchWriter(self._record_batch)
         self._roots: dict[str, tuple[str | None, float]] = {}
         self._root_locks: dict[str, asyncio.Lock] = {}
 
@@ -184,31 +220,48 @@ class CommentWatcher:
 
     # --- cycles ---------------------------------------------------------------------
 
-    async def poll_due(self, *, limit: int = 1000) -> CommentPollReport:
-        """One cycle: every post whose check is due, `max_concurrency` at a time.
+    async def start_due(
+        self, *, limit: int = 1000, on_recorded: Recorded | None = None
+    ) -> list[asyncio.Task]:
+        """Start reading every post whose check is due and that is not being read.
 
-        Outcomes are written in batches (one transaction per `batch` posts) as they come,
-        so a slow blog holds up neither the others nor the mirroring of what was found.
+        Returns at once: each read runs in its own task (`max_concurrency` at a time, slow
+        sites in a few slots of their own, each within `read_deadline`), is recorded as soon
+        as it finishes, then `on_recorded` is called with that post's report. A post still
+        being read is skipped, so a slow blog holds up nothing but its own posts.
+        """
+        watches = await self.store.due_comment_watches(time.time(), limit + len(self._in_flight))
+        started = []
+        for watch in watches:
+            if watch.post_id in self._in_flight or len(started) >= limit:
+                continue
+            task = asyncio.create_task(self._check_and_record(watch, on_recorded))
+            self._in_flight[watch.post_id] = task
+            task.add_done_callback(lambda _, post=watch.post_id: self._in_flight.pop(post, None))
+            started.append(task)
+        return started
+
+    async def poll_due(self, *, limit: int = 1000) -> CommentPollReport:
+        """One whole cycle: start the due posts and wait until every read is recorded.
+
+        For tests and the benchmark; the bot's loop calls `start_due` and never waits.
         """
         report = CommentPollReport()
-        watches = await self.store.due_comment_watches(time.time(), limit)
-        if not watches:
-            return report
-        fetcher = _Counting(self.fetcher, report)
-        pending: list[CommentCheck] = []
-        tasks = [asyncio.ensure_future(self._guarded(w, fetcher, report)) for w in watches]
-        try:
-            for done in asyncio.as_completed(tasks):
-                pending.append(await done)
-                if len(pending) >= self.batch:
-                    await self._record(pending, report)
-                    pending = []
-            if pending:
-                await self._record(pending, report)
-        finally:
-            for task in tasks:
-                task.cancel()
+
+        async def add(one: CommentPollReport) -> None:
+            report.add(one)
+
+        await asyncio.gather(*await self.start_due(limit=limit, on_recorded=add))
         return report
+
+    def in_flight(self) -> set[int]:
+        """Ids of the posts being read now (not due again until their read is recorded)."""
+        return set(self._in_flight)
+
+    def cancel_checks(self) -> None:
+        """Stop the reads in flight (shutting down); they are simply done again later."""
+        for task in list(self._in_flight.values()):
+            task.cancel()
 
     async def check_post(self, post_id: int) -> CommentPollReport:
         """Read one post's comments now (a discussion was just opened)."""
@@ -216,27 +269,50 @@ class CommentWatcher:
         watch = await self.store.get_comment_watch(post_id)
         if watch is not None:
             check = await self._guarded(watch, _Counting(self.fetcher, report), report)
-            await self._record([check], report)
+            await self._record(check, report)
         return report
 
-    async def _record(self, checks: list[CommentCheck], report: CommentPollReport) -> None:
+    async def _check_and_record(self, watch: CommentWatch, on_recorded: Recorded | None) -> None:
+        report = CommentPollReport()
+        check = await self._guarded(watch, _Counting(self.fetcher, report), report)
+        try:
+            await self._record(check, report)
+        except StoreWriteError:
+            return  # logged by the store (once a minute); the post is simply read again
+        except Exception:
+            # the post stays due: it is simply read again (the store diffs what it has)
+            log.exception("recording the comments of post %s failed", watch.post_id)
+            return
+        if on_recorded is not None:
+            try:
+                await on_recorded(report)
+            except Exception:
+                log.exception("handling the comments of post %s failed", watch.post_id)
+
+    async def _record(self, check: CommentCheck, report: CommentPollReport) -> None:
+        """Write one read (with the reads finishing meanwhile, in one transaction)."""
         # no lock per post: the store diffs inside its write transaction, so two checks of
         # one post at once (a cycle and /discuss) still store each comment once
+        new, edited = await self._recorder.write(check)
+        if check.error is not None or check.source is None:
+            return
+        if not new and not edited:
+            report.unchanged += 1
+            return
+        report.new_comments += len(new)
+        report.edited_comments += len(edited)
+        report.changed_posts.append(check.post_id)
+
+    async def _record_batch(self, checks: list[CommentCheck]) -> list[tuple[list[int], list[int]]]:
         results = await self.store.record_comment_checks(checks)
-        for post_id, (new, edited) in results.items():
-            if not new and not edited:
-                report.unchanged += 1
-                continue
-            report.new_comments += len(new)
-            report.edited_comments += len(edited)
-            report.changed_posts.append(post_id)
+        return [results.get(check.post_id, ([], [])) for check in checks]
 
     async def _guarded(
         self, watch: CommentWatch, fetcher, report: CommentPollReport
     ) -> CommentCheck:
         try:
-            async with self._limit:
-                return await self._check(watch, fetcher, report)
+            async with self._slots.hold(site_of(watch) or watch.post_id) as slot:
+                return await self._check(watch, fetcher, report, slot)
         except Exception:
             # one broken post must never stop the others; it is retried later
             log.exception("reading the comments of post %s failed unexpectedly", watch.post_id)
@@ -245,14 +321,15 @@ class CommentWatcher:
                 watch.post_id, next_check_at=self.backoff(1), error="internal error"
             )
 
-    async def _check(self, watch: CommentWatch, fetcher, report: CommentPollReport):
+    async def _check(self, watch: CommentWatch, fetcher, report: CommentPollReport, slot: Slot):
         now = time.time()
         if watch.activity_at is None or watch.activity_at < self.live_since(now):
             report.retired += 1
             return CommentCheck(watch.post_id)  # no live discussion: not read any more
         report.checked += 1
         try:
-            source, comments, etag, last_modified, wp_id = await self._read(watch, fetcher)
+            read = await slot.read(self._read_in_time(watch, fetcher))
+            source, comments, etag, last_modified, wp_id = read
         except (WordPressError, FetchError) as exc:
             report.failed += 1
             cause = exc.__cause__ if isinstance(exc, WordPressError) else exc
@@ -293,8 +370,30 @@ class CommentWatcher:
 
     # --- reading --------------------------------------------------------------------
 
-    async def _read(self, watch: CommentWatch, fetcher):
-        """(source, comments or None when unchanged, etag, last_modified, wp_id)."""
+    async def _read_in_time(self, watch: CommentWatch, fetcher):
+        """`_read` within `read_deadline`; the REST pages read by then are kept."""
+        partial = _PartialRead()
+        try:
+            async with asyncio.timeout(self.read_deadline):
+                return await self._read(watch, fetcher, partial)
+        except TimeoutError:
+            if not partial.comments:
+                raise WordPressError(
+                    f"reading the comments took longer than {self.read_deadline:g} s"
+                ) from None
+            log.info(
+                "comments of post %s: read deadline (%g s) reached; keeping the %d comments read",
+                watch.post_id,
+                self.read_deadline,
+                len(partial.comments),
+            )
+            return "rest", sorted_comments(partial.comments.values()), None, None, partial.wp_id
+
+    async def _read(self, watch: CommentWatch, fetcher, partial: _PartialRead):
+        """(source, comments or None when unchanged, etag, last_modified, wp_id).
+
+        REST pages are collected in `partial` as they arrive (kept if the deadline ends it).
+        """
         site = site_of(watch)
         root = await self.rest_root(site, fetcher) if site else None
         problem: WordPressError | None = None
@@ -304,8 +403,12 @@ class CommentWatcher:
                 if wp_id is None and watch.post_link:
                     wp_id = await find_rest_post_id(fetcher, root, watch.post_link)
                 if wp_id is not None:
-                    comments = await fetch_rest_comments(fetcher, root, wp_id)
-                    return "rest", comments, None, None, wp_id
+                    partial.wp_id = wp_id
+                    pages = rest_comment_pages(fetcher, root, wp_id, max_pages=self.max_pages)
+                    async for page in pages:
+                        for comment in page:  # shifted across pages meanwhile: once only
+                            partial.comments[comment.id] = comment
+                    return "rest", sorted_comments(partial.comments.values()), None, None, wp_id
                 problem = NoCommentSource("the REST API does not know this post")
             except RestUnavailable as exc:
                 # switched off since we looked: the comment feed from now on

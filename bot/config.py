@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yarl
 
+from .limits import BACKFILL_MAX_MB, BACKFILL_MAX_PAGES, BACKFILL_MAX_POSTS
+
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_PATH = Path("data/gazette.sqlite3")
@@ -36,6 +38,9 @@ class Settings:
     discord_gateway_url: str = DEFAULT_GATEWAY_URL
     allow_private_feeds: bool = False
     comment_live_days: int = 14
+    backfill_max_posts: int = BACKFILL_MAX_POSTS
+    backfill_max_pages: int = BACKFILL_MAX_PAGES
+    backfill_max_mb: int = BACKFILL_MAX_MB
 
     def __post_init__(self) -> None:
         """Refuse what would only fail later, deep inside a library, with a traceback."""
@@ -90,6 +95,15 @@ class Settings:
             discord_gateway_url=get("DISCORD_GATEWAY_URL") or DEFAULT_GATEWAY_URL,
             allow_private_feeds=_bool(get("ALLOW_PRIVATE_FEEDS"), "ALLOW_PRIVATE_FEEDS"),
             comment_live_days=_int(get("COMMENT_LIVE_DAYS"), "COMMENT_LIVE_DAYS", 14, minimum=1),
+            backfill_max_posts=_int(
+                get("BACKFILL_MAX_POSTS"), "BACKFILL_MAX_POSTS", BACKFILL_MAX_POSTS, minimum=1
+            ),
+            backfill_max_pages=_int(
+                get("BACKFILL_MAX_PAGES"), "BACKFILL_MAX_PAGES", BACKFILL_MAX_PAGES, minimum=1
+            ),
+            backfill_max_mb=_int(
+                get("BACKFILL_MAX_MB"), "BACKFILL_MAX_MB", BACKFILL_MAX_MB, minimum=1
+            ),
         )
 
 

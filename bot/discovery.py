@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .feeds import FeedParseError, FeedRefused, parse_feed
 from .fetch import Fetcher, FetchError, FetchResult
+from .limits import MAX_DISCOVERY_CANDIDATES
 from .models import ParsedFeed
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,18 @@ async def discover(fetcher: Fetcher, url: str) -> Discovered:
     posts = [link.href for link in links if not link.is_comments]
     comments = [link.href for link in links if link.is_comments]
     fallback = _root_feed(result.url)
-    tried = {result.url}
-    # the page's own posts feeds, then WordPress's default place, then (last) comment feeds
-    for candidate in [*posts, fallback, *comments]:
-        if candidate in tried:
-            continue
-        tried.add(candidate)
+    # the page's own posts feeds, then WordPress's default place, then (last) comment feeds;
+    # a handful at most: a page listing 300 feeds must not make Gazette send 300 requests
+    ordered = [*posts[: MAX_DISCOVERY_CANDIDATES - 1], fallback, *posts, *comments]
+    candidates = [c for c in dict.fromkeys(ordered) if c != result.url]
+    if len(candidates) > MAX_DISCOVERY_CANDIDATES:
+        log.info(
+            "%s links to %d feeds; trying the first %d",
+            result.url,
+            len(candidates),
+            MAX_DISCOVERY_CANDIDATES,
+        )
+    for candidate in candidates[:MAX_DISCOVERY_CANDIDATES]:
         found = await _try_candidate(fetcher, candidate, guessed=candidate == fallback)
         if found is not None:
             return found

@@ -50,6 +50,12 @@ NONCE_WINDOW = 60.0  # seconds Discord surely dedups a resend by its nonce ("a f
 # Checks servers force on a shared feed ("check now" after /feed edit), whoever asks
 FORCED_CHECK_GAP = 60.0  # seconds between two forced checks of one feed
 
+# Reads of untrusted sites (feed checks, comment reads): a read still running after
+# SLOW_READ_AFTER seconds moves to a small pool of slots for slow sites, so slow sites
+# (a slowloris) queue among themselves and never take the slots of the others
+SLOW_READ_AFTER = 10.0
+MAX_SLOW_FEED_CHECKS = 4  # of the poller's slots
+MAX_SLOW_COMMENT_READS = 2  # of the comment watcher's slots
 
 # --------------------------------------------------------------------------- applying the caps
 

@@ -7,14 +7,18 @@ import hashlib
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from .batching import BatchWriter
 from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
+from .limits import MAX_ANNOUNCE_PER_POLL, MAX_SLOW_FEED_CHECKS, SLOW_READ_AFTER
 from .models import Entry, Feed, FeedCheck, Subscription
+from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,20 @@ class PollReport:
     polled: int = 0
     unchanged: int = 0
     failed: int = 0
-    new_posts: int = 0
+    new_posts: int = 0  # announced
+    archived_silently: int = 0  # new too, beyond MAX_ANNOUNCE_PER_POLL for their feed
     events: list[FeedEvent] = field(default_factory=list)
+
+    def add(self, other: PollReport) -> None:
+        self.polled += other.polled
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.new_posts += other.new_posts
+        self.archived_silently += other.archived_silently
+        self.events += other.events
+
+
+Recorded = Callable[[PollReport], Awaitable[None]]  # told of each check once it is recorded
 
 
 def parse_thread() -> ThreadPoolExecutor:
@@ -71,6 +87,8 @@ class FeedPoller:
         *,
         default_interval: float,
         max_concurrency: int = 32,
+        max_slow: int = MAX_SLOW_FEED_CHECKS,
+        slow_after: float = SLOW_READ_AFTER,
         max_backoff: float = MAX_BACKOFF,
         parse_pool: Executor | None = None,
     ) -> None:
@@ -78,12 +96,20 @@ class FeedPoller:
         self.fetcher = fetcher
         self.default_interval = default_interval
         self.max_backoff = max_backoff
-        self._limit = asyncio.Semaphore(max_concurrency)
+        self._slots = ReadSlots(max_concurrency, slow=max_slow, slow_after=slow_after)
+        self._in_flight: dict[int, asyncio.Task] = {}  # feed id -> its check
+        self._recorder = BatchWriter(self._record_batch)
         # One parsing thread: more would only fight the event loop for the GIL and stall it
         self._owns_parser = parse_pool is None
         self._parser = parse_pool or parse_thread()
 
+    def cancel_checks(self) -> None:
+        """Stop the checks in flight (shutting down); they are simply done again later."""
+        for task in list(self._in_flight.values()):
+            task.cancel()
+
     def close(self) -> None:
+        self.cancel_checks()
         if self._owns_parser:
             self._parser.shutdown(wait=False, cancel_futures=True)
 
@@ -145,36 +171,107 @@ class FeedPoller:
             stored=await self.store.count_posts(feed.id),
         )
 
-    async def store_new(self, feed_id: int, entries: list[Entry]) -> int:
-        """Store unseen entries; those published recently are owed to every subscription.
+    async def store_new(
+        self, feed_id: int, entries: list[Entry], report: PollReport | None = None
+    ) -> int:
+        """Store unseen entries; the newest few published recently are owed to every
+        subscription. Returns how many are announced (those archived silently are counted
+        in `report`).
 
         An entry dated long ago that shows up as new (a blog that moved and changed its
-        guids, a feed glitch) goes to the archive without being announced.
+        guids, a feed glitch) goes to the archive without being announced, and so do those
+        beyond MAX_ANNOUNCE_PER_POLL (a feed of 3,000 new items must not flood a channel):
+        they are counted, and `/feed list` shows the count.
         """
         cutoff = time.time() - MAX_ANNOUNCE_AGE
-        recent = [e for e in entries if e.published_at is None or e.published_at >= cutoff]
-        old = [e for e in entries if e.published_at is not None and e.published_at < cutoff]
+        unique = list({e.key: e for e in entries}.values())
+        recent = [e for e in unique if e.published_at is None or e.published_at >= cutoff]
+        old = [e for e in unique if e.published_at is not None and e.published_at < cutoff]
+        # newest first; an undated entry counts as just published
+        recent.sort(key=lambda e: e.published_at or float("inf"), reverse=True)
+        recent, beyond = recent[:MAX_ANNOUNCE_PER_POLL], recent[MAX_ANNOUNCE_PER_POLL:]
         if old:
             await self.store.store_entries(feed_id, old, announce=False)
+        if beyond:
+            silenced = await self.store.store_entries(feed_id, beyond, announce=False)
+            if silenced:
+                log.info(
+                    "feed %s: %d new posts archived without announcement (over %d per check)",
+                    feed_id,
+                    len(silenced),
+                    MAX_ANNOUNCE_PER_POLL,
+                )
+                await self.store.count_archived_silently(feed_id, len(silenced))
+                if report is not None:
+                    report.archived_silently += len(silenced)
         return len(await self.store.store_entries(feed_id, recent, announce=True))
 
-    async def poll_due(self, *, limit: int = 2000) -> PollReport:
-        """One cycle: every feed whose time has come, at most `max_concurrency` at once.
+    # --- checks ---------------------------------------------------------------------
 
-        New posts are stored feed by feed as they arrive; the bookkeeping of every check
-        (next check, validators, failures) is written once for the whole cycle.
+    def in_flight(self) -> set[int]:
+        """Ids of the feeds being checked now (not due again until their check is recorded)."""
+        return set(self._in_flight)
+
+    async def start_due(
+        self, *, limit: int = 2000, on_recorded: Recorded | None = None
+    ) -> list[asyncio.Task]:
+        """Start a check of every feed whose time has come and that is not being checked.
+
+        Returns at once: each check runs in its own task (at most `max_concurrency` fetching
+        at a time, slow sites in a few slots of their own), is recorded as soon as it
+        finishes, then `on_recorded` is called with that feed's report. A feed still in
+        flight is skipped, so a feed that trickles its answer holds up nothing but itself.
+        """
+        feeds = await self.store.due_feeds(time.time(), limit + len(self._in_flight))
+        started = []
+        for feed in feeds:
+            if feed.id in self._in_flight or len(started) >= limit:
+                continue
+            task = asyncio.create_task(self._check_and_record(feed, on_recorded))
+            self._in_flight[feed.id] = task
+            task.add_done_callback(lambda _, feed_id=feed.id: self._in_flight.pop(feed_id, None))
+            started.append(task)
+        return started
+
+    async def poll_due(self, *, limit: int = 2000) -> PollReport:
+        """One whole cycle: start the due feeds and wait until every check is recorded.
+
+        For tests and the benchmark; the bot's loop calls `start_due` and never waits.
         """
         report = PollReport()
-        feeds = await self.store.due_feeds(time.time(), limit)
-        if feeds:
-            checks = await asyncio.gather(*(self._poll_guarded(feed, report) for feed in feeds))
-            await self.store.record_checks(checks)
+
+        async def add(one: PollReport) -> None:
+            report.add(one)
+
+        tasks = await self.start_due(limit=limit, on_recorded=add)
+        await asyncio.gather(*tasks)
         return report
 
-    async def _poll_guarded(self, feed: Feed, report: PollReport) -> FeedCheck:
-        async with self._limit:
+    async def _check_and_record(self, feed: Feed, on_recorded: Recorded | None) -> None:
+        report = PollReport()
+        check = await self._poll_guarded(feed, report)
+        try:
+            await self._recorder.write(check)  # with the checks finishing meanwhile
+        except StoreWriteError:
+            return  # logged by the store (once a minute); the feed is simply checked again
+        except Exception:
+            # the feed stays due: it is simply checked again (what it stored is kept)
+            log.exception("recording the check of %s failed", feed.url)
+            return
+        if on_recorded is not None:
             try:
-                return await self.poll_feed(feed, report)
+                await on_recorded(report)
+            except Exception:
+                log.exception("handling the check of %s failed", feed.url)
+
+    async def _record_batch(self, checks: list[FeedCheck]) -> list[None]:
+        await self.store.record_checks(checks)
+        return [None] * len(checks)
+
+    async def _poll_guarded(self, feed: Feed, report: PollReport) -> FeedCheck:
+        async with self._slots.hold(feed.id) as slot:
+            try:
+                return await self.poll_feed(feed, report, slot)
             except StoreWriteError:
                 # our disk, not the blog: no failure counted, no notice; the store logged the
                 # cause, and the posts are stored at the next check (the feed stays unread)
@@ -184,13 +281,14 @@ class FeedPoller:
                 log.exception("polling %s failed unexpectedly", feed.url)
                 return self._failed(feed, "internal error", None, report)
 
-    async def poll_feed(self, feed: Feed, report: PollReport) -> FeedCheck:
+    async def poll_feed(
+        self, feed: Feed, report: PollReport, slot: Slot | None = None
+    ) -> FeedCheck:
         report.polled += 1
         check = FeedCheck(feed.id, next_check_at=self.next_check(feed.poll_interval))
         try:
-            result = await self.fetcher.get(
-                feed.url, etag=feed.etag, last_modified=feed.last_modified
-            )
+            fetch = self.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+            result = await (slot.read(fetch) if slot is not None else fetch)
             digest = body_hash(result.body) if result.status == 200 else None
             if result.status == 304 or digest == feed.body_hash:
                 report.unchanged += 1
@@ -199,8 +297,8 @@ class FeedPoller:
                 parsed = await asyncio.get_running_loop().run_in_executor(
                     self._parser, parse_feed, result.body, result.url, known
                 )
-                stored = await self.store_new(feed.id, parsed.entries)
-                report.new_posts += stored  # not `+= await`: other feeds add meanwhile
+                stored = await self.store_new(feed.id, parsed.entries, report)
+                report.new_posts += stored
                 check.fetched = True
                 # validators dated this very second could hide a post behind a 304
                 if trustworthy_validators(result.last_modified):

@@ -37,7 +37,15 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 
 from bot.feeds import FeedParseError, entry_key, parse_document
 from bot.fetch import FEED_ACCEPT, FetchError, HTTPStatusError, TooLarge
-from bot.limits import MAX_COMMENT_HTML, MAX_TITLE, clamp_comment, clamp_entry
+from bot.limits import (
+    BACKFILL_MAX_PAGES,
+    COMMENT_MAX_PAGES,
+    MAX_COMMENT_HTML,
+    MAX_DISCOVERY_CANDIDATES,
+    MAX_TITLE,
+    clamp_comment,
+    clamp_entry,
+)
 from bot.models import Entry
 from bot.text import one_line
 
@@ -47,7 +55,6 @@ API_REL = "https://api.w.org/"
 JSON_ACCEPT = "application/json, */*;q=0.5"
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 MAX_PER_PAGE = 100  # WordPress's cap for per_page
-MAX_PAGES = 10_000  # a safety stop against a server that never runs out of pages
 _SMALLER_PAGES = (50, 25, 10, 5, 1)  # per_page to fall back to when a page is too large
 
 _WS = re.compile(r"\s+")
@@ -274,12 +281,11 @@ async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
         for m in re.finditer(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", link_header):
             candidates.append(urljoin(page.url, m.group(1)))
         candidates += [urljoin(page.url, h) for h in _links_in_html(page.body)]
-    candidates += [urljoin(site, "wp-json/"), urljoin(site, "?rest_route=/")]
-    seen: set[str] = set()
-    for root in candidates:
-        if root in seen:
-            continue
-        seen.add(root)
+    # a handful at most (a page full of links must not turn into as many requests), the
+    # two places WordPress always answers included
+    defaults = [urljoin(site, "wp-json/"), urljoin(site, "?rest_route=/")]
+    linked = list(dict.fromkeys(candidates))[: MAX_DISCOVERY_CANDIDATES - len(defaults)]
+    for root in dict.fromkeys(linked + defaults):
         if await _looks_like_root(fetcher, root):
             return root
     return None
@@ -417,13 +423,22 @@ class RestPostPages:
 
     Oldest first (by id, so posts published meanwhile land at the end instead of shifting the
     pages). `total` (posts) and `total_pages` are known after the first page; `done` counts
-    the entries yielded so far.
+    the entries yielded so far. At most `max_pages` pages are read (a site may advertise
+    any number); each page is yielded as it arrives, none kept.
     """
 
-    def __init__(self, fetcher: _Fetcher, api_root: str, *, per_page: int = MAX_PER_PAGE):
+    def __init__(
+        self,
+        fetcher: _Fetcher,
+        api_root: str,
+        *,
+        per_page: int = MAX_PER_PAGE,
+        max_pages: int = BACKFILL_MAX_PAGES,
+    ):
         self.fetcher = fetcher
         self.api_root = api_root
         self.per_page = max(1, min(MAX_PER_PAGE, per_page))
+        self.max_pages = max_pages
         self.total: int | None = None
         self.total_pages: int | None = None
         self.done = 0
@@ -441,7 +456,7 @@ class RestPostPages:
 
     async def _pages(self) -> AsyncIterator[list[Entry]]:
         page = 1
-        while page <= MAX_PAGES:
+        while self.requests < self.max_pages:
             url = api_url(
                 self.api_root,
                 "wp/v2/posts",
@@ -490,7 +505,11 @@ class RestPostPages:
 
 
 def iter_rest_posts(
-    fetcher: _Fetcher, api_root: str, *, per_page: int = MAX_PER_PAGE
+    fetcher: _Fetcher,
+    api_root: str,
+    *,
+    per_page: int = MAX_PER_PAGE,
+    max_pages: int = BACKFILL_MAX_PAGES,
 ) -> RestPostPages:
     """Every published post of the site, page by page: `async for entries in ...`.
 
@@ -498,7 +517,7 @@ def iter_rest_posts(
     (resolved through `_embed`, else by id), featured image, excerpt and body. The returned
     object's `total` / `total_pages` show progress once the first page has arrived.
     """
-    return RestPostPages(fetcher, api_root, per_page=per_page)
+    return RestPostPages(fetcher, api_root, per_page=per_page, max_pages=max_pages)
 
 
 async def find_rest_post_id(fetcher: _Fetcher, api_root: str, link: str) -> int | None:
@@ -557,18 +576,19 @@ def _rest_comment(c: dict) -> Comment | None:
     return clamp_comment(comment)
 
 
-async def fetch_rest_comments(
-    fetcher: _Fetcher, api_root: str, post_wp_id: int, *, after_id: int | None = None
-) -> list[Comment]:
-    """The post's approved comments (type "comment"), every page, oldest first.
+async def rest_comment_pages(
+    fetcher: _Fetcher, api_root: str, post_wp_id: int, *, max_pages: int = COMMENT_MAX_PAGES
+) -> AsyncIterator[list[Comment]]:
+    """The post's approved comments (type "comment"), one REST page of 100 at a time,
+    oldest first, `max_pages` pages at most.
 
-    after_id keeps only comments with a greater id. Beware: a comment held for moderation
-    keeps its (smaller) id when approved later, so a caller that must not miss such comments
-    should diff against the ids it has rather than pass after_id.
+    A post with more pages than that (a site may advertise 10,000) is read from its first
+    page and its newest ones, so the comments people write now keep coming through; what
+    is skipped is logged. Pages are yielded as they arrive, so a caller with a deadline
+    keeps what was read.
     """
-    comments: dict[int, Comment] = {}
-    page = 1
-    while page <= MAX_PAGES:
+    page, last, read = 1, None, 0
+    while read < max_pages:
         url = api_url(
             api_root,
             "wp/v2/comments",
@@ -587,23 +607,63 @@ async def fetch_rest_comments(
                 fetcher, url, f"WordPress comments of post {post_wp_id}"
             )
         except WordPressError as exc:
-            if exc.code == "rest_comment_invalid_page_number" or (exc.code or "").endswith(
-                "invalid_page_number"
-            ):
-                break
+            if (exc.code or "").endswith("invalid_page_number"):
+                return
             raise
+        read += 1
         if not isinstance(items, list):
             raise WordPressError(f"WordPress comments of post {post_wp_id}: not a list")
-        for item in items:
-            if isinstance(item, dict) and (c := _rest_comment(item)) is not None:
-                comments[c.id] = c  # a comment shifted across pages meanwhile: once only
+        yield [c for item in items if isinstance(item, dict) and (c := _rest_comment(item))]
         pages = _int(_header(headers, "X-WP-TotalPages"))
         if not items or (pages is not None and page >= pages):
-            break
+            return
         if pages is None and len(items) < MAX_PER_PAGE:
-            break
+            return
+        if page == 1 and pages is not None and pages > max_pages:
+            # the newest pages after the first, within the cap
+            last = pages
+            log.info(
+                "comments of post %s: %d pages advertised, reading the first and the newest"
+                " %d (COMMENT_MAX_PAGES)",
+                post_wp_id,
+                pages,
+                max_pages - 1,
+            )
+            page = pages - max_pages + 2
+            continue
         page += 1
-    result = sorted(comments.values(), key=lambda c: (c.published_at, c.id))
+    if last is None:
+        log.info(
+            "comments of post %s: stopped after %d pages (COMMENT_MAX_PAGES); the rest unread",
+            post_wp_id,
+            read,
+        )
+
+
+async def fetch_rest_comments(
+    fetcher: _Fetcher,
+    api_root: str,
+    post_wp_id: int,
+    *,
+    after_id: int | None = None,
+    max_pages: int = COMMENT_MAX_PAGES,
+) -> list[Comment]:
+    """The post's approved comments (type "comment"), `max_pages` pages at most
+    (see `rest_comment_pages`), oldest first.
+
+    after_id keeps only comments with a greater id. Beware: a comment held for moderation
+    keeps its (smaller) id when approved later, so a caller that must not miss such comments
+    should diff against the ids it has rather than pass after_id.
+    """
+    comments: dict[int, Comment] = {}
+    async for page in rest_comment_pages(fetcher, api_root, post_wp_id, max_pages=max_pages):
+        for c in page:
+            comments[c.id] = c  # a comment shifted across pages meanwhile: once only
+    return sorted_comments(comments.values(), after_id)
+
+
+def sorted_comments(comments: Iterable[Comment], after_id: int | None = None) -> list[Comment]:
+    result = sorted(comments, key=lambda c: (c.published_at, c.id))
     if after_id is not None:
         result = [c for c in result if c.id > after_id]
     return result
@@ -717,4 +777,5 @@ __all__ = [
     "find_rest_root",
     "iter_rest_posts",
     "parse_comment_feed",
+    "rest_comment_pages",
 ]

@@ -15,7 +15,7 @@ from discord.ext import commands, tasks
 from bot.app import Gazette
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
 from bot.models import Delivery
-from bot.poller import FeedEvent
+from bot.poller import FeedEvent, PollReport
 from bot.render import inline_markdown, render_announcement, thread_name
 from bot.store import StoreWriteError
 
@@ -47,6 +47,7 @@ class Announcer(commands.Cog):
         self.store = bot.store
         self.timing = bot.timing
         self._outbox_dirty = asyncio.Event()
+        self._index_wanted = False
 
     async def cog_load(self) -> None:
         self.poll_loop.change_interval(seconds=self.timing.poll_tick)
@@ -56,6 +57,7 @@ class Announcer(commands.Cog):
     async def cog_unload(self) -> None:
         self.poll_loop.cancel()
         self.delivery_loop.cancel()
+        self.bot.poller.cancel_checks()
 
     # --- polling --------------------------------------------------------------------
 
@@ -63,18 +65,25 @@ class Announcer(commands.Cog):
     async def poll_loop(self) -> None:
         # an exception escaping a tasks.loop ends it for good: nothing may escape
         try:
-            report = await self.bot.poller.poll_due()
-            if report.new_posts:
-                self._outbox_dirty.set()
-            for event in report.events:
-                await self.tell_followers(event)
-            if report.new_posts:
+            # starts the due feeds and returns: each check is handled by `_checked` when it
+            # is recorded, so a slow feed holds up nobody (it is not due while in flight)
+            await self.bot.poller.start_due(on_recorded=self._checked)
+            if self._index_wanted:
                 # searchable now rather than at the next search; after the announcements
+                self._index_wanted = False
                 await self.store.index_pending()
         except StoreWriteError as exc:  # the store logs the cause; no traceback each tick
             log.debug("poll cycle stopped: %s", exc)
         except Exception:
             log.exception("poll cycle failed")
+
+    async def _checked(self, report: PollReport) -> None:
+        """One feed's check was recorded: deliver its new posts now, tell of its state."""
+        if report.new_posts:
+            self._outbox_dirty.set()
+            self._index_wanted = True
+        for event in report.events:
+            await self.tell_followers(event)
 
     @poll_loop.before_loop
     async def _before_poll(self) -> None:

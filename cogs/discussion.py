@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
-from bot.comments import CommentWatcher, RenderedComment, render_comment
+from bot.comments import CommentPollReport, CommentWatcher, RenderedComment, render_comment
 from bot.errors import UserError
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS
 from bot.models import Post, Subscription
@@ -166,6 +166,7 @@ class Discussion(commands.Cog):
     async def cog_unload(self) -> None:
         self.comment_loop.cancel()
         self.mirror_loop.cancel()
+        self.watcher.cancel_checks()
         for task in self._tasks:
             task.cancel()
 
@@ -173,26 +174,19 @@ class Discussion(commands.Cog):
 
     @tasks.loop(seconds=15)
     async def comment_loop(self) -> None:
-        """Read the comments of the posts that are due (bot/comments.py)."""
+        """Start reading the comments of the posts that are due (bot/comments.py); each read
+        is handled by `_comments_read` when recorded, so a slow blog holds up nobody."""
         try:
-            report = await self.watcher.poll_due()
+            await self.watcher.start_due(on_recorded=self._comments_read)
         except StoreWriteError as exc:  # the store logs the cause; comments are read again
             log.debug("comment poll cycle stopped: %s", exc)
             return
         except Exception:
             log.exception("comment poll cycle failed")
-            return
-        if report.checked:
-            log.debug(
-                "comments: %d posts checked, %d new, %d edited, %d failed, %d requests",
-                report.checked,
-                report.new_comments,
-                report.edited_comments,
-                report.failed,
-                report.requests,
-            )
+
+    async def _comments_read(self, report: CommentPollReport) -> None:
         if report.changed_posts:
-            self._mirror_wanted.set()
+            self._mirror_wanted.set()  # shown now, not at the end of a round
 
     @tasks.loop(seconds=0)
     async def mirror_loop(self) -> None:

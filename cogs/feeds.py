@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Gazette
-from bot.backfill import Progress, backfill
+from bot.backfill import Progress, Quota, backfill
 from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
 from bot.models import Feed, Subscription
@@ -125,6 +125,8 @@ def describe(progress: Progress) -> str:
     if progress.error:
         error = inline_markdown(progress.error, 300)
         return f"⚠️ Importing the history stopped at {pages}: {error}. {found}."
+    if progress.limit:
+        return f"⏹️ History import {progress.limit}: {found}."
     if progress.finished:
         return f"✅ History imported through {progress.source}: {found}."
     return f"⏳ Importing the history through {progress.source}: {pages}, {found}…"
@@ -264,7 +266,8 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                 log.info("could not show backfill progress: %s", exc)
 
         try:
-            await backfill(self.store, self.bot.fetcher, feed, show)
+            quota = Quota.from_settings(self.bot.settings)
+            await backfill(self.store, self.bot.fetcher, feed, show, quota)
         except Exception:
             log.exception("backfill of %s failed", cut_plain(feed.url, 300))
             await show(Progress(finished=True, error="unexpected error (logged)"))
@@ -332,6 +335,10 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         ]
         if status.feed_error:
             lines.append(f"⚠️ Feed error: {inline_markdown(status.feed_error, ERROR_CHARS)}")
+        if status.archived_silently:
+            lines.append(
+                f"{status.archived_silently} new posts archived silently (too many at once)"
+            )
         lines += await discussion_status(self.bot, sub)
         if status.failing_deliveries:
             lines.append(

@@ -17,6 +17,21 @@ def test_defaults_when_only_the_token_is_set():
     assert settings.command_guild_id is None
     assert settings.discord_api_base == "https://discord.com/api/v10"
     assert settings.comment_live_days == 14
+    assert (settings.backfill_max_posts, settings.backfill_max_pages) == (50_000, 1_000)
+    assert settings.backfill_max_mb == 500
+
+
+def test_backfill_quotas_are_read():
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": "t",
+            "BACKFILL_MAX_POSTS": "200",
+            "BACKFILL_MAX_PAGES": "3",
+            "BACKFILL_MAX_MB": "1",
+        }
+    )
+    assert (settings.backfill_max_posts, settings.backfill_max_pages) == (200, 3)
+    assert settings.backfill_max_mb == 1
 
 
 def test_empty_values_mean_the_default():
@@ -49,6 +64,9 @@ def test_the_token_is_never_shown():
         ("DISCORD_API_BASE", "wss://discord.com/api", "https:// or http://"),
         ("DISCORD_API_BASE", "https://discord.com:123456/api", "Port out of range"),
         ("DISCORD_TOKEN", "token\twith a tab", "stray characters"),
+        ("BACKFILL_MAX_POSTS", "lots", "whole number"),
+        ("BACKFILL_MAX_PAGES", "0", "at least 1"),
+        ("BACKFILL_MAX_MB", "-5", "at least 1"),
     ],
 )
 def test_mistakes_are_named(key, value, words):
@@ -74,6 +92,9 @@ def test_every_setting_is_documented_in_env_example():
         "DISCORD_GATEWAY_URL",
         "ALLOW_PRIVATE_FEEDS",
         "COMMENT_LIVE_DAYS",
+        "BACKFILL_MAX_POSTS",
+        "BACKFILL_MAX_PAGES",
+        "BACKFILL_MAX_MB",
     }
 
 

@@ -29,6 +29,7 @@ class SubscriptionStatus:
     failing_deliveries: int
     delivery_error: str | None
     poll_interval: int | None  # the subscription's own, seconds; None follows POLL_INTERVAL
+    archived_silently: int = 0  # new posts archived unannounced, over the per-check cap
     skipped: int = 0  # posts and comments Discord refused even plainly: given up
     skip_reason: str | None = None  # the latest one's
 
@@ -292,7 +293,8 @@ class FeedQueries:
             "   AND d.state = 'pending' AND d.attempts > 0),"
             " (SELECT d.last_error FROM deliveries d WHERE d.subscription_id = s.id"
             "   AND d.state = 'pending' AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1),"
-            " s.poll_interval"
+            " s.poll_interval,"
+            " s.archived_silently"
             " FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
             " WHERE s.guild_id = ? ORDER BY s.id",
             (guild_id,),
@@ -634,4 +636,13 @@ class FeedQueries:
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE deliveries SET followups_owed = 0 WHERE id = ?", (delivery_id,)
+            )
+
+    async def count_archived_silently(self, feed_id: int, count: int) -> None:
+        """`count` new posts of the feed were archived without being announced (over the cap)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET archived_silently = archived_silently + ?"
+                " WHERE feed_id = ?",
+                (count, feed_id),
             )
