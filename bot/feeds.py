@@ -133,7 +133,7 @@ class EntityWatch:
                 self._parser.Parse(data, final)
             except _RootReached:
                 self.done = True
-            except (expat.ExpatError, ValueError):
+            except (expat.ExpatError, ValueError, LookupError):
                 # not XML expat can read: the strict parser stops at the same place, and the
                 # loose one (feedparser's fallback) is never given a declared entity
                 self.done = True
@@ -173,7 +173,7 @@ def _refuse_costly(data: bytes) -> None:
     parser.DefaultHandler = markup
     try:
         parser.Parse(data, True)
-    except (expat.ExpatError, ValueError) as exc:
+    except (expat.ExpatError, ValueError, LookupError) as exc:
         # broken XML: feedparser's lenient parser then reads it all, at up to half a
         # millisecond a tag on hostile shapes (5 MB of them: hours)
         if data.count(b"<") > MAX_LENIENT_TAGS:
@@ -199,9 +199,23 @@ _LONG_TAG = re.compile(
 
 
 def _refuse_long_tags(data: bytes) -> None:
-    for m in _LONG_TAG.finditer(data):
-        if m.end() - m.start() > MAX_FEED_TAG:
-            raise FeedRefused(TAG_TOO_LONG)
+    for part in _outside_cdata(data):
+        for m in _LONG_TAG.finditer(part):
+            if m.end() - m.start() > MAX_FEED_TAG:
+                raise FeedRefused(TAG_TOO_LONG)
+
+
+def _outside_cdata(data: bytes):
+    """The document without its CDATA sections, piece by piece: HTML in CDATA is text to
+    expat (a post with an inline base64 image has a long <img> there, and is fine)."""
+    start = 0
+    while (opening := data.find(b"<![CDATA[", start)) != -1:
+        yield data[start:opening]
+        closing = data.find(b"]]>", opening + 9)
+        if closing == -1:
+            return  # unterminated: expat refuses the document anyway
+        start = closing + 3
+    yield data[start:]
 
 
 _replace_doctype = feedparser.api.replace_doctype
@@ -588,7 +602,7 @@ def _scan(data: bytes) -> _Scan:
     parser.EndElementHandler = end
     try:
         parser.Parse(data, True)
-    except (expat.ExpatError, ValueError) as exc:  # ValueError: multi-byte encodings
+    except (expat.ExpatError, ValueError, LookupError) as exc:  # multi-byte, unknown encodings
         raise _Unsure(f"expat: {exc}") from None
     for it in scan.items:
         link = ""

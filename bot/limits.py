@@ -95,6 +95,22 @@ def _row_id(value: int | None) -> int | None:
     return value if value is not None and 0 < value < 2**63 else None
 
 
+# An attribute value longer than this (a base64 image, a hostile blob) is emptied before HTML
+# is cut: nothing of ours uses it, and cutting inside it would lose the rest of the post.
+MAX_HTML_ATTRIBUTE = 2_048
+_LONG_VALUE = f"{{{MAX_HTML_ATTRIBUTE},}}"
+_LONG_ATTRIBUTE = re.compile(
+    rf"""(\s[^\s=<>"'/]+\s*=\s*)(?:"[^"]{_LONG_VALUE}"|'[^']{_LONG_VALUE}')"""
+)
+
+
+def clip_html(html: str, limit: int) -> str:
+    """HTML within limit characters, its oversized attribute values emptied first."""
+    if len(html) > limit:
+        html = _LONG_ATTRIBUTE.sub(r'\1""', html)
+    return clip(html, limit)
+
+
 def clamp_entry(entry: Entry) -> Entry:
     """The entry with every field within its cap (in place; returned for convenience)."""
     entry.key = capped_key(entry.key)
@@ -103,8 +119,8 @@ def clamp_entry(entry: Entry) -> Entry:
     entry.author = clip(entry.author, MAX_AUTHOR) if entry.author else entry.author
     entry.categories = _terms(entry.categories)
     entry.tags = _terms(entry.tags)
-    entry.summary_html = clip(entry.summary_html, MAX_POST_HTML)
-    entry.content_html = clip(entry.content_html, MAX_POST_HTML)
+    entry.summary_html = clip_html(entry.summary_html, MAX_POST_HTML)
+    entry.content_html = clip_html(entry.content_html, MAX_POST_HTML)
     entry.image_url = capped_url(entry.image_url)
     entry.comments_feed = capped_url(entry.comments_feed)
     entry.wp_id = _row_id(entry.wp_id)
@@ -121,7 +137,7 @@ def clamp_comment(comment: Comment) -> Comment | None:
     comment.author = clip(comment.author, MAX_AUTHOR)
     comment.author_url = capped_url(comment.author_url)
     comment.avatar_url = capped_url(comment.avatar_url)
-    comment.content_html = clip(comment.content_html, MAX_COMMENT_HTML)
+    comment.content_html = clip_html(comment.content_html, MAX_COMMENT_HTML)
     comment.link = capped_url(comment.link) or ""
     comment.type = clip(comment.type, MAX_CATEGORY)
     return comment

@@ -601,21 +601,10 @@ def test_each_post_is_announced_once_with_one_thread_in_text_and_announcement_ch
     crash.check(ANNOUNCEMENT)
 
 
-@pytest.mark.xfail(
-    reason="nobody on it yet: cogs/announcer.py Announcer.deliver records the delivery sent "
-    "before publishing it; a kill in between leaves it unpublished for good (a run does not "
-    "always kill there: see test_a_crash_before_publishing_still_publishes)",
-    strict=False,
-)
 def test_each_announcement_is_published_in_the_announcement_channel(crash):
     crash.check(PUBLISHED)
 
 
-@pytest.mark.xfail(
-    reason="needs i7-delivery: forum posts are not idempotent; a kill between creating the "
-    "forum post and recording it posts it again (cogs/announcer.py Announcer._forum_post)",
-    strict=True,
-)
 def test_each_post_is_one_forum_post(crash):
     crash.check(FORUM)
 
@@ -646,12 +635,6 @@ def problems_of(run: CrashRun, kind: str) -> str:
     return "\n".join(what for k, what in run.audit() if k == kind)
 
 
-@pytest.mark.xfail(
-    reason="nobody on it yet: cogs/announcer.py Announcer.deliver relies on the nonce alone, "
-    "which Discord remembers for a few minutes; after a longer outage the announcement the "
-    "killed bot had sent is sent again",
-    strict=True,
-)
 async def test_an_announcement_sent_before_a_long_outage_is_not_sent_again(small_run):
     run = small_run
     await run.set_up(run.text)
@@ -662,11 +645,6 @@ async def test_an_announcement_sent_before_a_long_outage_is_not_sent_again(small
     assert not problems_of(run, ANNOUNCEMENT)
 
 
-@pytest.mark.xfail(
-    reason="nobody on it yet: cogs/announcer.py Announcer.deliver marks the delivery sent "
-    "before message.publish(); killed in between, the announcement is never published",
-    strict=True,
-)
 async def test_a_crash_before_publishing_still_publishes(small_run):
     run = small_run
     await run.set_up(run.news)
@@ -677,12 +655,6 @@ async def test_a_crash_before_publishing_still_publishes(small_run):
     assert not problems_of(run, ANNOUNCEMENT)
 
 
-@pytest.mark.xfail(
-    reason="nobody on it yet: cogs/announcer.py Announcer.deliver marks the delivery sent "
-    "before _open_thread; killed in between, the post has no thread until a comment or "
-    "/discuss opens one",
-    strict=True,
-)
 async def test_a_crash_before_the_thread_still_opens_it(small_run):
     run = small_run
     await run.set_up(run.text)
@@ -692,11 +664,6 @@ async def test_a_crash_before_the_thread_still_opens_it(small_run):
     assert not problems_of(run, ANNOUNCEMENT)
 
 
-@pytest.mark.xfail(
-    reason="needs i7-delivery: forum posts are not idempotent; a kill between creating the "
-    "forum post and recording it posts it again (cogs/announcer.py Announcer._forum_post)",
-    strict=True,
-)
 async def test_a_crash_after_creating_a_forum_post_does_not_post_it_again(small_run):
     run = small_run
     await run.set_up(run.forum)
@@ -720,11 +687,6 @@ async def announced_with_comments(run: CrashRun, count: int, *, first_waits: boo
     return post, first
 
 
-@pytest.mark.xfail(
-    reason="needs i7-delivery: comment recovery (cogs/discussion.py Discussion._find_sent) "
-    "matches the link as a substring: #comment-1 is found in #comment-12's message",
-    strict=True,
-)
 async def test_a_comment_cut_short_by_a_crash_is_not_taken_for_another(small_run):
     run = small_run
     post, first = await announced_with_comments(run, 12, first_waits=True)
@@ -734,11 +696,6 @@ async def test_a_comment_cut_short_by_a_crash_is_not_taken_for_another(small_run
     assert not problems_of(run, COMMENT)
 
 
-@pytest.mark.xfail(
-    reason="needs i7-delivery: comment recovery (cogs/discussion.py Discussion._find_sent) "
-    "looks only at the thread's last 50 messages; people talking meanwhile hide it",
-    strict=True,
-)
 async def test_a_comment_cut_short_by_a_crash_is_found_behind_60_messages(small_run):
     run = small_run
     post, _ = await announced_with_comments(run, 1)

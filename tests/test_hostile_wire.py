@@ -9,7 +9,6 @@ of its markdown, and the test process's memory stays in bounds.
 The bot is configured as in production except for loopback: private addresses are refused
 but 127.0.0.1 is allowed by name (so a redirect to `localhost`, 10.0.0.1 or 169.254.169.254
 is refused by address), and fetch timeouts are short so the file runs quickly.
-Tests marked xfail need another developer's branch (named in the reason).
 """
 
 from __future__ import annotations
@@ -330,7 +329,6 @@ async def test_odd_but_honest_http_is_read_and_malformed_http_fails_cleanly(aren
     arena.assert_contained()
 
 
-@pytest.mark.xfail(reason="needs i7-budgets: a slow feed holds up every other feed", strict=True)
 async def test_a_feed_trickling_a_byte_a_second_holds_up_no_other_server(arena):
     await arena.follow()
     arena.world.bot.fetcher.total_timeout = 30.0  # the slow answer outlasts the test
@@ -346,9 +344,6 @@ async def test_a_feed_trickling_a_byte_a_second_holds_up_no_other_server(arena):
 # =========================================================================== attacks on parsing
 
 
-@pytest.mark.xfail(
-    reason="needs i7-parse: DOCTYPE/ENTITY refused or expansion bounded", strict=True
-)
 async def test_entities_expanding_in_the_prolog_are_refused_or_bounded(arena):
     await turned(arena, "entity_expansion", checks=1)
     await settle(0.3)
@@ -361,7 +356,6 @@ async def test_entities_expanding_in_the_prolog_are_refused_or_bounded(arena):
     arena.assert_contained()
 
 
-@pytest.mark.xfail(reason="needs i7-parse: stored fields capped (post HTML)", strict=True)
 async def test_a_5_mb_post_is_stored_cut_and_announced_within_limits(arena):
     await turned(arena, "big_entry")
     [message] = await eventually(arena.world.announcements, what="the big post announced")
@@ -389,7 +383,6 @@ async def test_invalid_utf8_and_a_1_mb_attribute_are_announced_within_limits(are
     arena.assert_contained()
 
 
-@pytest.mark.xfail(reason="needs i7-parse: comment feeds parsed from a stream", strict=True)
 async def test_a_comment_feed_naming_a_local_file_reads_nothing(arena, tmp_path):
     world, blog = arena.world, arena.blog
     secret = tmp_path / "secret-comments.xml"
@@ -451,20 +444,22 @@ async def test_a_comment_feed_of_dev_zero_reads_nothing(arena, tmp_path):
     arena.assert_contained()
 
 
-@pytest.mark.xfail(reason="needs i7-budgets: at most a few announcements per poll", strict=True)
 async def test_a_feed_of_50000_new_items_at_every_request_announces_a_few(arena):
     await turned(arena, "many_items")
     await arena.healthy_flows()
     await settle(0.5)
     announced = arena.world.announcements()
-    assert 0 < len(announced) <= limits.MAX_ANNOUNCE_PER_POLL
+    feed = await arena.world.store.get_feed(arena.hostile_feed)
+    # read and capped, or refused whole as too costly to parse (with the reason shown in
+    # /feed list): a few announcements at most either way
+    assert len(announced) <= limits.MAX_ANNOUNCE_PER_POLL
+    assert announced or "XML elements" in (feed.last_error or "")
     arena.assert_contained()
 
 
 # =========================================================================== attacks on rendering
 
 
-@pytest.mark.xfail(reason="needs i7-render: deep nesting renders (post and comment)", strict=True)
 async def test_500_nested_tags_in_a_post_and_a_comment_render(arena):
     world, blog = arena.world, arena.blog
     await turned(arena, "deep_nesting")
@@ -491,7 +486,6 @@ async def test_mentions_and_masked_links_in_titles_and_text_stay_text(arena):
     arena.assert_contained()
 
 
-@pytest.mark.xfail(reason="needs i7-render: right-to-left overrides contained", strict=True)
 async def test_a_right_to_left_override_stays_inside_the_title(arena):
     await turned(arena, "rtl_title")
     [message] = await eventually(arena.world.announcements, what="the post announced")
@@ -501,7 +495,6 @@ async def test_a_right_to_left_override_stays_inside_the_title(arena):
     assert RLO not in message["embeds"][0]["title"] or bidi_contained(message["embeds"][0]["title"])
 
 
-@pytest.mark.xfail(reason="needs i7-render: webhook names with overlapping 'discord'", strict=True)
 async def test_a_commenter_named_discordiscord_is_mirrored_and_so_are_the_next(arena):
     world, blog = arena.world, arena.blog
     await arena.follow()
@@ -524,7 +517,6 @@ async def test_a_commenter_named_discordiscord_is_mirrored_and_so_are_the_next(a
 # =========================================================================== attacks on notices
 
 
-@pytest.mark.xfail(reason="needs i7-isolation: notices escape and cut the error", strict=True)
 @pytest.mark.parametrize("attack", ["markdown_error", "huge_error"])
 async def test_an_error_text_from_the_blog_is_escaped_and_cut_in_its_one_notice(arena, attack):
     # a blog with no posts yet: its next body is parsed whole, and the parser's complaint
@@ -538,10 +530,6 @@ async def test_an_error_text_from_the_blog_is_escaped_and_cut_in_its_one_notice(
     arena.assert_contained()
 
 
-@pytest.mark.xfail(
-    reason="needs a fix nobody has: bot/feeds.py _scan lets expat's LookupError escape",
-    strict=True,
-)
 async def test_a_feed_declaring_an_unknown_encoding_gets_a_clear_notice(arena):
     await turned(arena, "huge_error", checks=3)  # a known blog: the pre-scan reads it
     [notice] = await eventually(arena.notices, what="the failing notice")
@@ -553,7 +541,6 @@ async def test_a_feed_declaring_an_unknown_encoding_gets_a_clear_notice(arena):
 # =========================================================================== attacks on budgets
 
 
-@pytest.mark.xfail(reason="needs i7-budgets: discovery tries a handful of candidates", strict=True)
 async def test_a_page_of_300_feed_links_costs_a_handful_of_requests(arena):
     result = await arena.follow(arena.blog.url("/links/"))
     assert "Traceback" not in result.messages[-1]["content"]
@@ -563,9 +550,6 @@ async def test_a_page_of_300_feed_links_costs_a_handful_of_requests(arena):
     arena.assert_contained()
 
 
-@pytest.mark.xfail(
-    reason="needs i7-budgets: comment reads have a deadline and a page cap", strict=True
-)
 async def test_a_rest_answer_of_10000_slow_pages_holds_up_no_other_comments(arena):
     world, blog = arena.world, arena.blog
     await arena.follow()
@@ -584,5 +568,7 @@ async def test_a_rest_answer_of_10000_slow_pages_holds_up_no_other_comments(aren
         within=limits.COMMENT_MAX_PAGES * 0.3 + 5,
         what="the hostile read to stop",
     )
-    assert max(blog.pages_served) <= limits.COMMENT_MAX_PAGES
+    # the first page and the newest ones: comments written now still come through
+    assert len(blog.pages_served) <= limits.COMMENT_MAX_PAGES
+    assert 1 in blog.pages_served and 10_000 in blog.pages_served
     arena.assert_contained()

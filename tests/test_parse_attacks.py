@@ -227,6 +227,24 @@ def test_a_tag_of_huge_attributes_is_refused_on_both_paths():
                 parse_feed(body, URL, known)
 
 
+def test_a_long_html_tag_inside_cdata_is_content_not_a_refusal():
+    # a post with an inline base64 image: a 200 KB <img> that expat sees as text
+    image = f'<p><img src="data:image/png;base64,{"A" * 200_000}"> An inline picture</p>'
+    body = rss(item(1, body=image), item(2))
+    for known in ((), {"http://127.0.0.1:8080/?p=2"}):
+        [entry, *_] = parse_feed(body, URL, known).entries
+        assert entry.key == "http://127.0.0.1:8080/?p=1"
+        assert "An inline picture" in entry.summary_html
+
+
+def test_a_post_cut_to_its_cap_keeps_its_text_when_an_attribute_is_huge():
+    # cutting inside a 1 MB attribute would lose the whole post; the value goes first
+    huge = f'<p title="{"x" * 1_048_576}">A modest paragraph.</p>'
+    [entry, *_] = parse_feed(rss(item(1, body=huge), item(2)), URL).entries
+    assert len(entry.summary_html) <= limits.MAX_POST_HTML
+    assert "A modest paragraph." in entry.summary_html
+
+
 def test_broken_xml_too_big_for_the_lenient_parser_is_refused():
     # feedparser's lenient parser took 72 s on 0.5 MB of tags after a stray "&"
     tags = "<a/>" * (limits.MAX_LENIENT_TAGS + 1)
