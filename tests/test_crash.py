@@ -196,6 +196,19 @@ class CrashRun:
         finally:
             await store.close()
 
+    async def outage(self, seconds: float) -> None:
+        """As if the bot had been down `seconds` longer: the sends it began are that old."""
+        store = await Store.open(self.db_path)
+        try:
+            async with store.transaction() as db:
+                await db.execute(
+                    "UPDATE deliveries SET started_at = started_at - ?"
+                    " WHERE started_at IS NOT NULL",
+                    (seconds,),
+                )
+        finally:
+            await store.close()
+
     # --- the blog's stream ------------------------------------------------------------
 
     def publish_post(self) -> WPPost:
@@ -640,7 +653,9 @@ async def test_an_announcement_sent_before_a_long_outage_is_not_sent_again(small
     await run.set_up(run.text)
     run.publish_post()
     await run.killed_at(rf"/channels/{run.text}/messages", carry_out=True)
-    run.fake.forget_nonces()  # the bot stayed down longer than Discord remembers nonces
+    # the bot stayed down longer than Discord remembers nonces
+    run.fake.forget_nonces()
+    await run.outage(600)
     await run.life_calm()
     assert not problems_of(run, ANNOUNCEMENT)
 
