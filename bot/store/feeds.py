@@ -75,6 +75,15 @@ def _post(row) -> Post:
     return Post(*values)
 
 
+# A Delivery's columns, in its order, with its subscription and feed
+_DELIVERIES = (
+    "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
+    " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
+    " s.auto_archive_minutes, f.title, d.started_at FROM deliveries d"
+    " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
+)
+
+
 def new_nonce() -> str:
     # Discord accepts nonces of up to 25 characters; enforce_nonce dedups a resend
     return secrets.token_hex(12)
@@ -435,11 +444,7 @@ class FeedQueries:
 
     async def due_deliveries(self, now: float, limit: int = 50) -> list[Delivery]:
         async with self._reading(
-            "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
-            " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
-            " s.auto_archive_minutes, f.title, d.started_at FROM deliveries d"
-            " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
-            " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
+            _DELIVERIES + " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
             " ORDER BY d.next_attempt_at, d.id LIMIT ?",
             (now, limit),
         ) as cur:
@@ -623,11 +628,7 @@ class FeedQueries:
     async def owed_followups(self, limit: int = 50) -> list[Delivery]:
         """Sent announcements whose publishing or thread a crash left undone."""
         async with self._reading(
-            "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
-            " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
-            " s.auto_archive_minutes, f.title, d.started_at FROM deliveries d"
-            " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
-            " WHERE d.followups_owed = 1 AND d.state = 'sent' ORDER BY d.id LIMIT ?",
+            _DELIVERIES + " WHERE d.followups_owed = 1 AND d.state = 'sent' ORDER BY d.id LIMIT ?",
             (limit,),
         ) as cur:
             return [Delivery(*row) for row in await cur.fetchall()]
