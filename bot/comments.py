@@ -31,8 +31,10 @@ from .fetch import FEED_ACCEPT, FetchError, HTTPStatusError, trustworthy_validat
 from .limits import (
     COMMENT_MAX_PAGES,
     COMMENT_READ_DEADLINE,
+    MAX_ERROR,
     MAX_SLOW_COMMENT_READS,
     SLOW_READ_AFTER,
+    clip,
 )
 from .render import (
     cut,
@@ -334,16 +336,17 @@ class CommentWatcher:
             report.failed += 1
             cause = exc.__cause__ if isinstance(exc, WordPressError) else exc
             retry_after = cause.retry_after if isinstance(cause, HTTPStatusError) else None
+            error = clip(str(exc), MAX_ERROR)  # its text may come from the blog
             log.info(
                 "comments of post %s: %s (%d in a row)",
                 watch.post_id,
-                exc,
+                error,
                 watch.failure_count + 1,
             )
             return CommentCheck(
                 watch.post_id,
                 next_check_at=self.backoff(watch.failure_count + 1, retry_after),
-                error=str(exc),
+                error=error,
             )
         stored = None
         if comments is not None:

@@ -16,7 +16,7 @@ from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
-from .limits import MAX_ANNOUNCE_PER_POLL, MAX_SLOW_FEED_CHECKS, SLOW_READ_AFTER
+from .limits import MAX_ANNOUNCE_PER_POLL, MAX_ERROR, MAX_SLOW_FEED_CHECKS, SLOW_READ_AFTER, clip
 from .models import Entry, Feed, FeedCheck, Subscription
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
@@ -317,7 +317,8 @@ class FeedPoller:
         report.failed += 1
         failures = feed.failure_count + 1
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-        log.info("feed %s failed (%d in a row): %s", feed.url, failures, error)
+        error = clip(error, MAX_ERROR)  # its text may come from the blog (an encoding name)
+        log.info("feed %s failed (%d in a row): %s", clip(feed.url, 300), failures, error)
         check = FeedCheck(
             feed.id, next_check_at=self.backoff_until(failures, retry_after), error=error
         )

@@ -535,6 +535,8 @@ async def test_a_feed_declaring_an_unknown_encoding_gets_a_clear_notice(arena):
     [notice] = await eventually(arena.notices, what="the failing notice")
     assert "internal error" not in notice["content"]
     assert len(notice["content"]) <= 2000
+    feed = await arena.world.store.get_feed(arena.hostile_feed)
+    assert len(feed.last_error) <= limits.MAX_ERROR  # kept cut, as /feed list shows it
     arena.assert_contained()
 
 
