@@ -277,7 +277,10 @@ async def read_comments_now(world) -> None:
 async def announced_thread(world, channel: int | None = None) -> int:
     channel = channel or world.text
     threads = await eventually(lambda: world.fake.threads(channel), what="the article's thread")
-    return int(threads[-1]["id"])
+    thread = int(threads[-1]["id"])
+    # and recorded by the bot (a test that stops it next must not stop it in between)
+    await eventually(lambda: world.store.discussion_by_thread(thread), what="the thread recorded")
+    return thread
 
 
 def mirrored(world, thread_id: int) -> list[dict]:
