@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -58,6 +59,7 @@ async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
         raise StartupError(
             f"Discord's API at {settings.discord_api_base} answered {exc.status}: {exc.text}"
         ) from exc
+    freeze_startup_heap()
     await _check_gateway(settings.discord_gateway_url)
     try:
         await bot.connect()
@@ -74,6 +76,18 @@ async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
         raise StartupError(
             f"cannot connect to Discord's gateway at {settings.discord_gateway_url}"
         ) from exc
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up built (modules, classes, commands: tens of thousands of objects
+    that live as long as the process) out of the garbage collector's full collections.
+
+    A full collection walks every tracked object on the event loop: with these it paused
+    the loop for about 20 ms (2 cores), whichever round it fell in; without them it walks
+    only what the bot holds now. Garbage is collected first so none of it is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _check_gateway(url: str) -> None:
