@@ -1,14 +1,15 @@
 """One comment-polling cycle over 200 live articles on 127.0.0.1, through Gazette's own
 CommentWatcher (bot/comments.py) and store: no new comments, then one new comment each.
 
-    python bench/bench_comments.py [--posts 200] [--comments 8] [--no-freeze]
+    python bench/bench_comments.py [--posts 200] [--comments 8] [--untuned]
 
 A WordPress-like site (REST API with `_envelope`, per-post comment feeds with WordPress's
 validators) runs in another process, so the CPU time measured is Gazette's alone. Two rounds:
 the REST API (the usual case), then the same site with REST switched off (comment feeds,
 conditional GET). Prints wall time, CPU time, requests made, the event loop's lag and the
-garbage collector's full collections (the process freezes its start-up objects first, as
-`python -m bot` does; `--no-freeze` to compare).
+garbage collector's full collections. The interpreter is tuned first as `python -m bot` does
+(bot.__main__.tune_for_the_event_loop: start-up objects frozen, 1 ms GIL switch interval);
+`--untuned` to compare.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.__main__ import freeze_startup_heap  # noqa: E402
+from bot.__main__ import tune_for_the_event_loop  # noqa: E402
 from bot.comments import CommentWatcher  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.models import Entry  # noqa: E402
@@ -266,15 +267,15 @@ async def cycle(label: str, watcher: CommentWatcher, store: Store, session, base
     )
 
 
-async def main(posts: int, per_post: int, freeze: bool = True) -> None:
+async def main(posts: int, per_post: int, tuned: bool = True) -> None:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     server = context.Process(target=_serve, args=(queue, posts, per_post), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{queue.get(timeout=30)}"
     print(f"{posts} live articles, {per_post} comments each to start, served from {base}")
-    if freeze:
-        freeze_startup_heap()  # as `python -m bot` does once started
+    if tuned:
+        tune_for_the_event_loop()  # as `python -m bot` does once started
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for mode in ("rest", "feed"):
@@ -319,7 +320,7 @@ if __name__ == "__main__":
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--comments", type=int, default=8, help="comments per post to start")
     parser.add_argument(
-        "--no-freeze", action="store_true", help="leave start-up objects to the collector"
+        "--untuned", action="store_true", help="the interpreter's default GC and GIL settings"
     )
     args = parser.parse_args()
-    asyncio.run(main(args.posts, args.comments, not args.no_freeze))
+    asyncio.run(main(args.posts, args.comments, not args.untuned))
