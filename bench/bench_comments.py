@@ -1,18 +1,22 @@
 """One comment-polling cycle over 200 live articles on 127.0.0.1, through Gazette's own
 CommentWatcher (bot/comments.py) and store: no new comments, then one new comment each.
 
-    python bench/bench_comments.py [--posts 200] [--comments 8]
+    python bench/bench_comments.py [--posts 200] [--comments 8] [--untuned]
 
 A WordPress-like site (REST API with `_envelope`, per-post comment feeds with WordPress's
 validators) runs in another process, so the CPU time measured is Gazette's alone. Two rounds:
 the REST API (the usual case), then the same site with REST switched off (comment feeds,
-conditional GET). Prints wall time, CPU time, requests made and the event loop's worst lag.
+conditional GET). Prints wall time, CPU time, requests made, the event loop's lag and the
+garbage collector's full collections. The interpreter is tuned first as `python -m bot` does
+(bot.__main__.tune_for_the_event_loop: start-up objects frozen, 1 ms GIL switch interval);
+`--untuned` to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -27,6 +31,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.__main__ import tune_for_the_event_loop  # noqa: E402
 from bot.comments import CommentWatcher  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.models import Entry  # noqa: E402
@@ -184,7 +189,30 @@ class LoopLag:
     def p99_ms(self) -> float:
         if len(self.lags) < 2:
             return 0.0
-        return statistics.quantiles(self.lags, n=100)[98] * 1000
+        return statistics.quantiles(self.lags, n=100, method="inclusive")[98] * 1000
+
+
+class GcPauses:
+    """The garbage collector's full (generation 2) collections and their longest pause."""
+
+    def __init__(self) -> None:
+        self.full = 0
+        self.longest = 0.0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.full += 1
+            self.longest = max(self.longest, time.perf_counter() - self._started)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 async def follow(store: Store, base: str, posts: int) -> None:
@@ -224,7 +252,8 @@ async def cycle(label: str, watcher: CommentWatcher, store: Store, session, base
     async with session.post(base + "/_/count") as resp:
         before = (await resp.json())["requests"]
     cpu, wall = time.process_time(), time.perf_counter()
-    report = await watcher.poll_due()
+    with GcPauses() as gc_pauses:
+        report = await watcher.poll_due()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     lag_task.cancel()
     async with session.post(base + "/_/count") as resp:
@@ -234,16 +263,19 @@ async def cycle(label: str, watcher: CommentWatcher, store: Store, session, base
         f"requests {report.requests:4d} (server saw {served})   "
         f"posts {report.checked}, new {report.new_comments}, unchanged {report.unchanged}, "
         f"failed {report.failed}   loop lag p99 {lag.p99_ms():.1f} ms, worst {lag.worst_ms():.1f}"
+        f"   full GCs {gc_pauses.full} (longest {gc_pauses.longest * 1000:.1f} ms)"
     )
 
 
-async def main(posts: int, per_post: int) -> None:
+async def main(posts: int, per_post: int, tuned: bool = True) -> None:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     server = context.Process(target=_serve, args=(queue, posts, per_post), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{queue.get(timeout=30)}"
     print(f"{posts} live articles, {per_post} comments each to start, served from {base}")
+    if tuned:
+        tune_for_the_event_loop()  # as `python -m bot` does once started
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for mode in ("rest", "feed"):
@@ -275,11 +307,20 @@ async def main(posts: int, per_post: int) -> None:
     finally:
         server.terminate()
         server.join()
+    start = time.perf_counter()
+    gc.collect()
+    print(
+        f"a full garbage collection now pauses the loop {(time.perf_counter() - start) * 1000:.1f}"
+        f" ms ({len(gc.get_objects())} objects tracked)"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--comments", type=int, default=8, help="comments per post to start")
+    parser.add_argument(
+        "--untuned", action="store_true", help="the interpreter's default GC and GIL settings"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.posts, args.comments))
+    asyncio.run(main(args.posts, args.comments, not args.untuned))

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_poll import LoopLag, setup_store  # noqa: E402
 from farm import start_farm  # noqa: E402
 
+from bot.__main__ import tune_for_the_event_loop  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.poller import FeedPoller  # noqa: E402
 from bot.render import render_announcement  # noqa: E402
@@ -172,6 +173,7 @@ async def scenario(
 async def main(feeds: int, attack_names: list[str], cycles: int) -> None:
     hostile = len(attack_names)
     farm, base = start_farm()
+    tune_for_the_event_loop()  # as `python -m bot` does once started
     hostile_process, attacks = start_hostile(attack_names)
     print(
         f"{feeds} normal feeds ({base}) and {hostile} hostile ones"

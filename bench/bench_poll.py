@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from farm import start_farm  # noqa: E402
 
+from bot.__main__ import tune_for_the_event_loop  # noqa: E402
 from bot.feeds import entry_key  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.models import Entry  # noqa: E402
@@ -126,6 +127,7 @@ async def baseline_cycle(store: Store, session, feed_ids: dict[int, str]) -> int
 
 async def main(feeds: int) -> None:
     farm, base = start_farm()
+    tune_for_the_event_loop()  # as `python -m bot` does once started
     lag = LoopLag()
     print(f"{feeds} feeds, 10 posts each (~4 KB HTML), served from {base} in another process")
     try:

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from bot.models import Entry
+from bot.text import html_to_text
 
 if TYPE_CHECKING:
     from bot.wordpress import Comment
@@ -113,7 +114,9 @@ def clip_html(html: str, limit: int) -> str:
 
 
 def clamp_entry(entry: Entry) -> Entry:
-    """The entry with every field within its cap (in place; returned for convenience)."""
+    """The entry with every field within its cap (in place; returned for convenience), and
+    its plain text for the search index: every parser calls this where it parses (a thread
+    or a process), so a feed of 50,000 items is not converted on the event loop."""
     entry.key = capped_key(entry.key)
     entry.title = clip(entry.title, MAX_TITLE)
     entry.link = capped_url(entry.link)
@@ -125,6 +128,7 @@ def clamp_entry(entry: Entry) -> Entry:
     entry.image_url = capped_url(entry.image_url)
     entry.comments_feed = capped_url(entry.comments_feed)
     entry.wp_id = _row_id(entry.wp_id)
+    entry.content_text = html_to_text(entry.content_html or entry.summary_html)
     return entry
 
 

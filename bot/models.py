@@ -22,6 +22,9 @@ class Entry:
     image_url: str | None = None  # featured or first image
     comments_feed: str | None = None  # wfw:commentRss
     wp_id: int | None = None  # WordPress post id, when it can be told (guid ?p=ID, REST)
+    # plain text of the content (else the summary) for the search index, made where the entry
+    # is parsed, off the event loop (bot.limits.clamp_entry); None: made when it is stored
+    content_text: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

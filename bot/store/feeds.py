@@ -345,8 +345,14 @@ class FeedQueries:
             unique.setdefault(entry.key, entry)
         if not unique:
             return []
-        # plain text before taking the lock, so other writers are not kept waiting
-        texts = {key: html_to_text(e.content_html or e.summary_html) for key, e in unique.items()}
+        # plain text before taking the lock, so other writers are not kept waiting (parsers
+        # make it off the event loop: bot.limits.clamp_entry)
+        texts = {
+            key: e.content_text
+            if e.content_text is not None
+            else html_to_text(e.content_html or e.summary_html)
+            for key, e in unique.items()
+        }
         async with self.transaction() as db:
             # a few statements per batch instead of one round trip per entry
             known = await self._existing_keys(db, feed_id, list(unique))
