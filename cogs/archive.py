@@ -285,6 +285,15 @@ async def article_choices(store, interaction: discord.Interaction, current: str)
     ]
 
 
+def typed_post_id(value: str) -> int | None:
+    """The post id in an article option (what autocomplete sends), or None: a member may
+    type anything there ("²", twenty digits) and neither int() nor SQLite takes all of it."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 def _date(text: str | None, name: str) -> float | None:
     if not text:
         return None
@@ -425,9 +434,9 @@ class Archive(
     @app_commands.autocomplete(article=article_autocomplete)
     async def post(self, interaction: discord.Interaction, article: str) -> None:
         post = None
-        if article.isdigit():
+        if (post_id := typed_post_id(article)) is not None:
             post = await self.store.get_post_for_guild(
-                interaction.guild_id, int(article), channels=viewable_channels(interaction)
+                interaction.guild_id, post_id, channels=viewable_channels(interaction)
             )
         if post is None:
             raise UserError("No such article in this server's archive: pick one from the list.")

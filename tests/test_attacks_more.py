@@ -1,0 +1,63 @@
+"""Attacks by a hostile member or blog on the merged defences of issue #7, over the wire."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.fetch import Fetcher, HTTPStatusError, create_session
+from tests.harness import eventually
+from tests.httpserver import LocalSite
+
+UNEXPECTED = "Something went wrong"
+
+
+@pytest.fixture
+async def followed(gazette_world):
+    """A server following a blog of three posts."""
+    world = gazette_world
+    blog = world.blog("Plain Blog")
+    for n in range(3):
+        blog.publish(f"Post number {n}", f"<p>Body {n} about tomatoes.</p>")
+    await world.start()
+    result = await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    await eventually(lambda: "History imported" in (result.content or ""), what="backfill")
+    return world
+
+
+# "²" and "١٢" are digits to str.isdigit(), not to int(); 20 digits overflow SQLite's
+# integers; 5,000 digits pass Python's int-from-str limit
+TYPED_IDS = ["²", "١٢", "99999999999999999999", "9" * 5000]
+
+
+@pytest.mark.parametrize("typed", TYPED_IDS, ids=["superscript", "arabic", "20-digits", "5000"])
+async def test_archive_post_typed_by_hand_is_a_clear_answer(followed, typed):
+    result = await followed.command("archive post", {"article": typed})
+    assert result.ephemeral and "No such article" in result.content
+
+
+@pytest.mark.parametrize("typed", TYPED_IDS[:3], ids=["superscript", "arabic", "20-digits"])
+async def test_discuss_typed_by_hand_is_a_clear_answer(followed, typed):
+    result = await followed.command("discuss", {"article": typed})
+    assert result.ephemeral and "No such article" in result.content
+
+
+@pytest.mark.parametrize(
+    "query", ['"', '"""', "NEAR(", "(", "a OR", "x AND NOT", "* ", "^x", "col:x", "-", "a" * 1000]
+)
+async def test_search_with_fts5_syntax_is_answered(followed, query):
+    result = await followed.command("archive search", {"query": query})
+    assert result.content and UNEXPECTED not in result.content
+
+
+@pytest.mark.parametrize("day", ["9999-99-99", "0000-01-01", "x" * 5000, "`@everyone`"])
+async def test_search_with_odd_dates_is_a_clear_answer(followed, day):
+    result = await followed.command("archive search", {"query": "tomatoes", "after": day})
+    assert result.ephemeral and "is not a date" in result.content
+
+
+async def test_retry_after_with_a_non_ascii_digit_is_an_http_error():
+    """A 503 whose Retry-After is "²" (latin-1 0xB2) is the site's error, not ours."""
+    async with LocalSite() as site, create_session(allow_private=True) as session:
+        site.route("/feed/", b"busy", status=503, headers={"Retry-After": "\u00b2"})
+        with pytest.raises(HTTPStatusError):
+            await Fetcher(session).get(site.url("/feed/"))
