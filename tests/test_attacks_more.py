@@ -61,3 +61,16 @@ async def test_retry_after_with_a_non_ascii_digit_is_an_http_error():
         site.route("/feed/", b"busy", status=503, headers={"Retry-After": "\u00b2"})
         with pytest.raises(HTTPStatusError):
             await Fetcher(session).get(site.url("/feed/"))
+
+
+def test_cli_search_of_a_page_past_sqlite_integers_is_answered(tmp_path, capsys, monkeypatch):
+    from bot import cli
+    from tests.test_cli import CAFE, FEED
+
+    monkeypatch.chdir(tmp_path)  # no .env of the working directory
+    db = str(tmp_path / "gazette.sqlite3")
+    assert cli.main(["import", str(CAFE), "--feed", FEED, "--db", db]) == 0
+    capsys.readouterr()
+    code = cli.main(["search", "café", "--page", str(10**20), "--db", db])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("No page ") and "there are" in out
