@@ -74,3 +74,42 @@ def test_cli_search_of_a_page_past_sqlite_integers_is_answered(tmp_path, capsys,
     code = cli.main(["search", "café", "--page", str(10**20), "--db", db])
     out, err = capsys.readouterr()
     assert code == 0 and out.startswith("No page ") and "there are" in out
+
+
+async def test_a_feed_whose_guids_change_at_every_request_cannot_grow_the_archive_unbounded(
+    tmp_path,
+):
+    """Every answer is ten "new" posts (guids that change at each request): the archive takes
+    a day's quota of them from that feed, then nothing more until the day is over."""
+    from aiohttp import web
+
+    from bot.poller import FeedPoller
+    from bot.store import Store
+
+    requests = 0
+
+    async def rotating(request: web.Request) -> web.Response:
+        nonlocal requests
+        requests += 1
+        items = "".join(
+            f"<item><title>Post {requests}.{n}</title><guid>urn:{requests}:{n}</guid>"
+            f"<description>{'filler ' * 200}</description></item>"
+            for n in range(10)
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>R</title>{items}'
+        return web.Response(body=body + "</channel></rss>", content_type="application/rss+xml")
+
+    store = await Store.open(tmp_path / "gazette.sqlite3")
+    try:
+        async with LocalSite() as site, create_session(allow_private=True) as session:
+            site.route("/feed/", handler=rotating)
+            poller = FeedPoller(store, Fetcher(session), default_interval=60, max_new_per_day=25)
+            result = await poller.subscribe(site.url("/feed/"), guild_id=1, channel_id=10)
+            for _ in range(6):
+                await store.schedule_check(result.subscription.feed_id, 0)
+                await poller.poll_due()
+            assert requests == 7  # the feed was read every time ...
+            # ... but stored only up to its quota (without it: 70 posts)
+            assert await store.count_posts(result.subscription.feed_id) == 25
+    finally:
+        await store.close()
