@@ -113,3 +113,18 @@ async def test_a_feed_whose_guids_change_at_every_request_cannot_grow_the_archiv
             assert await store.count_posts(result.subscription.feed_id) == 25
     finally:
         await store.close()
+
+
+async def test_share_cannot_be_pressed_into_a_flood(followed):
+    """Share posts publicly as the bot (which slowmode does not hold back): a member pressing
+    it again and again gets a few shares, then a short ephemeral "slow down"."""
+    from tests.test_archive_wire import button
+
+    world = followed
+    result = await world.command("archive search", {"query": "tomatoes"})
+    share = button(result.messages[-1], "Share 1")["custom_id"]
+    answers = [await world.fake.click(result, share) for _ in range(8)]
+    shared = [m for m in world.fake.messages(world.text) if "shared from" in m["content"]]
+    assert len(shared) == 3
+    assert all(a.ephemeral for a in answers)
+    assert "Slow down" in answers[-1].content
