@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.fetch import Fetcher, HTTPStatusError, create_session
+from bot.fetch import Fetcher, FetchError, HTTPStatusError, create_session
 from tests.harness import eventually
 from tests.httpserver import LocalSite
 
@@ -128,3 +128,26 @@ async def test_share_cannot_be_pressed_into_a_flood(followed):
     assert len(shared) == 3
     assert all(a.ephemeral for a in answers)
     assert "Slow down" in answers[-1].content
+
+
+# host names no DNS takes: yarl and the resolver raise UnicodeError on them
+BAD_HOSTS = ["xn--", "a" * 64 + ".example"]
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS, ids=["empty-punycode", "64-letter-label"])
+async def test_feed_add_of_a_host_name_no_dns_takes_is_a_clear_answer(gazette_world, host):
+    world = gazette_world
+    await world.start()
+    result = await world.command("feed add", {"url": f"http://{host}/", "channel": world.text})
+    assert result.ephemeral and "not a valid URL" in result.content
+
+
+@pytest.mark.parametrize("allow_private", [True, False], ids=["any-address", "public-only"])
+async def test_a_redirect_to_a_host_name_no_dns_takes_is_a_fetch_error(allow_private):
+    async with (
+        LocalSite() as site,
+        create_session(allow_private=allow_private, allow_hosts=["127.0.0.1"]) as session,
+    ):
+        site.redirect("/feed/", f"http://{BAD_HOSTS[1]}/feed/")
+        with pytest.raises(FetchError, match="invalid host name|not a valid URL"):
+            await Fetcher(session).get(site.url("/feed/"))
