@@ -98,7 +98,7 @@ def _terms(terms: list[str]) -> list[str]:
     return [clip(t, MAX_CATEGORY) for t in terms[:MAX_CATEGORIES]]
 
 
-def _row_id(value: int | None) -> int | None:
+def row_id(value: int | None) -> int | None:
     """An id SQLite can store (a positive 64-bit integer), else None."""
     return value if value is not None and 0 < value < 2**63 else None
 
@@ -131,17 +131,17 @@ def clamp_entry(entry: Entry) -> Entry:
     entry.content_html = clip_html(entry.content_html, MAX_POST_HTML)
     entry.image_url = capped_url(entry.image_url)
     entry.comments_feed = capped_url(entry.comments_feed)
-    entry.wp_id = _row_id(entry.wp_id)
+    entry.wp_id = row_id(entry.wp_id)
     return entry
 
 
 def clamp_comment(comment: Comment) -> Comment | None:
     """The comment with every field within its cap (in place), or None when its id cannot be
     stored."""
-    if _row_id(comment.id) is None:
+    if row_id(comment.id) is None:
         return None
-    comment.post_wp_id = _row_id(comment.post_wp_id)
-    comment.parent_id = _row_id(comment.parent_id)
+    comment.post_wp_id = row_id(comment.post_wp_id)
+    comment.parent_id = row_id(comment.parent_id)
     comment.author = clip(comment.author, MAX_AUTHOR)
     comment.author_url = capped_url(comment.author_url)
     comment.avatar_url = capped_url(comment.avatar_url)

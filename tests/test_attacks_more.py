@@ -151,3 +151,43 @@ async def test_a_redirect_to_a_host_name_no_dns_takes_is_a_fetch_error(allow_pri
         site.redirect("/feed/", f"http://{BAD_HOSTS[1]}/feed/")
         with pytest.raises(FetchError, match="invalid host name|not a valid URL"):
             await Fetcher(session).get(site.url("/feed/"))
+
+
+@pytest.mark.parametrize("namespaces", [5, True, None])
+async def test_a_rest_root_with_namespaces_of_the_wrong_shape_is_no_rest_root(namespaces):
+    from aiohttp import web
+
+    from bot.wordpress import find_rest_root
+
+    async def root(request: web.Request) -> web.Response:
+        return web.json_response({"name": "B", "namespaces": namespaces})
+
+    async with LocalSite() as site, create_session(allow_private=True) as session:
+        site.route("/wp-json/", handler=root)
+        assert await find_rest_root(Fetcher(session), site.url("/")) is None
+
+
+@pytest.mark.parametrize(
+    ("link", "answer", "expected"),
+    [
+        ("/?p=9999999999999999999", None, None),  # 19 digits, over SQLite's integers
+        ("/?p=\u0661\u0662", None, None),  # Arabic-Indic digits: \d takes them, WordPress not
+        ("/a-post/", [{"id": 10**30, "link": "/a-post/"}], None),
+        ("/a-post/", [{"id": 7, "link": 5}], 7),  # the only answer to the slug: taken
+        ("/a-post/", [{"id": 7, "link": ["/a-post/"]}, {"id": 8}], None),
+    ],
+    ids=["19-digit-p", "arabic-p", "10**30-id", "int-link", "list-link"],
+)
+async def test_a_post_id_lookup_takes_only_ids_the_store_can_hold(link, answer, expected):
+    """The REST id of a post, looked up to read its comments: a blog can claim anything."""
+    from aiohttp import web
+
+    from bot.wordpress import find_rest_post_id
+
+    async def posts(request: web.Request) -> web.Response:
+        return web.json_response({"body": answer, "status": 200, "headers": {}})
+
+    async with LocalSite() as site, create_session(allow_private=True) as session:
+        site.route("/wp-json/wp/v2/posts", handler=posts)
+        found = await find_rest_post_id(Fetcher(session), site.url("/wp-json/"), site.url(link))
+        assert found == expected
