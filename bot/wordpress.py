@@ -66,7 +66,9 @@ _WP_ID = re.compile(r"[?&]p=([0-9]{1,19})(?:&|#|$)")
 _COMMENT_ID = re.compile(r"#comment-([0-9]{1,19})\s*$")
 _IMG = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
 _LINK_TAG = re.compile(r"<link\b[^<>]*>", re.IGNORECASE)
-_ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
+# a name starts after a non-name character: otherwise every position inside a long run of
+# letters with no "=" is tried again, quadratic (500 KB of them held the event loop 45 min)
+_ATTR = re.compile(r"""(?<![a-zA-Z:-])([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 # "In reply to <a href="...#comment-N">NAME</a>." as the first paragraph (the words around the
 # link are translated on localized blogs, so only their length is checked)
 _REPLY_PREFIX = re.compile(

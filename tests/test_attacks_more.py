@@ -191,3 +191,22 @@ async def test_a_post_id_lookup_takes_only_ids_the_store_can_hold(link, answer, 
         site.route("/wp-json/wp/v2/posts", handler=posts)
         found = await find_rest_post_id(Fetcher(session), site.url("/wp-json/"), site.url(link))
         assert found == expected
+
+
+def test_a_home_page_with_a_long_attribute_name_is_read_at_once():
+    """The home page's <link rel="https://api.w.org/"> is looked for by the comment reader
+    and backfill, on the event loop: 200 KB of letters with no "=" in a <link> took the
+    attribute regex ~7 minutes (quadratic; 500 KB: 45), holding every server's bot. In a
+    child process: the regex holds the GIL, so only a process can be stopped."""
+    import subprocess
+    import sys
+
+    code = (
+        "from bot.wordpress import _links_in_html\n"
+        "page = b'<html><head><link ' + b'a' * 200_000"
+        ' + b\'><link rel="https://api.w.org/" href="/wp-json/">\'\n'
+        "print(_links_in_html(page))\n"
+    )
+    # a hang guard far above the milliseconds it takes
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['/wp-json/']", done.stderr
