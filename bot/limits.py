@@ -41,6 +41,9 @@ MAX_DISCOVERY_CANDIDATES = 5  # feed URLs tried for one /feed add
 # Entries over the quota are left in the feed, unknown: a later check stores them.
 NEW_POSTS_PER_DAY = 5_000
 NEW_HTML_PER_DAY = 16 * 1024 * 1024  # characters of summary and content
+# Keys of a feed's newest posts read at each check to tell new entries from known ones (a
+# feed shows tens; its whole history would be read into memory at every check)
+KNOWN_KEYS_READ = 2_000
 
 # One article's comment read
 COMMENT_READ_DEADLINE = 60.0  # seconds for the whole read, all pages included

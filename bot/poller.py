@@ -17,6 +17,7 @@ from .errors import UserError
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
 from .limits import (
+    KNOWN_KEYS_READ,
     MAX_ANNOUNCE_PER_POLL,
     MAX_SLOW_FEED_CHECKS,
     NEW_HTML_PER_DAY,
@@ -109,6 +110,7 @@ class FeedPoller:
         parse_pool: Executor | None = None,
         max_new_per_day: int = NEW_POSTS_PER_DAY,
         max_new_html_per_day: int = NEW_HTML_PER_DAY,
+        known_keys_read: int = KNOWN_KEYS_READ,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -123,6 +125,7 @@ class FeedPoller:
         self.max_new_per_day = max_new_per_day
         self.max_new_html_per_day = max_new_html_per_day
         self._day_shares: dict[int, _DayShare] = {}  # feed id -> what it stored today
+        self.known_keys_read = known_keys_read
 
     def cancel_checks(self) -> None:
         """Stop the checks in flight (shutting down); they are simply done again later."""
@@ -205,7 +208,11 @@ class FeedPoller:
         they are counted, and `/feed list` shows the count.
         """
         cutoff = time.time() - MAX_ANNOUNCE_AGE
-        unique = self._within_quota(feed_id, list({e.key: e for e in entries}.values()))
+        unique = list({e.key: e for e in entries}.values())
+        if unique:  # a check knows only the newest keys: older ones shown again are not new
+            stored = await self.store.stored_keys(feed_id, [e.key for e in unique])
+            unique = [e for e in unique if e.key not in stored]
+        unique = self._within_quota(feed_id, unique)
         recent = [e for e in unique if e.published_at is None or e.published_at >= cutoff]
         old = [e for e in unique if e.published_at is not None and e.published_at < cutoff]
         # newest first; an undated entry counts as just published
@@ -341,7 +348,7 @@ class FeedPoller:
             if result.status == 304 or digest == feed.body_hash:
                 report.unchanged += 1
             else:
-                known = await self.store.known_keys(feed.id)
+                known = await self.store.recent_keys(feed.id, self.known_keys_read)
                 parsed = await asyncio.get_running_loop().run_in_executor(
                     self._parser, parse_feed, result.body, result.url, known
                 )

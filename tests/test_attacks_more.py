@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.fetch import Fetcher, FetchError, HTTPStatusError, create_session
@@ -210,3 +212,37 @@ def test_a_home_page_with_a_long_attribute_name_is_read_at_once():
     # a hang guard far above the milliseconds it takes
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "['/wp-json/']", done.stderr
+
+
+async def test_a_check_reads_only_the_newest_keys_and_still_announces_nothing_twice(tmp_path):
+    """A check reads the keys of the feed's newest posts only (a history of 50,000 keys of
+    2 KB each would be 100 MB at every check): the older posts the feed still shows are
+    found stored, neither announced again nor counted against the day's quota."""
+    from bot.poller import FeedPoller
+    from bot.store import Store
+    from tests.blog import Blog
+
+    store = await Store.open(tmp_path / "gazette.sqlite3")
+    try:
+        async with LocalSite() as site, create_session(allow_private=True) as session:
+            blog = Blog(site)
+            for n in range(10):
+                blog.publish(f"Old post {n}")
+            poller = FeedPoller(
+                store, Fetcher(session), default_interval=60, known_keys_read=3, max_new_per_day=12
+            )
+            result = await poller.subscribe(blog.feed_url, guild_id=1, channel_id=10)
+            feed_id = result.subscription.feed_id
+            for n in range(2):
+                blog.publish(f"New post {n}")
+                await store.schedule_check(feed_id, 0)
+                report = await poller.poll_due()
+                assert report.new_posts == 1 and report.archived_silently == 0
+            owed = [
+                (await store.get_post(d.post_id)).title
+                for d in await store.due_deliveries(time.time() + 1)
+            ]
+            assert sorted(owed) == ["New post 0", "New post 1"]
+            assert await store.count_posts(feed_id) == 12
+    finally:
+        await store.close()
