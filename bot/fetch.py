@@ -166,7 +166,12 @@ def check_url(url: str | URL, *, allow_private: bool, allow_hosts: Iterable[str]
     """
     try:
         url = URL(url) if isinstance(url, str) else url
-    except ValueError as exc:
+        if url.raw_host:
+            # a name no DNS takes ("xn--", a label over 63 characters) is refused here, not
+            # by a UnicodeError from deep in yarl or the resolver
+            url.host  # noqa: B018 (decodes the punycode)
+            url.raw_host.encode("idna")
+    except ValueError as exc:  # UnicodeError included
         raise FetchError(f"not a valid URL: {str(url)[:200]}") from exc
     if url.scheme not in _SCHEMES:
         raise FetchError(f"not http(s): {str(url)[:200]}")
@@ -272,7 +277,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to float()
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -407,6 +412,8 @@ class Fetcher:
             raise FetchError(f"{host} sent a malformed response") from exc
         except aiohttp.ClientError as exc:
             raise FetchError(f"request to {host} failed ({type(exc).__name__})") from exc
+        except UnicodeError as exc:  # a redirect to a host name no DNS takes
+            raise FetchError(f"{host} redirected to an invalid host name") from exc
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         limit = self.max_bytes

@@ -16,7 +16,16 @@ from .discovery import DiscoveryError, discover
 from .errors import UserError
 from .feeds import FeedParseError, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
-from .limits import MAX_ANNOUNCE_PER_POLL, MAX_ERROR, MAX_SLOW_FEED_CHECKS, SLOW_READ_AFTER, clip
+from .limits import (
+    KNOWN_KEYS_READ,
+    MAX_ANNOUNCE_PER_POLL,
+    MAX_ERROR,
+    MAX_SLOW_FEED_CHECKS,
+    NEW_HTML_PER_DAY,
+    NEW_POSTS_PER_DAY,
+    SLOW_READ_AFTER,
+    clip,
+)
 from .models import Entry, Feed, FeedCheck, Subscription
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
@@ -70,6 +79,16 @@ class PollReport:
 Recorded = Callable[[PollReport], Awaitable[None]]  # told of each check once it is recorded
 
 
+@dataclass(slots=True)
+class _DayShare:
+    """What one feed's checks added to the archive since `since` (see NEW_POSTS_PER_DAY)."""
+
+    since: float
+    posts: int = 0
+    html: int = 0
+    warned: bool = False
+
+
 def parse_thread() -> ThreadPoolExecutor:
     """The thread feeds and comment feeds are parsed in (CPU-bound, off the event loop)."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazette-parse")
@@ -91,6 +110,9 @@ class FeedPoller:
         slow_after: float = SLOW_READ_AFTER,
         max_backoff: float = MAX_BACKOFF,
         parse_pool: Executor | None = None,
+        max_new_per_day: int = NEW_POSTS_PER_DAY,
+        max_new_html_per_day: int = NEW_HTML_PER_DAY,
+        known_keys_read: int = KNOWN_KEYS_READ,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -102,6 +124,10 @@ class FeedPoller:
         # One parsing thread: more would only fight the event loop for the GIL and stall it
         self._owns_parser = parse_pool is None
         self._parser = parse_pool or parse_thread()
+        self.max_new_per_day = max_new_per_day
+        self.max_new_html_per_day = max_new_html_per_day
+        self._day_shares: dict[int, _DayShare] = {}  # feed id -> what it stored today
+        self.known_keys_read = known_keys_read
 
     def cancel_checks(self) -> None:
         """Stop the checks in flight (shutting down); they are simply done again later."""
@@ -185,6 +211,10 @@ class FeedPoller:
         """
         cutoff = time.time() - MAX_ANNOUNCE_AGE
         unique = list({e.key: e for e in entries}.values())
+        if unique:  # a check knows only the newest keys: older ones shown again are not new
+            stored = await self.store.stored_keys(feed_id, [e.key for e in unique])
+            unique = [e for e in unique if e.key not in stored]
+        unique = self._within_quota(feed_id, unique)
         recent = [e for e in unique if e.published_at is None or e.published_at >= cutoff]
         old = [e for e in unique if e.published_at is not None and e.published_at < cutoff]
         # newest first; an undated entry counts as just published
@@ -205,6 +235,33 @@ class FeedPoller:
                 if report is not None:
                     report.archived_silently += len(silenced)
         return len(await self.store.store_entries(feed_id, recent, announce=True))
+
+    def _within_quota(self, feed_id: int, entries: list[Entry]) -> list[Entry]:
+        """The newest of the entries that fit in the feed's quota for the day; the others
+        stay unknown, so a check after the day is over stores those still in the feed."""
+        now = time.time()
+        share = self._day_shares.get(feed_id)
+        if share is None or now - share.since >= 86400:
+            share = self._day_shares[feed_id] = _DayShare(since=now)
+        admitted = []
+        for entry in sorted(entries, key=lambda e: e.published_at or float("inf"), reverse=True):
+            html = len(entry.summary_html) + len(entry.content_html)
+            if share.posts >= self.max_new_per_day or share.html + html > self.max_new_html_per_day:
+                break
+            share.posts += 1
+            share.html += html
+            admitted.append(entry)
+        if len(admitted) < len(entries) and not share.warned:
+            share.warned = True
+            log.warning(
+                "feed %s: new posts left out of the archive until %s (over its quota of %d "
+                "posts or %d MB a day)",
+                feed_id,
+                time.strftime("%H:%M UTC", time.gmtime(share.since + 86400)),
+                self.max_new_per_day,
+                self.max_new_html_per_day >> 20,
+            )
+        return admitted
 
     # --- checks ---------------------------------------------------------------------
 
@@ -293,7 +350,7 @@ class FeedPoller:
             if result.status == 304 or digest == feed.body_hash:
                 report.unchanged += 1
             else:
-                known = await self.store.known_keys(feed.id)
+                known = await self.store.recent_keys(feed.id, self.known_keys_read)
                 parsed = await asyncio.get_running_loop().run_in_executor(
                     self._parser, parse_feed, result.body, result.url, known
                 )

@@ -442,6 +442,8 @@ def html_to_markdown(html: str, base_url: str | None = None) -> str:
     """
     if not html or not html.strip():
         return ""
+    if "\r" in html:  # as an HTML parser's input stream does: a bare CR would stay in <pre>
+        html = html.replace("\r\n", "\n").replace("\r", "\n")
     if "<" not in html:  # plain text (common in excerpts): what markdownify would do, faster
         text = htmllib.unescape(html) if "&" in html else html
         if "  " in text or "\t" in text:

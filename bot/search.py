@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .render import escape_markdown, neutralize_mentions
+from .render import cut_plain, escape_markdown, neutralize_mentions
 from .text import clean_text
 
 MAX_QUERY_CHARS = 2000  # longer input is cut (a search box, not a document)
@@ -290,6 +290,7 @@ def parse_date(text: str) -> float:
         day = dt.date.fromisoformat((text or "").strip())
     except ValueError:
         raise QueryError(
-            f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2024-03-31"
+            # quoted cut: the option takes 6,000 characters and the answer only 2,000
+            f"{cut_plain(text or '', 40)!r} is not a date: write it as YYYY-MM-DD, e.g. 2024-03-31"
         ) from None
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()

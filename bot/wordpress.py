@@ -45,6 +45,7 @@ from bot.limits import (
     MAX_TITLE,
     clamp_comment,
     clamp_entry,
+    row_id,
 )
 from bot.models import Entry
 from bot.text import one_line
@@ -60,11 +61,14 @@ _SMALLER_PAGES = (50, 25, 10, 5, 1)  # per_page to fall back to when a page is t
 _WS = re.compile(r"\s+")
 # ids are at most 19 digits (SQLite's integers), which also keeps int() off huge numbers;
 # [^<>] keeps one unclosed tag from being scanned again for every later one (linear time)
-_WP_ID = re.compile(r"[?&]p=(\d{1,19})(?:&|#|$)")
-_COMMENT_ID = re.compile(r"#comment-(\d{1,19})\s*$")
+# [0-9], not \d: \d takes every script's digits, which int() reads and WordPress does not
+_WP_ID = re.compile(r"[?&]p=([0-9]{1,19})(?:&|#|$)")
+_COMMENT_ID = re.compile(r"#comment-([0-9]{1,19})\s*$")
 _IMG = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
 _LINK_TAG = re.compile(r"<link\b[^<>]*>", re.IGNORECASE)
-_ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
+# a name starts after a non-name character: otherwise every position inside a long run of
+# letters with no "=" is tried again, quadratic (500 KB of them held the event loop 45 min)
+_ATTR = re.compile(r"""(?<![a-zA-Z:-])([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 # "In reply to <a href="...#comment-N">NAME</a>." as the first paragraph (the words around the
 # link are translated on localized blogs, so only their length is checked)
 _REPLY_PREFIX = re.compile(
@@ -259,7 +263,8 @@ async def _looks_like_root(fetcher: _Fetcher, root: str) -> bool:
     except WordPressError as exc:
         log.debug("no REST root at %s: %s", root, exc)
         return False
-    return isinstance(index, dict) and "wp/v2" in (index.get("namespaces") or [])
+    namespaces = index.get("namespaces") if isinstance(index, dict) else None
+    return isinstance(namespaces, list) and "wp/v2" in namespaces
 
 
 async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
@@ -527,7 +532,7 @@ async def find_rest_post_id(fetcher: _Fetcher, api_root: str, link: str) -> int 
     link's last path segment) and matched on its link.
     """
     if m := _WP_ID.search(link):
-        return int(m.group(1))
+        return row_id(int(m.group(1)))
     segments = [s for s in urlsplit(link).path.split("/") if s]
     if not segments:
         return None
@@ -538,11 +543,12 @@ async def find_rest_post_id(fetcher: _Fetcher, api_root: str, link: str) -> int 
     if not isinstance(items, list):
         return None
     want = link.split("#")[0].rstrip("/")
+    # the id is stored with the post: one SQLite cannot hold is no id
     for item in items:
-        if isinstance(item, dict) and (item.get("link") or "").rstrip("/") == want:
-            return _int(item.get("id"))
+        if isinstance(item, dict) and _str(item.get("link")).rstrip("/") == want:
+            return row_id(_int(item.get("id")))
     if len(items) == 1 and isinstance(items[0], dict):
-        return _int(items[0].get("id"))
+        return row_id(_int(items[0].get("id")))
     return None
 
 

@@ -100,8 +100,11 @@ class OwnedView(discord.ui.View):
             pass  # the message is gone or the token expired: nothing to disable
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
-        log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
-        text = str(error) if isinstance(error, UserError) else "Something went wrong; it is logged."
+        if isinstance(error, UserError):  # the member's mistake: told, not logged
+            text = str(error)
+        else:
+            log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
+            text = "Something went wrong; it is logged."
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
         else:
@@ -127,6 +130,9 @@ class ShareButton(discord.ui.Button["ResultsView"]):
                 "That article's blog is announced in a channel not everyone here can view, "
                 "so I will not share it in this channel."
             )
+        # the bot posts publicly where slowmode does not hold it back: a few shares at a time
+        if retry := self.view.share_limit.get_bucket(interaction).update_rate_limit():
+            raise UserError(f"Slow down: you can share again in {retry:.0f} s.")
         try:
             await interaction.channel.send(
                 f"{interaction.user.mention} shared from the archive:",
@@ -174,10 +180,12 @@ class ResultsView(OwnedView):
         interaction: discord.Interaction,
         fetch: Callable[[int], Awaitable[SearchPage]],
         heading: str,
+        share_limit: commands.CooldownMapping,
     ) -> None:
         super().__init__(owner, interaction)
         self.fetch = fetch
         self.heading = heading
+        self.share_limit = share_limit  # the cog's, per member: shared by all their searches
         self.page: SearchPage | None = None
         self.hits: list[SearchHit] = []
 
@@ -285,6 +293,15 @@ async def article_choices(store, interaction: discord.Interaction, current: str)
     ]
 
 
+def typed_post_id(value: str) -> int | None:
+    """The post id in an article option (what autocomplete sends), or None: a member may
+    type anything there ("²", twenty digits) and neither int() nor SQLite takes all of it."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 def _date(text: str | None, name: str) -> float | None:
     if not text:
         return None
@@ -307,6 +324,10 @@ class Archive(
     def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self.store = bot.store
+        # as /discuss: three shares per member per server every 30 s
+        self.share_limit = commands.CooldownMapping.from_cooldown(
+            3, 30.0, lambda i: (i.guild_id, i.user.id)
+        )
         super().__init__()
 
     async def empty_reason(self, interaction: discord.Interaction) -> str:
@@ -382,7 +403,7 @@ class Archive(
             )
 
         shown = f"“{inline_markdown(query, 80)}”"
-        view = ResultsView(interaction.user, interaction, fetch, shown)
+        view = ResultsView(interaction.user, interaction, fetch, shown, self.share_limit)
         content, embeds = await view.load(0)
         if not view.hits:
             page = view.page
@@ -425,9 +446,9 @@ class Archive(
     @app_commands.autocomplete(article=article_autocomplete)
     async def post(self, interaction: discord.Interaction, article: str) -> None:
         post = None
-        if article.isdigit():
+        if (post_id := typed_post_id(article)) is not None:
             post = await self.store.get_post_for_guild(
-                interaction.guild_id, int(article), channels=viewable_channels(interaction)
+                interaction.guild_id, post_id, channels=viewable_channels(interaction)
             )
         if post is None:
             raise UserError("No such article in this server's archive: pick one from the list.")

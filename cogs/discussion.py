@@ -32,7 +32,7 @@ from bot.render import (
 from bot.store import StoreWriteError
 from bot.store.comments import DiscussionInfo, MirrorItem
 
-from .archive import article_choices
+from .archive import article_choices, typed_post_id
 from .embeds import GAZETTE_COLOUR, announcement_embed
 from .errors import ItemRefused, paced_round, send_plainly
 from .visibility import can_view, viewable_channels
@@ -697,8 +697,8 @@ class Discussion(commands.Cog):
         guild_id, channels = interaction.guild_id, viewable_channels(interaction)
         value = value.strip()
         post = None
-        if value.isdigit():
-            post = await self.store.get_post_for_guild(guild_id, int(value), channels=channels)
+        if (post_id := typed_post_id(value)) is not None:
+            post = await self.store.get_post_for_guild(guild_id, post_id, channels=channels)
         if post is None and value:
             found = await self.store.titles_like(guild_id, value, 1, channels=channels)
             if found:

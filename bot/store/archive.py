@@ -254,7 +254,8 @@ class ArchiveQueries:
         those are few enough, then the others newest first; its total is then given as a
         lower bound (`total_exact` False).
         """
-        page = max(0, int(page))
+        # far past any archive's last page, and page * per_page stays a SQLite integer
+        page = max(0, min(int(page), 10**9))
         per_page = max(1, min(int(per_page), 25))
         parsed = parse_query(text)
         empty = SearchPage([], page, 0, per_page, parsed)

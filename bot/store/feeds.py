@@ -653,3 +653,31 @@ class FeedQueries:
                 " WHERE feed_id = ?",
                 (count, feed_id),
             )
+
+    async def recent_keys(self, feed_id: int, limit: int) -> set[str]:
+        """Entry keys of the feed's newest posts: `limit` dated ones, by date, and `limit`
+        undated ones, newest stored first. What a feed shows is among them, and a long
+        history (50,000 keys of 2 KB: 100 MB) is not read into memory at every check."""
+        keys: set[str] = set()
+        for sql in (
+            "SELECT entry_key FROM posts WHERE feed_id = ? AND published_at IS NOT NULL"
+            " ORDER BY published_at DESC LIMIT ?",
+            "SELECT entry_key FROM posts WHERE feed_id = ? AND published_at IS NULL"
+            " ORDER BY id DESC LIMIT ?",
+        ):
+            async with self._reading(sql, (feed_id, limit)) as cur:
+                keys.update(row[0] for row in await cur.fetchall())
+        return keys
+
+    async def stored_keys(self, feed_id: int, keys: list[str]) -> set[str]:
+        """Those of `keys` already stored in the feed."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):  # SQLite caps the number of parameters
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self._reading(
+                f"SELECT entry_key FROM posts WHERE feed_id = ? AND entry_key IN ({marks})",
+                (feed_id, *chunk),
+            ) as cur:
+                found.update(row[0] for row in await cur.fetchall())
+        return found
