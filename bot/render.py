@@ -422,8 +422,6 @@ class DiscordConverter(MarkdownConverter):
     convert_th = convert_td
 
 
-_NEWLINES = _RUN_NEWLINES
-_SPACES = _RUN_SPACES
 _BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING_SPACE = re.compile(r"(?<![ \t])[ \t]+\n")
 
@@ -447,9 +445,9 @@ def html_to_markdown(html: str, base_url: str | None = None) -> str:
     if "<" not in html:  # plain text (common in excerpts): what markdownify would do, faster
         text = htmllib.unescape(html) if "&" in html else html
         if "  " in text or "\t" in text:
-            text = _SPACES.sub(" ", text)
-        if "\n" in text or "\r" in text:
-            text = _NEWLINES.sub("\n", text)
+            text = _RUN_SPACES.sub(" ", text)
+        if "\n" in text or "\r" in text:  # &#13; unescapes to a CR
+            text = _RUN_NEWLINES.sub("\n", text)
         md = escape_markdown(neutralize_mentions(text)).strip()
     else:
         try:
