@@ -33,9 +33,6 @@ class ReadSlots:
         self._slow_slots = asyncio.Semaphore(slow)
         self._slow_sites: set[Hashable] = set()
 
-    def is_slow(self, site: Hashable) -> bool:
-        return site in self._slow_sites
-
     @contextlib.asynccontextmanager
     async def hold(self, site: Hashable) -> AsyncIterator[Slot]:
         """A slot for work on `site`; reads through `Slot.read` are watched for slowness."""
