@@ -37,6 +37,7 @@ from .limits import (
     clip,
 )
 from .render import (
+    AUTHOR_LIMIT,
     cut,
     html_to_markdown,
     inline_markdown,
@@ -76,7 +77,6 @@ FULL_EVERY = 1800.0
 CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
 USERNAME_LIMIT = 80
-AUTHOR_LIMIT = 256  # an embed's author name
 REPLY_LINE_LIMIT = 120
 REPLY_AUTHOR_LIMIT = 80
 LINK_IN_TEXT_LIMIT = 400  # a longer link is not shown in a message (it would crowd the text)
