@@ -17,7 +17,7 @@ from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
 from bot.models import Feed, Subscription
 from bot.poller import SubscribeError
-from bot.render import cut, cut_plain, inline_markdown, render_announcement, web_url
+from bot.render import FIELD_LIMIT, cut, cut_plain, inline_markdown, render_announcement, web_url
 from bot.store.feeds import AlreadySubscribed, SubscriptionStatus
 
 from .archive import PagedView, choice_name, suggestions
@@ -41,7 +41,6 @@ NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
 LIST_TITLE = "Feeds followed here"
 LIST_PER_PAGE = 10  # feeds on one page of /feed list
 LIST_PAGE_BUDGET = 5600  # characters of fields on one page (Discord: 6,000 for the embed)
-FIELD_VALUE_LIMIT = 1024
 ERROR_CHARS = 200  # of an error quoted in /feed list (a feed's field holds 1,024 in all)
 
 
@@ -65,7 +64,7 @@ def every(seconds: float) -> str:
     return f"{minutes} min"
 
 
-def fit_lines(lines: list[str], limit: int = FIELD_VALUE_LIMIT) -> str:
+def fit_lines(lines: list[str], limit: int = FIELD_LIMIT) -> str:
     """Whole lines while they fit in `limit` characters, then "…"."""
     kept: list[str] = []
     used = 0
