@@ -94,7 +94,6 @@ def check_interval(
 
 
 _COMMENT_FRAGMENT = re.compile(r"#comment-\d+$")
-_WS = re.compile(r"\s+")
 
 
 def content_hash(comment: Comment) -> str:

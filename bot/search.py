@@ -29,7 +29,6 @@ MIN_PREFIX = 3  # "ab*" is searched as the word "ab": very short prefixes are to
 # Snippet markers: FTS5 wraps matches in these, then they become Markdown once escaped.
 HL_OPEN = "\x02"
 HL_CLOSE = "\x03"
-ELLIPSIS = "…"
 
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')

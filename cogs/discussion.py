@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 WEBHOOK_NAME = "Gazette"
 TOUCH_EVERY = 600.0  # at most one "activity" write per thread per 10 minutes
 UNKNOWN_CHANNEL = 10003
-UNKNOWN_MESSAGE = 10008
 UNKNOWN_WEBHOOK = 10015
 THREAD_ALREADY_EXISTS = 160004
 NO_MENTIONS = discord.AllowedMentions.none()
