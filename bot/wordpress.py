@@ -353,7 +353,7 @@ def _list(value: Any) -> list:
 
 def _ids(value: Any) -> list[int]:
     """Term or user ids from a post: positive integers only."""
-    return [i for v in _list(value) if (i := _int(v)) is not None and 0 < i < 2**63]
+    return [i for v in _list(value) if (i := row_id(_int(v))) is not None]
 
 
 def _post_to_entry(post: dict, names: _Names) -> Entry:
