@@ -43,7 +43,7 @@ from bot.limits import (
     clip,
 )
 from bot.models import Entry, ParsedFeed
-from bot.text import one_line
+from bot.text import one_line, squash_spaces
 
 # feedparser's strict parser: expat through bot.sax, which keeps hostile documents linear
 # (the default list also asks for libxml2's driver first, on every parse: not installed, and
@@ -62,7 +62,6 @@ __all__ = [
     "parse_feed",
 ]
 
-_WS = re.compile(r"\s+")
 _WP_ID = re.compile(r"[?&]p=(\d{1,19})(?![\w])")
 # [^<>] and not [^>]: each <img is then scanned only up to the next tag, so a body of
 # "<img <img <img ..." costs linear time, not quadratic
@@ -252,10 +251,6 @@ def parse_document(data: bytes) -> feedparser.FeedParserDict:
     return feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
 
 
-def _clean(text: str | None) -> str:
-    return _WS.sub(" ", text or "").strip()
-
-
 def entry_key(guid: str | None, link: str | None, title: str | None, date: str | None) -> str:
     """An entry's identity within its feed: guid, else link, else a hash of title and date.
 
@@ -268,7 +263,7 @@ def entry_key(guid: str | None, link: str | None, title: str | None, date: str |
     link = (link or "").strip()
     if link:
         return capped_key(link)
-    raw = f"{_clean(title)}\n{(date or '').strip()}"
+    raw = f"{squash_spaces(title)}\n{(date or '').strip()}"
     return "sha1:" + hashlib.sha1(raw.encode("utf-8")).hexdigest()
 
 
@@ -293,7 +288,7 @@ def _text(value: str, detail) -> str:
     value = value[:_RAW_TITLE]
     if detail and detail.get("type") in _HTML_TYPES:
         return clip(one_line(value), MAX_TITLE)
-    return clip(_clean(value), MAX_TITLE)
+    return clip(squash_spaces(value), MAX_TITLE)
 
 
 def _image(e, content_html: str, summary_html: str) -> str | None:
@@ -328,7 +323,7 @@ def _to_entry(e, base: str, feed_author: str | None = None) -> Entry | None:
     summary_html = get("summary", "") or ""
     cats: list[str] = []
     for t in get("tags") or ():
-        term = _clean(t.get("term") or t.get("label"))
+        term = squash_spaces(t.get("term") or t.get("label"))
         if term and term not in cats:
             cats.append(term)
     title = _text(get("title") or "", get("title_detail"))
@@ -352,7 +347,7 @@ def _to_entry(e, base: str, feed_author: str | None = None) -> Entry | None:
             key=key,
             title=title,
             link=link,
-            author=_clean(author_detail.get("name") or get("author")) or feed_author,
+            author=squash_spaces(author_detail.get("name") or get("author")) or feed_author,
             published_at=_date(e, "published"),
             updated_at=_date(e, "updated"),
             categories=cats,
@@ -402,7 +397,7 @@ def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
     base, site_url = _feed_base(url, d.feed.get("link"))
     feed_author = None
     if d.get("version", "").startswith("atom"):  # Atom entries inherit the feed's author
-        feed_author = _clean((d.feed.get("author_detail") or {}).get("name")) or None
+        feed_author = squash_spaces((d.feed.get("author_detail") or {}).get("name")) or None
     parsed = [en for e in d.entries if (en := _to_entry(e, base, feed_author)) is not None]
     if not d.get("version") and not parsed:
         raise _not_a_feed(d, data)

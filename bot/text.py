@@ -85,6 +85,14 @@ def html_to_text(markup: str) -> str:
     return "\n".join(words for line in text.split("\n") if (words := " ".join(line.split())))
 
 
+_WHITESPACE = re.compile(r"\s+")
+
+
+def squash_spaces(text: str | None) -> str:
+    """Plain text on one line: each run of whitespace one space, none at the ends."""
+    return _WHITESPACE.sub(" ", text or "").strip()
+
+
 def one_line(markup: str | None) -> str:
     """A title or a name from HTML: tags out, entities decoded, all on one line."""
     return " ".join(html_to_text(markup or "").split())

@@ -48,7 +48,7 @@ from bot.limits import (
     row_id,
 )
 from bot.models import Entry
-from bot.text import one_line
+from bot.text import one_line, squash_spaces
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 MAX_PER_PAGE = 100  # WordPress's cap for per_page
 _SMALLER_PAGES = (50, 25, 10, 5, 1)  # per_page to fall back to when a page is too large
 
-_WS = re.compile(r"\s+")
 # ids are at most 19 digits (SQLite's integers), which also keeps int() off huge numbers;
 # [^<>] keeps one unclosed tag from being scanned again for every later one (linear time)
 # [0-9], not \d: \d takes every script's digits, which int() reads and WordPress does not
@@ -125,10 +124,6 @@ class Comment:
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def _clean(text: str | None) -> str:
-    return _WS.sub(" ", text or "").strip()
 
 
 def _plain(rendered: Any) -> str:
@@ -715,15 +710,15 @@ def parse_comment_feed(
         content_html = content_html[: 2 * MAX_COMMENT_HTML]
         parent_id = None
         if rm := _REPLY_PREFIX.match(content_html):
-            if _clean(rm.group("pre") + rm.group("post")):
+            if squash_spaces(rm.group("pre") + rm.group("post")):
                 parent_id = int(rm.group("id"))
                 content_html = content_html[rm.end() :]
         kind = "pingback" if _PINGBACK.match(content_html) else "comment"
         if kind != "comment" and not include_pingbacks:
             continue
-        author = _clean((e.get("author") or "")[: 8 * MAX_TITLE])
+        author = squash_spaces((e.get("author") or "")[: 8 * MAX_TITLE])
         if not author:
-            title = _clean((e.get("title") or "")[: 8 * MAX_TITLE])
+            title = squash_spaces((e.get("title") or "")[: 8 * MAX_TITLE])
             author = title[4:].strip() if title.lower().startswith("by: ") else title
         wp_id = post_wp_id
         if wp_id is None:

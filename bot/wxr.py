@@ -25,13 +25,13 @@ from typing import BinaryIO
 from .feeds import EntityWatch, entry_key
 from .limits import clamp_entry
 from .models import Entry
+from .text import squash_spaces
 
 log = logging.getLogger(__name__)
 
 _NS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
 _NS_DC = "http://purl.org/dc/elements/1.1/"
 _WP_NS = re.compile(r"^https?://wordpress\.(?:org|com)/export/[\d.]+/(excerpt/)?$")
-_WS = re.compile(r"\s+")
 # [^<>]: one unclosed <img is not scanned again for every later one (linear time)
 _IMG = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
 _BLOCK_COMMENT = re.compile(r"<!--\s*/?wp:.*?-->", re.DOTALL)
@@ -209,14 +209,14 @@ class WxrReader:
                     elem.clear()
                 elif tag == "wp:author":
                     login = _text(elem, "wp:author_login")
-                    name = _clean(_text(elem, "wp:author_display_name"))
+                    name = squash_spaces(_text(elem, "wp:author_display_name"))
                     if login and name:
                         self.authors[login.casefold()] = name
                     elem.clear()
                 elif items == 0 and tag in ("title", "link"):
                     # the channel's own title and link come before any item
                     if tag == "title" and self.site_title is None:
-                        self.site_title = _clean(html.unescape(elem.text or "")) or None
+                        self.site_title = squash_spaces(html.unescape(elem.text or "")) or None
                     elif tag == "link" and self.site_link is None:
                         self.site_link = (elem.text or "").strip() or None
                 elif tag == "channel":
@@ -243,7 +243,7 @@ class WxrReader:
         categories: list[str] = []
         tags: list[str] = []
         for domain, name in item.terms:
-            name = _clean(html.unescape(name))
+            name = squash_spaces(html.unescape(name))
             target = (
                 tags if domain == "post_tag" else categories if domain in ("", "category") else None
             )
@@ -253,9 +253,9 @@ class WxrReader:
         image = _IMG.search(content) if content else None
         entry = Entry(
             key=key,
-            title=_clean(html.unescape(item.title)),
+            title=squash_spaces(html.unescape(item.title)),
             link=link,
-            author=self.authors.get(creator.casefold()) or _clean(creator) or None,
+            author=self.authors.get(creator.casefold()) or squash_spaces(creator) or None,
             published_at=_gmt(item.post_date_gmt) or _rfc822(item.pub_date) or _gmt(item.post_date),
             updated_at=_gmt(item.modified_gmt),
             categories=categories,
@@ -323,10 +323,6 @@ def _text(elem: ET.Element, tag: str) -> str:
         if _tag(child.tag) == tag:
             return (child.text or "").strip()
     return ""
-
-
-def _clean(text: str) -> str:
-    return _WS.sub(" ", text or "").strip()
 
 
 def _gmt(value: str) -> float | None:
