@@ -487,7 +487,8 @@ class CommentWatcher:
 # --------------------------------------------------------------------------- rendering
 
 
-def _shown_link(url: str | None) -> str | None:
+def shown_link(url: str | None) -> str | None:
+    """The link a mirrored comment shows on its last line, if any."""
     return url if url and len(url) <= LINK_IN_TEXT_LIMIT else None
 
 
@@ -506,7 +507,7 @@ class RenderedComment:
 
     def _footer(self) -> str:
         when = f"<t:{int(self.timestamp)}:f>" if self.timestamp else ""
-        if link := _shown_link(self.link):
+        if link := shown_link(self.link):
             return f"-# [Comment on the blog](<{link}>)" + (f" · {when}" if when else "")
         return f"-# Comment on the blog · {when}" if when else "-# Comment on the blog"
 
@@ -523,7 +524,7 @@ class RenderedComment:
 
     def as_description(self, limit: int = DESCRIPTION_LIMIT) -> str:
         """An embed's description for the bot's own message (the author goes in the embed)."""
-        link = _shown_link(self.link)
+        link = shown_link(self.link)
         return self._fit(f"\n\n[Comment on the blog]({link})" if link else "", limit)
 
 
@@ -573,7 +574,7 @@ def render_comment(
             line = first_line(parent_html or "")
             reply = f"↪ Reply to **{who}**" + (f": {line}" if line else "")
         else:  # a parent the comment feed no longer shows: link it on the blog
-            parent_link = _shown_link(
+            parent_link = shown_link(
                 safe_url(_COMMENT_FRAGMENT.sub(f"#comment-{comment.parent_id}", comment.link or ""))
             )
             reply = (
@@ -581,7 +582,7 @@ def render_comment(
                 if parent_link and parent_link != safe_url(comment.link)
                 else "↪ Reply to an earlier comment"
             )
-        if parent_url := _shown_link(parent_url):
+        if parent_url := shown_link(parent_url):
             reply += f" ([jump](<{parent_url}>))"
     link = safe_url(comment.link)
     return RenderedComment(

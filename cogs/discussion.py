@@ -20,7 +20,13 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
-from bot.comments import CommentPollReport, CommentWatcher, RenderedComment, render_comment
+from bot.comments import (
+    CommentPollReport,
+    CommentWatcher,
+    RenderedComment,
+    render_comment,
+    shown_link,
+)
 from bot.errors import UserError
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS
 from bot.models import Post, Subscription
@@ -119,15 +125,17 @@ _EMBED_LINK = re.compile(r"\[Comment on the blog\]\((.+)\)")
 
 def shows_comment(message: discord.Message, rendered: RenderedComment) -> bool:
     """Whether a message is this comment's mirror: the blog link on its last line is this
-    comment's, compared whole (#comment-1 is not #comment-12); without a link, the whole text."""
+    comment's, compared whole (#comment-1 is not #comment-12); without a link shown (none, or
+    too long to show), the whole text."""
     forms = [(message.content or "", _CONTENT_LINK)]
     forms += [(embed.description or "", _EMBED_LINK) for embed in message.embeds]
-    if rendered.link is None:
+    link = shown_link(rendered.link)
+    if link is None:
         expected = {rendered.as_content(), rendered.as_description(), comment_text(rendered)}
         return any(text in expected for text, _ in forms)
     for text, pattern in forms:
         match = pattern.fullmatch(text.rsplit("\n", 1)[-1])
-        if match is not None and match.group(1) == rendered.link:
+        if match is not None and match.group(1) == link:
             return True
     return False
 

@@ -283,6 +283,37 @@ async def test_killed_mid_send_then_60_messages_the_comment_is_found_not_doubled
     assert len(_comment_link_in(world, thread, blog.comment_link(crashing))) == 1
 
 
+class LongLinkBlog(WPBlog):
+    """A blog whose comment links are too long for a message to show (over 400 characters)."""
+
+    def comment_link(self, comment) -> str:
+        return super().comment_link(comment).replace("/#", f"/?ref={'y' * 450}#")
+
+
+async def test_killed_mid_send_a_comment_with_a_link_too_long_to_show_is_not_doubled(
+    gazette_world,
+):
+    world = gazette_world
+    blog = LongLinkBlog(world.site)
+    await world.start()
+    await follow(world, blog)
+    post, thread = await publish_and_announce(world, blog)
+    stall = world.fake.stall("POST", r"/webhooks/\d+/[^/]+")
+    blog.comment(post, "<p>Sent while crashing.</p>", author="Bob")
+    await read_comments_now(world)
+    await asyncio.wait_for(stall.reached.wait(), 5)
+    await world.stop()
+    stall.release.set()
+    await eventually(lambda: len(mirrored(world, thread)) == 1, what="the cut-short send landed")
+
+    await world.restart()
+    blog.comment(post, "<p>Later.</p>", author="Cy")
+    await read_comments_now(world)
+    await eventually(lambda: len(mirrored(world, thread)) >= 2, what="the later comment")
+    await settle()
+    assert [m["author"]["username"] for m in mirrored(world, thread)] == ["Bob", "Cy"]
+
+
 async def test_a_comment_refused_even_plainly_is_skipped_and_the_next_shown(gazette_world):
     world = gazette_world
     blog = WPBlog(world.site)
