@@ -9,22 +9,7 @@ import pytest
 from bot.backfill import backfill
 from bot.fetch import Fetcher, create_session
 from bot.poller import FeedPoller
-from bot.store import Store
 from tests.blog import Blog
-from tests.httpserver import LocalSite
-
-
-@pytest.fixture
-async def site():
-    async with LocalSite() as s:
-        yield s
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = await Store.open(tmp_path / "gazette.sqlite3")
-    yield store
-    await store.close()
 
 
 async def test_feed_pages_walked_to_the_end_without_announcing(site, store):

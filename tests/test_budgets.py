@@ -93,13 +93,6 @@ async def listing(world) -> str:
     return "\n".join(parts)
 
 
-@pytest.fixture
-async def store(tmp_path):
-    store = await Store.open(tmp_path / "gazette.sqlite3")
-    yield store
-    await store.close()
-
-
 # =========================================================================== item 4
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from bot.discovery import NotAFeed, discover, find_feed_links, looks_like_html
 from bot.fetch import Fetcher, HTTPStatusError, create_session
-from tests.httpserver import LocalSite
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
@@ -37,12 +36,6 @@ def page(head: str, body: str = "<p>Hello</p>") -> str:
         "<!DOCTYPE html>\n<html lang='en-US'><head><meta charset='UTF-8'>"
         f"<title>A Blog</title>{head}</head><body>{body}</body></html>"
     )
-
-
-@pytest.fixture
-async def site():
-    async with LocalSite() as s:
-        yield s
 
 
 @pytest.fixture

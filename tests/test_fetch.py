@@ -23,16 +23,9 @@ from bot.fetch import (
     is_blocked_address,
     parse_retry_after,
 )
-from tests.httpserver import LocalSite
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><title>One</title><link>https://blog.example/one</link></item></channel></rss>"""
-
-
-@pytest.fixture
-async def site():
-    async with LocalSite() as s:
-        yield s
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from bot import limits
 from bot.feeds import ENTITIES_REFUSED, FeedParseError, FeedRefused, parse_document, parse_feed
 from bot.fetch import Fetcher, create_session
 from bot.poller import FeedPoller, SubscribeError
-from bot.store import Store
 from bot.wordpress import (
     WordPressError,
     _Names,
@@ -23,7 +22,6 @@ from bot.wordpress import (
 )
 from bot.wxr import WxrError, WxrReader
 from tests.blog import Blog
-from tests.httpserver import LocalSite
 
 URL = "http://127.0.0.1:8080/feed/"
 GUILD, CHANNEL = 1, 10
@@ -389,19 +387,6 @@ def test_rest_fields_of_any_type_or_size_are_made_safe():
 
 
 # --------------------------------------------------------------------------- as users see it
-
-
-@pytest.fixture
-async def site():
-    async with LocalSite() as s:
-        yield s
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = await Store.open(tmp_path / "gazette.sqlite3")
-    yield store
-    await store.close()
 
 
 @pytest.fixture

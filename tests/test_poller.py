@@ -11,22 +11,8 @@ from bot.fetch import Fetcher, create_session
 from bot.poller import FAILURES_BEFORE_NOTICE, FeedPoller, SubscribeError
 from bot.store import Store
 from tests.blog import Blog
-from tests.httpserver import LocalSite
 
 GUILD, CHANNEL = 1, 10
-
-
-@pytest.fixture
-async def site():
-    async with LocalSite() as s:
-        yield s
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = await Store.open(tmp_path / "gazette.sqlite3")
-    yield store
-    await store.close()
 
 
 @pytest.fixture

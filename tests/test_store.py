@@ -15,13 +15,6 @@ from bot.store import Store, StoreWriteError
 GUILD, CHANNEL = 1, 10
 
 
-@pytest.fixture
-async def store(tmp_path):
-    store = await Store.open(tmp_path / "gazette.sqlite3")
-    yield store
-    await store.close()
-
-
 async def followed_feed(store: Store) -> int:
     feed = await store.add_feed(
         "http://127.0.0.1/feed",
