@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .feeds import FeedParseError, parse_feed
-from .fetch import Fetcher, FetchError, FetchResult, HTTPStatusError
+from .fetch import Fetcher, FetchError, HTTPStatusError
 from .limits import BACKFILL_MAX_MB, BACKFILL_MAX_PAGES, BACKFILL_MAX_POSTS
-from .models import Entry, Feed
+from .models import BackfillProgress, Entry, Feed, FetchResult
 from .store import Store
 from .wordpress import WordPressError, find_rest_root, iter_rest_posts
 
@@ -51,19 +51,7 @@ class _Metered:
         return result
 
 
-@dataclass(slots=True)
-class Progress:
-    source: str = "feed pages"  # or "the WordPress REST API"
-    pages: int = 0
-    total_pages: int | None = None
-    seen: int = 0  # entries read
-    stored: int = 0  # of which new to the archive
-    finished: bool = False
-    error: str | None = None
-    limit: str | None = None  # why a quota stopped it: "stopped at 1,000 pages, the ... limit"
-
-
-ProgressCallback = Callable[[Progress], Awaitable[None]]
+ProgressCallback = Callable[[BackfillProgress], Awaitable[None]]
 
 
 def page_url(feed_url: str, page: int) -> str:
@@ -110,10 +98,10 @@ async def backfill(
     feed: Feed,
     on_progress: ProgressCallback | None = None,
     quota: Quota | None = None,
-) -> Progress:
+) -> BackfillProgress:
     """Import every post the blog still publishes, within `quota`; returns the final
     progress (`limit` says which quota stopped it, if one did)."""
-    progress = Progress()
+    progress = BackfillProgress()
     meter = _Metered(fetcher)
     budget = _Budget(quota or Quota(), meter)
     # Posts newer than the newest one known are the poller's to announce, not history

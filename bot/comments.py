@@ -36,6 +36,7 @@ from .limits import (
     SLOW_READ_AFTER,
     clip,
 )
+from .models import Comment, CommentCheck, CommentPollReport, CommentWatch, StoredComment
 from .render import (
     AUTHOR_LIMIT,
     cut,
@@ -46,12 +47,12 @@ from .render import (
     shown_timestamp,
     web_url,
 )
+from .retry import retry_at
+from .scheduling import LockTable
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
-from .store.comments import CommentCheck, CommentWatch, StoredComment
 from .text import html_to_text, one_line
 from .wordpress import (
-    Comment,
     RestUnavailable,
     WordPressError,
     find_rest_post_id,
@@ -119,28 +120,6 @@ def site_of(watch: CommentWatch) -> str | None:
     return None
 
 
-@dataclass(slots=True)
-class CommentPollReport:
-    checked: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    retired: int = 0  # no longer live: not read again until a discussion wakes them
-    new_comments: int = 0
-    edited_comments: int = 0
-    requests: int = 0  # HTTP requests made to blogs
-    changed_posts: list[int] = field(default_factory=list)
-
-    def add(self, other: CommentPollReport) -> None:
-        self.checked += other.checked
-        self.unchanged += other.unchanged
-        self.failed += other.failed
-        self.retired += other.retired
-        self.new_comments += other.new_comments
-        self.edited_comments += other.edited_comments
-        self.requests += other.requests
-        self.changed_posts += other.changed_posts
-
-
 Recorded = Callable[[CommentPollReport], Awaitable[None]]  # told of each read once recorded
 
 
@@ -198,7 +177,7 @@ class CommentWatcher:
         self._in_flight: dict[int, asyncio.Task] = {}  # post id -> its check
         self._recorder = BatchWriter(self._record_batch)
         self._roots: dict[str, tuple[str | None, float]] = {}
-        self._root_locks: dict[str, asyncio.Lock] = {}
+        self._root_locks = LockTable()  # one REST-root lookup per site at a time
 
     def live_since(self, now: float | None = None) -> float:
         """Discussions active since then are live."""
@@ -214,10 +193,7 @@ class CommentWatcher:
         return now + interval * random.uniform(0.9, 1.1)
 
     def backoff(self, failures: int, retry_after: float | None = None) -> float:
-        delay = min(self.base_interval * 2 ** max(failures - 1, 0), self.max_interval)
-        if retry_after:
-            delay = max(delay, min(retry_after, self.max_interval))
-        return time.time() + delay * random.uniform(1.0, 1.2)
+        return retry_at(self.base_interval, failures - 1, self.max_interval, retry_after)
 
     # --- cycles ---------------------------------------------------------------------
 
@@ -462,8 +438,7 @@ class CommentWatcher:
         cached = self._roots.get(site)
         if cached and now - cached[1] < self.site_ttl:
             return cached[0]
-        lock = self._root_locks.setdefault(site, asyncio.Lock())
-        async with lock:
+        async with self._root_locks(site):
             cached = self._roots.get(site)
             if cached and now - cached[1] < self.site_ttl:
                 return cached[0]

@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .feeds import FeedParseError, FeedRefused, parse_feed
-from .fetch import Fetcher, FetchError, FetchResult
+from .fetch import Fetcher, FetchError
 from .limits import MAX_DISCOVERY_CANDIDATES
-from .models import ParsedFeed
+from .models import FetchResult, ParsedFeed
 
 log = logging.getLogger(__name__)
 

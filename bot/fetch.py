@@ -23,13 +23,14 @@ import re
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC
 from http import HTTPStatus
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
+
+from .models import FetchResult
 
 log = logging.getLogger(__name__)
 
@@ -241,16 +242,6 @@ def create_session(
 
 
 # --------------------------------------------------------------------------- fetching
-
-
-@dataclass(slots=True)
-class FetchResult:
-    url: str  # final URL, after redirects
-    status: int  # 200 or 304
-    body: bytes  # b"" for 304
-    etag: str | None  # for 304: the server's, else the one sent
-    last_modified: str | None  # likewise
-    content_type: str | None  # the Content-Type header as sent, e.g. "text/html; charset=UTF-8"
 
 
 FRESH = 5.0  # seconds: validators dated more recently than this are not trusted

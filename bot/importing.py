@@ -19,11 +19,10 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .models import Entry
+from .models import Entry, ImportResult
 from .store import Store
 from .wxr import WxrError, WxrReader
 
@@ -37,18 +36,6 @@ _ROOT = str(Path(__file__).resolve().parents[1])  # where `bot` is, for the chil
 
 # progress(posts read, posts added): called after every batch
 Progress = Callable[[int, int], None]
-
-
-@dataclass(slots=True)
-class ImportResult:
-    feed_id: int
-    read: int  # entries read from the source
-    added: int  # new posts stored (the rest were already in the archive)
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.read / self.seconds if self.seconds > 0 else 0.0
 
 
 def _take(iterator: Iterator[Entry], n: int) -> list[Entry]:

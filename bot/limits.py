@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
 
-from bot.models import Entry
+from bot.models import Comment, Entry
 from bot.text import html_to_text
-
-if TYPE_CHECKING:
-    from bot.wordpress import Comment
 
 # Stored fields of a post or comment, in characters (cut, never refused)
 MAX_TITLE = 1_000

@@ -122,3 +122,223 @@ class Delivery:
     auto_archive_minutes: int
     feed_title: str | None
     started_at: float | None = None  # a forum post was requested then (maybe created)
+
+
+# --------------------------------------------------------------------------- feeds and posts
+
+
+@dataclass(slots=True)
+class FetchResult:
+    url: str  # final URL, after redirects
+    status: int  # 200 or 304
+    body: bytes  # b"" for 304
+    etag: str | None  # for 304: the server's, else the one sent
+    last_modified: str | None  # likewise
+    content_type: str | None  # the Content-Type header as sent, e.g. "text/html; charset=UTF-8"
+
+
+@dataclass(slots=True)
+class SubscriptionStatus:
+    """What `/feed list` shows for one subscription."""
+
+    subscription: Subscription
+    last_checked_at: float | None
+    last_new_post_at: float | None
+    feed_error: str | None
+    failing_deliveries: int
+    delivery_error: str | None
+    poll_interval: int | None  # the subscription's own, seconds; None follows POLL_INTERVAL
+    archived_silently: int = 0  # new posts archived unannounced, over the per-check cap
+    skipped: int = 0  # posts and comments Discord refused even plainly: given up
+    skip_reason: str | None = None  # the latest one's
+
+
+@dataclass(slots=True)
+class Subscribed:
+    subscription: Subscription
+    feed_title: str
+    feed_url: str
+    stored: int  # posts stored in the archive (none of them announced)
+
+
+@dataclass(slots=True)
+class FeedEvent:
+    """Something the followers of a feed should be told once."""
+
+    kind: str  # "failing" | "recovered"
+    feed: Feed
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class PollReport:
+    polled: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    new_posts: int = 0  # announced
+    archived_silently: int = 0  # new too, beyond MAX_ANNOUNCE_PER_POLL for their feed
+    events: list[FeedEvent] = field(default_factory=list)
+
+    def add(self, other: PollReport) -> None:
+        self.polled += other.polled
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.new_posts += other.new_posts
+        self.archived_silently += other.archived_silently
+        self.events += other.events
+
+
+@dataclass(slots=True)
+class BackfillProgress:
+    """How far the import of a blog's history has gone (shown as it runs)."""
+
+    source: str = "feed pages"  # or "the WordPress REST API"
+    pages: int = 0
+    total_pages: int | None = None
+    seen: int = 0  # entries read
+    stored: int = 0  # of which new to the archive
+    finished: bool = False
+    error: str | None = None
+    limit: str | None = None  # why a quota stopped it: "stopped at 1,000 pages, the ... limit"
+
+
+@dataclass(slots=True)
+class ImportResult:
+    feed_id: int
+    read: int  # entries read from the source
+    added: int  # new posts stored (the rest were already in the archive)
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+
+# ------------------------------------------------------------------ discussions and comments
+
+
+@dataclass(slots=True)
+class Comment:
+    """One comment as the blog shows it."""
+
+    id: int  # the blog's comment id
+    post_wp_id: int | None
+    parent_id: int | None  # the blog's id of the comment this one answers
+    author: str
+    author_url: str | None
+    avatar_url: str | None
+    published_at: float  # unix seconds, UTC
+    content_html: str
+    link: str
+    type: str = "comment"  # comment | pingback | trackback
+
+
+@dataclass(slots=True)
+class CommentWatch:
+    """A post whose comments are read, with what reading them needs."""
+
+    post_id: int
+    wp_id: int | None  # the post's WordPress id, when known
+    source: str | None  # what the last successful check read: "rest" | "feed"
+    etag: str | None
+    last_modified: str | None
+    full_read_at: float | None  # last time the comments were read whole (not a 304)
+    failure_count: int
+    last_comment_at: float | None
+    post_link: str | None
+    comments_feed: str | None
+    published_at: float | None
+    site_url: str | None
+    feed_url: str
+    activity_at: float | None  # newest activity of its open discussions (None: none open)
+
+
+@dataclass(slots=True)
+class StoredComment:
+    comment: Comment
+    content_hash: str
+
+
+@dataclass(slots=True)
+class CommentCheck:
+    """The outcome of checking one post's comments (see record_comment_checks).
+
+    source set: read successfully (comments None: unchanged, a 304); error set: failed;
+    neither: retired (no live discussion any more).
+    """
+
+    post_id: int
+    next_check_at: float | None = None
+    source: str | None = None  # "rest" | "feed"
+    comments: list[StoredComment] | None = None
+    wp_id: int | None = None  # the post's WordPress id, when it was looked up
+    etag: str | None = None
+    last_modified: str | None = None
+    sooner_if_new: float | None = None  # next check instead, when new comments came
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class DiscussionInfo:
+    id: int
+    post_id: int
+    subscription_id: int
+    guild_id: int
+    channel_id: int
+    thread_id: int | None
+    starter_message_id: int | None
+    state: str  # open | deleted
+    created_at: float
+    last_activity_at: float
+    mirror_due_at: float | None
+    mirror_failures: int
+    last_error: str | None
+    auto_archive_minutes: int
+
+
+@dataclass(slots=True)
+class MirrorItem:
+    """A comment to post (no message yet) or to edit (its text changed) in a discussion."""
+
+    comment: Comment
+    content_hash: str
+    message_id: int | None  # the mirrored message, when there is one
+    mirrored_hash: str | None  # None: never started
+    nonce: str | None  # of a send that was started
+    via_webhook: bool
+    parent_author: str | None
+    parent_html: str | None
+    parent_link: str | None
+    parent_message_id: int | None  # the parent's message in the same discussion
+    started_at: float | None = None  # when its send was first begun
+
+    @property
+    def started(self) -> bool:
+        """A send was begun; whether it reached Discord is unknown when message_id is None."""
+        return self.mirrored_hash is not None
+
+    @property
+    def is_edit(self) -> bool:
+        return self.message_id is not None
+
+
+@dataclass(slots=True)
+class CommentPollReport:
+    checked: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    retired: int = 0  # no longer live: not read again until a discussion wakes them
+    new_comments: int = 0
+    edited_comments: int = 0
+    requests: int = 0  # HTTP requests made to blogs
+    changed_posts: list[int] = field(default_factory=list)
+
+    def add(self, other: CommentPollReport) -> None:
+        self.checked += other.checked
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.retired += other.retired
+        self.new_comments += other.new_comments
+        self.edited_comments += other.edited_comments
+        self.requests += other.requests
+        self.changed_posts += other.changed_posts

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .batching import BatchWriter
 from .discovery import DiscoveryError, discover
@@ -26,7 +26,8 @@ from .limits import (
     SLOW_READ_AFTER,
     clip,
 )
-from .models import Entry, Feed, FeedCheck, Subscription
+from .models import Entry, Feed, FeedCheck, FeedEvent, PollReport, Subscribed
+from .retry import retry_at
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
 
@@ -39,41 +40,6 @@ MAX_ANNOUNCE_AGE = 7 * 86400  # older entries seen for the first time are archiv
 
 class SubscribeError(UserError):
     """A user-facing reason why a URL cannot be followed."""
-
-
-@dataclass(slots=True)
-class Subscribed:
-    subscription: Subscription
-    feed_title: str
-    feed_url: str
-    stored: int  # posts stored in the archive (none of them announced)
-
-
-@dataclass(slots=True)
-class FeedEvent:
-    """Something the followers of a feed should be told once."""
-
-    kind: str  # "failing" | "recovered"
-    feed: Feed
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class PollReport:
-    polled: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    new_posts: int = 0  # announced
-    archived_silently: int = 0  # new too, beyond MAX_ANNOUNCE_PER_POLL for their feed
-    events: list[FeedEvent] = field(default_factory=list)
-
-    def add(self, other: PollReport) -> None:
-        self.polled += other.polled
-        self.unchanged += other.unchanged
-        self.failed += other.failed
-        self.new_posts += other.new_posts
-        self.archived_silently += other.archived_silently
-        self.events += other.events
 
 
 Recorded = Callable[[PollReport], Awaitable[None]]  # told of each check once it is recorded
@@ -145,10 +111,7 @@ class FeedPoller:
         return time.time() + interval * random.uniform(0.9, 1.1)
 
     def backoff_until(self, failures: int, retry_after: float | None = None) -> float:
-        delay = min(self.default_interval * 2 ** max(failures - 1, 0), self.max_backoff)
-        if retry_after:
-            delay = max(delay, min(retry_after, self.max_backoff))
-        return time.time() + delay * random.uniform(1.0, 1.2)
+        return retry_at(self.default_interval, failures - 1, self.max_backoff, retry_after)
 
     async def subscribe(
         self,

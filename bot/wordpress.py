@@ -31,7 +31,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -49,6 +48,8 @@ from bot.limits import (
 )
 from bot.models import Entry
 from bot.text import one_line, squash_spaces
+
+from .models import Comment
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ _REPLY_PREFIX = re.compile(
     r"""[^>]*>(?P<name>.*?)</a>(?P<post>[^<]{0,30}?)(?:</p>|<br\s*/?>|\n\s*\n)\s*""",
     re.IGNORECASE | re.DOTALL,
 )
+
 # WordPress writes a pingback's text as "[&#8230;] excerpt [&#8230;]"
 _ELLIPSIS = r"\[\s*(?:&#8230;|&#x2026;|&hellip;|\u2026|\.\.\.)\s*\]"
 _PINGBACK = re.compile(
@@ -105,22 +107,6 @@ class _Fetcher(Protocol):
         last_modified: str | None = None,
         accept: str = ...,
     ) -> Any: ...
-
-
-@dataclass(slots=True)
-class Comment:
-    """One comment as the blog shows it."""
-
-    id: int  # the blog's comment id
-    post_wp_id: int | None
-    parent_id: int | None  # the blog's id of the comment this one answers
-    author: str
-    author_url: str | None
-    avatar_url: str | None
-    published_at: float  # unix seconds, UTC
-    content_html: str
-    link: str
-    type: str = "comment"  # comment | pingback | trackback
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 import time
 from collections import defaultdict
 
@@ -14,9 +13,9 @@ from discord.ext import commands, tasks
 
 from bot.app import Gazette
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
-from bot.models import Delivery
-from bot.poller import FeedEvent, PollReport
+from bot.models import Delivery, FeedEvent, PollReport
 from bot.render import inline_markdown, render_announcement, thread_name
+from bot.retry import retry_at
 from bot.store import StoreWriteError
 
 from .embeds import announcement_embed, announcement_text
@@ -168,10 +167,8 @@ class Announcer(commands.Cog):
         return sent
 
     def _retry_at(self, delivery: Delivery) -> float:
-        delay = min(
-            self.timing.delivery_backoff * 2**delivery.attempts, self.timing.delivery_backoff_cap
-        )
-        return time.time() + delay * random.uniform(1.0, 1.2)
+        timing = self.timing
+        return retry_at(timing.delivery_backoff, delivery.attempts, timing.delivery_backoff_cap)
 
     async def _postpone(self, delivery: Delivery, error: str, *, settled: bool = False) -> None:
         log.info("post %s to #%s postponed: %s", delivery.post_id, delivery.channel_id, error)

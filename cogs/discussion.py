@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 import re
 import time
 
@@ -20,23 +19,17 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
-from bot.comments import (
-    CommentPollReport,
-    CommentWatcher,
-    RenderedComment,
-    render_comment,
-    shown_link,
-)
+from bot.comments import CommentWatcher, RenderedComment, render_comment, shown_link
 from bot.errors import UserError
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS
-from bot.models import Post, Subscription
+from bot.models import CommentPollReport, DiscussionInfo, MirrorItem, Post, Subscription
 from bot.render import (
     inline_markdown,
     render_announcement,
     thread_name,
 )
+from bot.retry import retry_at
 from bot.store import StoreWriteError
-from bot.store.comments import DiscussionInfo, MirrorItem
 
 from .archive import article_choices, typed_post_id
 from .embeds import GAZETTE_COLOUR, announcement_embed
@@ -254,14 +247,12 @@ class Discussion(commands.Cog):
 
     async def _postpone(self, discussion: DiscussionInfo, error: str) -> None:
         # the announcer's retry timing: 30 s doubling up to an hour (tests shorten it)
-        delay = min(
-            self.timing.delivery_backoff * 2**discussion.mirror_failures,
-            self.timing.delivery_backoff_cap,
+        timing = self.timing
+        again = retry_at(
+            timing.delivery_backoff, discussion.mirror_failures, timing.delivery_backoff_cap
         )
         log.info("discussion %s postponed: %s", discussion.id, error)
-        await self.store.mirror_failed(
-            discussion.id, error, retry_at=time.time() + delay * random.uniform(1.0, 1.2)
-        )
+        await self.store.mirror_failed(discussion.id, error, retry_at=again)
 
     # --- mirroring ------------------------------------------------------------------
 

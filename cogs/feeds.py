@@ -12,13 +12,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Gazette
-from bot.backfill import Progress, Quota, backfill
+from bot.backfill import Quota, backfill
 from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
-from bot.models import Feed, Subscription
+from bot.models import BackfillProgress, Feed, Subscription, SubscriptionStatus
 from bot.poller import SubscribeError
 from bot.render import FIELD_LIMIT, cut, cut_plain, inline_markdown, render_announcement, web_url
-from bot.store.feeds import AlreadySubscribed, SubscriptionStatus
+from bot.store.feeds import AlreadySubscribed
 
 from .archive import PagedView, choice_name, suggestions
 from .discussion import discussion_status
@@ -115,7 +115,7 @@ class ListView(PagedView):
         return self.embeds[number]
 
 
-def describe(progress: Progress) -> str:
+def describe(progress: BackfillProgress) -> str:
     """One line about a backfill, for the message that shows its progress."""
     pages = f"page {progress.pages}" + (
         f" of {progress.total_pages}" if progress.total_pages else ""
@@ -253,7 +253,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     async def _backfill(self, interaction: discord.Interaction, feed: Feed, intro: str) -> None:
         last_edit = 0.0
 
-        async def show(progress: Progress) -> None:
+        async def show(progress: BackfillProgress) -> None:
             nonlocal last_edit
             now = time.monotonic()
             if not progress.finished and now - last_edit < 1.0:
@@ -269,7 +269,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             await backfill(self.store, self.bot.fetcher, feed, show, quota)
         except Exception:
             log.exception("backfill of %s failed", cut_plain(feed.url, 300))
-            await show(Progress(finished=True, error="unexpected error (logged)"))
+            await show(BackfillProgress(finished=True, error="unexpected error (logged)"))
 
     @app_commands.command(
         name="backfill", description="Import a feed's whole history into the archive"

@@ -22,8 +22,8 @@ from bot.batching import BatchWriter
 from bot.comments import CommentWatcher
 from bot.fetch import Fetcher, create_session
 from bot.limits import COMMENT_MAX_PAGES, MAX_ANNOUNCE_PER_POLL, MAX_DISCOVERY_CANDIDATES
-from bot.models import Entry
-from bot.poller import FeedPoller, PollReport
+from bot.models import Entry, PollReport
+from bot.poller import FeedPoller
 from bot.store import Store
 from bot.wordpress import find_rest_root
 from tests.blog import Blog

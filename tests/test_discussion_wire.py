@@ -28,10 +28,9 @@ from bot.comments import (
     webhook_username,
 )
 from bot.fetch import Fetcher, create_session, trustworthy_validators
-from bot.models import Entry
+from bot.models import Comment, Entry
 from bot.store import Store
 from bot.store.base import _migrations
-from bot.wordpress import Comment
 from tests.fakediscord import Perm
 from tests.harness import MEMBER, eventually, settle
 from tests.httpserver import LocalSite

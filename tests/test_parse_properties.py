@@ -14,15 +14,8 @@ from hypothesis import strategies as st
 
 from bot import limits
 from bot.feeds import FeedParseError, parse_feed
-from bot.models import Entry
-from bot.wordpress import (
-    Comment,
-    WordPressError,
-    _Names,
-    _post_to_entry,
-    _rest_comment,
-    parse_comment_feed,
-)
+from bot.models import Comment, Entry
+from bot.wordpress import WordPressError, _Names, _post_to_entry, _rest_comment, parse_comment_feed
 
 URL = "http://127.0.0.1:8080/feed/"
 # modest by default so the suite stays fast; raise it to hunt: GAZETTE_EXAMPLES=2000 pytest ...

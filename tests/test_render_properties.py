@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.comments import render_comment, webhook_username
-from bot.models import Entry
+from bot.models import Comment, Entry
 from bot.render import (
     html_to_markdown,
     inline_markdown,
@@ -40,7 +40,6 @@ from bot.search import (
     words_query,
 )
 from bot.text import html_to_text
-from bot.wordpress import Comment
 from cogs.embeds import announcement_embed
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "bot" / "store" / "migrations"

@@ -19,8 +19,8 @@ from aiohttp import web
 
 from bot.feeds import parse_feed
 from bot.fetch import Fetcher, create_session
+from bot.models import Comment
 from bot.wordpress import (
-    Comment,
     WordPressError,
     api_url,
     fetch_feed_comments,

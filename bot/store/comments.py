@@ -4,102 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import aiosqlite
 
-from ..wordpress import Comment
+from ..models import Comment, CommentCheck, CommentWatch, DiscussionInfo, MirrorItem, StoredComment
 from .feeds import new_nonce
-
-
-@dataclass(slots=True)
-class CommentWatch:
-    """A post whose comments are read, with what reading them needs."""
-
-    post_id: int
-    wp_id: int | None  # the post's WordPress id, when known
-    source: str | None  # what the last successful check read: "rest" | "feed"
-    etag: str | None
-    last_modified: str | None
-    full_read_at: float | None  # last time the comments were read whole (not a 304)
-    failure_count: int
-    last_comment_at: float | None
-    post_link: str | None
-    comments_feed: str | None
-    published_at: float | None
-    site_url: str | None
-    feed_url: str
-    activity_at: float | None  # newest activity of its open discussions (None: none open)
-
-
-@dataclass(slots=True)
-class StoredComment:
-    comment: Comment
-    content_hash: str
-
-
-@dataclass(slots=True)
-class CommentCheck:
-    """The outcome of checking one post's comments (see record_comment_checks).
-
-    source set: read successfully (comments None: unchanged, a 304); error set: failed;
-    neither: retired (no live discussion any more).
-    """
-
-    post_id: int
-    next_check_at: float | None = None
-    source: str | None = None  # "rest" | "feed"
-    comments: list[StoredComment] | None = None
-    wp_id: int | None = None  # the post's WordPress id, when it was looked up
-    etag: str | None = None
-    last_modified: str | None = None
-    sooner_if_new: float | None = None  # next check instead, when new comments came
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class DiscussionInfo:
-    id: int
-    post_id: int
-    subscription_id: int
-    guild_id: int
-    channel_id: int
-    thread_id: int | None
-    starter_message_id: int | None
-    state: str  # open | deleted
-    created_at: float
-    last_activity_at: float
-    mirror_due_at: float | None
-    mirror_failures: int
-    last_error: str | None
-    auto_archive_minutes: int
-
-
-@dataclass(slots=True)
-class MirrorItem:
-    """A comment to post (no message yet) or to edit (its text changed) in a discussion."""
-
-    comment: Comment
-    content_hash: str
-    message_id: int | None  # the mirrored message, when there is one
-    mirrored_hash: str | None  # None: never started
-    nonce: str | None  # of a send that was started
-    via_webhook: bool
-    parent_author: str | None
-    parent_html: str | None
-    parent_link: str | None
-    parent_message_id: int | None  # the parent's message in the same discussion
-    started_at: float | None = None  # when its send was first begun
-
-    @property
-    def started(self) -> bool:
-        """A send was begun; whether it reached Discord is unknown when message_id is None."""
-        return self.mirrored_hash is not None
-
-    @property
-    def is_edit(self) -> bool:
-        return self.message_id is not None
-
 
 _DISCUSSION_COLUMNS = (
     "d.id, d.post_id, d.subscription_id, s.guild_id, s.channel_id, d.thread_id,"

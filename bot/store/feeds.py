@@ -6,32 +6,15 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import aiosqlite
 
-from ..models import Delivery, Entry, Feed, FeedCheck, Post, Subscription
+from ..models import Delivery, Entry, Feed, FeedCheck, Post, Subscription, SubscriptionStatus
 from ..text import html_to_text
 
 
 class AlreadySubscribed(Exception):
     pass
-
-
-@dataclass(slots=True)
-class SubscriptionStatus:
-    """What `/feed list` shows for one subscription."""
-
-    subscription: Subscription
-    last_checked_at: float | None
-    last_new_post_at: float | None
-    feed_error: str | None
-    failing_deliveries: int
-    delivery_error: str | None
-    poll_interval: int | None  # the subscription's own, seconds; None follows POLL_INTERVAL
-    archived_silently: int = 0  # new posts archived unannounced, over the per-check cap
-    skipped: int = 0  # posts and comments Discord refused even plainly: given up
-    skip_reason: str | None = None  # the latest one's
 
 
 _FEED_COLUMNS = (

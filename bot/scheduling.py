@@ -1,0 +1,49 @@
+"""Background tasks and per-resource locks that live as long as they are used, no longer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Coroutine, Hashable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# the event loop keeps only weak references to tasks: these are kept until they finish
+_running: set[asyncio.Task] = set()
+
+
+def create_task(coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
+    """Start `coro` in the background; it is kept alive until done, and a failure is logged
+    with its cause (never lost as 'Task exception was never retrieved')."""
+    task = asyncio.create_task(coro, name=name)
+    _running.add(task)
+    task.add_done_callback(_finished)
+    return task
+
+
+def _finished(task: asyncio.Task) -> None:
+    _running.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("background task %s failed", task.get_name(), exc_info=exc)
+
+
+class LockTable:
+    """One asyncio.Lock per key, forgotten once nobody holds or awaits it (a plain dict of
+    locks keyed by channel or discussion would grow for as long as the bot runs)."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[Hashable, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def __call__(self, key: Hashable) -> asyncio.Lock:
+        """The lock for `key`; hold the returned object while using it (`async with`)."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def __len__(self) -> int:
+        return len(self._locks)
