@@ -58,7 +58,8 @@ def page_url(feed_url: str, page: int) -> str:
     return f"{feed_url}{'&' if '?' in feed_url else '?'}paged={page}"
 
 
-def site_of(feed: Feed) -> str:
+def feed_site(feed: Feed) -> str:
+    """The site whose REST API backfills the feed: its site link, else the feed's origin."""
     if feed.site_url:
         return feed.site_url
     parts = urlsplit(feed.url)
@@ -117,7 +118,7 @@ async def backfill(
             await on_progress(progress)
 
     try:
-        root = await find_rest_root(meter, site_of(feed))
+        root = await find_rest_root(meter, feed_site(feed))
         if root is not None:
             progress.source = "the WordPress REST API"
             try:

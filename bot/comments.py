@@ -108,8 +108,9 @@ def _stored(comments: list[Comment]) -> list[StoredComment]:
     return [StoredComment(c, content_hash(c)) for c in comments]
 
 
-def site_of(watch: CommentWatch) -> str | None:
-    """The site whose REST API serves the post: the feed's site link, else the post's origin."""
+def watch_site(watch: CommentWatch) -> str | None:
+    """The site whose REST API serves the post's comments: the feed's site link, else the
+    origin of the post's link or of its feed (None when neither is an http(s) URL)."""
     if watch.site_url:
         return watch.site_url
     for url in (watch.post_link, watch.feed_url):
@@ -288,7 +289,7 @@ class CommentWatcher:
         self, watch: CommentWatch, fetcher, report: CommentPollReport
     ) -> CommentCheck:
         try:
-            async with self._slots.hold(site_of(watch) or watch.post_id) as slot:
+            async with self._slots.hold(watch_site(watch) or watch.post_id) as slot:
                 return await self._check(watch, fetcher, report, slot)
         except Exception:
             # one broken post must never stop the others; it is retried later
@@ -372,7 +373,7 @@ class CommentWatcher:
 
         REST pages are collected in `partial` as they arrive (kept if the deadline ends it).
         """
-        site = site_of(watch)
+        site = watch_site(watch)
         root = await self.rest_root(site, fetcher) if site else None
         problem: WordPressError | None = None
         if root is not None:

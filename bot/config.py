@@ -88,26 +88,28 @@ class Settings:
         return cls(
             discord_token=token or "",
             database_path=Path(get("DATABASE_PATH") or DEFAULT_DATABASE_PATH),
-            poll_interval=_int(get("POLL_INTERVAL"), "POLL_INTERVAL", 300, minimum=10),
+            poll_interval=_env_int(get("POLL_INTERVAL"), "POLL_INTERVAL", 300, minimum=10),
             log_level=level,
-            command_guild_id=_int(get("COMMAND_GUILD_ID"), "COMMAND_GUILD_ID", None, minimum=1),
+            command_guild_id=_env_int(get("COMMAND_GUILD_ID"), "COMMAND_GUILD_ID", None, minimum=1),
             discord_api_base=(get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
             discord_gateway_url=get("DISCORD_GATEWAY_URL") or DEFAULT_GATEWAY_URL,
             allow_private_feeds=_bool(get("ALLOW_PRIVATE_FEEDS"), "ALLOW_PRIVATE_FEEDS"),
-            comment_live_days=_int(get("COMMENT_LIVE_DAYS"), "COMMENT_LIVE_DAYS", 14, minimum=1),
-            backfill_max_posts=_int(
+            comment_live_days=_env_int(
+                get("COMMENT_LIVE_DAYS"), "COMMENT_LIVE_DAYS", 14, minimum=1
+            ),
+            backfill_max_posts=_env_int(
                 get("BACKFILL_MAX_POSTS"), "BACKFILL_MAX_POSTS", BACKFILL_MAX_POSTS, minimum=1
             ),
-            backfill_max_pages=_int(
+            backfill_max_pages=_env_int(
                 get("BACKFILL_MAX_PAGES"), "BACKFILL_MAX_PAGES", BACKFILL_MAX_PAGES, minimum=1
             ),
-            backfill_max_mb=_int(
+            backfill_max_mb=_env_int(
                 get("BACKFILL_MAX_MB"), "BACKFILL_MAX_MB", BACKFILL_MAX_MB, minimum=1
             ),
         )
 
 
-def _int(raw: str | None, key: str, default: int | None, *, minimum: int) -> int | None:
+def _env_int(raw: str | None, key: str, default: int | None, *, minimum: int) -> int | None:
     if raw is None:
         return default
     try:

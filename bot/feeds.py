@@ -25,7 +25,7 @@ import xml.sax
 from collections.abc import Collection
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 from xml.parsers import expat
 
 import feedparser
@@ -251,6 +251,25 @@ def parse_document(data: bytes) -> feedparser.FeedParserDict:
     return feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
 
 
+def comment_feed_url(
+    link: str | None, site: str | None = None, post_id: int | None = None
+) -> str | None:
+    """Where WordPress serves a post's comment feed (what its feeds call wfw:commentRss).
+
+    A pretty permalink gets ``feed/`` appended; a plain one (``?p=ID``) is asked for
+    ``feed=rss2&p=ID``: at the site's home when the caller knows it and the post's id (WXR),
+    else at the permalink's own address (REST).
+    """
+    if link and "?" not in link:
+        return link.rstrip("/") + "/feed/"
+    if site and post_id:
+        return f"{site.rstrip('/')}/?feed=rss2&p={post_id}"
+    if link and (m := _WP_ID.search(link)):
+        parts = urlsplit(link)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, f"feed=rss2&p={m.group(1)}", ""))
+    return None
+
+
 def entry_key(guid: str | None, link: str | None, title: str | None, date: str | None) -> str:
     """An entry's identity within its feed: guid, else link, else a hash of title and date.
 
@@ -283,7 +302,7 @@ def _date(e, kind: str) -> float | None:
         return None
 
 
-def _text(value: str, detail) -> str:
+def _field_text(value: str, detail) -> str:
     """A plain-text field from feedparser; html-typed ones (Atom) lose their markup."""
     value = value[:_RAW_TITLE]
     if detail and detail.get("type") in _HTML_TYPES:
@@ -326,7 +345,7 @@ def _to_entry(e, base: str, feed_author: str | None = None) -> Entry | None:
         term = squash_spaces(t.get("term") or t.get("label"))
         if term and term not in cats:
             cats.append(term)
-    title = _text(get("title") or "", get("title_detail"))
+    title = _field_text(get("title") or "", get("title_detail"))
     if not (title or link or summary_html.strip() or content_html.strip()):
         return None  # nothing to show (e.g. an item cut short by broken XML)
     image = _image(e, content_html, summary_html)
@@ -405,7 +424,7 @@ def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
         # broken XML that yielded nothing must fail loudly, not look like an empty feed
         raise FeedParseError(f"malformed XML: {d['bozo_exception']}")
     entries = [en for en in parsed if en.key not in known]
-    title = _text(d.feed.get("title") or "", d.feed.get("title_detail"))
+    title = _field_text(d.feed.get("title") or "", d.feed.get("title_detail"))
     return ParsedFeed(title=title, site_url=site_url, entries=entries)
 
 
@@ -449,7 +468,7 @@ class _Scan:
         kind = self.title_type
         if not self.atom and kind == "text/plain" and _FeedParserMixin.looks_like_html(self.title):
             kind = "text/html"
-        return _text(self.title.translate(_cp1252), {"type": kind})
+        return _field_text(self.title.translate(_cp1252), {"type": kind})
 
     @property
     def items(self) -> list[_Child]:

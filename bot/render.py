@@ -913,7 +913,7 @@ def shown_timestamp(value: float | None) -> float | None:
     return value
 
 
-def _plain(text: str | None, limit: int) -> str | None:
+def _plain_or_none(text: str | None, limit: int) -> str | None:
     return inline_plain(text, limit) or None
 
 
@@ -945,9 +945,9 @@ def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcem
         title=inline_markdown(title, TITLE_LIMIT, default="Untitled post"),
         url=link,
         description=description,
-        author=_plain(post.author, AUTHOR_LIMIT),
+        author=_plain_or_none(post.author, AUTHOR_LIMIT),
         timestamp=shown_timestamp(post.published_at or post.updated_at),
         image_url=web_url(post.image_url),
         categories=categories,
-        feed_title=_plain(feed_title, AUTHOR_LIMIT),
+        feed_title=_plain_or_none(feed_title, AUTHOR_LIMIT),
     )

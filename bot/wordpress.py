@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from bot.feeds import FeedParseError, entry_key, parse_document
+from bot.feeds import FeedParseError, comment_feed_url, entry_key, parse_document
 from bot.fetch import FEED_ACCEPT, FetchError, HTTPStatusError, TooLarge
 from bot.limits import (
     BACKFILL_MAX_PAGES,
@@ -112,7 +112,7 @@ class _Fetcher(Protocol):
 # --------------------------------------------------------------------------- small helpers
 
 
-def _plain(rendered: Any) -> str:
+def _rest_text(rendered: Any) -> str:
     """REST 'rendered' title or name -> text (tags out, entities decoded, spaces collapsed).
 
     Only the start of a long value is read: its text is cut to a few hundred characters anyway.
@@ -120,7 +120,7 @@ def _plain(rendered: Any) -> str:
     return one_line(rendered[: 8 * MAX_TITLE]) if isinstance(rendered, str) else ""
 
 
-def _gmt(value: Any) -> float | None:
+def _rest_date(value: Any) -> float | None:
     """'2024-01-02T03:04:05' (REST *_gmt fields, UTC without zone) -> unix seconds."""
     if not value or not isinstance(value, str):
         return None
@@ -136,7 +136,7 @@ def _rendered(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _int(value: Any) -> int | None:
+def _json_int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf") in JSON
@@ -179,7 +179,7 @@ def _error_from(payload: Any, status: int | None, what: str) -> WordPressError:
         message = payload.get("message")
     text = f"{what}: HTTP {status}" if status else f"{what} failed"
     if code or message:
-        text += f" ({code or ''}{': ' if code and message else ''}{_plain(message)[:200]})"
+        text += f" ({code or ''}{': ' if code and message else ''}{_rest_text(message)[:200]})"
     cls = RestUnavailable if status in (401, 403) or code == "rest_disabled" else WordPressError
     return cls(text, status=status, code=code)
 
@@ -208,7 +208,7 @@ async def _get_json(fetcher: _Fetcher, url: str, what: str) -> tuple[Any, dict[s
     if isinstance(payload, dict) and "body" in payload and "status" in payload:
         headers = payload.get("headers") or {}  # PHP sends [] for no headers
         headers = headers if isinstance(headers, dict) else {}
-        status = _int(payload.get("status")) or 200
+        status = _json_int(payload.get("status")) or 200
         payload = payload["body"]
     else:  # no envelope (a proxy or another implementation): take the real headers if any
         headers = dict(getattr(result, "headers", None) or {})
@@ -290,8 +290,8 @@ class _Names:
 
     def learn(self, route: str, items: Iterable[dict]) -> None:
         for item in items:
-            if isinstance(item, dict) and _int(item.get("id")) is not None and "name" in item:
-                self.known[route][int(item["id"])] = _plain(item["name"])
+            if isinstance(item, dict) and _json_int(item.get("id")) is not None and "name" in item:
+                self.known[route][int(item["id"])] = _rest_text(item["name"])
 
     async def resolve(self, route: str, ids: Iterable[int]) -> None:
         missing = sorted({i for i in ids if i not in self.known[route]})
@@ -317,24 +317,13 @@ class _Names:
                 self.known[route].setdefault(i, "")
 
 
-def _comments_feed_of(link: str | None) -> str | None:
-    """What WordPress puts in wfw:commentRss for a post with this permalink."""
-    if not link:
-        return None
-    parts = urlsplit(link)
-    m = _WP_ID.search("?" + parts.query) if parts.query else None
-    if m:  # plain permalinks: home/?p=ID -> home/?feed=rss2&p=ID
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, f"feed=rss2&p={m.group(1)}", ""))
-    return (link if link.endswith("/") else link + "/") + "feed/"
-
-
 def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
 def _ids(value: Any) -> list[int]:
     """Term or user ids from a post: positive integers only."""
-    return [i for v in _list(value) if (i := row_id(_int(v))) is not None]
+    return [i for v in _list(value) if (i := row_id(_json_int(v))) is not None]
 
 
 def _post_to_entry(post: dict, names: _Names) -> Entry:
@@ -342,12 +331,12 @@ def _post_to_entry(post: dict, names: _Names) -> Entry:
     embedded = embedded if isinstance(embedded, dict) else {}
     guid = html.unescape(_rendered(post.get("guid"))).strip()
     link = _str(post.get("link")) or None
-    title = _plain(_rendered(post.get("title")))
+    title = _rest_text(_rendered(post.get("title")))
     date_gmt = _str(post.get("date_gmt"))
     author = None
     authors = _list(embedded.get("author"))
     if authors and isinstance(authors[0], dict) and _str(authors[0].get("name")):
-        author = _plain(authors[0]["name"])
+        author = _rest_text(authors[0]["name"])
     elif user := _ids([post.get("author")]):
         author = names.known["users"].get(user[0]) or None
     categories = [names.known["categories"].get(i, "") for i in _ids(post.get("categories"))]
@@ -358,7 +347,7 @@ def _post_to_entry(post: dict, names: _Names) -> Entry:
         for group in terms:
             for term in _list(group):
                 if isinstance(term, dict) and term.get("taxonomy") in ("category", "post_tag"):
-                    by_tax[term["taxonomy"]].append(_plain(term.get("name")))
+                    by_tax[term["taxonomy"]].append(_rest_text(term.get("name")))
         categories = by_tax["category"] or categories
         tags = by_tax["post_tag"] or tags
     content_html = _rendered(post.get("content"))
@@ -373,15 +362,15 @@ def _post_to_entry(post: dict, names: _Names) -> Entry:
         title=title,
         link=link,
         author=author,
-        published_at=_gmt(date_gmt),
-        updated_at=_gmt(post.get("modified_gmt")),
+        published_at=_rest_date(date_gmt),
+        updated_at=_rest_date(post.get("modified_gmt")),
         categories=[c for c in dict.fromkeys(categories) if c],
         tags=[t for t in dict.fromkeys(tags) if t],
         summary_html=_rendered(post.get("excerpt")),
         content_html=content_html,
         image_url=image,
-        comments_feed=_comments_feed_of(link),
-        wp_id=_int(post.get("id")),
+        comments_feed=comment_feed_url(link),
+        wp_id=_json_int(post.get("id")),
     )
     return clamp_entry(entry)
 
@@ -471,8 +460,8 @@ class RestPostPages:
             self.requests += 1
             if not isinstance(posts, list):
                 raise WordPressError(f"WordPress posts page {page}: not a list of posts")
-            total = _int(_header(headers, "X-WP-Total"))
-            pages = _int(_header(headers, "X-WP-TotalPages"))
+            total = _json_int(_header(headers, "X-WP-Total"))
+            pages = _json_int(_header(headers, "X-WP-TotalPages"))
             if total is not None:
                 self.total = total
             if pages is not None:
@@ -527,9 +516,9 @@ async def find_rest_post_id(fetcher: _Fetcher, api_root: str, link: str) -> int 
     # the id is stored with the post: one SQLite cannot hold is no id
     for item in items:
         if isinstance(item, dict) and _str(item.get("link")).rstrip("/") == want:
-            return row_id(_int(item.get("id")))
+            return row_id(_json_int(item.get("id")))
     if len(items) == 1 and isinstance(items[0], dict):
-        return row_id(_int(items[0].get("id")))
+        return row_id(_json_int(items[0].get("id")))
     return None
 
 
@@ -539,23 +528,23 @@ async def find_rest_post_id(fetcher: _Fetcher, api_root: str, link: str) -> int 
 def _avatar(urls: Any) -> str | None:
     if not isinstance(urls, dict) or not urls:
         return None
-    best = max(urls, key=lambda k: _int(k) or 0)
+    best = max(urls, key=lambda k: _json_int(k) or 0)
     return _str(urls[best]) or None
 
 
 def _rest_comment(c: dict) -> Comment | None:
     """A comment from a REST answer, every field within its cap; None if it has no usable id."""
-    cid = _int(c.get("id"))
+    cid = _json_int(c.get("id"))
     if cid is None:
         return None
     comment = Comment(
         id=cid,
-        post_wp_id=_int(c.get("post")),
-        parent_id=_int(c.get("parent")) or None,
-        author=_plain(c.get("author_name")) or "Anonymous",
+        post_wp_id=_json_int(c.get("post")),
+        parent_id=_json_int(c.get("parent")) or None,
+        author=_rest_text(c.get("author_name")) or "Anonymous",
         author_url=_str(c.get("author_url")) or None,
         avatar_url=_avatar(c.get("author_avatar_urls")),
-        published_at=_gmt(c.get("date_gmt")) or 0.0,
+        published_at=_rest_date(c.get("date_gmt")) or 0.0,
         content_html=_rendered(c.get("content")),
         link=_str(c.get("link")),
         type=_str(c.get("type")) or "comment",
@@ -601,7 +590,7 @@ async def rest_comment_pages(
         if not isinstance(items, list):
             raise WordPressError(f"WordPress comments of post {post_wp_id}: not a list")
         yield [c for item in items if isinstance(item, dict) and (c := _rest_comment(item))]
-        pages = _int(_header(headers, "X-WP-TotalPages"))
+        pages = _json_int(_header(headers, "X-WP-TotalPages"))
         if not items or (pages is not None and page >= pages):
             return
         if pages is None and len(items) < MAX_PER_PAGE:

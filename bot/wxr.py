@@ -22,7 +22,7 @@ from email.utils import mktime_tz, parsedate_tz
 from pathlib import Path
 from typing import BinaryIO
 
-from .feeds import EntityWatch, entry_key
+from .feeds import EntityWatch, comment_feed_url, entry_key
 from .limits import clamp_entry
 from .models import Entry
 from .text import squash_spaces
@@ -208,8 +208,8 @@ class WxrReader:
                     yield _read_item(elem)
                     elem.clear()
                 elif tag == "wp:author":
-                    login = _text(elem, "wp:author_login")
-                    name = squash_spaces(_text(elem, "wp:author_display_name"))
+                    login = _child_text(elem, "wp:author_login")
+                    name = squash_spaces(_child_text(elem, "wp:author_display_name"))
                     if login and name:
                         self.authors[login.casefold()] = name
                     elem.clear()
@@ -256,14 +256,16 @@ class WxrReader:
             title=squash_spaces(html.unescape(item.title)),
             link=link,
             author=self.authors.get(creator.casefold()) or squash_spaces(creator) or None,
-            published_at=_gmt(item.post_date_gmt) or _rfc822(item.pub_date) or _gmt(item.post_date),
-            updated_at=_gmt(item.modified_gmt),
+            published_at=_wxr_date(item.post_date_gmt)
+            or _rfc822(item.pub_date)
+            or _wxr_date(item.post_date),
+            updated_at=_wxr_date(item.modified_gmt),
             categories=categories,
             tags=tags,
             summary_html=excerpt,
             content_html=content,
             image_url=html.unescape(image.group(1)) if image else None,
-            comments_feed=_comments_feed(link, self.site_link, item.post_id),
+            comments_feed=comment_feed_url(link, self.site_link, item.post_id),
             wp_id=item.post_id,
         )
         return clamp_entry(entry)
@@ -318,14 +320,14 @@ _STRIPPED = {"post_type", "status", "password", "post_date", "post_date_gmt", "m
              "post_name", "comment_status"}  # fmt: skip
 
 
-def _text(elem: ET.Element, tag: str) -> str:
+def _child_text(elem: ET.Element, tag: str) -> str:
     for child in elem:
         if _tag(child.tag) == tag:
             return (child.text or "").strip()
     return ""
 
 
-def _gmt(value: str) -> float | None:
+def _wxr_date(value: str) -> float | None:
     """'2024-06-05 16:04:48' (UTC) -> unix seconds; WordPress writes zeros for 'never'."""
     value = (value or "").strip()
     if not value or value.startswith("0000"):
@@ -380,16 +382,6 @@ def autop(markup: str) -> str:
             out.append("<p>" + re.sub(r"\s*\n\s*", "<br />\n", block) + "</p>")
     text = "\n".join(out)
     return re.sub(r"<\x00(\d+)>", lambda m: kept[int(m.group(1))], text)
-
-
-def _comments_feed(link: str | None, site: str | None, post_id: int | None) -> str | None:
-    """Where WordPress serves a post's comment feed (what the blog's feed calls
-    wfw:commentRss)."""
-    if link and "?" not in link:
-        return link.rstrip("/") + "/feed/"
-    if site and post_id:
-        return f"{site.rstrip('/')}/?feed=rss2&p={post_id}"
-    return None
 
 
 def main(argv: list[str]) -> int:
