@@ -8,7 +8,7 @@ validators) runs in another process, so the CPU time measured is Gazette's alone
 the REST API (the usual case), then the same site with REST switched off (comment feeds,
 conditional GET). Prints wall time, CPU time, requests made, the event loop's lag and the
 garbage collector's full collections. The interpreter is tuned first as `python -m bot` does
-(bot.__main__.tune_for_the_event_loop: start-up objects frozen, 1 ms GIL switch interval);
+(bot.startup.tune_for_the_event_loop: start-up objects frozen, 1 ms GIL switch interval);
 `--untuned` to compare.
 """
 
@@ -31,11 +31,11 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.__main__ import tune_for_the_event_loop  # noqa: E402
 from bot.comments import CommentWatcher  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.models import Entry  # noqa: E402
 from bot.poller import parse_thread  # noqa: E402
+from bot.startup import tune_for_the_event_loop  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 T0 = 1_700_000_000

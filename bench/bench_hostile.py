@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_poll import LoopLag, setup_store  # noqa: E402
 from farm import start_farm  # noqa: E402
 
-from bot.__main__ import tune_for_the_event_loop  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.poller import FeedPoller  # noqa: E402
 from bot.render import render_announcement  # noqa: E402
+from bot.startup import tune_for_the_event_loop  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 # the attacks followed, in this order, until --hostile is reached (each on its own blog)

@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from farm import start_farm  # noqa: E402
 
-from bot.__main__ import tune_for_the_event_loop  # noqa: E402
 from bot.feeds import entry_key  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.models import Entry, PollReport  # noqa: E402
 from bot.poller import FeedPoller  # noqa: E402
+from bot.startup import tune_for_the_event_loop  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 

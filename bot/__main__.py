@@ -1,120 +1,15 @@
-"""`python -m bot` runs Gazette; `python -m bot import|search ...` are operator commands."""
+"""`python -m bot` runs Gazette; `python -m bot import|search ...` are operator commands.
+
+discord.py is imported (by bot.startup) only to run the bot: the operator commands stay light.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import signal
 import sys
 
-import aiohttp
-import discord
-import yarl
-
-from .app import Gazette, point_discord_at
 from .config import ConfigError, Settings
-from .fetch import create_session
-from .store import Store, StoreError
-
-log = logging.getLogger("bot")
-
-
-class StartupError(Exception):
-    """Start-up cannot go on; the message tells the operator what to fix."""
-
-
-async def run(settings: Settings) -> None:
-    point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
-    try:
-        store = await Store.open(settings.database_path)
-    except StoreError as exc:
-        raise StartupError(str(exc)) from exc
-    try:
-        async with create_session(allow_private=settings.allow_private_feeds) as session:
-            bot = Gazette(settings, store, session)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-            async with bot:
-                await _login_and_connect(bot, settings)
-    finally:
-        await store.close()
-
-
-async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
-    try:
-        await bot.login(settings.discord_token)
-    except discord.LoginFailure as exc:
-        raise StartupError(
-            "Discord rejected DISCORD_TOKEN: check the token in .env (Developer Portal → Bot → "
-            "Reset Token)"
-        ) from exc
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise StartupError(
-            f"cannot reach Discord's API at {settings.discord_api_base}: "
-            f"{exc or type(exc).__name__}"
-        ) from exc
-    except discord.HTTPException as exc:
-        raise StartupError(
-            f"Discord's API at {settings.discord_api_base} answered {exc.status}: {exc.text}"
-        ) from exc
-    tune_for_the_event_loop()
-    await _check_gateway(settings.discord_gateway_url)
-    try:
-        await bot.connect()
-    except AttributeError as exc:
-        # discord.py 2.7 fails this way when the very first gateway connection cannot be made
-        if bot.ws is None:
-            raise StartupError(
-                f"cannot connect to Discord's gateway at {settings.discord_gateway_url}"
-            ) from exc
-        raise
-    except discord.PrivilegedIntentsRequired as exc:
-        raise StartupError(f"Discord refused the gateway connection: {exc}") from exc
-    except discord.GatewayNotFound as exc:
-        raise StartupError(
-            f"cannot connect to Discord's gateway at {settings.discord_gateway_url}"
-        ) from exc
-
-
-def tune_for_the_event_loop() -> None:
-    """Two interpreter settings that keep the event loop's lag low (run once started).
-
-    Start-up's objects (modules, classes, commands: some 54,000 that live as long as the
-    process) are frozen out of the garbage collector's full collections: walking them
-    paused the loop 26-73 ms (2 cores), whichever round a collection fell in. Garbage is
-    collected first so none of it is kept.
-
-    The loop shares the GIL with the parse thread: the thread keeps it up to the switch
-    interval each time the loop wants it back (after every socket call), 5 ms by default;
-    1 ms brought the comment round's lag p99 from 17-24 ms to 7 ms at the same CPU time.
-    """
-    gc.collect()
-    gc.freeze()
-    sys.setswitchinterval(0.001)
-
-
-async def _check_gateway(url: str) -> None:
-    """Open the gateway once and wait for its HELLO, so a wrong address fails clearly.
-
-    discord.py retries a failed first connection with a traceback and then dies with an
-    unrelated AttributeError; a bad DISCORD_GATEWAY_URL deserves one plain sentence.
-    """
-    probe = yarl.URL(url).update_query(v=10, encoding="json")
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(probe, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-                hello = await ws.receive(timeout=10)
-                if (
-                    hello.type is not aiohttp.WSMsgType.TEXT
-                    and hello.type is not aiohttp.WSMsgType.BINARY
-                ):
-                    raise StartupError(f"Discord's gateway at {url} closed the connection")
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise StartupError(
-            f"cannot connect to Discord's gateway at {url}: {exc or type(exc).__name__}"
-        ) from exc
 
 
 def main(argv: list[str]) -> int:
@@ -137,6 +32,8 @@ def main(argv: list[str]) -> int:
     logging.getLogger("discord").setLevel(
         max(logging.INFO, logging.getLevelName(settings.log_level))
     )
+    from .startup import StartupError, run
+
     try:
         asyncio.run(run(settings))
     except StartupError as exc:

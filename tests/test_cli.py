@@ -146,3 +146,60 @@ def test_python_dash_m_bot(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Le café crème parfait" in done.stdout
+
+
+def _imported_modules(argv: list[str], cwd: Path) -> set[str]:
+    """The modules a `python ...` run imported (from -X importtime), after checking it succeeded."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return {
+        line.rpartition("|")[2].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def _discord(modules: set[str]) -> set[str]:
+    return {m for m in modules if m == "discord" or m.startswith("discord.")}
+
+
+@pytest.mark.parametrize("command", ["import", "search"])
+def test_operator_commands_never_load_discord(tmp_path, command):
+    db = str(tmp_path / "gazette.sqlite3")
+    for argv in (
+        ["-m", "bot", command, "--help"],
+        ["-m", "bot", "import", str(CAFE), "--feed", FEED, "--db", db],
+        ["-m", "bot", "search", "crème", "--db", db],
+    ):
+        modules = _imported_modules(argv, tmp_path)
+        assert "bot.cli" in modules  # the run really went through the CLI
+        assert not _discord(modules), argv
+
+
+def test_services_import_without_discord(tmp_path):
+    """Every module of bot/ but the bot itself (bot.app, bot.startup) is Discord-free."""
+    listing = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import pkgutil, bot; print('\\n'.join(m.name for m in "
+            "pkgutil.walk_packages(bot.__path__, 'bot.')))",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    ).stdout.split()
+    services = [m for m in listing if m not in {"bot.app", "bot.startup", "bot.__main__"}]
+    assert {"bot.feeds", "bot.render", "bot.search", "bot.store", "bot.comments"} <= set(services)
+    for module in services:
+        modules = _imported_modules(["-c", f"import {module}"], tmp_path)
+        assert module in modules
+        assert not _discord(modules), module
