@@ -18,8 +18,6 @@ from .search import QueryError, SearchPage, parse_date
 from .store import Store, StoreError
 from .wxr import WxrError, WxrReader
 
-log = logging.getLogger(__name__)
-
 
 class CliError(Exception):
     """Something the operator can fix; printed without a traceback."""

@@ -232,10 +232,6 @@ class CommentWatcher:
         await asyncio.gather(*await self.start_due(limit=limit, on_recorded=add))
         return report
 
-    def in_flight(self) -> set[int]:
-        """Ids of the posts being read now (not due again until their read is recorded)."""
-        return set(self._in_flight)
-
     def cancel_checks(self) -> None:
         """Stop the reads in flight (shutting down); they are simply done again later."""
         for task in list(self._in_flight.values()):

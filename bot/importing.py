@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 import os
 import pickle
 import sys
@@ -25,8 +24,6 @@ from typing import BinaryIO
 from .models import Entry, ImportResult
 from .store import Store
 from .wxr import WxrError, WxrReader
-
-log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 OPTIMIZE_AFTER = 2000  # merge the search index after an import that added this many posts

@@ -228,10 +228,6 @@ class FeedPoller:
 
     # --- checks ---------------------------------------------------------------------
 
-    def in_flight(self) -> set[int]:
-        """Ids of the feeds being checked now (not due again until their check is recorded)."""
-        return set(self._in_flight)
-
     async def start_due(
         self, *, limit: int = 2000, on_recorded: Recorded | None = None
     ) -> list[asyncio.Task]:

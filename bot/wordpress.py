@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from bot.feeds import FeedParseError, comment_feed_url, entry_key, parse_document
-from bot.fetch import FEED_ACCEPT, FetchError, HTTPStatusError, TooLarge
+from bot.fetch import FetchError, HTTPStatusError, TooLarge
 from bot.limits import (
     BACKFILL_MAX_PAGES,
     COMMENT_MAX_PAGES,
@@ -616,33 +616,8 @@ async def rest_comment_pages(
         )
 
 
-async def fetch_rest_comments(
-    fetcher: _Fetcher,
-    api_root: str,
-    post_wp_id: int,
-    *,
-    after_id: int | None = None,
-    max_pages: int = COMMENT_MAX_PAGES,
-) -> list[Comment]:
-    """The post's approved comments (type "comment"), `max_pages` pages at most
-    (see `rest_comment_pages`), oldest first.
-
-    after_id keeps only comments with a greater id. Beware: a comment held for moderation
-    keeps its (smaller) id when approved later, so a caller that must not miss such comments
-    should diff against the ids it has rather than pass after_id.
-    """
-    comments: dict[int, Comment] = {}
-    async for page in rest_comment_pages(fetcher, api_root, post_wp_id, max_pages=max_pages):
-        for c in page:
-            comments[c.id] = c  # a comment shifted across pages meanwhile: once only
-    return sorted_comments(comments.values(), after_id)
-
-
-def sorted_comments(comments: Iterable[Comment], after_id: int | None = None) -> list[Comment]:
-    result = sorted(comments, key=lambda c: (c.published_at, c.id))
-    if after_id is not None:
-        result = [c for c in result if c.id > after_id]
-    return result
+def sorted_comments(comments: Iterable[Comment]) -> list[Comment]:
+    return sorted(comments, key=lambda c: (c.published_at, c.id))
 
 
 def _struct_ts(parsed: Any) -> float | None:
@@ -720,35 +695,12 @@ def parse_comment_feed(
     return out
 
 
-async def fetch_feed_comments(
-    fetcher: _Fetcher,
-    comments_feed: str,
-    *,
-    post_wp_id: int | None = None,
-    include_pingbacks: bool = False,
-) -> list[Comment]:
-    """Fetch and parse a post's comment feed (the newest 10 comments at most)."""
-    try:
-        result = await fetcher.get(comments_feed, accept=FEED_ACCEPT)
-    except FetchError as exc:
-        raise WordPressError(f"comment feed {comments_feed}: {exc}") from exc
-    return await asyncio.to_thread(
-        parse_comment_feed,
-        result.body,
-        result.url,
-        post_wp_id=post_wp_id,
-        include_pingbacks=include_pingbacks,
-    )
-
-
 __all__ = [
     "Comment",
     "RestPostPages",
     "RestUnavailable",
     "WordPressError",
     "api_url",
-    "fetch_feed_comments",
-    "fetch_rest_comments",
     "find_rest_post_id",
     "find_rest_root",
     "iter_rest_posts",

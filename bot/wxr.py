@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import html
-import logging
 import pickle
 import re
 import sys
@@ -26,8 +25,6 @@ from .feeds import EntityWatch, comment_feed_url, entry_key
 from .limits import clamp_entry
 from .models import Entry
 from .text import squash_spaces
-
-log = logging.getLogger(__name__)
 
 _NS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
 _NS_DC = "http://purl.org/dc/elements/1.1/"
@@ -70,8 +67,6 @@ class WxrItem:
     content: str = ""
     excerpt: str = ""
     post_id: int | None = None
-    post_name: str = ""
-    comment_status: str = ""
     terms: list[tuple[str, str]] = field(default_factory=list)  # (domain, name)
     # comments (<wp:comment>) are left out for now; _read_item is where they would be read
 
@@ -313,11 +308,8 @@ _FIELDS = {
     "wp:post_date": "post_date",
     "wp:post_date_gmt": "post_date_gmt",
     "wp:post_modified_gmt": "modified_gmt",
-    "wp:post_name": "post_name",
-    "wp:comment_status": "comment_status",
 }
-_STRIPPED = {"post_type", "status", "password", "post_date", "post_date_gmt", "modified_gmt",
-             "post_name", "comment_status"}  # fmt: skip
+_STRIPPED = {"post_type", "status", "password", "post_date", "post_date_gmt", "modified_gmt"}
 
 
 def _child_text(elem: ET.Element, tag: str) -> str:

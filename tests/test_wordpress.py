@@ -18,17 +18,17 @@ import pytest
 from aiohttp import web
 
 from bot.feeds import parse_feed
-from bot.fetch import Fetcher, create_session
+from bot.fetch import FEED_ACCEPT, Fetcher, create_session
 from bot.models import Comment
 from bot.wordpress import (
     WordPressError,
     api_url,
-    fetch_feed_comments,
-    fetch_rest_comments,
     find_rest_post_id,
     find_rest_root,
     iter_rest_posts,
     parse_comment_feed,
+    rest_comment_pages,
+    sorted_comments,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +44,21 @@ CAPTURED = "http://wp.example"
 async def fetcher():
     async with create_session(allow_private=True) as session:
         yield Fetcher(session)
+
+
+async def rest_comments(fetcher: Fetcher, api_root: str, post_wp_id: int) -> list[Comment]:
+    """A post's comments read from the REST API as bot.comments reads them, oldest first."""
+    comments: dict[int, Comment] = {}
+    async for page in rest_comment_pages(fetcher, api_root, post_wp_id):
+        for c in page:
+            comments[c.id] = c
+    return sorted_comments(comments.values())
+
+
+async def feed_comments(fetcher: Fetcher, url: str, **options) -> list[Comment]:
+    """A post's comments read from its comment feed as bot.comments reads them."""
+    result = await fetcher.get(url, accept=FEED_ACCEPT)
+    return parse_comment_feed(result.body, result.url, **options)
 
 
 # =========================================================================== offline
@@ -213,7 +228,7 @@ async def test_rest_posts_without_embed_resolve_terms_by_id(captured_blog, fetch
 
 
 async def test_rest_comments_from_capture(captured_blog, fetcher):
-    comments = await fetch_rest_comments(fetcher, captured_blog.base + "/wp-json/", 7)
+    comments = await rest_comments(fetcher, captured_blog.base + "/wp-json/", 7)
     assert [(c.id, c.parent_id) for c in comments] == [
         *[(i, None) for i in range(2, 14)],
         (14, 3),
@@ -226,8 +241,7 @@ async def test_rest_comments_from_capture(captured_blog, fetcher):
     assert comments[0].link.endswith("/2024/01/comments-here/#comment-2")
     assert comments[0].avatar_url and "s=96" in comments[0].avatar_url
     assert comments[12].content_html.strip() == "<p>Plain text reply<br />\nwith two lines</p>"
-    later = await fetch_rest_comments(fetcher, captured_blog.base + "/wp-json/", 7, after_id=14)
-    assert [c.id for c in later] == [15, 18]
+    assert [c.id for c in comments if c.id > 14] == [15, 18]
 
 
 def test_comment_feed_from_capture():
@@ -328,9 +342,9 @@ async def test_rest_errors_are_wordpress_errors(fetcher):
     base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     try:
         with pytest.raises(WordPressError, match="not JSON"):
-            await fetch_rest_comments(fetcher, base + "/html/wp-json/", 1)
+            await rest_comments(fetcher, base + "/html/wp-json/", 1)
         with pytest.raises(WordPressError, match="not JSON"):
-            await fetch_rest_comments(fetcher, base + "/deep/wp-json/", 1)
+            await rest_comments(fetcher, base + "/deep/wp-json/", 1)
         with pytest.raises(WordPressError, match="500") as info:
             async for _ in iter_rest_posts(fetcher, base + "/wp-json/"):
                 pass
@@ -444,7 +458,7 @@ async def _discussion(wp: WordPress) -> tuple[int, list[int]]:
 @pytest.mark.wordpress
 async def test_rest_comments_all_ordered_with_parents(wp_blog: WordPress, fetcher):
     post_id, ids = await _discussion(wp_blog)
-    comments = await fetch_rest_comments(fetcher, wp_blog.url + "/wp-json/", post_id)
+    comments = await rest_comments(fetcher, wp_blog.url + "/wp-json/", post_id)
     assert [c.id for c in comments] == ids  # 12, in order; held, spam and pingback absent
     parents = {c.id: c.parent_id for c in comments}
     assert parents[ids[8]] == ids[0]
@@ -454,12 +468,7 @@ async def test_rest_comments_all_ordered_with_parents(wp_blog: WordPress, fetche
     assert {c.type for c in comments} == {"comment"}
     assert comments[0].author == "R1" and comments[0].post_wp_id == post_id
     assert comments[0].link.endswith(f"#comment-{ids[0]}")
-    assert [
-        c.id
-        for c in await fetch_rest_comments(
-            fetcher, wp_blog.url + "/wp-json/", post_id, after_id=ids[9]
-        )
-    ] == ids[10:]
+    assert [c.id for c in comments if c.id > ids[9]] == ids[10:]
 
 
 @pytest.mark.wordpress
@@ -469,7 +478,7 @@ async def test_rest_comments_past_one_page(wp_blog: WordPress, fetcher):
     made = await wp_blog.create_comments(
         [wp_blog.comment_op(post.id, f"c{i}", date=t0 + i) for i in range(105)]
     )
-    comments = await fetch_rest_comments(fetcher, wp_blog.url + "/wp-json/", post.id)
+    comments = await rest_comments(fetcher, wp_blog.url + "/wp-json/", post.id)
     assert [c.id for c in comments] == [c.id for c in made]
 
 
@@ -484,10 +493,10 @@ async def test_comment_feed_when_rest_is_disabled(wp_blog: WordPress, fetcher):
         await wp_blog.set_rest(mode)
         assert await find_rest_root(fetcher, wp_blog.url) is None, mode
         with pytest.raises(WordPressError):
-            await fetch_rest_comments(fetcher, wp_blog.url + "/wp-json/", post_id)
+            await rest_comments(fetcher, wp_blog.url + "/wp-json/", post_id)
 
     assert entry.wp_id == post_id
-    comments = await fetch_feed_comments(fetcher, entry.comments_feed, post_wp_id=entry.wp_id)
+    comments = await feed_comments(fetcher, entry.comments_feed, post_wp_id=entry.wp_id)
     # newest 10 of the feed = the pingback and the 9 newest approved: 9 comments, oldest first
     assert [c.id for c in comments] == ids[3:]
     parents = {c.id: c.parent_id for c in comments}
@@ -498,7 +507,7 @@ async def test_comment_feed_when_rest_is_disabled(wp_blog: WordPress, fetcher):
     assert all("In reply to" not in c.content_html for c in comments)
     assert comments[-2].content_html == "<p>Reply to a reply</p>"
     assert all(c.post_wp_id == post_id for c in comments)
-    with_pings = await fetch_feed_comments(fetcher, entry.comments_feed, include_pingbacks=True)
+    with_pings = await feed_comments(fetcher, entry.comments_feed, include_pingbacks=True)
     assert [c.author for c in with_pings if c.type == "pingback"] == ["Other Blog"]
 
 
@@ -512,15 +521,15 @@ async def test_plain_permalinks_use_rest_route(wp_blog: WordPress, fetcher):
     (entry,) = page
     assert entry.wp_id == post_id and entry.link == f"{wp_blog.url}/?p={post_id}"
     assert entry.categories == ["News"]
-    assert [c.id for c in await fetch_rest_comments(fetcher, root, post_id)] == ids
+    assert [c.id for c in await rest_comments(fetcher, root, post_id)] == ids
 
     r = await fetcher.get(wp_blog.url + "/?feed=rss2")
     (feed_entry,) = parse_feed(r.body, wp_blog.url + "/?feed=rss2").entries
     assert feed_entry.key == entry.key
     assert feed_entry.comments_feed == entry.comments_feed  # ?feed=rss2&p=ID
-    feed_comments = await fetch_feed_comments(fetcher, entry.comments_feed)
-    assert [c.id for c in feed_comments] == ids[3:]
-    assert all(c.post_wp_id == post_id for c in feed_comments)  # from ?p=ID in the links
+    from_feed = await feed_comments(fetcher, entry.comments_feed)
+    assert [c.id for c in from_feed] == ids[3:]
+    assert all(c.post_wp_id == post_id for c in from_feed)  # from ?p=ID in the links
 
 
 @pytest.mark.wordpress
@@ -542,9 +551,9 @@ async def test_edited_and_deleted_comments(wp_blog: WordPress, fetcher):
         ]
     )
     root = wp_blog.url + "/wp-json/"
-    got = await fetch_rest_comments(fetcher, root, post_id)
+    got = await rest_comments(fetcher, root, post_id)
     assert [(c.id, c.content_html.strip()) for c in got] == [(a, "<p>First (edited)</p>")]
     await wp_blog.edit_comment(held, approved=True)
-    got = await fetch_rest_comments(fetcher, root, post_id)
+    got = await rest_comments(fetcher, root, post_id)
     assert [c.id for c in got] == [a, held]
     assert isinstance(got[1], Comment)
