@@ -48,7 +48,7 @@ from .render import (
     web_url,
 )
 from .retry import retry_at
-from .scheduling import LockTable
+from .scheduling import KeyedTasks, LockTable
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
 from .text import html_to_text, one_line
@@ -175,7 +175,7 @@ class CommentWatcher:
         self.read_deadline = read_deadline
         self.max_pages = max_pages
         self._slots = ReadSlots(max_concurrency, slow=max_slow, slow_after=slow_after)
-        self._in_flight: dict[int, asyncio.Task] = {}  # post id -> its check
+        self._in_flight = KeyedTasks()  # by post id: its read
         self._recorder = BatchWriter(self._record_batch)
         self._roots: dict[str, tuple[str | None, float]] = {}
         self._root_locks = LockTable()  # one REST-root lookup per site at a time
@@ -209,15 +209,12 @@ class CommentWatcher:
         being read is skipped, so a slow blog holds up nothing but its own posts.
         """
         watches = await self.store.due_comment_watches(time.time(), limit + len(self._in_flight))
-        started = []
-        for watch in watches:
-            if watch.post_id in self._in_flight or len(started) >= limit:
-                continue
-            task = asyncio.create_task(self._check_and_record(watch, on_recorded))
-            self._in_flight[watch.post_id] = task
-            task.add_done_callback(lambda _, post=watch.post_id: self._in_flight.pop(post, None))
-            started.append(task)
-        return started
+        return self._in_flight.start(
+            watches,
+            lambda watch: watch.post_id,
+            lambda watch: self._check_and_record(watch, on_recorded),
+            limit,
+        )
 
     async def poll_due(self, *, limit: int = 1000) -> CommentPollReport:
         """One whole cycle: start the due posts and wait until every read is recorded.
@@ -234,8 +231,7 @@ class CommentWatcher:
 
     def cancel_checks(self) -> None:
         """Stop the reads in flight (shutting down); they are simply done again later."""
-        for task in list(self._in_flight.values()):
-            task.cancel()
+        self._in_flight.cancel_all()
 
     async def check_post(self, post_id: int) -> CommentPollReport:
         """Read one post's comments now (a discussion was just opened)."""

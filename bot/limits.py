@@ -10,7 +10,7 @@ import hashlib
 import re
 
 from bot.models import Comment, Entry
-from bot.text import html_to_text
+from bot.text import html_to_text, replace_lone_surrogates
 
 # Stored fields of a post or comment, in characters (cut, never refused)
 MAX_TITLE = 1_000
@@ -68,21 +68,19 @@ MAX_SLOW_COMMENT_READS = 2  # of the comment watcher's slots
 
 # --------------------------------------------------------------------------- applying the caps
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def clip(text: str, limit: int) -> str:
     """text cut to at most limit characters; lone surrogates (JSON can carry them, SQLite
     cannot store them) become U+FFFD, so a cut never leaves half a pair."""
     if len(text) > limit:
         text = text[:limit]
-    return _LONE_SURROGATE.sub("\ufffd", text)
+    return replace_lone_surrogates(text)
 
 
 def capped_key(key: str) -> str:
     """An entry key within MAX_ENTRY_KEY: a longer one becomes the hash of all of it, so two
     long keys stay apart and the same key hashes the same way at every poll."""
-    key = _LONE_SURROGATE.sub("\ufffd", key)
+    key = replace_lone_surrogates(key)
     if len(key) <= MAX_ENTRY_KEY:
         return key
     return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
@@ -92,7 +90,7 @@ def capped_url(url: str | None) -> str | None:
     """A URL within MAX_URL, else None: a cut URL would lead somewhere else."""
     if not url or len(url) > MAX_URL:
         return None
-    return _LONE_SURROGATE.sub("\ufffd", url)
+    return replace_lone_surrogates(url)
 
 
 def _terms(terms: list[str]) -> list[str]:

@@ -28,6 +28,7 @@ from .limits import (
 )
 from .models import Entry, Feed, FeedCheck, FeedEvent, PollReport, Subscribed
 from .retry import retry_at
+from .scheduling import KeyedTasks
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
 
@@ -85,7 +86,7 @@ class FeedPoller:
         self.default_interval = default_interval
         self.max_backoff = max_backoff
         self._slots = ReadSlots(max_concurrency, slow=max_slow, slow_after=slow_after)
-        self._in_flight: dict[int, asyncio.Task] = {}  # feed id -> its check
+        self._in_flight = KeyedTasks()  # by feed id: its check
         self._recorder = BatchWriter(self._record_batch)
         # One parsing thread: more would only fight the event loop for the GIL and stall it
         self._owns_parser = parse_pool is None
@@ -97,8 +98,7 @@ class FeedPoller:
 
     def cancel_checks(self) -> None:
         """Stop the checks in flight (shutting down); they are simply done again later."""
-        for task in list(self._in_flight.values()):
-            task.cancel()
+        self._in_flight.cancel_all()
 
     def close(self) -> None:
         self.cancel_checks()
@@ -239,15 +239,12 @@ class FeedPoller:
         flight is skipped, so a feed that trickles its answer holds up nothing but itself.
         """
         feeds = await self.store.due_feeds(time.time(), limit + len(self._in_flight))
-        started = []
-        for feed in feeds:
-            if feed.id in self._in_flight or len(started) >= limit:
-                continue
-            task = asyncio.create_task(self._check_and_record(feed, on_recorded))
-            self._in_flight[feed.id] = task
-            task.add_done_callback(lambda _, feed_id=feed.id: self._in_flight.pop(feed_id, None))
-            started.append(task)
-        return started
+        return self._in_flight.start(
+            feeds,
+            lambda feed: feed.id,
+            lambda feed: self._check_and_record(feed, on_recorded),
+            limit,
+        )
 
     async def poll_due(self, *, limit: int = 2000) -> PollReport:
         """One whole cycle: start the due feeds and wait until every check is recorded.

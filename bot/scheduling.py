@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Coroutine, Hashable
-from typing import Any
+from collections.abc import Callable, Coroutine, Hashable, Iterable
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # the event loop keeps only weak references to tasks: these are kept until they finish
 _running: set[asyncio.Task] = set()
@@ -47,3 +49,37 @@ class LockTable:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class KeyedTasks:
+    """Background work, one task at a time per key (a feed, a post): a key whose task is
+    still running is skipped, so one slow site holds up nothing but itself."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[Hashable, asyncio.Task] = {}
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def start(
+        self,
+        items: Iterable[T],
+        key: Callable[[T], Hashable],
+        work: Callable[[T], Coroutine[Any, Any, Any]],
+        limit: int,
+    ) -> list[asyncio.Task]:
+        """Start `work(item)` for at most `limit` items whose key has no task running."""
+        started: list[asyncio.Task] = []
+        for item in items:
+            k = key(item)
+            if k in self._tasks or len(started) >= limit:
+                continue
+            task = asyncio.create_task(work(item))
+            self._tasks[k] = task
+            task.add_done_callback(lambda _, k=k: self._tasks.pop(k, None))
+            started.append(task)
+        return started
+
+    def cancel_all(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()

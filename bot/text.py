@@ -19,6 +19,14 @@ _UNSAFE = re.compile(
 )
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """text with each lone surrogate (JSON can carry them; SQLite cannot store them) as U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _safe_char(m: re.Match) -> str:
     c = m.group()
     if "\ud800" <= c <= "\udfff":
