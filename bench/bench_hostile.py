@@ -32,7 +32,7 @@ from farm import start_farm  # noqa: E402
 
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.poller import FeedPoller  # noqa: E402
-from bot.render import render_announcement  # noqa: E402
+from bot.render.announcement import render_announcement  # noqa: E402
 from bot.startup import tune_for_the_event_loop  # noqa: E402
 from bot.store import Store  # noqa: E402
 

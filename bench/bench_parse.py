@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import feedparser  # noqa: E402
 
 from bot.feeds import parse_feed  # noqa: E402
-from bot.render import render_announcement  # noqa: E402
+from bot.render.announcement import render_announcement  # noqa: E402
 
 SITE = "http://127.0.0.1:8080"
 WORDS = (

@@ -19,9 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_parse import post_html  # noqa: E402
-from bot.comments import render_comment  # noqa: E402
 from bot.models import Comment, Entry  # noqa: E402
-from bot.render import html_to_markdown, render_announcement  # noqa: E402
+from bot.render.announcement import render_announcement  # noqa: E402
+from bot.render.comment import render_comment  # noqa: E402
+from bot.render.markdown import html_to_markdown  # noqa: E402
 
 SITE = "http://127.0.0.1:8080"
 

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .render import cut_plain, escape_markdown, neutralize_mentions
+from .render.markdown import cut_plain, escape_markdown, neutralize_mentions
 from .text import clean_text
 
 MAX_QUERY_CHARS = 2000  # longer input is cut (a search box, not a document)

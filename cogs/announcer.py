@@ -14,7 +14,8 @@ from discord.ext import commands, tasks
 from bot.app import Gazette
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
 from bot.models import Delivery, FeedEvent, PollReport
-from bot.render import inline_markdown, render_announcement, thread_name
+from bot.render.announcement import render_announcement
+from bot.render.markdown import inline_markdown, thread_name
 from bot.retry import retry_at
 from bot.store import StoreWriteError
 

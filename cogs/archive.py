@@ -13,11 +13,11 @@ from discord.ext import commands
 from bot.app import Gazette
 from bot.errors import UserError
 from bot.models import Post
-from bot.render import (
+from bot.render.announcement import render_announcement
+from bot.render.markdown import (
     cut_plain,
     html_to_markdown,
     inline_markdown,
-    render_announcement,
     split_markdown,
     web_url,
 )

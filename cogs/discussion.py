@@ -19,15 +19,13 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
-from bot.comments import CommentWatcher, RenderedComment, render_comment, shown_link
+from bot.comments import CommentWatcher
 from bot.errors import UserError
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS
 from bot.models import CommentPollReport, DiscussionInfo, MirrorItem, Post, Subscription
-from bot.render import (
-    inline_markdown,
-    render_announcement,
-    thread_name,
-)
+from bot.render.announcement import render_announcement
+from bot.render.comment import RenderedComment, render_comment, shown_link
+from bot.render.markdown import inline_markdown, thread_name
 from bot.retry import retry_at
 from bot.store import StoreWriteError
 

@@ -6,14 +6,14 @@ import datetime as dt
 
 import discord
 
-from bot.render import (
+from bot.render.announcement import Announcement
+from bot.render.markdown import (
     AUTHOR_LIMIT,
     DESCRIPTION_LIMIT,
     FIELD_LIMIT,
     FOOTER_LIMIT,
     TITLE_LIMIT,
     TOTAL_LIMIT,
-    Announcement,
     cut,
     cut_plain,
     escape_markdown,

@@ -17,7 +17,8 @@ from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
 from bot.models import BackfillProgress, Feed, Subscription, SubscriptionStatus
 from bot.poller import SubscribeError
-from bot.render import FIELD_LIMIT, cut, cut_plain, inline_markdown, render_announcement, web_url
+from bot.render.announcement import render_announcement
+from bot.render.markdown import FIELD_LIMIT, cut, cut_plain, inline_markdown, web_url
 from bot.store.feeds import AlreadySubscribed
 
 from .archive import PagedView, choice_name, suggestions

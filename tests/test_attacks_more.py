@@ -251,6 +251,6 @@ async def test_a_check_reads_only_the_newest_keys_and_still_announces_nothing_tw
 @pytest.mark.parametrize("html", ["<pre>\r</pre>", "<pre>a\rb</pre>", "<code>a\r\nb</code>"])
 def test_a_carriage_return_in_preformatted_text_becomes_a_newline(html):
     """Found by the hypothesis test of render (a CR in <pre> reached Discord as is)."""
-    from bot.render import html_to_markdown
+    from bot.render.markdown import html_to_markdown
 
     assert "\r" not in html_to_markdown(html)

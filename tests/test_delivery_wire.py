@@ -17,7 +17,7 @@ import time
 import pytest
 
 from bot.limits import MAX_REFUSALS
-from bot.render import Announcement
+from bot.render.announcement import Announcement
 from cogs.embeds import announcement_text
 from tests.harness import eventually, settle
 from tests.test_discussion_wire import (

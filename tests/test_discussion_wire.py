@@ -21,14 +21,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.comments import (
-    CommentWatcher,
-    check_interval,
-    render_comment,
-    webhook_username,
-)
+from bot.comments import CommentWatcher, check_interval
 from bot.fetch import Fetcher, create_session, trustworthy_validators
 from bot.models import Comment, Entry
+from bot.render.comment import render_comment, webhook_username
 from bot.store import Store
 from bot.store.base import _migrations
 from tests.fakediscord import Perm

@@ -1,5 +1,5 @@
-"""Text from outside on one line (bot/render.py `inline_markdown`) and `/feed list` pages, for any
-input: properties checked with hypothesis."""
+"""Text from outside on one line (bot/render/markdown.py `inline_markdown`) and `/feed list`
+pages, for any input: properties checked with hypothesis."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import inline_markdown
+from bot.render.markdown import inline_markdown
 from cogs.feeds import fit_lines, list_pages
 
 MARKDOWN_BITS = ["*", "_", "~", "`", "|", "[", "]", "(", ")", "<", ">", "#", "-", "\\", "@"]

@@ -10,14 +10,13 @@ import pytest
 
 from bot.feeds import FeedParseError, parse_feed
 from bot.models import Entry
-from bot.render import (
+from bot.render.announcement import Announcement, render_announcement
+from bot.render.markdown import (
     ZWSP,
-    Announcement,
     cut,
     escape_markdown,
     html_to_markdown,
     neutralize_mentions,
-    render_announcement,
     safe_url,
     split_markdown,
 )

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.comments import render_comment, webhook_username
 from bot.models import Comment, Entry
-from bot.render import (
+from bot.render.announcement import render_announcement
+from bot.render.comment import render_comment, webhook_username
+from bot.render.markdown import (
     html_to_markdown,
     inline_markdown,
     inline_plain,
-    render_announcement,
     split_markdown,
     thread_name,
 )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from ..models import Post
-from ..render import cut_plain
+from ..render.markdown import cut_plain
 from ..search import (
     HL_CLOSE,
     HL_OPEN,
