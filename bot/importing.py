@@ -32,7 +32,7 @@ PROCESS_ABOVE = 4 << 20  # parse export files larger than this in a separate pro
 _ROOT = str(Path(__file__).resolve().parents[1])  # where `bot` is, for the child process
 
 # progress(posts read, posts added): called after every batch
-Progress = Callable[[int, int], None]
+ImportProgress = Callable[[int, int], None]
 
 
 def _take(iterator: Iterator[Entry], n: int) -> list[Entry]:
@@ -73,7 +73,7 @@ async def _store_batches(
     feed_id: int,
     batches: AsyncIterable[list[Entry]],
     *,
-    progress: Progress | None,
+    progress: ImportProgress | None,
     optimize: bool,
 ) -> ImportResult:
     start = time.perf_counter()
@@ -98,7 +98,7 @@ async def import_wxr(
     feed_url: str,
     *,
     batch_size: int = BATCH_SIZE,
-    progress: Progress | None = None,
+    progress: ImportProgress | None = None,
     optimize: bool = True,
     process_above: int = PROCESS_ABOVE,
 ) -> tuple[ImportResult, WxrReader]:
