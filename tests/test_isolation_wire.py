@@ -2,7 +2,7 @@
 
 One server can neither slow nor force the checks of a feed another server follows; inside a
 server, `/archive` and `/discuss` only show the posts of feeds announced in channels the
-member can view; a thread a moderator deleted stays deleted (see test_discussion_wire.py);
+member can view; a thread a moderator deleted stays deleted (see test_discussion_threads_wire.py);
 blog text is escaped and cut in notices, results and `/feed list`, which pages.
 """
 
