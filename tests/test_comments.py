@@ -15,22 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.comments import (
-    CommentWatcher,
-    check_interval,
-    render_comment,
-    webhook_username,
-)
-from bot.fetch import Fetcher, create_session, trustworthy_validators
+from bot.comments import CommentWatcher, check_interval, render_comment, webhook_username
+from bot.fetch import Fetcher, trustworthy_validators
 from bot.models import Entry
 from bot.store import Store
 from bot.store.base import _migrations
 from bot.wordpress import Comment
-from tests.discussion_helpers import (
-    WPBlog,
-    WPPost,
-)
-from tests.httpserver import LocalSite
+from tests.discussion_helpers import WPBlog, WPPost
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discussion"
 T0 = 1_750_000_000
@@ -38,11 +29,8 @@ MENTION = re.compile(r"<(@[!&]?|#)\d+>")
 
 
 @pytest.fixture
-async def service(tmp_path):
-    store = await Store.open(tmp_path / "s.sqlite3")
-    async with create_session(allow_private=True) as session, LocalSite() as site:
-        yield store, Fetcher(session), site
-    await store.close()
+def service(store, session, site):
+    return store, Fetcher(session), site
 
 
 async def _followed_posts(store: Store, blog: WPBlog, posts: list[WPPost], *, threads=True):
