@@ -37,6 +37,18 @@ Conventions:
   does not know get a 404 and are listed in :attr:`FakeDiscord.unhandled`; bugs inside the
   fake answer status 599 and are listed in :attr:`FakeDiscord.errors`.
   :meth:`FakeDiscord.assert_clean` checks both lists are empty.
+
+Layout: ``FakeDiscord`` (``_fake.py``: its attributes and lifecycle) is made of one mixin
+per section, each relying on the attributes ``FakeDiscord.__init__`` sets:
+
+* ``_state.py``: users, guilds, roles, channels, threads, messages; permissions.
+* ``_gateway.py``: the WebSocket sessions (IDENTIFY, RESUME) and event dispatch.
+* ``_interactions.py``: what a user does (invoke, autocomplete, click, submit a modal) and
+  the ``InteractionResult`` it returns.
+* ``_rest.py``: the route table, fault injection, identity and application commands;
+  ``_rest_channels.py``, ``_rest_messages.py``, ``_rest_webhooks.py``: the other routes.
+* ``_constants.py``, ``_records.py`` and ``_internals.py``: the numbers, the records tests
+  read, and the errors and wire helpers the sections share.
 """
 
 from tests.fakediscord._constants import (
