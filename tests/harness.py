@@ -125,6 +125,15 @@ async def settle(seconds: float = 0.6) -> None:
     await asyncio.sleep(seconds)
 
 
+def button(message: dict, label: str) -> dict:
+    """The button labelled `label` in a message's components."""
+    for row in message.get("components", []):
+        for component in row.get("components", []):
+            if component.get("label") == label:
+                return component
+    raise AssertionError(f"no button {label!r} in {message.get('components')}")
+
+
 @pytest.fixture
 async def gazette_world(tmp_path, monkeypatch) -> AsyncIterator[World]:
     fake = FakeDiscord()

@@ -46,9 +46,9 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
+from tests.discussion_helpers import WPBlog, WPComment, WPPost, history_imported
 from tests.fakediscord import DISCORD_EPOCH_MS, ChannelType, FakeDiscord, Stall
 from tests.httpserver import LocalSite
-from tests.test_discussion_wire import WPBlog, WPComment, WPPost, history_imported
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = int(os.environ.get("CRASH_KILLS", "50"))

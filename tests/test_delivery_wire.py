@@ -19,14 +19,14 @@ import pytest
 from bot.limits import MAX_REFUSALS
 from bot.render import Announcement
 from cogs.embeds import announcement_text
-from tests.harness import eventually, settle
-from tests.test_discussion_wire import (
+from tests.discussion_helpers import (
     WPBlog,
     follow,
     mirrored,
     publish_and_announce,
     read_comments_now,
 )
+from tests.harness import eventually, settle
 
 KINDS = ["text", "news", "forum"]
 

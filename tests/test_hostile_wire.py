@@ -21,10 +21,10 @@ import pytest
 
 from bot import limits
 from bot.wordpress import parse_comment_feed
+from tests.discussion_helpers import WPBlog, history_imported, mirrored
 from tests.harness import World, eventually, settle
 from tests.hostile import MASKED_LINK, NESTING, RLO, HostileBlog, RawSite, deep_html
 from tests.httpserver import LocalSite
-from tests.test_discussion_wire import WPBlog, history_imported, mirrored
 
 FETCH = {"connect_timeout": 2.0, "read_timeout": 2.0, "total_timeout": 5.0}
 MENTION = re.compile(r"<(@[!&]?|#)\d+>")

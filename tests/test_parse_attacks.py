@@ -11,8 +11,7 @@ import pytest
 
 from bot import limits
 from bot.feeds import ENTITIES_REFUSED, FeedParseError, FeedRefused, parse_document, parse_feed
-from bot.fetch import Fetcher, create_session
-from bot.poller import FeedPoller, SubscribeError
+from bot.poller import SubscribeError
 from bot.wordpress import (
     WordPressError,
     _Names,
@@ -387,12 +386,6 @@ def test_rest_fields_of_any_type_or_size_are_made_safe():
 
 
 # --------------------------------------------------------------------------- as users see it
-
-
-@pytest.fixture
-async def poller(store):
-    async with create_session(allow_private=True) as session:
-        yield FeedPoller(store, Fetcher(session, read_timeout=1.0), default_interval=60)
 
 
 async def test_feed_list_shows_why_an_entity_feed_is_refused(site, store, poller):
