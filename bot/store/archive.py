@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from ..models import Post
-from ..render import cut_plain
 from ..search import (
     HL_CLOSE,
     HL_OPEN,
+    PLAIN_SNIPPET_CHARS,
     ParsedQuery,
     SearchHit,
     SearchPage,
@@ -34,7 +34,6 @@ from ..search import (
     fold,
     parse_query,
     phrase_of,
-    render_snippet,
     title_prefix_query,
     title_words,
     words_query,
@@ -51,7 +50,6 @@ _HIGH_COLUMNS = ["title", "author", "terms"]  # the columns that weigh more than
 # BM25 column weights, as set for `rank` in migration 002
 _WEIGHTS = {"posts_fts": "8.0, 1.0, 3.0, 3.0, 0.0", "titles_fts": "8.0, 3.0, 3.0, 0.0"}
 SNIPPET_TOKENS = 20
-PLAIN_SNIPPET_CHARS = 180
 _HIT_COLUMNS = "p.id, p.title, p.link, p.author, p.published_at, p.categories, p.feed_id"
 
 # Every read here is on the writer connection (`conn=self.conn`), as it always was.
@@ -507,7 +505,9 @@ class ArchiveQueries:
             conn=self.conn,
         )
         found = {row["id"]: row for row in rows}
-        return [_hit(found[i], found[i]["marked"]) for i in ids if i in found]
+        return [
+            SearchHit.highlighted(found[i]["marked"], **_hit(found[i])) for i in ids if i in found
+        ]
 
     async def _hits_plain(self, ids: list[int]) -> list[SearchHit]:
         """Hits whose snippet is the start of the text (no words to highlight)."""
@@ -520,7 +520,7 @@ class ArchiveQueries:
             conn=self.conn,
         )
         found = {row["id"]: row for row in rows}
-        return [_hit(found[i], _cut(found[i]["text"])) for i in ids if i in found]
+        return [SearchHit.opening(found[i]["text"], **_hit(found[i])) for i in ids if i in found]
 
     # --- browsing --------------------------------------------------------------------
 
@@ -743,24 +743,18 @@ def _feed_filter(scope: _Scope, everything_sql: str = "1") -> tuple[str, list[in
     return f"feed_id IN ({marks(scope.feeds)})", list(scope.feeds)
 
 
-def _cut(text: str | None) -> str:
-    return cut_plain(" ".join((text or "").split()), PLAIN_SNIPPET_CHARS)
-
-
-def _hit(row: aiosqlite.Row, marked: str) -> SearchHit:
+def _hit(row: aiosqlite.Row) -> dict:
+    """A hit's fields but its snippet, which bot.search makes from the text the index gave."""
     try:
         categories = json.loads(row["categories"])
     except (TypeError, ValueError):
         categories = []
-    marked = marked or ""
-    return SearchHit(
-        post_id=row["id"],
-        title=row["title"],
-        link=row["link"],
-        author=row["author"],
-        published_at=row["published_at"],
-        categories=categories,
-        snippet=render_snippet(marked),
-        feed_id=row["feed_id"],
-        marked=marked,
-    )
+    return {
+        "post_id": row["id"],
+        "title": row["title"],
+        "link": row["link"],
+        "author": row["author"],
+        "published_at": row["published_at"],
+        "categories": categories,
+        "feed_id": row["feed_id"],
+    }
