@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import aiosqlite
 
 from ..models import Comment, CommentCheck, CommentWatch, DiscussionInfo, MirrorItem, StoredComment
-from .rows import error_text, new_nonce
+from .rows import error_text, from_row, new_nonce
 
 # A DiscussionInfo's columns, named as its fields
 _DISCUSSIONS = (
@@ -34,17 +34,7 @@ _COMMENT_COLUMNS = (
 
 
 def _comment(row: aiosqlite.Row, wp_id: int | None = None) -> Comment:
-    return Comment(
-        id=row["comment_id"],
-        post_wp_id=wp_id,
-        parent_id=row["parent_id"],
-        author=row["author"],
-        author_url=row["author_url"],
-        avatar_url=row["avatar_url"],
-        published_at=row["published_at"],
-        content_html=row["content_html"],
-        link=row["link"],
-    )
+    return from_row(Comment, row, id=row["comment_id"], post_wp_id=wp_id)
 
 
 class CommentQueries:
@@ -386,19 +376,7 @@ class CommentQueries:
             (discussion_id,),
         )
         return [
-            MirrorItem(
-                comment=_comment(row),
-                content_hash=row["content_hash"],
-                message_id=row["message_id"],
-                mirrored_hash=row["mirrored_hash"],
-                nonce=row["nonce"],
-                via_webhook=bool(row["via_webhook"]),
-                parent_author=row["parent_author"],
-                parent_html=row["parent_html"],
-                parent_link=row["parent_link"],
-                parent_message_id=row["parent_message_id"],
-                started_at=row["started_at"],
-            )
+            from_row(MirrorItem, row, comment=_comment(row), via_webhook=bool(row["via_webhook"]))
             for row in rows
         ]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import aiosqlite
 
 from ..models import Feed, FeedCheck, Subscription, SubscriptionStatus
-from .rows import error_text
+from .rows import error_text, from_row
 
 
 class AlreadySubscribed(Exception):
@@ -28,22 +28,11 @@ _SUBSCRIPTIONS = f"SELECT {_SUB_COLUMNS} FROM subscriptions s JOIN feeds f ON f.
 
 
 def _feed(row: aiosqlite.Row) -> Feed:
-    return Feed(**{**dict(row), "failing_notified": bool(row["failing_notified"])})
+    return from_row(Feed, row, failing_notified=bool(row["failing_notified"]))
 
 
 def _subscription(row: aiosqlite.Row) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        feed_id=row["feed_id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        mention_role_id=row["mention_role_id"],
-        threads=bool(row["threads"]),
-        auto_archive_minutes=row["auto_archive_minutes"],
-        feed_url=row["feed_url"],
-        feed_title=row["feed_title"],
-        poll_interval=row["poll_interval"],
-    )
+    return from_row(Subscription, row, threads=bool(row["threads"]))
 
 
 class FeedQueries:
@@ -138,10 +127,6 @@ class FeedQueries:
                     for c in failed
                 ],
             )
-
-    async def schedule_check(self, feed_id: int, at: float) -> None:
-        """Check a feed at `at` (now, when an admin asks) without touching its failure count."""
-        await self._write("UPDATE feeds SET next_check_at = ? WHERE id = ?", (at, feed_id))
 
     async def count_feeds(self) -> int:
         return await self._value(
@@ -303,17 +288,7 @@ class FeedQueries:
             conn=self.conn,
         )
         statuses = [
-            SubscriptionStatus(
-                _subscription(row),
-                last_checked_at=row["last_checked_at"],
-                last_new_post_at=row["last_new_post_at"],
-                feed_error=row["feed_error"],
-                failing_deliveries=row["failing_deliveries"],
-                delivery_error=row["delivery_error"],
-                poll_interval=row["poll_interval"],
-                archived_silently=row["archived_silently"],
-            )
-            for row in rows
+            from_row(SubscriptionStatus, row, subscription=_subscription(row)) for row in rows
         ]
         await self._add_skips(guild_id, statuses)
         return statuses

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import secrets
+from typing import TypeVar
 
 import aiosqlite
 
@@ -17,11 +20,26 @@ POST_COLUMNS = (
 )
 
 
+T = TypeVar("T")
+
+
+@functools.cache
+def _field_names(model: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(model))
+
+
+def from_row(model: type[T], row: aiosqlite.Row, **given) -> T:
+    """A `model` from the row's columns named as its fields; the fields in `given` as passed
+    (converted, or named otherwise in the SQL). A field with a default may have no column."""
+    columns = row.keys()
+    found = {name: row[name] for name in _field_names(model) if name in columns}
+    return model(**{**found, **given})
+
+
 def post_from_row(row: aiosqlite.Row) -> Post:
-    fields = dict(row)
-    fields["categories"] = json.loads(row["categories"])
-    fields["tags"] = json.loads(row["tags"])
-    return Post(**fields)
+    return from_row(
+        Post, row, categories=json.loads(row["categories"]), tags=json.loads(row["tags"])
+    )
 
 
 def new_nonce() -> str:
