@@ -99,7 +99,9 @@ class World:
     async def poll_now(self) -> None:
         """Make every followed feed due; the bot's loop picks them up within a tick."""
         for sub in await self.store.guild_subscriptions(self.guild):
-            await self.store.schedule_check(sub.feed_id, 0)
+            await self.store._write(
+                "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,)
+            )
 
     def announcements(self, channel: int | None = None) -> list[dict]:
         """Messages the bot sent in a channel that carry an embed (announcements)."""

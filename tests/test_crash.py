@@ -188,7 +188,9 @@ class CrashRun:
         store = await Store.open(self.db_path)
         try:
             for sub in await store.guild_subscriptions(self.guild):
-                await store.schedule_check(sub.feed_id, 0)
+                await store._write(
+                    "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,)
+                )
                 self.stored_posts = await store.count_posts(sub.feed_id)
                 if retry_failed:
                     await store.retry_subscription_now(sub.id)

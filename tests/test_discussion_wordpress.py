@@ -146,7 +146,10 @@ async def test_without_the_rest_api_the_comment_feed_is_used(gazette_world, wp_b
     assert "Reply to **Ann**" in second["content"].split("\n")[0]
     assert "In reply to" not in second["content"]
     watch = await world.store.get_comment_watch(
-        (await world.store.discussion_by_thread(thread)).post_id
+        await world.store._value(
+            "SELECT post_id FROM discussions WHERE thread_id = ? ORDER BY id DESC LIMIT 1",
+            (thread,),
+        )
     )
     assert watch.source == "feed"
 

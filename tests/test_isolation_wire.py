@@ -73,7 +73,7 @@ async def test_one_server_cannot_slow_another_servers_feed(gazette_world):
 
     # a check made now is followed by the next one a POLL_INTERVAL (60 s) later, not a day
     checked = (await world.store.get_feed(sub.feed_id)).last_checked_at
-    await world.store.schedule_check(sub.feed_id, 0)
+    await world.store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,))
     feed = await eventually(
         lambda: _checked_after(world, sub.feed_id, checked), what="a check of the feed"
     )

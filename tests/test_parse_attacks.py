@@ -394,7 +394,7 @@ async def test_feed_list_shows_why_an_entity_feed_is_refused(site, store, poller
     await poller.subscribe(blog.feed_url, guild_id=GUILD, channel_id=CHANNEL)
     site.route("/feed/", rss(item(9, title="&f;"), prolog=LAUGHS), content_type="text/xml")
     sub = (await store.guild_subscriptions(GUILD))[0]
-    await store.schedule_check(sub.feed_id, 0)
+    await store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,))
     report = await poller.poll_due()
     assert report.failed == 1
     status = (await store.guild_status(GUILD))[0]

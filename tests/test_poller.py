@@ -18,7 +18,7 @@ GUILD, CHANNEL = 1, 10
 async def poll_now(poller: FeedPoller, store: Store):
     """Make every feed due and run one cycle."""
     for sub in await store.guild_subscriptions(GUILD):
-        await store.schedule_check(sub.feed_id, 0)
+        await store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,))
     return await poller.poll_due()
 
 
