@@ -256,7 +256,10 @@ async def announced_thread(world, channel: int | None = None) -> int:
     threads = await eventually(lambda: world.fake.threads(channel), what="the article's thread")
     thread = int(threads[-1]["id"])
     # and recorded by the bot (a test that stops it next must not stop it in between)
-    await eventually(lambda: world.store.discussion_by_thread(thread), what="the thread recorded")
+    await eventually(
+        lambda: world.store._value("SELECT id FROM discussions WHERE thread_id = ?", (thread,)),
+        what="the thread recorded",
+    )
     return thread
 
 

@@ -115,12 +115,15 @@ async def test_talk_in_the_thread_keeps_the_discussion_live(gazette_world):
     await world.start()
     await follow(world, blog)
     post, thread = await publish_and_announce(world, blog)
-    discussion = await world.store.discussion_by_thread(thread)
-    before = discussion.last_activity_at
+    discussion = await world.store._one(
+        "SELECT id, last_activity_at FROM discussions WHERE thread_id = ? ORDER BY id DESC LIMIT 1",
+        (thread,),
+    )
+    before = discussion["last_activity_at"]
     await asyncio.sleep(0.01)
     world.fake.post_user_message(thread, "What do you all think?")
     await eventually(
-        lambda: _activity_after(world, discussion.id, before), what="activity recorded"
+        lambda: _activity_after(world, discussion["id"], before), what="activity recorded"
     )
 
 

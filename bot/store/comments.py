@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import aiosqlite
 
-from ..models import Comment, CommentCheck, CommentWatch, DiscussionInfo, MirrorItem, StoredComment
+from ..models import Comment, CommentCheck, CommentWatch, DiscussionInfo, MirrorItem
 from .rows import error_text, from_row, new_nonce
 
 # A DiscussionInfo's columns, named as its fields
@@ -213,16 +213,6 @@ class CommentQueries:
                 )
         return results
 
-    async def post_comments(self, post_id: int) -> list[StoredComment]:
-        """The stored comments of a post, in the blog's order."""
-        rows = await self._all(
-            f"SELECT {_COMMENT_COLUMNS}, c.content_hash FROM comments c WHERE c.post_id = ?"
-            " ORDER BY c.published_at, c.comment_id",
-            (post_id,),
-            conn=self.conn,
-        )
-        return [StoredComment(_comment(row), row["content_hash"]) for row in rows]
-
     # --- discussions ----------------------------------------------------------------
 
     async def get_discussion(self, discussion_id: int) -> DiscussionInfo | None:
@@ -233,14 +223,6 @@ class CommentQueries:
         row = await self._one(
             _DISCUSSIONS + " WHERE d.post_id = ? AND d.subscription_id = ?",
             (post_id, subscription_id),
-            conn=self.conn,
-        )
-        return DiscussionInfo(**row) if row else None
-
-    async def discussion_by_thread(self, thread_id: int) -> DiscussionInfo | None:
-        row = await self._one(
-            _DISCUSSIONS + " WHERE d.thread_id = ? ORDER BY d.id DESC LIMIT 1",
-            (thread_id,),
             conn=self.conn,
         )
         return DiscussionInfo(**row) if row else None
