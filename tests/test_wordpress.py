@@ -40,12 +40,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "wordpress"
 CAPTURED = "http://wp.example"
 
 
-@pytest.fixture
-async def fetcher():
-    async with create_session(allow_private=True) as session:
-        yield Fetcher(session)
-
-
 async def rest_comments(fetcher: Fetcher, api_root: str, post_wp_id: int) -> list[Comment]:
     """A post's comments read from the REST API as bot.comments reads them, oldest first."""
     comments: dict[int, Comment] = {}
