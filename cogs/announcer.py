@@ -16,10 +16,11 @@ from bot.limits import CLOCK_SKEW, MAX_REFUSALS, NONCE_WINDOW
 from bot.models import Delivery, FeedEvent, PollReport
 from bot.render import inline_markdown, render_announcement, thread_name
 from bot.retry import retry_at
-from bot.store import StoreWriteError
 
-from .embeds import announcement_embed, announcement_text
-from .errors import ItemRefused, paced_round, send_plainly
+from .common.channels import forum_tags, get_or_fetch_channel
+from .common.embeds import announcement_embed, announcement_text
+from .common.loops import paced_round
+from .common.sending import ItemRefused, send_plainly
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ class Announcer(commands.Cog):
         self._index_wanted = False
 
     async def cog_load(self) -> None:
-        self.poll_loop.change_interval(seconds=self.timing.poll_tick)
         self.poll_loop.start()
         self.delivery_loop.start()
 
@@ -60,21 +60,18 @@ class Announcer(commands.Cog):
 
     # --- polling --------------------------------------------------------------------
 
-    @tasks.loop(seconds=15)
+    @tasks.loop(seconds=0)  # paced by paced_round: every poll tick
     async def poll_loop(self) -> None:
-        # an exception escaping a tasks.loop ends it for good: nothing may escape
-        try:
-            # starts the due feeds and returns: each check is handled by `_checked` when it
-            # is recorded, so a slow feed holds up nobody (it is not due while in flight)
-            await self.bot.poller.start_due(on_recorded=self._checked)
-            if self._index_wanted:
-                # searchable now rather than at the next search; after the announcements
-                self._index_wanted = False
-                await self.store.index_pending()
-        except StoreWriteError as exc:  # the store logs the cause; no traceback each tick
-            log.debug("poll cycle stopped: %s", exc)
-        except Exception:
-            log.exception("poll cycle failed")
+        await paced_round(self.poll_due, None, self.timing.poll_tick, "poll cycle")
+
+    async def poll_due(self) -> None:
+        # starts the due feeds and returns: each check is handled by `_checked` when it is
+        # recorded, so a slow feed holds up nobody (it is not due while in flight)
+        await self.bot.poller.start_due(on_recorded=self._checked)
+        if self._index_wanted:
+            # searchable now rather than at the next search; after the announcements
+            self._index_wanted = False
+            await self.store.index_pending()
 
     async def _checked(self, report: PollReport) -> None:
         """One feed's check was recorded: deliver its new posts now, tell of its state."""
@@ -273,11 +270,8 @@ class Announcer(commands.Cog):
             await self._follow_up(delivery, channel, message, post.title)
 
     async def _channel(self, channel_id: int):
-        channel = self.bot.get_channel(channel_id)
-        if channel is not None:
-            return channel
         try:
-            return await self.bot.fetch_channel(channel_id)
+            return await get_or_fetch_channel(self.bot, channel_id)
         except discord.NotFound as exc:
             raise DeliveryFailed("the channel no longer exists") from exc
         except discord.Forbidden as exc:
@@ -312,8 +306,7 @@ class Announcer(commands.Cog):
             if found is not None:
                 log.info("post %s was already in forum #%s (thread %s)", post.id, forum.name, found)
                 return found
-        wanted = {category.casefold() for category in post.categories}
-        tags = [tag for tag in forum.available_tags if tag.name.casefold() in wanted][:5]
+        tags = forum_tags(forum, post.categories)
         created = await send_plainly(
             lambda: forum.create_thread(
                 name=name,

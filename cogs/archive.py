@@ -14,7 +14,6 @@ from bot.app import Gazette
 from bot.errors import UserError
 from bot.models import Post
 from bot.render import (
-    cut_plain,
     html_to_markdown,
     inline_markdown,
     render_announcement,
@@ -23,14 +22,20 @@ from bot.render import (
 )
 from bot.search import QueryError, SearchHit, SearchPage, parse_date
 
-from .embeds import GAZETTE_COLOUR, discord_time
-from .errors import suggestions
-from .visibility import can_view, viewable_channels
+from .common.autocomplete import (
+    article_choices,
+    choice_name,
+    plain_line,
+    suggestions,
+    typed_post_id,
+)
+from .common.embeds import GAZETTE_COLOUR, discord_time
+from .common.pages import OwnedView, PagedView
+from .common.visibility import can_view, viewable_channels
 
 log = logging.getLogger(__name__)
 
 PER_PAGE = 5
-VIEW_TIMEOUT = 600.0  # seconds before the buttons disable themselves
 
 
 def hit_embed(hit: SearchHit, number: int | None = None) -> discord.Embed:
@@ -52,16 +57,6 @@ def hit_embed(hit: SearchHit, number: int | None = None) -> discord.Embed:
     return embed
 
 
-def plain_line(text: str | None, limit: int) -> str:
-    """Text shown where Discord renders no markdown (choice names, embed author): one line."""
-    return cut_plain(" ".join((text or "").split()), limit)
-
-
-def choice_name(text: str | None, fallback: str) -> str:
-    """An autocomplete choice's name: plain text on one line, 1 to 100 characters."""
-    return plain_line(text, 100) or fallback
-
-
 def post_summary(post: Post) -> SearchHit:
     return SearchHit(
         post_id=post.id,
@@ -72,43 +67,6 @@ def post_summary(post: Post) -> SearchHit:
         categories=post.categories,
         snippet="",
     )
-
-
-class OwnedView(discord.ui.View):
-    """Buttons only the person who asked may press; they disable themselves on timeout."""
-
-    def __init__(self, owner: discord.abc.User, interaction: discord.Interaction) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
-        self.owner = owner
-        self.interaction = interaction  # to edit the (ephemeral) message on timeout
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id != self.owner.id:
-            await interaction.response.send_message(
-                "These buttons belong to someone else's search: run the command yourself.",
-                ephemeral=True,
-            )
-            return False
-        return True
-
-    async def on_timeout(self) -> None:
-        for item in self.children:
-            item.disabled = True
-        try:
-            await self.interaction.edit_original_response(view=self)
-        except discord.HTTPException:
-            pass  # the message is gone or the token expired: nothing to disable
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
-        if isinstance(error, UserError):  # the member's mistake: told, not logged
-            text = str(error)
-        else:
-            log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
-            text = "Something went wrong; it is logged."
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
 
 
 class ShareButton(discord.ui.Button["ResultsView"]):
@@ -221,33 +179,6 @@ class ResultsView(OwnedView):
         await self.turn(interaction, self.page.page + 1)
 
 
-class PagedView(OwnedView):
-    """Previous/Next over `count` pages; a subclass makes page `number`'s embed in `page()`."""
-
-    def __init__(self, owner, interaction, count: int) -> None:
-        super().__init__(owner, interaction)
-        self.count = count
-        self.number = 0
-
-    def page(self, number: int) -> discord.Embed:
-        raise NotImplementedError
-
-    def render(self) -> discord.Embed:
-        self.previous.disabled = self.number == 0
-        self.next.disabled = self.number >= self.count - 1
-        return self.page(self.number)
-
-    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.primary)
-    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        self.number = max(0, self.number - 1)
-        await interaction.response.edit_message(embed=self.render(), view=self)
-
-    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.primary)
-    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        self.number = min(self.count - 1, self.number + 1)
-        await interaction.response.edit_message(embed=self.render(), view=self)
-
-
 class ArticleView(PagedView):
     """An article split into pages at paragraph boundaries."""
 
@@ -271,35 +202,6 @@ class ArticleView(PagedView):
         embed.add_field(name="Links", value=self.links, inline=False)
         embed.set_footer(text=f"Page {number + 1} of {self.count}")
         return embed
-
-
-async def article_choices(store, interaction: discord.Interaction, current: str):
-    """Autocomplete of the archive the member may read, by title (the value is the post id)."""
-    if interaction.guild_id is None:
-        return []
-    titles = await suggestions(
-        store.titles_like(
-            interaction.guild_id,
-            current or "",
-            limit=25,
-            channels=viewable_channels(interaction),
-        )
-    )
-    return [
-        app_commands.Choice(
-            name=choice_name(title, f"Untitled post #{post_id}"), value=str(post_id)
-        )
-        for post_id, title in titles
-    ]
-
-
-def typed_post_id(value: str) -> int | None:
-    """The post id in an article option (what autocomplete sends), or None: a member may
-    type anything there ("²", twenty digits) and neither int() nor SQLite takes all of it."""
-    value = value.strip()
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
-    return None
 
 
 def _date(text: str | None, name: str) -> float | None:

@@ -29,12 +29,18 @@ from bot.render import (
     thread_name,
 )
 from bot.retry import retry_at
-from bot.store import StoreWriteError
 
-from .archive import article_choices, typed_post_id
-from .embeds import GAZETTE_COLOUR, announcement_embed
-from .errors import ItemRefused, paced_round, send_plainly
-from .visibility import can_view, viewable_channels
+from .common.autocomplete import article_choices, typed_post_id
+from .common.channels import (
+    forum_tags,
+    get_or_fetch_channel,
+    missing_permissions,
+    permission_names,
+)
+from .common.embeds import GAZETTE_COLOUR, announcement_embed
+from .common.loops import paced_round
+from .common.sending import NO_MENTIONS, ItemRefused, send_plainly
+from .common.visibility import can_view, viewable_channels
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,6 @@ TOUCH_EVERY = 600.0  # at most one "activity" write per thread per 10 minutes
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_WEBHOOK = 10015
 THREAD_ALREADY_EXISTS = 160004
-NO_MENTIONS = discord.AllowedMentions.none()
 CLOSED_BY_MODERATORS = (
     "The discussion of that article was closed by this server's moderators (its thread was "
     "deleted), so I will not open it again."
@@ -56,44 +61,6 @@ class MirrorFailed(Exception):
 
 class ThreadGone(Exception):
     """The discussion's thread no longer exists."""
-
-
-def _perm_name(name: str) -> str:
-    return name.replace("_", " ").title()
-
-
-def discussion_problems(channel, me: discord.Member | None, threads: bool) -> list[str]:
-    """What the bot lacks, in a subscription's channel, for discussions (for `/feed list`)."""
-    if channel is None or me is None:
-        return []
-    perms = channel.permissions_for(me)
-    missing = []
-    if threads and not isinstance(channel, discord.ForumChannel):
-        missing += [
-            n for n in ("create_public_threads", "read_message_history") if not getattr(perms, n)
-        ]
-    if not perms.manage_webhooks and not perms.send_messages_in_threads:
-        missing.append("send_messages_in_threads")
-    lines = []
-    if missing:
-        lines.append("⚠️ Discussions: missing " + ", ".join(_perm_name(n) for n in missing))
-    if not perms.manage_webhooks:
-        lines.append(
-            "Comments appear as Gazette's own messages "
-            "(give **Manage Webhooks** to show commenters' names and avatars)"
-        )
-    return lines
-
-
-async def discussion_status(bot: Gazette, sub: Subscription) -> list[str]:
-    """Lines for `/feed list`: missing permissions and the last reason comments failed."""
-    channel = bot.get_channel(sub.channel_id)
-    me = getattr(getattr(channel, "guild", None), "me", None)
-    lines = discussion_problems(channel, me, sub.threads)
-    error = await bot.store.discussion_error(sub.id)
-    if error:
-        lines.append(f"⚠️ Comments not shown yet, retrying: {inline_markdown(error, 300)}")
-    return lines
 
 
 def comment_embed(rendered: RenderedComment) -> discord.Embed:
@@ -159,7 +126,6 @@ class Discussion(commands.Cog):
         self._tasks: set[asyncio.Task] = set()
 
     async def cog_load(self) -> None:
-        self.comment_loop.change_interval(seconds=self.timing.poll_tick)
         self.comment_loop.start()
         self.mirror_loop.start()
 
@@ -172,17 +138,16 @@ class Discussion(commands.Cog):
 
     # --- the background loops -------------------------------------------------------
 
-    @tasks.loop(seconds=15)
+    @tasks.loop(seconds=0)
     async def comment_loop(self) -> None:
         """Start reading the comments of the posts that are due (bot/comments.py); each read
         is handled by `_comments_read` when recorded, so a slow blog holds up nobody."""
-        try:
-            await self.watcher.start_due(on_recorded=self._comments_read)
-        except StoreWriteError as exc:  # the store logs the cause; comments are read again
-            log.debug("comment poll cycle stopped: %s", exc)
-            return
-        except Exception:
-            log.exception("comment poll cycle failed")
+        await paced_round(
+            lambda: self.watcher.start_due(on_recorded=self._comments_read),
+            None,
+            self.timing.poll_tick,
+            "comment poll cycle",
+        )
 
     async def _comments_read(self, report: CommentPollReport) -> None:
         if report.changed_posts:
@@ -489,16 +454,14 @@ class Discussion(commands.Cog):
     async def _thread(self, discussion: DiscussionInfo) -> discord.Thread:
         if discussion.thread_id is None:
             return await self._open_late(discussion)
-        thread = self.bot.get_channel(discussion.thread_id)
-        if thread is None:  # archived threads are not cached
-            try:
-                thread = await self.bot.fetch_channel(discussion.thread_id)
-            except discord.NotFound as exc:
-                raise ThreadGone from exc
-            except discord.Forbidden as exc:
-                raise MirrorFailed("I cannot see the thread (missing View Channel)") from exc
-            except discord.HTTPException as exc:
-                raise MirrorFailed(f"Discord answered {exc.status}: {exc.text}") from exc
+        try:
+            thread = await get_or_fetch_channel(self.bot, discussion.thread_id)
+        except discord.NotFound as exc:
+            raise ThreadGone from exc
+        except discord.Forbidden as exc:
+            raise MirrorFailed("I cannot see the thread (missing View Channel)") from exc
+        except discord.HTTPException as exc:
+            raise MirrorFailed(f"Discord answered {exc.status}: {exc.text}") from exc
         if not isinstance(thread, discord.Thread):
             raise ThreadGone
         return thread
@@ -552,11 +515,8 @@ class Discussion(commands.Cog):
             return hook
 
     async def _channel(self, channel_id: int):
-        channel = self.bot.get_channel(channel_id)
-        if channel is not None:
-            return channel
         try:
-            return await self.bot.fetch_channel(channel_id)
+            return await get_or_fetch_channel(self.bot, channel_id)
         except discord.NotFound:
             return None
         except discord.HTTPException as exc:
@@ -576,7 +536,7 @@ class Discussion(commands.Cog):
         perms = channel.permissions_for(me)
         name = thread_name(post.title)
         if isinstance(channel, discord.ForumChannel):
-            missing = [n for n in ("send_messages", "embed_links") if not getattr(perms, n)]
+            missing = missing_permissions(channel, me, ("send_messages", "embed_links"))
             if missing:
                 raise UserError(self._missing_text(channel, missing))
             return await self._forum_post(channel, post, name, auto_archive)
@@ -585,7 +545,7 @@ class Discussion(commands.Cog):
         needed = ["create_public_threads", "read_message_history"]
         if announcement_id is None:
             needed.append("send_messages")
-        missing = [n for n in needed if not getattr(perms, n)]
+        missing = missing_permissions(channel, me, needed)
         if missing:
             raise UserError(self._missing_text(channel, missing))
         if announcement_id is not None:
@@ -624,8 +584,7 @@ class Discussion(commands.Cog):
 
     async def _forum_post(self, forum: discord.ForumChannel, post: Post, name: str, auto_archive):
         announcement = await asyncio.to_thread(render_announcement, post, None)
-        wanted = {c.casefold() for c in post.categories}
-        tags = [tag for tag in forum.available_tags if tag.name.casefold() in wanted][:5]
+        tags = forum_tags(forum, post.categories)
         try:
             created = await forum.create_thread(
                 name=name,
@@ -639,20 +598,18 @@ class Discussion(commands.Cog):
         return created.thread, created.message.id
 
     async def _existing(self, thread_id: int) -> discord.Thread | None:
-        thread = self.bot.get_channel(thread_id)
-        if thread is None:
-            try:
-                thread = await self.bot.fetch_channel(thread_id)
-            except discord.NotFound:
-                return None
-            except discord.HTTPException as exc:
-                log.info("cannot look at thread %s: %s", thread_id, exc)
-                return None
+        try:
+            thread = await get_or_fetch_channel(self.bot, thread_id)
+        except discord.NotFound:
+            return None
+        except discord.HTTPException as exc:
+            log.info("cannot look at thread %s: %s", thread_id, exc)
+            return None
         return thread if isinstance(thread, discord.Thread) else None
 
     @staticmethod
     def _missing_text(channel, missing: list[str]) -> str:
-        names = ", ".join(_perm_name(n) for n in missing)
+        names = permission_names(missing)
         return f"I cannot open a discussion in {channel.mention}: I am missing {names}."
 
     @staticmethod
@@ -743,20 +700,18 @@ class Discussion(commands.Cog):
         if discussion is not None and discussion.state == "deleted":
             raise UserError(CLOSED_BY_MODERATORS)
         if discussion is not None and discussion.thread_id:
-            thread = self.bot.get_channel(discussion.thread_id)
-            if thread is None:  # archived threads are not cached
-                try:
-                    thread = await self.bot.fetch_channel(discussion.thread_id)
-                except discord.NotFound:
-                    # deleted while Gazette was away (no THREAD_DELETE seen): closed the same
-                    await self.store.mark_discussion_deleted(discussion.id)
-                    raise UserError(CLOSED_BY_MODERATORS) from None
-                except discord.HTTPException as exc:
-                    log.info("cannot look at thread %s: %s", discussion.thread_id, exc)
-                    raise UserError(
-                        "Discord did not let me look at that discussion's thread; "
-                        "try again in a moment."
-                    ) from None
+            try:
+                thread = await get_or_fetch_channel(self.bot, discussion.thread_id)
+            except discord.NotFound:
+                # deleted while Gazette was away (no THREAD_DELETE seen): closed the same
+                await self.store.mark_discussion_deleted(discussion.id)
+                raise UserError(CLOSED_BY_MODERATORS) from None
+            except discord.HTTPException as exc:
+                log.info("cannot look at thread %s: %s", discussion.thread_id, exc)
+                raise UserError(
+                    "Discord did not let me look at that discussion's thread; "
+                    "try again in a moment."
+                ) from None
             if isinstance(thread, discord.Thread):
                 return thread, False, discussion.id
             await self.store.mark_discussion_deleted(discussion.id)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
-from bot.store import StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -45,66 +42,6 @@ async def answer(interaction: discord.Interaction, text: str) -> None:
             await interaction.response.send_message(text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not answer interaction %s", interaction.id, exc_info=True)
-
-
-async def suggestions(lookup: Awaitable[list]) -> list:
-    """Autocomplete answers no error (discord.py would only log it): an empty list."""
-    try:
-        return await lookup
-    except Exception:
-        log.exception("autocomplete lookup failed")
-        return []
-
-
-# 400s that come from the channel, not from what was sent: slowmode, a forum that takes no
-# message or requires a tag, a channel type that cannot take it, an archived or locked
-# thread, too many active threads. Retried as the channel's problem, never skipped.
-CHANNEL_REFUSALS = frozenset({20016, 40058, 40067, 50024, 50083, 160005, 160006, 160007})
-
-
-class ItemRefused(Exception):
-    """Discord refused this one item, its plain version too: retried a few times, then skipped.
-    Never the channel's fault, so it holds up nothing behind it."""
-
-
-def payload_refused(exc: discord.HTTPException) -> bool:
-    """Whether Discord refused what was sent (400: invalid form body, say), not where."""
-    return exc.status == 400 and exc.code not in CHANNEL_REFUSALS
-
-
-async def send_plainly(rich: Callable[[], Awaitable], plain: Callable[[], Awaitable], what: str):
-    """`rich()`; if Discord refuses its payload, `plain()` (the same item as bare text); if
-    that is refused too, ItemRefused. Every other error is raised as it is."""
-    try:
-        return await rich()
-    except discord.HTTPException as exc:
-        if not payload_refused(exc):
-            raise
-        log.warning("%s refused (%s): sending it plainly", what, exc.text)
-    try:
-        return await plain()
-    except discord.HTTPException as exc:
-        if not payload_refused(exc):
-            raise
-        raise ItemRefused(f"Discord refused it, plain text too ({exc.code}): {exc.text}") from exc
-
-
-async def paced_round(
-    work: Callable[[], Awaitable[object]], wake: asyncio.Event, tick: float, what: str
-) -> None:
-    """One round of a background loop: the work (an exception is logged, never raised: it
-    would end the tasks.loop for good), then a wait for `wake` or `tick` seconds."""
-    try:
-        await work()
-    except StoreWriteError as exc:  # the store logs the cause; a traceback a round is noise
-        log.debug("%s stopped: %s", what, exc)
-    except Exception:
-        log.exception("%s failed", what)
-    try:
-        await asyncio.wait_for(wake.wait(), timeout=tick)
-    except TimeoutError:
-        pass
-    wake.clear()
 
 
 class Errors(commands.Cog):

@@ -20,9 +20,11 @@ from bot.poller import SubscribeError
 from bot.render import FIELD_LIMIT, cut, cut_plain, inline_markdown, render_announcement, web_url
 from bot.store.feeds import AlreadySubscribed
 
-from .archive import PagedView, choice_name, suggestions
-from .discussion import discussion_status
-from .embeds import announcement_embed, discord_time
+from .common.autocomplete import choice_name, suggestions
+from .common.channels import missing_permissions, permission_names
+from .common.discussion_status import discussion_status
+from .common.embeds import announcement_embed, discord_time
+from .common.pages import PagedView
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ ARCHIVE_CHOICES = [
     app_commands.Choice(name="3 days", value=4320),
     app_commands.Choice(name="1 week", value=10080),
 ]
+# a forum post is a thread, yet needs the same
 NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
 LIST_TITLE = "Feeds followed here"
 LIST_PER_PAGE = 10  # feeds on one page of /feed list
@@ -131,14 +134,6 @@ def describe(progress: BackfillProgress) -> str:
     return f"⏳ Importing the history through {progress.source}: {pages}, {found}…"
 
 
-def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member) -> list[str]:
-    perms = channel.permissions_for(me)
-    needed = list(NEEDED_TO_ANNOUNCE)
-    if isinstance(channel, discord.ForumChannel):
-        needed = ["view_channel", "send_messages", "embed_links"]  # a forum post is a thread
-    return [name.replace("_", " ").title() for name in needed if not getattr(perms, name)]
-
-
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blogs in this server"):
@@ -207,10 +202,12 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             raise UserError("Pick a text, announcement or forum channel.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         target = interaction.guild.get_channel(channel.id)
-        missing = missing_permissions(target, interaction.guild.me) if target else []
+        missing = (
+            missing_permissions(target, interaction.guild.me, NEEDED_TO_ANNOUNCE) if target else []
+        )
         if missing:
             raise UserError(
-                f"I cannot post in {channel.mention}: I am missing {', '.join(missing)}."
+                f"I cannot post in {channel.mention}: I am missing {permission_names(missing)}."
             )
         url = url.strip()  # discovery adds https:// to a bare address
         try:
