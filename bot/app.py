@@ -16,10 +16,11 @@ from .config import Settings
 from .fetch import Fetcher
 from .poller import FeedPoller, parse_thread
 from .store import Store
+from .tree import GazetteTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.feeds", "cogs.announcer", "cogs.discussion", "cogs.archive")
+EXTENSIONS = ("cogs.feeds", "cogs.announcer", "cogs.discussion", "cogs.archive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Gazette(commands.Bot):
             intents=intents,
             # nothing a blog writes may ping anyone; a role is allowed per message when asked
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=GazetteTree,  # one error path for every command
             **options,
         )
         self.settings = settings

@@ -29,13 +29,13 @@ from bot.render import (
     thread_name,
 )
 from bot.retry import retry_at
+from bot.tree import permission_names
 
 from .common.autocomplete import article_choices, typed_post_id
 from .common.channels import (
     forum_tags,
     get_or_fetch_channel,
     missing_permissions,
-    permission_names,
 )
 from .common.embeds import GAZETTE_COLOUR, announcement_embed
 from .common.loops import paced_round

@@ -19,9 +19,10 @@ from bot.models import BackfillProgress, Feed, Subscription, SubscriptionStatus
 from bot.poller import SubscribeError
 from bot.render import FIELD_LIMIT, cut, cut_plain, inline_markdown, render_announcement, web_url
 from bot.store.feeds import AlreadySubscribed
+from bot.tree import permission_names
 
 from .common.autocomplete import choice_name, suggestions
-from .common.channels import missing_permissions, permission_names
+from .common.channels import missing_permissions
 from .common.discussion_status import discussion_status
 from .common.embeds import announcement_embed, discord_time
 from .common.pages import PagedView

@@ -28,8 +28,3 @@ def missing_permissions(channel, me: discord.Member, needed: Iterable[str]) -> l
     """Which of the `needed` permissions (discord.py's names) the bot lacks in `channel`."""
     perms = channel.permissions_for(me)
     return [name for name in needed if not getattr(perms, name)]
-
-
-def permission_names(names: Iterable[str]) -> str:
-    """discord.py's permission names as Discord shows them: "Manage Webhooks, Send Messages"."""
-    return ", ".join(name.replace("_", " ").title() for name in names)

@@ -6,8 +6,7 @@ import discord
 
 from bot.models import Subscription
 from bot.render import inline_markdown
-
-from .channels import permission_names
+from bot.tree import permission_names
 
 
 def discussion_problems(channel, me: discord.Member | None, threads: bool) -> list[str]:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import discord
 
-from bot.errors import UserError
-
-log = logging.getLogger(__name__)
+from bot.tree import report
 
 VIEW_TIMEOUT = 600.0  # seconds before the buttons disable themselves
 
@@ -39,15 +35,7 @@ class OwnedView(discord.ui.View):
             pass  # the message is gone or the token expired: nothing to disable
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
-        if isinstance(error, UserError):  # the member's mistake: told, not logged
-            text = str(error)
-        else:
-            log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
-            text = "Something went wrong; it is logged."
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        await report(interaction, error, f"button {getattr(item, 'custom_id', item)}")
 
 
 class PagedView(OwnedView):
