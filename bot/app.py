@@ -12,6 +12,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from .comments import CommentWatcher
 from .config import Settings
 from .fetch import Fetcher
 from .poller import FeedPoller, parse_thread
@@ -76,6 +77,12 @@ class Gazette(commands.Bot):
             store,
             self.fetcher,
             default_interval=settings.poll_interval,
+            parse_pool=self.parse_pool,
+        )
+        self.comment_watcher = CommentWatcher(
+            store,
+            self.fetcher,
+            live_days=settings.comment_live_days,
             parse_pool=self.parse_pool,
         )
         self._ready_logged = False

@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import Gazette
-from bot.comments import CommentWatcher, RenderedComment, render_comment, shown_link
+from bot.comments import RenderedComment, render_comment, shown_link
 from bot.errors import UserError
 from bot.limits import CLOCK_SKEW, MAX_REFUSALS
 from bot.models import CommentPollReport, DiscussionInfo, MirrorItem, Post, Subscription
@@ -109,12 +109,7 @@ class Discussion(commands.Cog):
         self.bot = bot
         self.store = bot.store
         self.timing = bot.timing
-        self.watcher = CommentWatcher(
-            bot.store,
-            bot.fetcher,
-            live_days=bot.settings.comment_live_days,
-            parse_pool=bot.parse_pool,
-        )
+        self.watcher = bot.comment_watcher
         self._webhooks: dict[int, discord.Webhook] = {}  # parent channel id -> its webhook
         self._webhook_locks: dict[int, asyncio.Lock] = {}
         self._discussion_locks: dict[int, asyncio.Lock] = {}
