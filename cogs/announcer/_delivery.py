@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 
 import discord
 
-from bot.limits import CLOCK_SKEW, NONCE_WINDOW
+from bot.limits import NONCE_WINDOW
 from bot.models import Delivery
 from bot.render import render_announcement
 
-from ..common.channels import get_or_fetch_channel
+from ..common.channels import get_or_fetch_channel, snowflake_before
 from ..common.embeds import announcement_embed, announcement_text
 from ..common.sending import send_plainly
 from ._errors import DeliveryFailed
@@ -117,8 +116,7 @@ class Deliverer:
         """
         if delivery.started_at is None or time.time() - delivery.started_at < NONCE_WINDOW:
             return None
-        since = delivery.started_at - CLOCK_SKEW
-        after = discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
+        after = snowflake_before(delivery.started_at)
         me = self.bot.user.id
         candidates = []
         try:

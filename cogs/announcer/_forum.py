@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 import discord
@@ -10,7 +9,7 @@ import discord
 from bot.limits import CLOCK_SKEW
 from bot.render import thread_name
 
-from ..common.channels import forum_tags
+from ..common.channels import forum_tags, snowflake_before
 from ..common.sending import send_plainly
 from ._errors import DeliveryFailed
 
@@ -57,7 +56,7 @@ async def _find_forum_post(bot, forum, name: str, started_at: float) -> int | No
     or discussion holds (a channel's deliveries go one at a time, so no other one can
     be it). An unanswerable question is DeliveryFailed: retried, never posted twice."""
     since = started_at - CLOCK_SKEW
-    floor = discord.utils.time_snowflake(dt.datetime.fromtimestamp(since, dt.UTC))
+    floor = snowflake_before(started_at)
     me = bot.user.id
     try:
         found = [t for t in await forum.guild.active_threads() if t.parent_id == forum.id]

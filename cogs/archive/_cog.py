@@ -72,24 +72,16 @@ class Archive(
         return await article_choices(self.store, interaction, current)
 
     async def author_autocomplete(self, interaction: discord.Interaction, current: str):
-        names = await suggestions(
-            self.store.authors_like(
-                interaction.guild_id,
-                current,
-                limit=25,
-                channels=viewable_channels(interaction),
-            )
-        )
-        return [app_commands.Choice(name=choice_name(n, "?"), value=n[:100]) for n in names]
+        return await self._name_choices(self.store.authors_like, interaction, current)
 
     async def category_autocomplete(self, interaction: discord.Interaction, current: str):
+        return await self._name_choices(self.store.categories_like, interaction, current)
+
+    @staticmethod
+    async def _name_choices(lookup, interaction: discord.Interaction, current: str):
+        """Authors or categories (`lookup`) of the archive the member may read."""
         names = await suggestions(
-            self.store.categories_like(
-                interaction.guild_id,
-                current,
-                limit=25,
-                channels=viewable_channels(interaction),
-            )
+            lookup(interaction.guild_id, current, limit=25, channels=viewable_channels(interaction))
         )
         return [app_commands.Choice(name=choice_name(n, "?"), value=n[:100]) for n in names]
 

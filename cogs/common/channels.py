@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 import discord
 from discord.ext import commands
+
+from bot.limits import CLOCK_SKEW
 
 
 async def get_or_fetch_channel(bot: commands.Bot, channel_id: int):
@@ -28,3 +31,10 @@ def missing_permissions(channel, me: discord.Member, needed: Iterable[str]) -> l
     """Which of the `needed` permissions (discord.py's names) the bot lacks in `channel`."""
     perms = channel.permissions_for(me)
     return [name for name in needed if not getattr(perms, name)]
+
+
+def snowflake_before(timestamp: float) -> int:
+    """The id below every message or thread made since `timestamp` (less CLOCK_SKEW, as our
+    clock and Discord's may differ): where reading the history back starts."""
+    since = dt.datetime.fromtimestamp(timestamp - CLOCK_SKEW, dt.UTC)
+    return discord.utils.time_snowflake(since)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
 import discord
 
-from bot.limits import CLOCK_SKEW
 from bot.models import DiscussionInfo, MirrorItem
 
+from ..common.channels import snowflake_before
 from ..common.sending import NO_MENTIONS, send_plainly
 from ._comments import comment_embed, comment_text, shows_comment
 from ._errors import MirrorFailed
@@ -148,9 +147,7 @@ class CommentMessages:
         """
         started = item.started_at or time.time()
         floor = await self.store.mirror_floor(discussion.id, started)
-        since = discord.utils.time_snowflake(
-            dt.datetime.fromtimestamp(started - CLOCK_SKEW, dt.UTC)
-        )
+        since = snowflake_before(started)
         after = max(floor or 0, since, thread.id)
         me = self.bot.user.id
         try:
