@@ -8,6 +8,7 @@ import time
 
 import discord
 
+from bot.app import Gazette
 from bot.limits import NONCE_WINDOW
 from bot.models import Delivery
 from bot.render import render_announcement
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class Deliverer:
     """Sends deliveries, and finishes the follow-ups a crash left undone."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self.store = bot.store
 

@@ -6,6 +6,7 @@ import logging
 
 import discord
 
+from bot.app import Gazette
 from bot.limits import CLOCK_SKEW
 from bot.render import thread_name
 
@@ -16,7 +17,7 @@ from ._errors import DeliveryFailed
 log = logging.getLogger(__name__)
 
 
-async def forum_post(bot, forum, delivery, post, content, embed, plain, mentions) -> int:
+async def forum_post(bot: Gazette, forum, delivery, post, content, embed, plain, mentions) -> int:
     """The delivery's forum post, created once: its thread id.
 
     A forum post takes no nonce: a delivery begun before (its intent is recorded before
@@ -50,7 +51,7 @@ async def forum_post(bot, forum, delivery, post, content, embed, plain, mentions
     return created.thread.id
 
 
-async def _find_forum_post(bot, forum, name: str, started_at: float) -> int | None:
+async def _find_forum_post(bot: Gazette, forum, name: str, started_at: float) -> int | None:
     """The forum post this bot made for a delivery begun at `started_at`, if Discord has it:
     its own post in this forum, under this exact name, created since, that no delivery
     or discussion holds (a channel's deliveries go one at a time, so no other one can

@@ -6,12 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 
 import discord
-from discord.ext import commands
 
 from bot.limits import CLOCK_SKEW
 
 
-async def get_or_fetch_channel(bot: commands.Bot, channel_id: int):
+async def get_or_fetch_channel(bot: discord.Client, channel_id: int):
     """The channel or thread from the cache, else from Discord (archived threads are never
     cached). Discord's errors (NotFound, Forbidden, …) are raised as they are: each caller
     says what they mean for it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.app import Gazette
 from bot.models import Subscription
 from bot.render import inline_markdown
 from bot.tree import permission_names
@@ -32,7 +33,7 @@ def discussion_problems(channel, me: discord.Member | None, threads: bool) -> li
     return lines
 
 
-async def discussion_status(bot, sub: Subscription) -> list[str]:
+async def discussion_status(bot: Gazette, sub: Subscription) -> list[str]:
     """Lines for `/feed list`: missing permissions and the last reason comments failed."""
     channel = bot.get_channel(sub.channel_id)
     me = getattr(getattr(channel, "guild", None), "me", None)

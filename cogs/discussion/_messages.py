@@ -7,6 +7,7 @@ import time
 
 import discord
 
+from bot.app import Gazette
 from bot.models import DiscussionInfo, MirrorItem
 
 from ..common.channels import snowflake_before
@@ -23,7 +24,7 @@ UNKNOWN_CHANNEL = 10003
 class CommentMessages:
     """Sends and edits comments' messages, recording each in the store."""
 
-    def __init__(self, bot, webhooks: Webhooks) -> None:
+    def __init__(self, bot: Gazette, webhooks: Webhooks) -> None:
         self.bot = bot
         self.store = bot.store
         self.webhooks = webhooks

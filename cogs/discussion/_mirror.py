@@ -7,6 +7,7 @@ import logging
 
 import discord
 
+from bot.app import Gazette
 from bot.comments import RenderedComment, render_comment
 from bot.errors import UserError
 from bot.limits import MAX_REFUSALS
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class Mirror:
     """Mirrors one discussion: finds (or opens) its thread, then sends and edits."""
 
-    def __init__(self, bot, webhooks: Webhooks, threads: Threads) -> None:
+    def __init__(self, bot: Gazette, webhooks: Webhooks, threads: Threads) -> None:
         self.bot = bot
         self.store = bot.store
         self.webhooks = webhooks

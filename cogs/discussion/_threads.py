@@ -7,6 +7,7 @@ import logging
 
 import discord
 
+from bot.app import Gazette
 from bot.errors import UserError
 from bot.models import Post, Subscription
 from bot.render import inline_markdown, render_announcement, thread_name
@@ -29,7 +30,7 @@ CLOSED_BY_MODERATORS = (
 class Threads:
     """Opens discussions' threads; `/discuss` opens each post's thread in a channel once."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self.store = bot.store
         self._opening = LockTable()  # (post id, subscription id) -> one opening at a time
@@ -44,7 +45,7 @@ class Threads:
     async def _find_or_open(
         self, post: Post, sub: Subscription
     ) -> tuple[discord.Thread, bool, int]:
-        """(thread, whether it was created now, discussion id) for the post in the channel."""
+        """`discussion_thread`'s work, under its lock."""
         discussion = await self.store.find_discussion(post.id, sub.id)
         if discussion is not None and discussion.state == "deleted":
             raise UserError(CLOSED_BY_MODERATORS)

@@ -6,6 +6,7 @@ import logging
 
 import discord
 
+from bot.app import Gazette
 from bot.scheduling import LockTable
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ UNKNOWN_WEBHOOK = 10015
 class Webhooks:
     """The webhook of each parent channel, found or made once and remembered."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self._hooks: dict[int, discord.Webhook] = {}  # parent channel id -> its webhook
         self._locks = LockTable()  # one lookup per channel at a time

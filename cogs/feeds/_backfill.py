@@ -8,6 +8,7 @@ import time
 
 import discord
 
+from bot.app import Gazette
 from bot.backfill import Quota, backfill
 from bot.models import BackfillProgress, Feed
 from bot.render import cut_plain, inline_markdown
@@ -35,7 +36,7 @@ def describe(progress: BackfillProgress) -> str:
 class Backfills:
     """The running history imports, one per feed at most."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self._running: dict[int, asyncio.Task] = {}  # feed id → its running import
 
