@@ -29,6 +29,7 @@ MIN_PREFIX = 3  # "ab*" is searched as the word "ab": very short prefixes are to
 # Snippet markers: FTS5 wraps matches in these, then they become Markdown once escaped.
 HL_OPEN = "\x02"
 HL_CLOSE = "\x03"
+PLAIN_SNIPPET_CHARS = 180  # of a post's text shown when there are no words to highlight
 
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -225,6 +226,18 @@ class SearchHit:
     snippet: str  # Discord Markdown: text escaped, matched words in **bold**
     feed_id: int = 0
     marked: str = ""  # the snippet with HL_OPEN/HL_CLOSE markers, unescaped
+
+    @classmethod
+    def highlighted(cls, marked: str | None, **fields) -> SearchHit:
+        """A hit whose snippet is the index's, matched words between HL_OPEN and HL_CLOSE."""
+        marked = marked or ""
+        return cls(**fields, snippet=render_snippet(marked), marked=marked)
+
+    @classmethod
+    def opening(cls, text: str | None, **fields) -> SearchHit:
+        """A hit whose snippet is the start of the post's text (no words to highlight)."""
+        start = cut_plain(" ".join((text or "").split()), PLAIN_SNIPPET_CHARS)
+        return cls.highlighted(start, **fields)
 
     def snippet_as(self, style: str) -> str:
         """'discord' (default field), 'plain' (no markers) or 'ansi' (bold for terminals)."""

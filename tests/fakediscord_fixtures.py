@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake Discord in ``tests/fakediscord.py``.
+"""pytest fixtures for the fake Discord in ``tests/fakediscord/``.
 
 Import the fixture where it is needed (a test module or a conftest)::
 

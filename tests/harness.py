@@ -99,7 +99,9 @@ class World:
     async def poll_now(self) -> None:
         """Make every followed feed due; the bot's loop picks them up within a tick."""
         for sub in await self.store.guild_subscriptions(self.guild):
-            await self.store.schedule_check(sub.feed_id, 0)
+            await self.store._write(
+                "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,)
+            )
 
     def announcements(self, channel: int | None = None) -> list[dict]:
         """Messages the bot sent in a channel that carry an embed (announcements)."""
@@ -123,6 +125,15 @@ async def eventually(check: Callable[[], object], within: float = 5.0, what: str
 async def settle(seconds: float = 0.6) -> None:
     """Give the bot's loops several ticks to do something they should not."""
     await asyncio.sleep(seconds)
+
+
+def button(message: dict, label: str) -> dict:
+    """The button labelled `label` in a message's components."""
+    for row in message.get("components", []):
+        for component in row.get("components", []):
+            if component.get("label") == label:
+                return component
+    raise AssertionError(f"no button {label!r} in {message.get('components')}")
 
 
 @pytest.fixture

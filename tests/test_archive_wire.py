@@ -7,17 +7,9 @@ import sys
 import pytest
 
 from tests.fakediscord import MessageFlag
-from tests.harness import MEMBER, eventually
+from tests.harness import MEMBER, button, eventually
 
 TOPICS = ["garden", "kitchen", "travel"]
-
-
-def button(message: dict, label: str) -> dict:
-    for row in message.get("components", []):
-        for component in row.get("components", []):
-            if component.get("label") == label:
-                return component
-    raise AssertionError(f"no button {label!r} in {message.get('components')}")
 
 
 @pytest.fixture

@@ -108,7 +108,10 @@ async def test_a_feed_whose_guids_change_at_every_request_cannot_grow_the_archiv
             poller = FeedPoller(store, Fetcher(session), default_interval=60, max_new_per_day=25)
             result = await poller.subscribe(site.url("/feed/"), guild_id=1, channel_id=10)
             for _ in range(6):
-                await store.schedule_check(result.subscription.feed_id, 0)
+                await store._write(
+                    "UPDATE feeds SET next_check_at = 0 WHERE id = ?",
+                    (result.subscription.feed_id,),
+                )
                 await poller.poll_due()
             assert requests == 7  # the feed was read every time ...
             # ... but stored only up to its quota (without it: 70 posts)
@@ -235,7 +238,7 @@ async def test_a_check_reads_only_the_newest_keys_and_still_announces_nothing_tw
             feed_id = result.subscription.feed_id
             for n in range(2):
                 blog.publish(f"New post {n}")
-                await store.schedule_check(feed_id, 0)
+                await store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (feed_id,))
                 report = await poller.poll_due()
                 assert report.new_posts == 1 and report.archived_silently == 0
             owed = [

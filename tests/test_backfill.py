@@ -89,7 +89,7 @@ async def test_a_post_published_during_backfill_is_left_to_be_announced(site, st
         feed = await store.get_feed(added.subscription.feed_id)
         result = await backfill(store, fetcher, feed)
         assert result.stored == 5  # the older ones only
-        await store.schedule_check(feed.id, 0)
+        await store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (feed.id,))
         report = await poller.poll_due()
         poller.close()
     assert report.new_posts == 1

@@ -46,9 +46,9 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
+from tests.discussion_helpers import WPBlog, WPComment, WPPost, history_imported
 from tests.fakediscord import DISCORD_EPOCH_MS, ChannelType, FakeDiscord, Stall
 from tests.httpserver import LocalSite
-from tests.test_discussion_wire import WPBlog, WPComment, WPPost, history_imported
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = int(os.environ.get("CRASH_KILLS", "50"))
@@ -188,7 +188,9 @@ class CrashRun:
         store = await Store.open(self.db_path)
         try:
             for sub in await store.guild_subscriptions(self.guild):
-                await store.schedule_check(sub.feed_id, 0)
+                await store._write(
+                    "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,)
+                )
                 self.stored_posts = await store.count_posts(sub.feed_id)
                 if retry_failed:
                     await store.retry_subscription_now(sub.id)

@@ -19,14 +19,14 @@ import pytest
 from bot.limits import MAX_REFUSALS
 from bot.render import Announcement
 from cogs.common.embeds import announcement_text
-from tests.harness import eventually, settle
-from tests.test_discussion_wire import (
+from tests.discussion_helpers import (
     WPBlog,
     follow,
     mirrored,
     publish_and_announce,
     read_comments_now,
 )
+from tests.harness import eventually, settle
 
 KINDS = ["text", "news", "forum"]
 
@@ -163,7 +163,9 @@ async def test_killed_between_forum_post_and_record_posts_it_once(gazette_world,
     assert len(world.fake.requests_to("POST", rf"/channels/{world.forum}/threads")) == 2
     assert await world.store.due_deliveries(time.time() + 3600) == []
     # the recovered post is the article's discussion: its comments go there
-    assert await world.store.discussion_by_thread(int(thread["id"])) is not None
+    assert await world.store._one(
+        "SELECT id FROM discussions WHERE thread_id = ?", (int(thread["id"]),)
+    )
 
 
 async def test_a_forum_post_that_never_reached_discord_is_posted_after_restart(gazette_world):

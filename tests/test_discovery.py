@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.discovery import NotAFeed, discover, find_feed_links, looks_like_html
-from bot.fetch import Fetcher, HTTPStatusError, create_session
+from bot.fetch import HTTPStatusError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
@@ -36,12 +36,6 @@ def page(head: str, body: str = "<p>Hello</p>") -> str:
         "<!DOCTYPE html>\n<html lang='en-US'><head><meta charset='UTF-8'>"
         f"<title>A Blog</title>{head}</head><body>{body}</body></html>"
     )
-
-
-@pytest.fixture
-async def fetcher():
-    async with create_session(allow_private=True) as session:
-        yield Fetcher(session)
 
 
 async def test_a_feed_url_is_taken_as_is(site, fetcher):

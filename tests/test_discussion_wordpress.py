@@ -11,23 +11,11 @@ import time
 
 import pytest
 
+from tests.discussion_helpers import has, mirrored, read_comments_now
 from tests.harness import eventually, settle
 
 pytest_plugins = ["tests.wordpress_fixture"]  # the wordpress and wp_blog fixtures
 pytestmark = pytest.mark.wordpress
-
-
-def mirrored(world, thread_id: int) -> list[dict]:
-    return [m for m in world.fake.messages(thread_id) if m["id"] != str(thread_id)]
-
-
-def count_of(world, thread_id: int, count: int):
-    messages = mirrored(world, thread_id)
-    return messages if len(messages) == count else None
-
-
-async def read_comments_now(world) -> None:
-    await world.store.schedule_comment_checks(0)
 
 
 async def next_second() -> None:
@@ -89,7 +77,7 @@ async def test_published_post_is_announced_with_its_thread_and_twelve_comments_f
 
     expected = await twelve_comments(wp_blog, post.id)
     await read_comments_now(world)
-    messages = await eventually(lambda: count_of(world, thread, 12), within=10, what="12")
+    messages = await eventually(lambda: has(world, thread, 12), within=10, what="12")
     assert [m["author"]["username"] for m in messages] == [a for a, _ in expected]
     by_author = {m["author"]["username"]: m for m in messages}
     for (_, parent), message in zip(expected, messages, strict=True):
@@ -111,7 +99,7 @@ async def test_edited_comment_edits_its_message_and_restart_duplicates_nothing(
     first = await wp_blog.create_comment(post.id, "<p>Frist!</p>", author="Ann")
     await wp_blog.create_comment(post.id, "<p>Hello.</p>", author="Bob")
     await read_comments_now(world)
-    await eventually(lambda: count_of(world, thread, 2), within=10)
+    await eventually(lambda: has(world, thread, 2), within=10)
 
     await wp_blog.edit_comment(first.id, content="<p>First (edited).</p>")
     await read_comments_now(world)
@@ -128,10 +116,10 @@ async def test_edited_comment_edits_its_message_and_restart_duplicates_nothing(
     held = await wp_blog.create_comment(post.id, "<p>Held back.</p>", author="Dee", approved=False)
     await wp_blog.create_comment(post.id, "<p>Hello again.</p>", author="Bob")
     await read_comments_now(world)
-    await eventually(lambda: count_of(world, thread, 3), within=10)
+    await eventually(lambda: has(world, thread, 3), within=10)
     await wp_blog.edit_comment(held.id, approved=True)  # approved later: shown then
     await read_comments_now(world)
-    await eventually(lambda: count_of(world, thread, 4), within=10)
+    await eventually(lambda: has(world, thread, 4), within=10)
 
     await world.restart()
     await world.poll_now()
@@ -141,7 +129,7 @@ async def test_edited_comment_edits_its_message_and_restart_duplicates_nothing(
     assert len(world.announcements()) == 1 and len(world.fake.threads(world.text)) == 1
     await wp_blog.create_comment(post.id, "<p>After the restart.</p>", author="Cy")
     await read_comments_now(world)
-    messages = await eventually(lambda: count_of(world, thread, 5), within=10)
+    messages = await eventually(lambda: has(world, thread, 5), within=10)
     assert [m["author"]["username"] for m in messages] == ["Ann", "Bob", "Bob", "Dee", "Cy"]
 
 
@@ -153,12 +141,15 @@ async def test_without_the_rest_api_the_comment_feed_is_used(gazette_world, wp_b
     ann = await wp_blog.create_comment(post.id, "<p>From the feed.</p>", author="Ann")
     await wp_blog.create_comment(post.id, "<p>Answer.</p>", author="Bob", parent=ann.id)
     await read_comments_now(world)
-    first, second = await eventually(lambda: count_of(world, thread, 2), within=10)
+    first, second = await eventually(lambda: has(world, thread, 2), within=10)
     assert (first["author"]["username"], second["author"]["username"]) == ("Ann", "Bob")
     assert "Reply to **Ann**" in second["content"].split("\n")[0]
     assert "In reply to" not in second["content"]
     watch = await world.store.get_comment_watch(
-        (await world.store.discussion_by_thread(thread)).post_id
+        await world.store._value(
+            "SELECT post_id FROM discussions WHERE thread_id = ? ORDER BY id DESC LIMIT 1",
+            (thread,),
+        )
     )
     assert watch.source == "feed"
 
@@ -175,5 +166,5 @@ async def test_forum_channel_gets_a_forum_post_with_matching_tags(gazette_world,
     assert starter["embeds"][0]["url"] == post.link
     await wp_blog.create_comment(post.id, "<p>Into the forum.</p>", author="Ann")
     await read_comments_now(world)
-    [message] = await eventually(lambda: count_of(world, thread, 1), within=10)
+    [message] = await eventually(lambda: has(world, thread, 1), within=10)
     assert message["author"]["username"] == "Ann"

@@ -28,17 +28,6 @@ RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><title>One</title><link>https://blog.example/one</link></item></channel></rss>"""
 
 
-@pytest.fixture
-async def session():
-    async with create_session(allow_private=True) as s:
-        yield s
-
-
-@pytest.fixture
-def fetcher(session):
-    return Fetcher(session)
-
-
 # --------------------------------------------------------------------------- success paths
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tests.harness import eventually, settle
-from tests.test_discussion_wire import (
+from tests.discussion_helpers import (
     WPBlog,
     follow,
     has,
@@ -13,6 +12,7 @@ from tests.test_discussion_wire import (
     publish_and_announce,
     read_comments_now,
 )
+from tests.harness import eventually, settle
 
 UNLIMITED = 1073741823  # SQLite's largest max_page_count
 

@@ -21,10 +21,10 @@ import pytest
 
 from bot import limits
 from bot.wordpress import parse_comment_feed
+from tests.discussion_helpers import WPBlog, history_imported, mirrored
 from tests.harness import World, eventually, settle
 from tests.hostile import MASKED_LINK, NESTING, RLO, HostileBlog, RawSite, deep_html
 from tests.httpserver import LocalSite
-from tests.test_discussion_wire import WPBlog, history_imported, mirrored
 
 FETCH = {"connect_timeout": 2.0, "read_timeout": 2.0, "total_timeout": 5.0}
 MENTION = re.compile(r"<(@[!&]?|#)\d+>")
@@ -159,7 +159,9 @@ class Arena:
         for _ in range(times):
             before = await self.world.store.get_feed(self.hostile_feed)
             served = blog.served[attack]
-            await self.world.store.schedule_check(self.hostile_feed, 0)
+            await self.world.store._write(
+                "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (self.hostile_feed,)
+            )
 
             async def checked(before=before, served=served):
                 feed = await self.world.store.get_feed(self.hostile_feed)
@@ -196,7 +198,9 @@ class Arena:
         world, title = self.world, f"Healthy news {self._healthy_n}"
         post = self.healthy.publish(title)
         for sub in await world.store.guild_subscriptions(self.healthy_guild):
-            await world.store.schedule_check(sub.feed_id, 0)
+            await world.store._write(
+                "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,)
+            )
 
         def announced():
             return [
@@ -333,7 +337,9 @@ async def test_a_feed_trickling_a_byte_a_second_holds_up_no_other_server(arena):
     await arena.follow()
     arena.world.bot.fetcher.total_timeout = 30.0  # the slow answer outlasts the test
     arena.blog.attack("slowloris")
-    await arena.world.store.schedule_check(arena.hostile_feed, 0)
+    await arena.world.store._write(
+        "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (arena.hostile_feed,)
+    )
     await eventually(lambda: arena.blog.in_flight["slowloris"], what="the slowloris answering")
     await arena.healthy_flows()
     # posted while the slow answer was still trickling in
@@ -396,7 +402,9 @@ async def test_a_comment_feed_naming_a_local_file_reads_nothing(arena, tmp_path)
     arena.hostile_site.route(blog.path("/wp-json/"), status=404)
     await arena.follow()
     post = blog.publish("Read my comments")  # new since the feed was followed: announced
-    await world.store.schedule_check(arena.hostile_feed, 0)
+    await world.store._write(
+        "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (arena.hostile_feed,)
+    )
     [message] = await eventually(world.announcements, what="the post announced")
     thread = await thread_of(world, message)
     blog.comments_attack(post, "file_path", path=str(secret))
@@ -434,7 +442,9 @@ async def test_a_comment_feed_of_dev_zero_reads_nothing(arena, tmp_path):
     arena.hostile_site.route(blog.path("/wp-json/"), status=404)
     await arena.follow()
     post = blog.publish("Zero comments")
-    await world.store.schedule_check(arena.hostile_feed, 0)
+    await world.store._write(
+        "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (arena.hostile_feed,)
+    )
     await eventually(world.announcements, what="the post announced")
     blog.comments_attack(post, "file_path", path="/dev/zero")
     for n in (1, 2):
@@ -499,7 +509,9 @@ async def test_a_commenter_named_discordiscord_is_mirrored_and_so_are_the_next(a
     world, blog = arena.world, arena.blog
     await arena.follow()
     post = blog.publish("Names")
-    await world.store.schedule_check(arena.hostile_feed, 0)
+    await world.store._write(
+        "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (arena.hostile_feed,)
+    )
     [message] = await eventually(world.announcements, what="the post announced")
     thread = await thread_of(world, message)
     blog.comment(post, "<p>first</p>", author="discordiscord")
@@ -556,7 +568,9 @@ async def test_a_rest_answer_of_10000_slow_pages_holds_up_no_other_comments(aren
     world, blog = arena.world, arena.blog
     await arena.follow()
     post = blog.publish("Endless discussion")
-    await world.store.schedule_check(arena.hostile_feed, 0)
+    await world.store._write(
+        "UPDATE feeds SET next_check_at = 0 WHERE id = ?", (arena.hostile_feed,)
+    )
     await eventually(world.announcements, what="the post announced")
     blog.comment(post, "<p>honest</p>")
     blog.rest_attack("many_pages")

@@ -2,7 +2,7 @@
 
 One server can neither slow nor force the checks of a feed another server follows; inside a
 server, `/archive` and `/discuss` only show the posts of feeds announced in channels the
-member can view; a thread a moderator deleted stays deleted (see test_discussion_wire.py);
+member can view; a thread a moderator deleted stays deleted (see test_discussion_threads_wire.py);
 blog text is escaped and cut in notices, results and `/feed list`, which pages.
 """
 
@@ -18,19 +18,11 @@ from bot.models import Entry, FeedCheck
 from bot.store import Store
 from bot.store.base import _migrations
 from tests.fakediscord import Perm
-from tests.harness import eventually, settle
+from tests.harness import button, eventually, settle
 
 EVIL_LINK = "[click](https://evil.example/)"
 MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")  # an unescaped [text](
 STAFF_VIEW = Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS
-
-
-def button(message: dict, label: str) -> dict:
-    for row in message.get("components", []):
-        for component in row.get("components", []):
-            if component.get("label") == label:
-                return component
-    raise AssertionError(f"no button {label!r} in {message.get('components')}")
 
 
 def embed_size(embed: dict) -> int:
@@ -81,7 +73,7 @@ async def test_one_server_cannot_slow_another_servers_feed(gazette_world):
 
     # a check made now is followed by the next one a POLL_INTERVAL (60 s) later, not a day
     checked = (await world.store.get_feed(sub.feed_id)).last_checked_at
-    await world.store.schedule_check(sub.feed_id, 0)
+    await world.store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,))
     feed = await eventually(
         lambda: _checked_after(world, sub.feed_id, checked), what="a check of the feed"
     )

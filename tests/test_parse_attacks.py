@@ -11,8 +11,7 @@ import pytest
 
 from bot import limits
 from bot.feeds import ENTITIES_REFUSED, FeedParseError, FeedRefused, parse_document, parse_feed
-from bot.fetch import Fetcher, create_session
-from bot.poller import FeedPoller, SubscribeError
+from bot.poller import SubscribeError
 from bot.wordpress import (
     WordPressError,
     _Names,
@@ -389,19 +388,13 @@ def test_rest_fields_of_any_type_or_size_are_made_safe():
 # --------------------------------------------------------------------------- as users see it
 
 
-@pytest.fixture
-async def poller(store):
-    async with create_session(allow_private=True) as session:
-        yield FeedPoller(store, Fetcher(session, read_timeout=1.0), default_interval=60)
-
-
 async def test_feed_list_shows_why_an_entity_feed_is_refused(site, store, poller):
     blog = Blog(site)
     blog.publish("Before")
     await poller.subscribe(blog.feed_url, guild_id=GUILD, channel_id=CHANNEL)
     site.route("/feed/", rss(item(9, title="&f;"), prolog=LAUGHS), content_type="text/xml")
     sub = (await store.guild_subscriptions(GUILD))[0]
-    await store.schedule_check(sub.feed_id, 0)
+    await store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,))
     report = await poller.poll_due()
     assert report.failed == 1
     status = (await store.guild_status(GUILD))[0]

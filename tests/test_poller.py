@@ -15,16 +15,10 @@ from tests.blog import Blog
 GUILD, CHANNEL = 1, 10
 
 
-@pytest.fixture
-async def poller(store):
-    async with create_session(allow_private=True) as session:
-        yield FeedPoller(store, Fetcher(session, read_timeout=1.0), default_interval=60)
-
-
 async def poll_now(poller: FeedPoller, store: Store):
     """Make every feed due and run one cycle."""
     for sub in await store.guild_subscriptions(GUILD):
-        await store.schedule_check(sub.feed_id, 0)
+        await store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (sub.feed_id,))
     return await poller.poll_due()
 
 

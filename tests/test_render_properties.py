@@ -1,7 +1,7 @@
 """Whatever a blog sends, what Gazette shows on Discord stays within Discord's limits.
 
 Property-based (hypothesis) over the renderers and the search parser, with explicit tests
-for each known attack. The limits checked are Discord's (as tests/fakediscord.py enforces
+for each known attack. The limits checked are Discord's (as tests/fakediscord/ enforces
 them): content 2,000; embed total 6,000, title 256, description 4,096, field name 256 and
 value 1,024, 25 fields, footer 2,048, author 256; thread name 1-100; webhook name 1-80
 without "discord" or "clyde".

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import re
 
-from tests.harness import eventually
-from tests.test_discussion_wire import (
+from tests.discussion_helpers import (
     WPBlog,
     follow,
     mirrored,
     publish_and_announce,
     read_comments_now,
 )
+from tests.harness import eventually
 
 DEEP = "<b>" * 500 + "deep words" + "</b>" * 500  # 3.5 KB: RecursionError in markdownify
 HIDDEN = re.compile("[\u202a-\u202e\u2066-\u2069\u200b]")

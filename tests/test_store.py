@@ -157,6 +157,8 @@ async def test_read_helpers_see_committed_rows_only(store):
         await writing.wait()
         seen.append((await store._value(sql, args), await store._all(sql, args)))
         seen.append((await store._one(sql, args))[0])
+        # conn= reads that connection as it is: the writer's includes the write under way
+        seen.append(await store._value(sql, args, conn=store.conn))
         read.set()
 
     task = asyncio.create_task(elsewhere())
@@ -168,6 +170,7 @@ async def test_read_helpers_see_committed_rows_only(store):
     await task
     assert seen[0][0] == "old" and [tuple(r) for r in seen[0][1]] == [("old",)]
     assert seen[1] == "old"
+    assert seen[2] == "new"
     assert await store._value(sql, args) == "new"
     assert await store._value(sql, ("nothing",)) is None
 
@@ -178,3 +181,17 @@ async def test_a_bug_in_a_statement_is_not_taken_for_a_full_disk(store):
             await db.execute("UPDATE feeds SET no_such_column = 1")
     assert not isinstance(info.value, StoreWriteError)
     assert not store.conn.in_transaction
+
+
+async def test_long_lists_are_read_a_chunk_at_a_time(store):
+    """More values than one statement takes (SQLite caps its parameters): every chunk read."""
+    feed_id = await followed_feed(store)
+    keys = [f"k{i}" for i in range(1_201)]
+    await store.store_entries(feed_id, [entry(k) for k in keys[:1]], announce=True)
+    await store.store_entries(feed_id, [entry(k) for k in keys[1:]], announce=False)
+    found = await store.stored_keys(feed_id, [*keys, "never stored"])
+    assert sorted(found) == sorted(keys) and len(set(found.values())) == len(keys)
+    [delivery] = await store.due_deliveries(time.time() + 1)
+    await store.mark_delivered(delivery.id, 5_000, 7_000)
+    assert await store.recorded_messages(range(4_000, 5_201)) == {5_000}
+    assert await store.recorded_threads(range(6_000, 7_201)) == {7_000}

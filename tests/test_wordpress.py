@@ -40,12 +40,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "wordpress"
 CAPTURED = "http://wp.example"
 
 
-@pytest.fixture
-async def fetcher():
-    async with create_session(allow_private=True) as session:
-        yield Fetcher(session)
-
-
 # =========================================================================== offline
 
 

@@ -3,10 +3,12 @@
 from .archive import ArchiveQueries
 from .base import Database, StoreError, StoreWriteError
 from .comments import CommentQueries
+from .deliveries import DeliveryQueries
 from .feeds import FeedQueries
+from .posts import PostQueries
 
 
-class Store(CommentQueries, ArchiveQueries, FeedQueries, Database):
+class Store(CommentQueries, ArchiveQueries, DeliveryQueries, PostQueries, FeedQueries, Database):
     """All named queries over one aiosqlite connection."""
 
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from ..models import Post
-from ..render import cut_plain
 from ..search import (
     HL_CLOSE,
     HL_OPEN,
+    PLAIN_SNIPPET_CHARS,
     ParsedQuery,
     SearchHit,
     SearchPage,
@@ -34,12 +34,12 @@ from ..search import (
     fold,
     parse_query,
     phrase_of,
-    render_snippet,
     title_prefix_query,
     title_words,
     words_query,
 )
-from .feeds import _POST_COLUMNS, _post
+from .base import marks
+from .rows import POST_COLUMNS, post_from_row
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ _HIGH_COLUMNS = ["title", "author", "terms"]  # the columns that weigh more than
 # BM25 column weights, as set for `rank` in migration 002
 _WEIGHTS = {"posts_fts": "8.0, 1.0, 3.0, 3.0, 0.0", "titles_fts": "8.0, 3.0, 3.0, 0.0"}
 SNIPPET_TOKENS = 20
-PLAIN_SNIPPET_CHARS = 180
 _HIT_COLUMNS = "p.id, p.title, p.link, p.author, p.published_at, p.categories, p.feed_id"
+
+# Every read here is on the writer connection (`conn=self.conn`), as it always was.
 
 
 @dataclass(slots=True)
@@ -124,8 +125,8 @@ class ArchiveQueries:
 
     async def archive_feed_ids(self) -> list[int]:
         """Every feed there is (the operator's scope)."""
-        async with self.conn.execute("SELECT id FROM feeds ORDER BY id") as cur:
-            return [row[0] for row in await cur.fetchall()]
+        rows = await self._all("SELECT id FROM feeds ORDER BY id", conn=self.conn)
+        return [row["id"] for row in rows]
 
     async def _scope(
         self,
@@ -139,34 +140,38 @@ class ArchiveQueries:
         if guild_id is None and feed_ids is None:
             raise ValueError("an archive query needs a guild_id or feed_ids")
         seen = None if channels is None else json.dumps(sorted({int(c) for c in channels}))
-        rows = await self._rows(
-            "SELECT f.id, coalesce(c.posts, 0),"
+        rows = await self._all(
+            "SELECT f.id, coalesce(c.posts, 0) AS posts,"
             # IN (not a correlated EXISTS): the server's feeds are listed once, not looked
             # up again for every feed there is (10x at 1,000 feeds)
             " f.id IN (SELECT s.feed_id FROM subscriptions s WHERE s.guild_id = ?"
-            "  AND (? IS NULL OR s.channel_id IN (SELECT value FROM json_each(?)))),"
+            "  AND (? IS NULL OR s.channel_id IN (SELECT value FROM json_each(?)))) AS followed,"
             " (SELECT coalesce(max(id), 0) > (SELECT indexed_upto FROM archive_state)"
-            "  FROM posts)"
+            "  FROM posts) AS pending"
             " FROM feeds f LEFT JOIN archive_facets c"
             " ON c.feed_id = f.id AND c.kind = 'posts' AND c.name = ''",
             (guild_id, seen, seen),
+            conn=self.conn,
         )
         wanted = None if feed_ids is None else set(feed_ids)
         feeds = {
-            row[0]
+            row["id"]
             for row in rows
-            if (guild_id is None or row[2]) and (wanted is None or row[0] in wanted)
+            if (guild_id is None or row["followed"]) and (wanted is None or row["id"] in wanted)
         }
-        pending = bool(rows and rows[0][3])
+        pending = bool(rows and rows[0]["pending"])
         if not feeds:
             hidden = False
             if seen is not None and guild_id is not None:
-                found = await self._rows(
-                    "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE guild_id = ?)", (guild_id,)
+                hidden = bool(
+                    await self._value(
+                        "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE guild_id = ?)",
+                        (guild_id,),
+                        conn=self.conn,
+                    )
                 )
-                hidden = bool(found[0][0])
             return _Scope([], False, pending=pending, hidden=hidden)
-        counts = {row[0]: row[1] for row in rows}
+        counts = {row["id"]: row["posts"] for row in rows}
         others = [f for f, n in counts.items() if f not in feeds and n]
         scope = _Scope(sorted(feeds), not others, pending=pending)
         if scope.everything:
@@ -195,10 +200,12 @@ class ArchiveQueries:
         """
         done = 0
         while True:
-            async with self.conn.execute(
-                "SELECT (SELECT indexed_upto FROM archive_state), (SELECT max(id) FROM posts)"
-            ) as cur:
-                upto, top = await cur.fetchone()
+            row = await self._one(
+                "SELECT (SELECT indexed_upto FROM archive_state) AS upto,"
+                " (SELECT max(id) FROM posts) AS top",
+                conn=self.conn,
+            )
+            upto, top = row["upto"], row["top"]
             if top is None or top <= upto:
                 return done
             until = min(top, upto + chunk)
@@ -304,30 +311,26 @@ class ArchiveQueries:
             empty.notice = "The search failed; try other words."
             return empty
 
-    async def _rows(self, sql: str, args) -> list:
-        """One round trip to the database thread (execute and fetch together)."""
-        return list(await self.conn.execute_fetchall(sql, args))
-
     async def _id_range(self, scope: _Scope, after: float | None, before: float | None):
         """The smallest id range holding every post of the scope published in
         [after, before): posts are mostly stored in date order, so this narrows the index
         scan a lot."""
         feed_sql, feed_args = _feed_filter(scope, "feed_id IN (SELECT id FROM feeds)")
-        rows = await self._rows(
-            "SELECT min(id), max(id) FROM posts INDEXED BY posts_feed_published"
+        row = await self._one(
+            "SELECT min(id) AS low, max(id) AS high FROM posts INDEXED BY posts_feed_published"
             f" WHERE {feed_sql} AND published_at >= ? AND published_at < ?",
             (*feed_args, -1e18 if after is None else after, 1e18 if before is None else before),
+            conn=self.conn,
         )
-        low, high = rows[0]
-        return None if low is None else (low, high)
+        return None if row["low"] is None else (row["low"], row["high"])
 
     async def _count(self, query: _Query, match: str, cap: int, table="posts_fts") -> int:
         """Matches, counted up to `cap` (the index stops there)."""
-        rows = await self._rows(
+        return await self._value(
             f"SELECT count(*) FROM (SELECT 1 {query.from_where(table=table)} LIMIT ?)",
             (match, *query.args, cap),
+            conn=self.conn,
         )
-        return rows[0][0]
 
     async def _ids(
         self,
@@ -348,11 +351,12 @@ class ArchiveQueries:
             order = f"bm25({table}, {_WEIGHTS[table]})"
         else:
             order = "f.rank"
-        rows = await self._rows(
+        rows = await self._all(
             f"SELECT f.rowid {query.from_where(table=table)} ORDER BY {order} LIMIT ? OFFSET ?",
             (match, *query.args, limit, offset),
+            conn=self.conn,
         )
-        return [row[0] for row in rows]
+        return [row["rowid"] for row in rows]
 
     async def _search_ranked(
         self, parsed: ParsedQuery, query: _Query, page: int, per_page: int
@@ -389,14 +393,15 @@ class ArchiveQueries:
         if query.dated:
             # the join on posts is the cost: one pass, up to RANK_ALL + 1 first-tier
             # matches with their BM25 score, ranked here
-            rows = await self._rows(
-                f"SELECT f.rowid, bm25({table}, {_WEIGHTS[table]})"
+            rows = await self._all(
+                f"SELECT f.rowid, bm25({table}, {_WEIGHTS[table]}) AS score"
                 f" {query.from_where(table=table)} LIMIT ?",
                 (high, *query.args, RANK_ALL + 1),
+                conn=self.conn,
             )
             n_high = len(rows)
-            rows.sort(key=lambda row: (row[1], -row[0]))
-            tier_a = [row[0] for row in rows]
+            rows.sort(key=lambda row: (row["score"], -row["rowid"]))
+            tier_a = [row["rowid"] for row in rows]
         else:
             n_high = await self._count(query, high, RANK_ALL + 1, table)
             tier_a = []
@@ -430,12 +435,13 @@ class ArchiveQueries:
         exact = total <= RANK_ALL
         if exact:
             # few enough to sort by publication date
-            rows = await self._rows(
+            rows = await self._all(
                 f"SELECT f.rowid {query.from_where(join=True)}"
                 " ORDER BY p.published_at DESC, p.id DESC LIMIT ? OFFSET ?",
                 (match, *query.args, per_page + 1, offset),
+                conn=self.conn,
             )
-            ids = [row[0] for row in rows]
+            ids = [row["rowid"] for row in rows]
         else:
             ids = await self._ids(query, match, False, per_page + 1, offset)
         more = len(ids) > per_page
@@ -457,13 +463,12 @@ class ArchiveQueries:
         low = -1e18 if after is None else after
         high = 1e18 if before is None else before
         feeds = scope.feeds if not scope.everything else await self.archive_feed_ids()
-        marks = ",".join("?" * len(feeds))
-        rows = await self._rows(
+        total = await self._value(
             "SELECT count(*) FROM posts INDEXED BY posts_feed_published"
-            f" WHERE feed_id IN ({marks}) AND published_at >= ? AND published_at < ?",
+            f" WHERE feed_id IN ({marks(feeds)}) AND published_at >= ? AND published_at < ?",
             (*feeds, low, high),
+            conn=self.conn,
         )
-        total = rows[0][0]
         ids = await self._newest(feeds, page * per_page + per_page, low, high)
         ids = ids[page * per_page :]
         more = (page + 1) * per_page < total
@@ -483,7 +488,8 @@ class ArchiveQueries:
                 for _ in chunk
             )
             args = [v for f in chunk for v in (f, low, high, count)]
-            found += [(row[0], row[1]) for row in await self._rows(sql, args)]
+            rows = await self._all(sql, args, conn=self.conn)
+            found += [(row["published_at"], row["id"]) for row in rows]
         found.sort(reverse=True)
         return [i for _, i in found[:count]]
 
@@ -491,28 +497,30 @@ class ArchiveQueries:
         """Snippets for one page's rows only: FTS5 looks up each rowid, not every match."""
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        async with self.conn.execute(
-            f"SELECT {_HIT_COLUMNS}, snippet(posts_fts, 1, ?, ?, '…', ?)"
+        rows = await self._all(
+            f"SELECT {_HIT_COLUMNS}, snippet(posts_fts, 1, ?, ?, '…', ?) AS marked"
             f" FROM posts_fts f CROSS JOIN posts p ON p.id = f.rowid"
-            f" WHERE posts_fts MATCH ? AND f.rowid IN ({marks})",
+            f" WHERE posts_fts MATCH ? AND f.rowid IN ({marks(ids)})",
             (HL_OPEN, HL_CLOSE, SNIPPET_TOKENS, match, *ids),
-        ) as cur:
-            rows = {row[0]: row for row in await cur.fetchall()}
-        return [_hit(rows[i], rows[i][7]) for i in ids if i in rows]
+            conn=self.conn,
+        )
+        found = {row["id"]: row for row in rows}
+        return [
+            SearchHit.highlighted(found[i]["marked"], **_hit(found[i])) for i in ids if i in found
+        ]
 
     async def _hits_plain(self, ids: list[int]) -> list[SearchHit]:
         """Hits whose snippet is the start of the text (no words to highlight)."""
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        async with self.conn.execute(
-            f"SELECT {_HIT_COLUMNS}, substr(p.content_text, 1, ?) FROM posts p"
-            f" WHERE p.id IN ({marks})",
+        rows = await self._all(
+            f"SELECT {_HIT_COLUMNS}, substr(p.content_text, 1, ?) AS text FROM posts p"
+            f" WHERE p.id IN ({marks(ids)})",
             (PLAIN_SNIPPET_CHARS + 40, *ids),
-        ) as cur:
-            rows = {row[0]: row for row in await cur.fetchall()}
-        return [_hit(rows[i], _cut(rows[i][7])) for i in ids if i in rows]
+            conn=self.conn,
+        )
+        found = {row["id"]: row for row in rows}
+        return [SearchHit.opening(found[i]["text"], **_hit(found[i])) for i in ids if i in found]
 
     # --- browsing --------------------------------------------------------------------
 
@@ -542,13 +550,13 @@ class ArchiveQueries:
         scope = await self._scope(guild_id, feed_ids, channels)
         if not scope.feeds:
             return None
-        marks = ",".join("?" * len(scope.feeds))
-        async with self.conn.execute(
+        rows = await self._all(
             "SELECT feed_id, posts FROM archive_facets WHERE kind = 'posts' AND name = ''"
-            f" AND feed_id IN ({marks})",
+            f" AND feed_id IN ({marks(scope.feeds)})",
             scope.feeds,
-        ) as cur:
-            counts = [(row[0], row[1]) for row in await cur.fetchall() if row[1] > 0]
+            conn=self.conn,
+        )
+        counts = [(row["feed_id"], row["posts"]) for row in rows if row["posts"] > 0]
         if not counts:
             return None
         # a feed in proportion to its posts, then a post of it, both through indexes
@@ -559,19 +567,18 @@ class ArchiveQueries:
                 chosen = feed_id
                 break
             pick -= n
-        async with self.conn.execute(
+        post_id = await self._value(
             "SELECT id FROM posts INDEXED BY posts_feed_published WHERE feed_id = ?"
             " LIMIT 1 OFFSET ?",
             (chosen, pick),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
+            conn=self.conn,
+        )
+        if post_id is None:
             return None
-        async with self.conn.execute(
-            f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ?", (row[0],)
-        ) as cur:
-            found = await cur.fetchone()
-        return _post(found) if found else None
+        found = await self._one(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE id = ?", (post_id,), conn=self.conn
+        )
+        return post_from_row(found) if found else None
 
     async def get_post_for_guild(
         self,
@@ -585,13 +592,12 @@ class ArchiveQueries:
         scope = await self._scope(guild_id, feed_ids, channels)
         if not scope.feeds:
             return None
-        marks = ",".join("?" * len(scope.feeds))
-        async with self.conn.execute(
-            f"SELECT {_POST_COLUMNS} FROM posts WHERE id = ? AND feed_id IN ({marks})",
+        row = await self._one(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE id = ? AND feed_id IN ({marks(scope.feeds)})",
             (post_id, *scope.feeds),
-        ) as cur:
-            row = await cur.fetchone()
-        return _post(row) if row else None
+            conn=self.conn,
+        )
+        return post_from_row(row) if row else None
 
     # --- autocomplete ----------------------------------------------------------------
 
@@ -639,18 +645,20 @@ class ArchiveQueries:
             return []
 
     async def _titles(self, match: str, limit: int) -> list[tuple[int, str]]:
-        rows = await self._rows(
+        count = await self._value(
             "SELECT count(*) FROM (SELECT 1 FROM titles_fts WHERE titles_fts MATCH ? LIMIT ?)",
             (match, TITLE_RANK_ALL + 1),
+            conn=self.conn,
         )
-        order = "f.rank" if rows[0][0] <= TITLE_RANK_ALL else "f.rowid DESC"
-        rows = await self._rows(
+        order = "f.rank" if count <= TITLE_RANK_ALL else "f.rowid DESC"
+        rows = await self._all(
             "SELECT p.id, p.title FROM (SELECT f.rowid FROM titles_fts f"
             f" WHERE titles_fts MATCH ? ORDER BY {order} LIMIT ?) t CROSS JOIN posts p"
             " ON p.id = t.rowid",
             (match, limit),
+            conn=self.conn,
         )
-        return [(row[0], row[1]) for row in rows]
+        return [(row["id"], row["title"]) for row in rows]
 
     async def authors_like(
         self,
@@ -691,14 +699,15 @@ class ArchiveQueries:
             return []
         text = fold((text or "").strip()[:100].encode("utf-8", "replace").decode("utf-8"))
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        marks = ",".join("?" * len(scope.feeds))
-        async with self.conn.execute(
+        rows = await self._all(
             "SELECT name, sum(posts) AS n FROM archive_facets"
-            f" WHERE kind = ? AND feed_id IN ({marks}) AND fold(name) LIKE ? ESCAPE '\\'"
-            " GROUP BY name ORDER BY fold(name) LIKE ? ESCAPE '\\' DESC, n DESC, name LIMIT ?",
+            f" WHERE kind = ? AND feed_id IN ({marks(scope.feeds)}) AND fold(name) LIKE ?"
+            " ESCAPE '\\' GROUP BY name ORDER BY fold(name) LIKE ? ESCAPE '\\' DESC, n DESC,"
+            " name LIMIT ?",
             (kind, *scope.feeds, f"%{escaped}%", f"{escaped}%", limit),
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
+            conn=self.conn,
+        )
+        return [row["name"] for row in rows]
 
     # --- maintenance -----------------------------------------------------------------
 
@@ -731,27 +740,21 @@ def _prefix_first(
 def _feed_filter(scope: _Scope, everything_sql: str = "1") -> tuple[str, list[int]]:
     if scope.everything:
         return everything_sql, []
-    return f"feed_id IN ({','.join('?' * len(scope.feeds))})", list(scope.feeds)
+    return f"feed_id IN ({marks(scope.feeds)})", list(scope.feeds)
 
 
-def _cut(text: str | None) -> str:
-    return cut_plain(" ".join((text or "").split()), PLAIN_SNIPPET_CHARS)
-
-
-def _hit(row, marked: str) -> SearchHit:
+def _hit(row: aiosqlite.Row) -> dict:
+    """A hit's fields but its snippet, which bot.search makes from the text the index gave."""
     try:
-        categories = json.loads(row[5])
+        categories = json.loads(row["categories"])
     except (TypeError, ValueError):
         categories = []
-    marked = marked or ""
-    return SearchHit(
-        post_id=row[0],
-        title=row[1],
-        link=row[2],
-        author=row[3],
-        published_at=row[4],
-        categories=categories,
-        snippet=render_snippet(marked),
-        feed_id=row[6],
-        marked=marked,
-    )
+    return {
+        "post_id": row["id"],
+        "title": row["title"],
+        "link": row["link"],
+        "author": row["author"],
+        "published_at": row["published_at"],
+        "categories": categories,
+        "feed_id": row["feed_id"],
+    }

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sized
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -16,6 +16,9 @@ import aiosqlite
 from ..search import fold
 
 log = logging.getLogger(__name__)
+
+#: Values per `IN (...)` list: SQLite caps the number of parameters of a statement
+IN_CHUNK = 500
 
 
 #: How often a write failure that keeps happening (a full disk) is logged again
@@ -124,22 +127,51 @@ class Database:
             async with conn.execute(sql, args) as cur:
                 yield cur
 
-    async def _all(self, sql: str, args=()) -> list[aiosqlite.Row]:
-        """Every row, committed data only, in one round trip to the database thread."""
+    # Reads. Without `conn`: committed data only (see `_reading`). With `conn`: that
+    # connection as it is, e.g. the writer, whose state includes a transaction under way.
+
+    async def _all(self, sql: str, args=(), *, conn=None) -> list[aiosqlite.Row]:
+        """Every row, in one round trip to the database thread."""
+        if conn is not None:
+            return list(await conn.execute_fetchall(sql, args))
         conn = self._read_connection()
         if conn is None:
             async with self._write_lock:
                 return list(await self.conn.execute_fetchall(sql, args))
         return list(await conn.execute_fetchall(sql, args))
 
-    async def _one(self, sql: str, args=()) -> aiosqlite.Row | None:
+    async def _one(self, sql: str, args=(), *, conn=None) -> aiosqlite.Row | None:
+        """The first row, or None."""
+        if conn is not None:
+            async with conn.execute(sql, args) as cur:
+                return await cur.fetchone()
         async with self._reading(sql, args) as cur:
             return await cur.fetchone()
 
-    async def _value(self, sql: str, args=()):
+    async def _value(self, sql: str, args=(), *, conn=None):
         """The first column of the first row, or None."""
-        row = await self._one(sql, args)
+        row = await self._one(sql, args, conn=conn)
         return None if row is None else row[0]
+
+    async def _all_in(
+        self, sql: str, values: Iterable, args_before=(), *, conn=None
+    ) -> list[aiosqlite.Row]:
+        """`sql` run for `values` IN_CHUNK at a time (SQLite caps the number of parameters):
+        each `{marks}` in it stands for one chunk's placeholders, after `args_before`."""
+        values = list(values)
+        times = sql.count("{marks}")
+        rows: list[aiosqlite.Row] = []
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = values[start : start + IN_CHUNK]
+            rows += await self._all(
+                sql.format(marks=marks(chunk)), (*args_before, *(chunk * times)), conn=conn
+            )
+        return rows
+
+    async def _write(self, sql: str, args=()) -> aiosqlite.Cursor:
+        """One statement in its own transaction; the cursor tells rowcount and lastrowid."""
+        async with self.transaction() as db:
+            return await db.execute(sql, args)
 
     @classmethod
     async def open(cls, path: str | Path):
@@ -192,8 +224,7 @@ class Database:
         await self.conn.close()
 
     async def migrate(self) -> None:
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            (current,) = await cur.fetchone()
+        current = await self._value("PRAGMA user_version", conn=self.conn)
         for number, name, sql in _migrations():
             if number <= current:
                 continue
@@ -217,6 +248,11 @@ async def _prepare(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA foreign_keys=ON")
     await conn.execute("PRAGMA synchronous=NORMAL")
     await conn.execute("PRAGMA busy_timeout=5000")
+
+
+def marks(values: Sized) -> str:
+    """The placeholders of an `IN (...)` list of `values`."""
+    return ",".join("?" * len(values))
 
 
 def _check_path(path: Path) -> None:

@@ -7,13 +7,25 @@ from collections.abc import Iterable
 
 import aiosqlite
 
-from ..models import Comment, CommentCheck, CommentWatch, DiscussionInfo, MirrorItem, StoredComment
-from .feeds import new_nonce
+from ..models import Comment, CommentCheck, CommentWatch, DiscussionInfo, MirrorItem
+from .rows import error_text, from_row, new_nonce
 
-_DISCUSSION_COLUMNS = (
-    "d.id, d.post_id, d.subscription_id, s.guild_id, s.channel_id, d.thread_id,"
+# A DiscussionInfo's columns, named as its fields
+_DISCUSSIONS = (
+    "SELECT d.id, d.post_id, d.subscription_id, s.guild_id, s.channel_id, d.thread_id,"
     " d.starter_message_id, d.state, d.created_at, d.last_activity_at, d.mirror_due_at,"
     " d.mirror_failures, d.last_error, s.auto_archive_minutes"
+    " FROM discussions d JOIN subscriptions s ON s.id = d.subscription_id"
+)
+# A CommentWatch's columns, named as its fields
+_WATCHES = (
+    "SELECT w.post_id, coalesce(p.wp_id, w.wp_id) AS wp_id, w.source, w.etag,"
+    " w.last_modified, w.full_read_at, w.failure_count, w.last_comment_at,"
+    " p.link AS post_link, p.comments_feed, p.published_at, f.site_url, f.url AS feed_url,"
+    " (SELECT max(d.last_activity_at) FROM discussions d"
+    "   WHERE d.post_id = w.post_id AND d.state = 'open') AS activity_at"
+    " FROM comment_watches w JOIN posts p ON p.id = w.post_id"
+    " JOIN feeds f ON f.id = p.feed_id"
 )
 _COMMENT_COLUMNS = (
     "c.comment_id, c.post_id, c.parent_id, c.author, c.author_url, c.avatar_url,"
@@ -21,22 +33,8 @@ _COMMENT_COLUMNS = (
 )
 
 
-def _discussion(row) -> DiscussionInfo:
-    return DiscussionInfo(*row)
-
-
-def _comment(row, wp_id: int | None = None) -> Comment:
-    return Comment(
-        id=row[0],
-        post_wp_id=wp_id,
-        parent_id=row[2],
-        author=row[3],
-        author_url=row[4],
-        avatar_url=row[5],
-        published_at=row[6],
-        content_html=row[7],
-        link=row[8],
-    )
+def _comment(row: aiosqlite.Row, wp_id: int | None = None) -> Comment:
+    return from_row(Comment, row, id=row["comment_id"], post_wp_id=wp_id)
 
 
 class CommentQueries:
@@ -46,54 +44,35 @@ class CommentQueries:
 
     async def get_comment_site(self, site_url: str) -> tuple[str | None, float] | None:
         """(REST root or None, when it was looked up), or None when never looked up."""
-        async with self.conn.execute(
-            "SELECT rest_root, checked_at FROM comment_sites WHERE site_url = ?", (site_url,)
-        ) as cur:
-            row = await cur.fetchone()
-        return (row[0], row[1]) if row else None
+        row = await self._one(
+            "SELECT rest_root, checked_at FROM comment_sites WHERE site_url = ?",
+            (site_url,),
+            conn=self.conn,
+        )
+        return (row["rest_root"], row["checked_at"]) if row else None
 
     async def set_comment_site(self, site_url: str, rest_root: str | None) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO comment_sites(site_url, rest_root, checked_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(site_url) DO UPDATE SET rest_root = excluded.rest_root,"
-                " checked_at = excluded.checked_at",
-                (site_url, rest_root, time.time()),
-            )
+        await self._write(
+            "INSERT INTO comment_sites(site_url, rest_root, checked_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(site_url) DO UPDATE SET rest_root = excluded.rest_root,"
+            " checked_at = excluded.checked_at",
+            (site_url, rest_root, time.time()),
+        )
 
     # --- reading comments -----------------------------------------------------------
 
     async def due_comment_watches(self, now: float, limit: int) -> list[CommentWatch]:
-        async with self._reading(
-            "SELECT w.post_id, coalesce(p.wp_id, w.wp_id), w.source, w.etag, w.last_modified,"
-            " w.full_read_at,"
-            " w.failure_count, w.last_comment_at, p.link, p.comments_feed, p.published_at,"
-            " f.site_url, f.url,"
-            " (SELECT max(d.last_activity_at) FROM discussions d"
-            "   WHERE d.post_id = w.post_id AND d.state = 'open')"
-            " FROM comment_watches w JOIN posts p ON p.id = w.post_id"
-            " JOIN feeds f ON f.id = p.feed_id"
-            " WHERE w.next_check_at IS NOT NULL AND w.next_check_at <= ?"
+        rows = await self._all(
+            _WATCHES + " WHERE w.next_check_at IS NOT NULL AND w.next_check_at <= ?"
             " ORDER BY w.next_check_at LIMIT ?",
             (now, limit),
-        ) as cur:
-            return [CommentWatch(*row) for row in await cur.fetchall()]
+        )
+        return [CommentWatch(**row) for row in rows]
 
     async def get_comment_watch(self, post_id: int) -> CommentWatch | None:
         """The watch of one post, due or not (None when it has no discussion ever)."""
-        async with self.conn.execute(
-            "SELECT w.post_id, coalesce(p.wp_id, w.wp_id), w.source, w.etag, w.last_modified,"
-            " w.full_read_at,"
-            " w.failure_count, w.last_comment_at, p.link, p.comments_feed, p.published_at,"
-            " f.site_url, f.url,"
-            " (SELECT max(d.last_activity_at) FROM discussions d"
-            "   WHERE d.post_id = w.post_id AND d.state = 'open')"
-            " FROM comment_watches w JOIN posts p ON p.id = w.post_id"
-            " JOIN feeds f ON f.id = p.feed_id WHERE w.post_id = ?",
-            (post_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        return CommentWatch(*row) if row else None
+        row = await self._one(_WATCHES + " WHERE w.post_id = ?", (post_id,), conn=self.conn)
+        return CommentWatch(**row) if row else None
 
     async def schedule_comment_checks(self, at: float, post_id: int | None = None) -> None:
         """Read the comments of one post (or of every followed post) at `at`."""
@@ -127,16 +106,12 @@ class CommentQueries:
         read = [c for c in checks if c.error is None and c.source is not None]
         async with self.transaction() as db:
             known: dict[int, dict[int, str]] = {c.post_id: {} for c in read if c.comments}
-            ids = list(known)
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                async with db.execute(
-                    "SELECT post_id, comment_id, content_hash FROM comments"
-                    f" WHERE post_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ) as cur:
-                    for post_id, comment_id, digest in await cur.fetchall():
-                        known[post_id][comment_id] = digest
+            for row in await self._all_in(
+                "SELECT post_id, comment_id, content_hash FROM comments WHERE post_id IN ({marks})",
+                known,
+                conn=db,
+            ):
+                known[row["post_id"]][row["comment_id"]] = row["content_hash"]
             rows, touched, watch_rows = [], [], []
             for check in read:
                 new: list[int] = []
@@ -220,7 +195,9 @@ class CommentQueries:
                     " WHERE post_id = ?",
                     watch_rows,
                 )
-            failed = [(c.error[:500], now, c.next_check_at, c.post_id) for c in checks if c.error]
+            failed = [
+                (error_text(c.error), now, c.next_check_at, c.post_id) for c in checks if c.error
+            ]
             if failed:
                 await db.executemany(
                     "UPDATE comment_watches SET failure_count = failure_count + 1,"
@@ -236,64 +213,34 @@ class CommentQueries:
                 )
         return results
 
-    async def post_comments(self, post_id: int) -> list[StoredComment]:
-        """The stored comments of a post, in the blog's order."""
-        async with self.conn.execute(
-            f"SELECT {_COMMENT_COLUMNS}, c.content_hash FROM comments c WHERE c.post_id = ?"
-            " ORDER BY c.published_at, c.comment_id",
-            (post_id,),
-        ) as cur:
-            return [StoredComment(_comment(row), row[9]) for row in await cur.fetchall()]
-
     # --- discussions ----------------------------------------------------------------
 
     async def get_discussion(self, discussion_id: int) -> DiscussionInfo | None:
-        async with self.conn.execute(
-            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
-            " JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = ?",
-            (discussion_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        return _discussion(row) if row else None
+        row = await self._one(_DISCUSSIONS + " WHERE d.id = ?", (discussion_id,), conn=self.conn)
+        return DiscussionInfo(**row) if row else None
 
     async def find_discussion(self, post_id: int, subscription_id: int) -> DiscussionInfo | None:
-        async with self.conn.execute(
-            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
-            " JOIN subscriptions s ON s.id = d.subscription_id"
-            " WHERE d.post_id = ? AND d.subscription_id = ?",
+        row = await self._one(
+            _DISCUSSIONS + " WHERE d.post_id = ? AND d.subscription_id = ?",
             (post_id, subscription_id),
-        ) as cur:
-            row = await cur.fetchone()
-        return _discussion(row) if row else None
-
-    async def discussion_by_thread(self, thread_id: int) -> DiscussionInfo | None:
-        async with self.conn.execute(
-            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
-            " JOIN subscriptions s ON s.id = d.subscription_id WHERE d.thread_id = ?"
-            " ORDER BY d.id DESC LIMIT 1",
-            (thread_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        return _discussion(row) if row else None
+            conn=self.conn,
+        )
+        return DiscussionInfo(**row) if row else None
 
     async def post_discussions(self, post_id: int) -> list[DiscussionInfo]:
-        async with self.conn.execute(
-            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
-            " JOIN subscriptions s ON s.id = d.subscription_id WHERE d.post_id = ?"
-            " ORDER BY d.id",
-            (post_id,),
-        ) as cur:
-            return [_discussion(row) for row in await cur.fetchall()]
+        rows = await self._all(
+            _DISCUSSIONS + " WHERE d.post_id = ? ORDER BY d.id", (post_id,), conn=self.conn
+        )
+        return [DiscussionInfo(**row) for row in rows]
 
     async def announcement_message(self, post_id: int, subscription_id: int) -> int | None:
         """The message that announced the post in the subscription's channel, if sent."""
-        async with self.conn.execute(
+        return await self._value(
             "SELECT message_id FROM deliveries WHERE post_id = ? AND subscription_id = ?"
             " AND state = 'sent'",
             (post_id, subscription_id),
-        ) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
+            conn=self.conn,
+        )
 
     async def open_discussion(
         self,
@@ -310,11 +257,11 @@ class CommentQueries:
         """
         now = time.time()
         async with self.transaction() as db:
-            async with db.execute(
+            row = await self._one(
                 "SELECT id, thread_id FROM discussions WHERE post_id = ? AND subscription_id = ?",
                 (post_id, subscription_id),
-            ) as cur:
-                row = await cur.fetchone()
+                conn=db,
+            )
             if row is None:
                 await db.execute(
                     "INSERT INTO discussions(post_id, subscription_id, thread_id,"
@@ -323,15 +270,15 @@ class CommentQueries:
                     (post_id, subscription_id, thread_id, starter_message_id, now, now, now),
                 )
             else:
-                if row[1] != thread_id:
+                if row["thread_id"] != thread_id:
                     await db.execute(
-                        "DELETE FROM mirrored_comments WHERE discussion_id = ?", (row[0],)
+                        "DELETE FROM mirrored_comments WHERE discussion_id = ?", (row["id"],)
                     )
                 await db.execute(
                     "UPDATE discussions SET thread_id = ?, starter_message_id = ?,"
                     " state = 'open', last_activity_at = ?, mirror_due_at = ?,"
                     " mirror_failures = 0, last_error = NULL WHERE id = ?",
-                    (thread_id, starter_message_id, now, now, row[0]),
+                    (thread_id, starter_message_id, now, now, row["id"]),
                 )
             await db.execute(
                 "INSERT INTO comment_watches(post_id, next_check_at) VALUES (?, 0)"
@@ -343,28 +290,25 @@ class CommentQueries:
         return found
 
     async def set_discussion_thread(self, discussion_id: int, thread_id: int) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE discussions SET thread_id = ? WHERE id = ? AND state = 'open'",
-                (thread_id, discussion_id),
-            )
+        await self._write(
+            "UPDATE discussions SET thread_id = ? WHERE id = ? AND state = 'open'",
+            (thread_id, discussion_id),
+        )
 
     async def mark_thread_deleted(self, thread_id: int) -> int:
         """The thread is gone (a moderator deleted it): its discussions stop. Returns how many."""
-        async with self.transaction() as db:
-            cur = await db.execute(
-                "UPDATE discussions SET state = 'deleted', mirror_due_at = NULL"
-                " WHERE thread_id = ? AND state = 'open'",
-                (thread_id,),
-            )
+        cur = await self._write(
+            "UPDATE discussions SET state = 'deleted', mirror_due_at = NULL"
+            " WHERE thread_id = ? AND state = 'open'",
+            (thread_id,),
+        )
         return cur.rowcount
 
     async def mark_discussion_deleted(self, discussion_id: int) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE discussions SET state = 'deleted', mirror_due_at = NULL WHERE id = ?",
-                (discussion_id,),
-            )
+        await self._write(
+            "UPDATE discussions SET state = 'deleted', mirror_due_at = NULL WHERE id = ?",
+            (discussion_id,),
+        )
 
     async def touch_thread(self, thread_id: int, at: float) -> bool:
         """Someone wrote in a discussion's thread: it stays live, its comments are read again."""
@@ -386,20 +330,21 @@ class CommentQueries:
 
     async def due_mirrors(self, now: float, live_since: float, limit: int) -> list[DiscussionInfo]:
         """Open, live discussions with comments waiting to be posted or edited."""
-        async with self._reading(
-            f"SELECT {_DISCUSSION_COLUMNS} FROM discussions d"
-            " JOIN subscriptions s ON s.id = d.subscription_id"
-            " WHERE d.mirror_due_at IS NOT NULL AND d.mirror_due_at <= ? AND d.state = 'open'"
-            " AND d.last_activity_at >= ? ORDER BY d.mirror_due_at LIMIT ?",
+        rows = await self._all(
+            _DISCUSSIONS + " WHERE d.mirror_due_at IS NOT NULL AND d.mirror_due_at <= ?"
+            " AND d.state = 'open' AND d.last_activity_at >= ? ORDER BY d.mirror_due_at LIMIT ?",
             (now, live_since, limit),
-        ) as cur:
-            return [_discussion(row) for row in await cur.fetchall()]
+        )
+        return [DiscussionInfo(**row) for row in rows]
 
     async def mirror_items(self, discussion_id: int) -> list[MirrorItem]:
         """The discussion's comments not yet shown, or shown with an older text, in order."""
-        async with self._reading(
-            f"SELECT {_COMMENT_COLUMNS}, c.content_hash, m.message_id, m.content_hash, m.nonce,"
-            " m.via_webhook, pc.author, pc.content_html, pc.link, pm.message_id, m.mirrored_at"
+        rows = await self._all(
+            f"SELECT {_COMMENT_COLUMNS}, c.content_hash, m.message_id,"
+            " m.content_hash AS mirrored_hash, m.nonce, m.via_webhook,"
+            " pc.author AS parent_author, pc.content_html AS parent_html,"
+            " pc.link AS parent_link, pm.message_id AS parent_message_id,"
+            " m.mirrored_at AS started_at"
             " FROM discussions d JOIN comments c ON c.post_id = d.post_id"
             " LEFT JOIN mirrored_comments m"
             "   ON m.discussion_id = d.id AND m.comment_id = c.comment_id"
@@ -411,22 +356,9 @@ class CommentQueries:
             "   OR m.content_hash != c.content_hash)"
             " ORDER BY c.published_at, c.comment_id",
             (discussion_id,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [
-            MirrorItem(
-                comment=_comment(row),
-                content_hash=row[9],
-                message_id=row[10],
-                mirrored_hash=row[11],
-                nonce=row[12],
-                via_webhook=bool(row[13]),
-                parent_author=row[14],
-                parent_html=row[15],
-                parent_link=row[16],
-                parent_message_id=row[17],
-                started_at=row[18],
-            )
+            from_row(MirrorItem, row, comment=_comment(row), via_webhook=bool(row["via_webhook"]))
             for row in rows
         ]
 
@@ -442,12 +374,11 @@ class CommentQueries:
                 " via_webhook = excluded.via_webhook",
                 (discussion_id, comment_id, post_id, new_nonce(), int(via_webhook), time.time()),
             )
-            async with db.execute(
+            return await self._value(
                 "SELECT nonce FROM mirrored_comments WHERE discussion_id = ? AND comment_id = ?",
                 (discussion_id, comment_id),
-            ) as cur:
-                (nonce,) = await cur.fetchone()
-        return nonce
+                conn=db,
+            )
 
     async def finish_mirror(
         self,
@@ -459,42 +390,37 @@ class CommentQueries:
         via_webhook: bool,
     ) -> None:
         """The comment is shown by `message_id` (None keeps the message already recorded)."""
-        now = time.time()
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE mirrored_comments SET message_id = coalesce(?, message_id),"
-                " content_hash = ?, via_webhook = ?, mirrored_at = ?, skipped_reason = NULL"
-                " WHERE discussion_id = ? AND comment_id = ?",
-                (message_id, content_hash, int(via_webhook), now, discussion_id, comment_id),
-            )
+        await self._write(
+            "UPDATE mirrored_comments SET message_id = coalesce(?, message_id),"
+            " content_hash = ?, via_webhook = ?, mirrored_at = ?, skipped_reason = NULL"
+            " WHERE discussion_id = ? AND comment_id = ?",
+            (message_id, content_hash, int(via_webhook), time.time(), discussion_id, comment_id),
+        )
 
     async def mirror_done(self, discussion_id: int, seen_due_at: float | None) -> None:
         """Everything read so far is mirrored; comments stored meanwhile keep it due."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE discussions SET mirror_due_at = CASE"
-                " WHEN mirror_due_at IS NOT NULL AND mirror_due_at > coalesce(?, 0)"
-                " THEN mirror_due_at END, mirror_failures = 0, last_error = NULL WHERE id = ?",
-                (seen_due_at, discussion_id),
-            )
+        await self._write(
+            "UPDATE discussions SET mirror_due_at = CASE"
+            " WHEN mirror_due_at IS NOT NULL AND mirror_due_at > coalesce(?, 0)"
+            " THEN mirror_due_at END, mirror_failures = 0, last_error = NULL WHERE id = ?",
+            (seen_due_at, discussion_id),
+        )
 
     async def mirror_failed(self, discussion_id: int, error: str, *, retry_at: float) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE discussions SET mirror_failures = mirror_failures + 1, last_error = ?,"
-                " mirror_due_at = ? WHERE id = ?",
-                (error[:500], retry_at, discussion_id),
-            )
+        await self._write(
+            "UPDATE discussions SET mirror_failures = mirror_failures + 1, last_error = ?,"
+            " mirror_due_at = ? WHERE id = ?",
+            (error_text(error), retry_at, discussion_id),
+        )
 
     async def discussion_error(self, subscription_id: int) -> str | None:
         """The latest reason comments could not be shown in a subscription's threads."""
-        async with self.conn.execute(
+        return await self._value(
             "SELECT last_error FROM discussions WHERE subscription_id = ? AND state = 'open'"
             " AND last_error IS NOT NULL ORDER BY mirror_due_at DESC LIMIT 1",
             (subscription_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
+            conn=self.conn,
+        )
 
     async def refuse_mirror(
         self,
@@ -519,17 +445,16 @@ class CommentQueries:
             cur = await db.execute(
                 "UPDATE mirrored_comments SET skipped_reason = ?, content_hash = ?, refusals = 0"
                 " WHERE discussion_id = ? AND comment_id = ? AND refusals >= ?",
-                (error[:500], content_hash, discussion_id, comment_id, give_up_after),
+                (error_text(error), content_hash, discussion_id, comment_id, give_up_after),
             )
         return cur.rowcount > 0
 
     async def mirror_floor(self, discussion_id: int, before: float) -> int | None:
         """The newest message of the discussion confirmed before `before`: a send begun then
         can only have landed after it."""
-        async with self.conn.execute(
+        return await self._value(
             "SELECT max(message_id) FROM mirrored_comments WHERE discussion_id = ?"
             " AND message_id IS NOT NULL AND mirrored_at < ?",
             (discussion_id, before),
-        ) as cur:
-            (value,) = await cur.fetchone()
-        return value
+            conn=self.conn,
+        )

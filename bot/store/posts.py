@@ -1,0 +1,147 @@
+"""Posts: storing a feed's new entries (with the deliveries they owe) and reading them back."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+import aiosqlite
+
+from ..models import Entry, Post
+from ..text import html_to_text
+from .rows import POST_COLUMNS, new_nonce, post_from_row
+
+
+class PostQueries:
+    conn: aiosqlite.Connection
+
+    # --- which entries are stored ----------------------------------------------------
+
+    async def known_keys(self, feed_id: int) -> set[str]:
+        rows = await self._all("SELECT entry_key FROM posts WHERE feed_id = ?", (feed_id,))
+        return {row["entry_key"] for row in rows}
+
+    async def recent_keys(self, feed_id: int, limit: int) -> set[str]:
+        """Entry keys of the feed's newest posts: `limit` dated ones, by date, and `limit`
+        undated ones, newest stored first. What a feed shows is among them, and a long
+        history (50,000 keys of 2 KB: 100 MB) is not read into memory at every check."""
+        keys: set[str] = set()
+        for sql in (
+            "SELECT entry_key FROM posts WHERE feed_id = ? AND published_at IS NOT NULL"
+            " ORDER BY published_at DESC LIMIT ?",
+            "SELECT entry_key FROM posts WHERE feed_id = ? AND published_at IS NULL"
+            " ORDER BY id DESC LIMIT ?",
+        ):
+            keys.update(row["entry_key"] for row in await self._all(sql, (feed_id, limit)))
+        return keys
+
+    async def stored_keys(self, feed_id: int, keys: list[str]) -> dict[str, int]:
+        """entry key → post id, for those of `keys` already stored in the feed (inside a
+        transaction, its own rows included)."""
+        rows = await self._all_in(
+            "SELECT entry_key, id FROM posts WHERE feed_id = ? AND entry_key IN ({marks})",
+            keys,
+            (feed_id,),
+        )
+        return {row["entry_key"]: row["id"] for row in rows}
+
+    # --- storing ---------------------------------------------------------------------
+
+    async def store_entries(
+        self, feed_id: int, entries: Iterable[Entry], *, announce: bool
+    ) -> list[int]:
+        """Insert the entries not seen before; returns the new posts' ids, oldest first.
+
+        With `announce`, every subscription of the feed gets a pending delivery of each new
+        post in the same transaction, so a crash cannot separate "stored" from "owed".
+        """
+        now = time.time()
+        unique: dict[str, Entry] = {}
+        for entry in sorted(entries, key=lambda e: e.published_at or 0.0):
+            unique.setdefault(entry.key, entry)
+        if not unique:
+            return []
+        # plain text before taking the lock, so other writers are not kept waiting (parsers
+        # make it off the event loop: bot.limits.clamp_entry)
+        texts = {
+            key: e.content_text
+            if e.content_text is not None
+            else html_to_text(e.content_html or e.summary_html)
+            for key, e in unique.items()
+        }
+        async with self.transaction() as db:
+            # a few statements per batch instead of one round trip per entry
+            known = await self.stored_keys(feed_id, list(unique))
+            fresh = [entry for key, entry in unique.items() if key not in known]
+            if not fresh:
+                return []
+            await db.executemany(
+                "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
+                " updated_at, categories, tags, summary_html, content_html, content_text,"
+                " image_url, comments_feed, wp_id, discovered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        feed_id,
+                        entry.key,
+                        entry.title,
+                        entry.link,
+                        entry.author,
+                        entry.published_at,
+                        entry.updated_at,
+                        json.dumps(entry.categories, ensure_ascii=False),
+                        json.dumps(entry.tags, ensure_ascii=False),
+                        entry.summary_html,
+                        entry.content_html,
+                        texts[entry.key],
+                        entry.image_url,
+                        entry.comments_feed,
+                        entry.wp_id,
+                        now,
+                    )
+                    for entry in fresh
+                ],
+            )
+            ids = await self.stored_keys(feed_id, [entry.key for entry in fresh])
+            new_ids = sorted(ids.values())
+            if announce:
+                subs = await self._all(
+                    "SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,), conn=db
+                )
+                await db.executemany(
+                    "INSERT OR IGNORE INTO deliveries(post_id, subscription_id, nonce,"
+                    " created_at) VALUES (?, ?, ?, ?)",
+                    [(post_id, sub["id"], new_nonce(), now) for post_id in new_ids for sub in subs],
+                )
+                await db.execute(
+                    "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
+                )
+        return new_ids
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def get_post(self, post_id: int) -> Post | None:
+        row = await self._one(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE id = ?", (post_id,), conn=self.conn
+        )
+        return post_from_row(row) if row else None
+
+    async def latest_post(self, feed_id: int) -> Post | None:
+        row = await self._one(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE feed_id = ?"
+            " ORDER BY coalesce(published_at, discovered_at) DESC, id DESC LIMIT 1",
+            (feed_id,),
+            conn=self.conn,
+        )
+        return post_from_row(row) if row else None
+
+    async def newest_published(self, feed_id: int) -> float | None:
+        return await self._value(
+            "SELECT max(published_at) FROM posts WHERE feed_id = ?", (feed_id,), conn=self.conn
+        )
+
+    async def count_posts(self, feed_id: int) -> int:
+        return await self._value(
+            "SELECT count(*) FROM posts WHERE feed_id = ?", (feed_id,), conn=self.conn
+        )
