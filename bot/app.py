@@ -12,14 +12,16 @@ import discord
 import yarl
 from discord.ext import commands
 
+from .comments import CommentWatcher
 from .config import Settings
 from .fetch import Fetcher
 from .poller import FeedPoller, parse_thread
 from .store import Store
+from .tree import GazetteTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.feeds", "cogs.announcer", "cogs.discussion", "cogs.archive")
+EXTENSIONS = ("cogs.feeds", "cogs.announcer", "cogs.discussion", "cogs.archive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class Gazette(commands.Bot):
             intents=intents,
             # nothing a blog writes may ping anyone; a role is allowed per message when asked
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=GazetteTree,  # one error path for every command
             **options,
         )
         self.settings = settings
@@ -74,6 +77,12 @@ class Gazette(commands.Bot):
             store,
             self.fetcher,
             default_interval=settings.poll_interval,
+            parse_pool=self.parse_pool,
+        )
+        self.comment_watcher = CommentWatcher(
+            store,
+            self.fetcher,
+            live_days=settings.comment_live_days,
             parse_pool=self.parse_pool,
         )
         self._ready_logged = False

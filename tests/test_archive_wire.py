@@ -181,8 +181,8 @@ async def test_a_server_searches_only_its_own_feeds(archive_world):
 
 
 async def test_buttons_disable_themselves_on_timeout(archive_world, monkeypatch):
-    # the bot loaded its own copy of the extension module: patch that one
-    monkeypatch.setattr(sys.modules["cogs.archive"], "VIEW_TIMEOUT", 0.3)
+    # the buttons are cogs/common/pages.py's, shared by every cog
+    monkeypatch.setattr(sys.modules["cogs.common.pages"], "VIEW_TIMEOUT", 0.3)
     result = await archive_world.command("archive search", {"query": "tomatoes"})
 
     def disabled():

@@ -18,7 +18,7 @@ import pytest
 
 from bot.limits import MAX_REFUSALS
 from bot.render.announcement import Announcement
-from cogs.embeds import announcement_text
+from cogs.common.embeds import announcement_text
 from tests.discussion_helpers import (
     WPBlog,
     follow,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.render.markdown import inline_markdown
-from cogs.feeds import fit_lines, list_pages
+from cogs.feeds._listing import fit_lines, list_pages
 
 MARKDOWN_BITS = ["*", "_", "~", "`", "|", "[", "]", "(", ")", "<", ">", "#", "-", "\\", "@"]
 hostile = st.lists(

@@ -444,9 +444,7 @@ async def test_feed_list_pages_sixty_feeds_with_long_titles_and_errors(gazette_w
 async def test_feed_list_buttons_disable_themselves_on_timeout(gazette_world, monkeypatch):
     world = gazette_world
     await follow_many(world, 15)
-    # the copy of cogs/archive.py that cogs/feeds.py imported (the extension loads its own)
-    archive = sys.modules["cogs.feeds"].PagedView.__init__.__globals__
-    monkeypatch.setitem(archive, "VIEW_TIMEOUT", 0.3)
+    monkeypatch.setattr(sys.modules["cogs.common.pages"], "VIEW_TIMEOUT", 0.3)
     listing = await world.command("feed list")
     assert not button(listing.messages[-1], "Next ▶").get("disabled")
 

@@ -40,7 +40,7 @@ from bot.search import (
     words_query,
 )
 from bot.text import html_to_text
-from cogs.embeds import announcement_embed
+from cogs.common.embeds import announcement_embed
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "bot" / "store" / "migrations"
 PROPERTIES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,18 +12,20 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Gazette
-from bot.backfill import Quota, backfill
 from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
-from bot.models import BackfillProgress, Feed, Subscription, SubscriptionStatus
+from bot.models import Subscription
 from bot.poller import SubscribeError
 from bot.render.announcement import render_announcement
-from bot.render.markdown import FIELD_LIMIT, cut, cut_plain, inline_markdown, web_url
+from bot.render.markdown import cut_plain, inline_markdown
 from bot.store.feeds import AlreadySubscribed
+from bot.tree import permission_names
 
-from .archive import PagedView, choice_name, suggestions
-from .discussion import discussion_status
-from .embeds import announcement_embed, discord_time
+from ..common.autocomplete import choice_name, suggestions
+from ..common.channels import missing_permissions
+from ..common.embeds import announcement_embed
+from ._backfill import Backfills
+from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
 
 log = logging.getLogger(__name__)
 
@@ -38,106 +40,8 @@ ARCHIVE_CHOICES = [
     app_commands.Choice(name="3 days", value=4320),
     app_commands.Choice(name="1 week", value=10080),
 ]
+# a forum post is a thread, yet needs the same
 NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
-LIST_TITLE = "Feeds followed here"
-LIST_PER_PAGE = 10  # feeds on one page of /feed list
-LIST_PAGE_BUDGET = 5600  # characters of fields on one page (Discord: 6,000 for the embed)
-ERROR_CHARS = 200  # of an error quoted in /feed list (a feed's field holds 1,024 in all)
-
-
-def link_text(url: str) -> str:
-    """A feed's address in a message: a link when it is a plain web address, else text."""
-    safe = web_url(url)
-    if safe and len(safe) <= 200:
-        return f"<{safe}>"
-    return inline_markdown(url, 200)
-
-
-def every(seconds: float) -> str:
-    """A check interval as people say it."""
-    if seconds < 60 or seconds % 60:
-        return f"{int(seconds)} s"
-    minutes = int(seconds // 60)
-    if minutes % 1440 == 0:
-        return f"{minutes // 1440} day" + ("s" if minutes > 1440 else "")
-    if minutes % 60 == 0:
-        return f"{minutes // 60} h"
-    return f"{minutes} min"
-
-
-def fit_lines(lines: list[str], limit: int = FIELD_LIMIT) -> str:
-    """Whole lines while they fit in `limit` characters, then "…"."""
-    kept: list[str] = []
-    used = 0
-    for line in lines:
-        extra = len(line) + (1 if kept else 0)
-        if used + extra > limit:
-            if not kept:
-                kept.append(cut(line, limit))
-            elif used + 2 <= limit:
-                kept.append("…")
-            break
-        kept.append(line)
-        used += extra
-    return "\n".join(kept)
-
-
-def list_pages(fields: list[tuple[str, str]]) -> list[discord.Embed]:
-    """The feeds' (name, value) fields on as many embeds as it takes, each within every
-    embed limit (25 fields, 6,000 characters in all)."""
-    pages: list[list[tuple[str, str]]] = [[]]
-    used = 0
-    for name, value in fields:
-        size = len(name) + len(value)
-        if pages[-1] and (len(pages[-1]) >= LIST_PER_PAGE or used + size > LIST_PAGE_BUDGET):
-            pages.append([])
-            used = 0
-        pages[-1].append((name, value))
-        used += size
-    embeds = []
-    for number, page in enumerate(pages, 1):
-        embed = discord.Embed(title=LIST_TITLE, colour=discord.Colour.blurple())
-        for name, value in page:
-            embed.add_field(name=name, value=value, inline=False)
-        if len(pages) > 1:
-            embed.set_footer(text=f"Page {number} of {len(pages)} · {len(fields)} feeds")
-        embeds.append(embed)
-    return embeds
-
-
-class ListView(PagedView):
-    """`/feed list` a page at a time."""
-
-    def __init__(self, owner, interaction, embeds: list[discord.Embed]) -> None:
-        super().__init__(owner, interaction, len(embeds))
-        self.embeds = embeds
-
-    def page(self, number: int) -> discord.Embed:
-        return self.embeds[number]
-
-
-def describe(progress: BackfillProgress) -> str:
-    """One line about a backfill, for the message that shows its progress."""
-    pages = f"page {progress.pages}" + (
-        f" of {progress.total_pages}" if progress.total_pages else ""
-    )
-    found = f"{progress.stored} older posts added to the archive ({progress.seen} read)"
-    if progress.error:
-        error = inline_markdown(progress.error, 300)
-        return f"⚠️ Importing the history stopped at {pages}: {error}. {found}."
-    if progress.limit:
-        return f"⏹️ History import {progress.limit}: {found}."
-    if progress.finished:
-        return f"✅ History imported through {progress.source}: {found}."
-    return f"⏳ Importing the history through {progress.source}: {pages}, {found}…"
-
-
-def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member) -> list[str]:
-    perms = channel.permissions_for(me)
-    needed = list(NEEDED_TO_ANNOUNCE)
-    if isinstance(channel, discord.ForumChannel):
-        needed = ["view_channel", "send_messages", "embed_links"]  # a forum post is a thread
-    return [name.replace("_", " ").title() for name in needed if not getattr(perms, name)]
 
 
 @app_commands.guild_only()
@@ -146,7 +50,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self.store = bot.store
-        self.backfills: dict[int, asyncio.Task] = {}  # feed id → its running import
+        self.backfills = Backfills(bot)
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -208,10 +112,12 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             raise UserError("Pick a text, announcement or forum channel.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         target = interaction.guild.get_channel(channel.id)
-        missing = missing_permissions(target, interaction.guild.me) if target else []
+        missing = (
+            missing_permissions(target, interaction.guild.me, NEEDED_TO_ANNOUNCE) if target else []
+        )
         if missing:
             raise UserError(
-                f"I cannot post in {channel.mention}: I am missing {', '.join(missing)}."
+                f"I cannot post in {channel.mention}: I am missing {permission_names(missing)}."
             )
         url = url.strip()  # discovery adds https:// to a bare address
         try:
@@ -241,36 +147,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         )
         await interaction.followup.send(summary, ephemeral=True)
         feed = await self.store.get_feed(result.subscription.feed_id)
-        self.start_backfill(interaction, feed, summary + "\n")
-
-    def start_backfill(self, interaction: discord.Interaction, feed: Feed, intro: str) -> None:
-        """Import the blog's history in the background, showing progress in the answer."""
-        running = self.backfills.get(feed.id)
-        if running is not None and not running.done():
-            return
-        task = asyncio.create_task(self._backfill(interaction, feed, intro))
-        self.backfills[feed.id] = task
-
-    async def _backfill(self, interaction: discord.Interaction, feed: Feed, intro: str) -> None:
-        last_edit = 0.0
-
-        async def show(progress: BackfillProgress) -> None:
-            nonlocal last_edit
-            now = time.monotonic()
-            if not progress.finished and now - last_edit < 1.0:
-                return  # at most one edit a second: Discord rate-limits edits
-            last_edit = now
-            try:
-                await interaction.edit_original_response(content=intro + describe(progress))
-            except discord.HTTPException as exc:
-                log.info("could not show backfill progress: %s", exc)
-
-        try:
-            quota = Quota.from_settings(self.bot.settings)
-            await backfill(self.store, self.bot.fetcher, feed, show, quota)
-        except Exception:
-            log.exception("backfill of %s failed", cut_plain(feed.url, 300))
-            await show(BackfillProgress(finished=True, error="unexpected error (logged)"))
+        self.backfills.start(interaction, feed, summary + "\n")
 
     @app_commands.command(
         name="backfill", description="Import a feed's whole history into the archive"
@@ -279,17 +156,15 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def backfill_(self, interaction: discord.Interaction, feed: str) -> None:
         sub = await self.subscription_from(interaction, feed)
-        running = self.backfills.get(sub.feed_id)
-        if running is not None and not running.done():
+        if self.backfills.running(sub.feed_id):
             raise UserError("That feed's history is already being imported.")
         await interaction.response.send_message(
             f"Importing the history of {link_text(sub.feed_url)}…", ephemeral=True
         )
-        self.start_backfill(interaction, await self.store.get_feed(sub.feed_id), "")
+        self.backfills.start(interaction, await self.store.get_feed(sub.feed_id), "")
 
     async def cog_unload(self) -> None:
-        for task in self.backfills.values():
-            task.cancel()
+        self.backfills.cancel_all()
 
     @app_commands.command(name="list", description="The feeds this server follows")
     async def list_(self, interaction: discord.Interaction) -> None:
@@ -305,7 +180,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         for status in statuses:
             sub = status.subscription
             name = inline_markdown(sub.feed_title or sub.feed_url, 256) or "(untitled)"
-            fields.append((name, fit_lines(await self.status_lines(status))))
+            fields.append((name, fit_lines(await status_lines(self.bot, status))))
         embeds = list_pages(fields)
         view = ListView(interaction.user, interaction, embeds) if len(embeds) > 1 else None
         await interaction.followup.send(
@@ -314,43 +189,6 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
-
-    async def status_lines(self, status: SubscriptionStatus) -> list[str]:
-        """What `/feed list` says of one subscription, a line per fact (each line escaped
-        and short; the whole is cut to a field by fit_lines)."""
-        sub = status.subscription
-        interval = status.poll_interval or self.bot.poller.default_interval
-        lines = [
-            f"{link_text(sub.feed_url)} → <#{sub.channel_id}>",
-            f"Checked every {every(interval)}"
-            + (f" · mentions <@&{sub.mention_role_id}>" if sub.mention_role_id else ""),
-            "Last check: "
-            + (discord_time(status.last_checked_at, "R") if status.last_checked_at else "not yet")
-            + " · last new post: "
-            + (
-                discord_time(status.last_new_post_at, "R")
-                if status.last_new_post_at
-                else "none yet"
-            ),
-        ]
-        if status.feed_error:
-            lines.append(f"⚠️ Feed error: {inline_markdown(status.feed_error, ERROR_CHARS)}")
-        if status.archived_silently:
-            lines.append(
-                f"{status.archived_silently} new posts archived silently (too many at once)"
-            )
-        lines += await discussion_status(self.bot, sub)
-        if status.failing_deliveries:
-            lines.append(
-                f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
-                f"{inline_markdown(status.delivery_error, ERROR_CHARS)}"
-            )
-        if status.skipped:
-            lines.append(
-                f"⚠️ {status.skipped} post(s) or comment(s) skipped, refused by Discord even "
-                f"as plain text: {inline_markdown(status.skip_reason, ERROR_CHARS)}"
-            )
-        return lines
 
     @app_commands.command(name="remove", description="Stop following a feed in this server")
     @app_commands.describe(feed="The feed to stop following")
@@ -443,7 +281,3 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
-
-
-async def setup(bot: Gazette) -> None:
-    await bot.add_cog(Feeds(bot))

@@ -1,0 +1,173 @@
+"""The announcer cog: poll due feeds, then empty the outbox into Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+
+import discord
+from discord.ext import commands, tasks
+
+from bot.app import Gazette
+from bot.limits import MAX_REFUSALS
+from bot.models import Delivery, FeedEvent, PollReport
+from bot.render.markdown import inline_markdown, thread_name
+from bot.retry import retry_at
+
+from ..common.loops import paced_round
+from ..common.sending import ItemRefused
+from ._delivery import Deliverer
+from ._errors import DeliveryFailed
+
+log = logging.getLogger(__name__)
+
+
+class Announcer(commands.Cog):
+    def __init__(self, bot: Gazette) -> None:
+        self.bot = bot
+        self.store = bot.store
+        self.timing = bot.timing
+        self._outbox_dirty = asyncio.Event()
+        self._index_wanted = False
+        self.deliverer = Deliverer(bot)
+
+    async def cog_load(self) -> None:
+        self.poll_loop.start()
+        self.delivery_loop.start()
+
+    async def cog_unload(self) -> None:
+        self.poll_loop.cancel()
+        self.delivery_loop.cancel()
+        self.bot.poller.cancel_checks()
+
+    # --- polling --------------------------------------------------------------------
+
+    @tasks.loop(seconds=0)  # paced by paced_round: every poll tick
+    async def poll_loop(self) -> None:
+        await paced_round(self.poll_due, None, self.timing.poll_tick, "poll cycle")
+
+    async def poll_due(self) -> None:
+        # starts the due feeds and returns: each check is handled by `_checked` when it is
+        # recorded, so a slow feed holds up nobody (it is not due while in flight)
+        await self.bot.poller.start_due(on_recorded=self._checked)
+        if self._index_wanted:
+            # searchable now rather than at the next search; after the announcements
+            self._index_wanted = False
+            await self.store.index_pending()
+
+    async def _checked(self, report: PollReport) -> None:
+        """One feed's check was recorded: deliver its new posts now, tell of its state."""
+        if report.new_posts:
+            self._outbox_dirty.set()
+            self._index_wanted = True
+        for event in report.events:
+            await self.tell_followers(event)
+
+    @poll_loop.before_loop
+    async def _before_poll(self) -> None:
+        await self.bot.wait_until_ready()
+
+    async def tell_followers(self, event: FeedEvent) -> None:
+        """One notice per channel when a feed starts failing, one when it recovers."""
+        # the title and the error come from the blog: escaped, on one line, cut
+        title = inline_markdown(event.feed.title or event.feed.url, 200)
+        if event.kind == "failing":
+            text = (
+                f"⚠️ **{title}** could not be read several times in a row "
+                f"({inline_markdown(event.error, 1000)}). "
+                "Gazette keeps trying, less often, and will say here when it works again."
+            )
+        else:
+            text = f"✅ **{title}** can be read again; new posts will be announced as usual."
+        for sub in await self.store.feed_subscriptions(event.feed.id):
+            channel = self.bot.get_channel(sub.channel_id)
+            if channel is None:
+                continue
+            try:
+                if isinstance(channel, discord.ForumChannel):
+                    # a forum takes no plain messages: the notice is a post of its own
+                    name = "Feed problem" if event.kind == "failing" else "Feed working again"
+                    await channel.create_thread(
+                        name=thread_name(f"{name}: {event.feed.title or event.feed.url}"),
+                        content=text,
+                    )
+                else:
+                    await channel.send(text)
+            except discord.HTTPException as exc:
+                log.warning(
+                    "could not tell #%s about feed %s: %s", sub.channel_id, event.feed.id, exc
+                )
+
+    # --- delivering -----------------------------------------------------------------
+
+    @tasks.loop(seconds=0)  # paced by the wait below: woken at once when posts are owed
+    async def delivery_loop(self) -> None:
+        await paced_round(
+            self.deliver_due, self._outbox_dirty, self.timing.delivery_tick, "delivery round"
+        )
+
+    @delivery_loop.before_loop
+    async def _before_delivery(self) -> None:
+        await self.bot.wait_until_ready()
+
+    async def deliver_due(self) -> int:
+        """Send what is owed; channels run side by side so one failing channel holds up none."""
+        await self.deliverer.finish_followups()
+        due = await self.store.due_deliveries(time.time(), limit=100)
+        # the intent, before any request: a delivery begun earlier may already be on Discord
+        await self.store.begin_deliveries([d.id for d in due if d.started_at is None])
+        by_channel: dict[int, list[Delivery]] = defaultdict(list)
+        for delivery in due:
+            by_channel[delivery.channel_id].append(delivery)
+        sent = await asyncio.gather(
+            *(self._deliver_channel(items) for items in by_channel.values())
+        )
+        return sum(sent)
+
+    async def _deliver_channel(self, deliveries: list[Delivery]) -> int:
+        sent = 0
+        for index, delivery in enumerate(deliveries):
+            try:
+                await self.deliverer.deliver(delivery)
+                sent += 1
+            except ItemRefused as exc:
+                # the post's own fault: it alone waits (then is skipped), the rest goes on
+                await self._refused(delivery, str(exc))
+            except DeliveryFailed as exc:
+                # the channel's or Discord's fault: keep the channel's order, what follows
+                # waits for the same retry (not tried, so surely not sent this time)
+                await self._postpone(delivery, str(exc), settled=exc.settled)
+                for waiting in deliveries[index + 1 :]:
+                    await self._postpone(waiting, str(exc), settled=waiting.started_at is None)
+                break
+            except Exception as exc:
+                log.exception("delivering post %s failed unexpectedly", delivery.post_id)
+                await self._postpone(delivery, f"unexpected error: {type(exc).__name__}")
+        return sent
+
+    def _retry_at(self, delivery: Delivery) -> float:
+        timing = self.timing
+        return retry_at(timing.delivery_backoff, delivery.attempts, timing.delivery_backoff_cap)
+
+    async def _postpone(self, delivery: Delivery, error: str, *, settled: bool = False) -> None:
+        log.info("post %s to #%s postponed: %s", delivery.post_id, delivery.channel_id, error)
+        await self.store.mark_delivery_failed(
+            delivery.id, error, next_attempt_at=self._retry_at(delivery), settled=settled
+        )
+
+    async def _refused(self, delivery: Delivery, error: str) -> None:
+        skipped = await self.store.refuse_delivery(
+            delivery.id, error, next_attempt_at=self._retry_at(delivery), give_up_after=MAX_REFUSALS
+        )
+        if skipped:
+            log.warning(
+                "post %s skipped in #%s after %d refusals: %s",
+                delivery.post_id,
+                delivery.channel_id,
+                MAX_REFUSALS,
+                error,
+            )
+        else:
+            log.info("post %s refused in #%s: %s", delivery.post_id, delivery.channel_id, error)

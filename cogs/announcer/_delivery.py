@@ -1,0 +1,142 @@
+"""One delivery: a post announced in one channel, sent once even across a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import discord
+
+from bot.app import Gazette
+from bot.limits import NONCE_WINDOW
+from bot.models import Delivery
+from bot.render.announcement import render_announcement
+
+from ..common.channels import get_or_fetch_channel, snowflake_before
+from ..common.embeds import announcement_embed, announcement_text
+from ..common.sending import send_plainly
+from ._errors import DeliveryFailed
+from ._followups import follow_up
+from ._forum import forum_post
+
+log = logging.getLogger(__name__)
+
+
+class Deliverer:
+    """Sends deliveries, and finishes the follow-ups a crash left undone."""
+
+    def __init__(self, bot: Gazette) -> None:
+        self.bot = bot
+        self.store = bot.store
+
+    async def deliver(self, delivery: Delivery) -> None:
+        post = await self.store.get_post(delivery.post_id)
+        if post is None:  # the post went away with its feed
+            return
+        channel = await self._channel(delivery.channel_id)
+        announcement = await asyncio.to_thread(render_announcement, post, delivery.feed_title)
+        embed = announcement_embed(announcement)
+        content = None
+        mentions = discord.AllowedMentions.none()
+        if delivery.mention_role_id:
+            content = f"<@&{delivery.mention_role_id}>"
+            mentions = discord.AllowedMentions(
+                everyone=False, users=False, roles=[discord.Object(delivery.mention_role_id)]
+            )
+        plain = announcement_text(announcement, content)
+        try:
+            if isinstance(channel, discord.ForumChannel):
+                thread_id = await forum_post(
+                    self.bot, channel, delivery, post, content, embed, plain, mentions
+                )
+                # a forum post's starter message has the thread's id
+                await self.store.mark_delivered(delivery.id, thread_id, thread_id)
+                log.info("announced post %s in forum #%s", post.id, channel.name)
+                return
+            message = await self._sent_before(channel, delivery, embed, plain)
+            # the same nonce for both: Discord keeps only one of them (enforce_nonce)
+            message = message or await send_plainly(
+                lambda: channel.send(
+                    content, embed=embed, allowed_mentions=mentions, nonce=delivery.nonce
+                ),
+                lambda: channel.send(plain, allowed_mentions=mentions, nonce=delivery.nonce),
+                f"post {post.id}",
+            )
+        except discord.Forbidden as exc:
+            raise DeliveryFailed(
+                f"Missing permissions in #{channel.name}: {exc.text}", settled=True
+            ) from exc
+        except discord.NotFound as exc:
+            raise DeliveryFailed("the channel no longer exists", settled=True) from exc
+        except discord.HTTPException as exc:
+            raise DeliveryFailed(
+                f"Discord answered {exc.status}: {exc.text}", settled=400 <= exc.status < 500
+            ) from exc
+        followups = channel.is_news() or delivery.threads
+        await self.store.mark_delivered(delivery.id, message.id, followups_owed=followups)
+        log.info("announced post %s in #%s", post.id, channel.name)
+        if followups:
+            await follow_up(self.store, delivery, channel, message, post.title)
+
+    async def finish_followups(self) -> None:
+        """What a crash left undone after sending: publishing, threads."""
+        for delivery in await self.store.owed_followups():
+            post = await self.store.get_post(delivery.post_id)
+            try:
+                channel = await self._channel(delivery.channel_id)
+            except DeliveryFailed as exc:
+                log.info("follow-ups of post %s dropped: %s", delivery.post_id, exc)
+                await self.store.followups_done(delivery.id)
+                continue
+            if post is None or isinstance(channel, discord.ForumChannel):
+                await self.store.followups_done(delivery.id)
+                continue
+            message = channel.get_partial_message(delivery.message_id)
+            await follow_up(self.store, delivery, channel, message, post.title)
+
+    async def _channel(self, channel_id: int):
+        try:
+            return await get_or_fetch_channel(self.bot, channel_id)
+        except discord.NotFound as exc:
+            raise DeliveryFailed("the channel no longer exists") from exc
+        except discord.Forbidden as exc:
+            raise DeliveryFailed("I cannot see the channel (missing View Channel)") from exc
+        except discord.HTTPException as exc:
+            raise DeliveryFailed(f"Discord answered {exc.status}: {exc.text}") from exc
+
+    async def _sent_before(
+        self, channel, delivery: Delivery, embed: discord.Embed, plain: str
+    ) -> discord.Message | None:
+        """The announcement an earlier, unconfirmed send of this delivery left in the channel.
+
+        Discord's nonce makes a resend return the first message only for a few minutes; past
+        that the channel is read back from shortly before the send began and the bot's own
+        messages compared with this post exactly (the embed's title and link, or the whole
+        plain text), leaving out those another delivery holds.
+        """
+        if delivery.started_at is None or time.time() - delivery.started_at < NONCE_WINDOW:
+            return None
+        after = snowflake_before(delivery.started_at)
+        me = self.bot.user.id
+        candidates = []
+        try:
+            async for message in channel.history(
+                limit=None, after=discord.Object(after), oldest_first=True
+            ):
+                if message.author.id != me:
+                    continue
+                shown = message.embeds[0] if message.embeds else None
+                if message.content == plain or (
+                    shown is not None and (shown.title, shown.url) == (embed.title, embed.url)
+                ):
+                    candidates.append(message)
+        except discord.Forbidden as exc:
+            # cannot read the channel back (Read Message History): the nonce is all there is
+            log.warning("cannot look for an earlier send in #%s: %s", channel.name, exc)
+            return None
+        held = await self.store.recorded_messages([m.id for m in candidates])
+        found = next((m for m in candidates if m.id not in held), None)
+        if found is not None:
+            log.info("post %s was already in #%s (%s)", delivery.post_id, channel.name, found.id)
+        return found

@@ -1,0 +1,48 @@
+"""After an announcement is sent: publishing it (announcement channels), opening its thread."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.models import Delivery
+from bot.render.markdown import thread_name
+
+log = logging.getLogger(__name__)
+
+# Discord's error codes that say a follow-up was already done
+ALREADY_CROSSPOSTED = 40033
+THREAD_ALREADY_CREATED = 160004
+
+
+async def follow_up(store, delivery: Delivery, channel, message, title: str) -> None:
+    """Publish the announcement and open its thread, each once: both are recorded as owed
+    with the send, so a crash in between is finished by the next round (Discord's
+    "already crossposted" / "thread already created" then say it was done)."""
+    try:
+        if channel.is_news():
+            try:
+                await message.publish()
+            except discord.HTTPException as exc:
+                if exc.code != ALREADY_CROSSPOSTED:
+                    log.warning("could not publish message %s: %s", message.id, exc)
+        if delivery.threads:
+            await _open_thread(store, delivery, message, title)
+    finally:
+        await store.followups_done(delivery.id)
+
+
+async def _open_thread(store, delivery: Delivery, message, title: str) -> None:
+    try:
+        thread = await message.create_thread(
+            name=thread_name(title), auto_archive_duration=delivery.auto_archive_minutes
+        )
+    except discord.HTTPException as exc:
+        if exc.code == THREAD_ALREADY_CREATED:  # before a crash: its id is the message's
+            await store.set_delivery_thread(delivery.id, message.id)
+            return
+        # the announcement stands; the discussion can still be opened later
+        log.warning("could not open a thread on message %s: %s", message.id, exc)
+        return
+    await store.set_delivery_thread(delivery.id, thread.id)

@@ -1,0 +1,182 @@
+"""`/archive`: search and read the history of the blogs this server follows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import Gazette
+from bot.errors import UserError
+from bot.models import Post
+from bot.render.announcement import render_announcement
+from bot.render.markdown import html_to_markdown, inline_markdown, split_markdown, web_url
+from bot.search import QueryError, SearchPage, parse_date
+
+from ..common.autocomplete import article_choices, choice_name, suggestions, typed_post_id
+from ..common.visibility import can_view, viewable_channels
+from ._views import ArticleView, ResultsView, hit_embed, post_summary
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 5
+
+
+def _date(text: str | None, name: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except QueryError as exc:
+        raise UserError(f"`{name}`: {exc}") from None
+
+
+def article_pages(post: Post) -> list[str]:
+    """The article as readable Discord markdown, in embed-sized pages (runs in a thread)."""
+    markdown = html_to_markdown(post.content_html or post.summary_html, post.link)
+    return split_markdown(markdown or "*This article has no text.*", 3800)
+
+
+@app_commands.guild_only()
+class Archive(
+    commands.GroupCog, group_name="archive", group_description="Search the blogs' history"
+):
+    def __init__(self, bot: Gazette) -> None:
+        self.bot = bot
+        self.store = bot.store
+        # as /discuss: three shares per member per server every 30 s
+        self.share_limit = commands.CooldownMapping.from_cooldown(
+            3, 30.0, lambda i: (i.guild_id, i.user.id)
+        )
+        super().__init__()
+
+    async def empty_reason(self, interaction: discord.Interaction) -> str:
+        """Why the member's archive is empty: no feed here, or none in a channel they view."""
+        if await self.store.guild_subscriptions(interaction.guild_id):
+            return "The feeds of this server are announced in channels you cannot view."
+        return "The archive is empty: follow a blog with `/feed add` first."
+
+    # --- autocomplete -----------------------------------------------------------------
+
+    async def article_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await article_choices(self.store, interaction, current)
+
+    async def author_autocomplete(self, interaction: discord.Interaction, current: str):
+        return await self._name_choices(self.store.authors_like, interaction, current)
+
+    async def category_autocomplete(self, interaction: discord.Interaction, current: str):
+        return await self._name_choices(self.store.categories_like, interaction, current)
+
+    @staticmethod
+    async def _name_choices(lookup, interaction: discord.Interaction, current: str):
+        """Authors or categories (`lookup`) of the archive the member may read."""
+        names = await suggestions(
+            lookup(interaction.guild_id, current, limit=25, channels=viewable_channels(interaction))
+        )
+        return [app_commands.Choice(name=choice_name(n, "?"), value=n[:100]) for n in names]
+
+    # --- commands ---------------------------------------------------------------------
+
+    @app_commands.command(name="search", description="Search every article of this server's blogs")
+    @app_commands.describe(
+        query='Words to find; "quoted phrases", -excluded, word* prefixes',
+        author="Only articles by this author",
+        category="Only articles in this category or tag",
+        after="Published on or after this day (YYYY-MM-DD)",
+        before="Published before this day (YYYY-MM-DD)",
+    )
+    @app_commands.autocomplete(author=author_autocomplete, category=category_autocomplete)
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 1000],
+        author: str | None = None,
+        category: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> None:
+        after_ts, before_ts = _date(after, "after"), _date(before, "before")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channels = viewable_channels(interaction)  # as at the search: pages stay consistent
+
+        async def fetch(number: int) -> SearchPage:
+            return await self.store.search(
+                interaction.guild_id,
+                query,
+                channels=channels,
+                author=author,
+                category=category,
+                after=after_ts,
+                before=before_ts,
+                page=number,
+                per_page=PER_PAGE,
+            )
+
+        shown = f"“{inline_markdown(query, 80)}”"
+        view = ResultsView(interaction.user, interaction, fetch, shown, self.share_limit)
+        content, embeds = await view.load(0)
+        if not view.hits:
+            page = view.page
+            hint = page.notice or (
+                "Nothing in the archive matches that. Try fewer or other words, or drop a filter."
+            )
+            await interaction.followup.send(f"No results for {shown}. {hint}")
+            return
+        await interaction.followup.send(content, embeds=embeds, view=view)
+
+    @app_commands.command(name="latest", description="The newest articles of this server's blogs")
+    @app_commands.describe(count="How many (1 to 10)")
+    async def latest(
+        self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 10] = 5
+    ) -> None:
+        hits = await self.store.latest(
+            interaction.guild_id, count, channels=viewable_channels(interaction)
+        )
+        if not hits:
+            raise UserError(await self.empty_reason(interaction))
+        embeds = [hit_embed(hit, n) for n, hit in enumerate(hits, 1)]
+        await interaction.response.send_message(
+            f"The {len(hits)} newest articles:", embeds=embeds, ephemeral=True
+        )
+
+    @app_commands.command(name="random", description="A random article from the archive")
+    async def random(self, interaction: discord.Interaction) -> None:
+        post = await self.store.random_post(
+            interaction.guild_id, channels=viewable_channels(interaction)
+        )
+        if post is None:
+            raise UserError(await self.empty_reason(interaction))
+        embed = hit_embed(post_summary(post))
+        # the announcement's excerpt: converts only the start of a long body
+        embed.description = render_announcement(post, None).description or None
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="post", description="Read a whole article here")
+    @app_commands.describe(article="Start typing its title")
+    @app_commands.autocomplete(article=article_autocomplete)
+    async def post(self, interaction: discord.Interaction, article: str) -> None:
+        post = None
+        if (post_id := typed_post_id(article)) is not None:
+            post = await self.store.get_post_for_guild(
+                interaction.guild_id, post_id, channels=viewable_channels(interaction)
+            )
+        if post is None:
+            raise UserError("No such article in this server's archive: pick one from the list.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        pages = await asyncio.to_thread(article_pages, post)
+        link = web_url(post.link)
+        links = [f"[Read on the blog]({link})"] if link else []
+        for discussion in await self.store.post_discussions(post.id):
+            if discussion.guild_id == interaction.guild_id and discussion.thread_id:
+                if discussion.state == "open" and can_view(interaction, discussion.channel_id):
+                    links.append(f"Discussion: <#{discussion.thread_id}>")
+                    break
+        else:
+            links.append("No discussion yet: `/discuss` opens one")
+        view = ArticleView(interaction.user, interaction, post, pages, " · ".join(links))
+        await interaction.followup.send(embed=view.render(), view=view)

@@ -1,0 +1,32 @@
+"""Background loops: every round of every loop goes through `paced_round`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.store import StoreWriteError
+
+log = logging.getLogger(__name__)
+
+
+async def paced_round(
+    work: Callable[[], Awaitable[object]], wake: asyncio.Event | None, tick: float, what: str
+) -> None:
+    """One round of a background loop: the work (an exception is logged, never raised: it
+    would end the tasks.loop for good), then a wait for `wake` (if any) or `tick` seconds."""
+    try:
+        await work()
+    except StoreWriteError as exc:  # the store logs the cause; a traceback a round is noise
+        log.debug("%s stopped: %s", what, exc)
+    except Exception:
+        log.exception("%s failed", what)
+    if wake is None:
+        await asyncio.sleep(tick)
+        return
+    try:
+        await asyncio.wait_for(wake.wait(), timeout=tick)
+    except TimeoutError:
+        pass
+    wake.clear()
