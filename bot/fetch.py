@@ -293,6 +293,41 @@ def _secs(s: float) -> str:
     return f"{s:g} s"
 
 
+# what each transport failure is called, most specific first (ConnectionTimeoutError is a
+# ServerTimeoutError, which is a TimeoutError; every aiohttp error is a ClientError)
+_FAILURES: tuple[
+    tuple[type[BaseException] | tuple[type[BaseException], ...], type[FetchError], str], ...
+] = (
+    (aiohttp.TooManyRedirects, FetchError, "more than {redirects} redirects from {host}"),
+    (
+        aiohttp.NonHttpUrlRedirectClientError,
+        FetchError,
+        "{host} redirected to a URL that is not http(s)",
+    ),
+    (aiohttp.InvalidUrlRedirectClientError, FetchError, "{host} redirected to an invalid URL"),
+    (aiohttp.InvalidURL, FetchError, "not a valid URL: {url}"),
+    (
+        aiohttp.ConnectionTimeoutError,
+        FetchTimeout,
+        "timed out connecting to {host} after {connect}",
+    ),
+    (aiohttp.ServerTimeoutError, FetchTimeout, "timed out after {read} waiting for {host}"),
+    (TimeoutError, FetchTimeout, "{host} took longer than {total} to answer"),
+    (aiohttp.ClientConnectorDNSError, FetchError, "could not find {host} (DNS lookup failed)"),
+    (aiohttp.ClientConnectorCertificateError, FetchError, "{host} has an invalid TLS certificate"),
+    (aiohttp.ClientSSLError, FetchError, "TLS error talking to {host}"),
+    (aiohttp.ClientConnectorError, FetchError, "could not connect to {host}"),
+    (
+        (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError),
+        FetchError,
+        "{host} closed the connection mid-answer",
+    ),
+    (aiohttp.ClientResponseError, FetchError, "{host} sent a malformed response"),
+    (aiohttp.ClientError, FetchError, "request to {host} failed ({name})"),
+    (UnicodeError, FetchError, "{host} redirected to an invalid host name"),  # no DNS takes it
+)
+
+
 class Fetcher:
     """GETs with validators, a redirect cap, a size cap and timeouts; errors are FetchError."""
 
@@ -369,42 +404,25 @@ class Fetcher:
                 )
         except FetchError:
             raise
-        except aiohttp.TooManyRedirects as exc:
-            raise FetchError(f"more than {self.max_redirects} redirects from {host}") from exc
-        except aiohttp.NonHttpUrlRedirectClientError as exc:
-            raise FetchError(f"{host} redirected to a URL that is not http(s)") from exc
-        except aiohttp.InvalidUrlRedirectClientError as exc:
-            raise FetchError(f"{host} redirected to an invalid URL") from exc
-        except aiohttp.InvalidURL as exc:
-            raise FetchError(f"not a valid URL: {str(url)[:200]}") from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise FetchTimeout(
-                f"timed out connecting to {host} after {_secs(self.connect_timeout)}"
-            ) from exc
-        except aiohttp.ServerTimeoutError as exc:
-            raise FetchTimeout(
-                f"timed out after {_secs(self.read_timeout)} waiting for {host}"
-            ) from exc
-        except TimeoutError as exc:
-            raise FetchTimeout(
-                f"{host} took longer than {_secs(self.total_timeout)} to answer"
-            ) from exc
-        except aiohttp.ClientConnectorDNSError as exc:
-            raise FetchError(f"could not find {host} (DNS lookup failed)") from exc
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise FetchError(f"{host} has an invalid TLS certificate") from exc
-        except aiohttp.ClientSSLError as exc:
-            raise FetchError(f"TLS error talking to {host}") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise FetchError(f"could not connect to {host}") from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-            raise FetchError(f"{host} closed the connection mid-answer") from exc
-        except aiohttp.ClientResponseError as exc:
-            raise FetchError(f"{host} sent a malformed response") from exc
-        except aiohttp.ClientError as exc:
-            raise FetchError(f"request to {host} failed ({type(exc).__name__})") from exc
-        except UnicodeError as exc:  # a redirect to a host name no DNS takes
-            raise FetchError(f"{host} redirected to an invalid host name") from exc
+        except (aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
+            raise self._failure(exc, host, url) from exc
+
+    def _failure(self, exc: BaseException, host: str, url: str) -> FetchError:
+        """What went wrong, in words an admin understands (the first matching kind wins)."""
+        kind, text = next(
+            (kind, text) for caught, kind, text in _FAILURES if isinstance(exc, caught)
+        )
+        return kind(
+            text.format(
+                host=host,
+                url=str(url)[:200],
+                redirects=self.max_redirects,
+                name=type(exc).__name__,
+                connect=_secs(self.connect_timeout),
+                read=_secs(self.read_timeout),
+                total=_secs(self.total_timeout),
+            )
+        )
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         limit = self.max_bytes

@@ -102,10 +102,7 @@ class ParsedQuery:
         if not groups:
             return ""
         parts = [" AND ".join(t.fts() for t in g) for g in groups]
-        if len(parts) == 1:
-            expr = parts[0]
-        else:
-            expr = " OR ".join(f"({p})" for p in parts)
+        expr = parts[0] if len(parts) == 1 else " OR ".join(f"({p})" for p in parts)
         if self.excluded:
             expr = f"({expr})" + "".join(f" NOT {t.fts()}" for t in self.excluded)
         return expr

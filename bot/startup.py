@@ -104,14 +104,13 @@ async def _check_gateway(url: str) -> None:
     """
     probe = yarl.URL(url).update_query(v=10, encoding="json")
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(probe, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-                hello = await ws.receive(timeout=10)
-                if (
-                    hello.type is not aiohttp.WSMsgType.TEXT
-                    and hello.type is not aiohttp.WSMsgType.BINARY
-                ):
-                    raise StartupError(f"Discord's gateway at {url} closed the connection")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(probe, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws,
+        ):
+            hello = await ws.receive(timeout=10)
+            if hello.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                raise StartupError(f"Discord's gateway at {url} closed the connection")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise StartupError(
             f"cannot connect to Discord's gateway at {url}: {exc or type(exc).__name__}"

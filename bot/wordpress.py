@@ -264,8 +264,8 @@ async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
         log.debug("REST discovery: %s: %s", site, exc)
     else:
         link_header = _header(dict(getattr(page, "headers", None) or {}), "Link") or ""
-        for m in re.finditer(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", link_header):
-            candidates.append(urljoin(page.url, m.group(1)))
+        pattern = r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?"
+        candidates += [urljoin(page.url, m.group(1)) for m in re.finditer(pattern, link_header)]
         candidates += [urljoin(page.url, h) for h in _links_in_html(page.body)]
     # a handful at most (a page full of links must not turn into as many requests), the
     # two places WordPress always answers included
@@ -659,10 +659,10 @@ def parse_comment_feed(
         # cut before the patterns below run: a comment is stored at this size at most
         content_html = content_html[: 2 * MAX_COMMENT_HTML]
         parent_id = None
-        if rm := _REPLY_PREFIX.match(content_html):
-            if squash_spaces(rm.group("pre") + rm.group("post")):
-                parent_id = int(rm.group("id"))
-                content_html = content_html[rm.end() :]
+        rm = _REPLY_PREFIX.match(content_html)
+        if rm and squash_spaces(rm.group("pre") + rm.group("post")):
+            parent_id = int(rm.group("id"))
+            content_html = content_html[rm.end() :]
         kind = "pingback" if _PINGBACK.match(content_html) else "comment"
         if kind != "comment" and not include_pingbacks:
             continue

@@ -7,6 +7,7 @@ over the wire to the fake Discord. Nothing here measures time: the tests wait on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
@@ -70,10 +71,8 @@ class Trickle:
             while not self.released.is_set() and sent < len(self.body) - 1:
                 await response.write(self.body[sent : sent + 1])
                 sent += 1
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.released.wait(), self.every)
-                except TimeoutError:
-                    pass
             await response.write(self.body[sent:])
             await response.write_eof()
             return response

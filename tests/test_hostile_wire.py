@@ -13,6 +13,7 @@ is refused by address), and fetch timeouts are short so the file runs quickly.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,10 @@ class Memory:
     """Peak RSS of this process since `start()`, in MiB (Linux: VmHWM reset by clear_refs)."""
 
     def start(self) -> None:
-        try:
-            Path("/proc/self/clear_refs").write_text("5")  # resets the high-water mark
-        except OSError:
-            pass  # then the peak is the process's whole life: looser, never wrong
+        # resets the high-water mark; where it cannot, the peak is the process's whole life:
+        # looser, never wrong
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
         self.base = _status("VmRSS")
 
     def growth(self) -> float:

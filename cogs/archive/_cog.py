@@ -172,10 +172,10 @@ class Archive(
         link = web_url(post.link)
         links = [f"[Read on the blog]({link})"] if link else []
         for discussion in await self.store.post_discussions(post.id):
-            if discussion.guild_id == interaction.guild_id and discussion.thread_id:
-                if discussion.state == "open" and can_view(interaction, discussion.channel_id):
-                    links.append(f"Discussion: <#{discussion.thread_id}>")
-                    break
+            here = discussion.guild_id == interaction.guild_id and discussion.thread_id
+            if here and discussion.state == "open" and can_view(interaction, discussion.channel_id):
+                links.append(f"Discussion: <#{discussion.thread_id}>")
+                break
         else:
             links.append("No discussion yet: `/discuss` opens one")
         view = ArticleView(interaction.user, interaction, post, pages, " · ".join(links))

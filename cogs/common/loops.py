@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -25,8 +26,6 @@ async def paced_round(
     if wake is None:
         await asyncio.sleep(tick)
         return
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(wake.wait(), timeout=tick)
-    except TimeoutError:
-        pass
     wake.clear()

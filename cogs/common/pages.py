@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import discord
 
 from bot.tree import report
@@ -29,10 +31,9 @@ class OwnedView(discord.ui.View):
     async def on_timeout(self) -> None:
         for item in self.children:
             item.disabled = True
-        try:
+        # the message may be gone or the token expired: then there is nothing to disable
+        with contextlib.suppress(discord.HTTPException):
             await self.interaction.edit_original_response(view=self)
-        except discord.HTTPException:
-            pass  # the message is gone or the token expired: nothing to disable
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
         await report(interaction, error, f"button {getattr(item, 'custom_id', item)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import discord
@@ -132,10 +133,8 @@ class Threads:
         try:
             thread = await message.create_thread(name=name, auto_archive_duration=auto_archive)
         except discord.HTTPException as exc:
-            try:
+            with contextlib.suppress(discord.HTTPException):
                 await message.delete()
-            except discord.HTTPException:
-                pass
             raise UserError(self._failed_text(channel, exc)) from exc
         return thread, message.id
 

@@ -292,9 +292,8 @@ class WebhookRoutesMixin:
             self._edit_stored_message(interaction.message, data, call.files)
         elif kind == CallbackType.AUTOCOMPLETE_RESULT:
             self._validate_choices(data.get("choices"))
-        elif kind == CallbackType.MODAL:
-            if not data.get("custom_id") or not data.get("title"):
-                raise _ApiError(400, 50035, "Invalid Form Body")
+        elif kind == CallbackType.MODAL and (not data.get("custom_id") or not data.get("title")):
+            raise _ApiError(400, 50035, "Invalid Form Body")
         interaction.callback = copy.deepcopy(body)
         if kind in (
             CallbackType.CHANNEL_MESSAGE,
