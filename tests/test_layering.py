@@ -1,5 +1,5 @@
 """The layers hold: the services Gazette is built on, and the operator commands, work without
-discord.py (only bot/app.py, bot/startup.py and the cogs talk to Discord).
+discord.py (only bot/app.py, bot/startup.py, bot/tree.py and the cogs talk to Discord).
 
 Each check runs in a fresh interpreter, where nothing was imported before.
 """
@@ -20,10 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CAFE = Path(__file__).parent / "fixtures" / "wxr" / "cafe-fixture.wxr"
 
 # every module of bot/ but the bot itself: a new service module is checked as soon as it exists
+THE_BOT = {"bot.app", "bot.startup", "bot.tree"}
 DISCORD_FREE = sorted(
-    m.name
-    for m in pkgutil.walk_packages(bot.__path__, "bot.")
-    if m.name not in {"bot.app", "bot.startup"}
+    m.name for m in pkgutil.walk_packages(bot.__path__, "bot.") if m.name not in THE_BOT
 )
 
 
