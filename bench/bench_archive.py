@@ -302,10 +302,10 @@ async def measure(args, db: Path, plain: Path) -> dict:
                 titles.append(time.perf_counter() - t)
             for text in FACET_INPUTS:
                 t = time.perf_counter()
-                await store.authors_like(GUILD, text)
+                await store.names_like("author", GUILD, text)
                 facets.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                await store.categories_like(GUILD, text)
+                await store.names_like("category", GUILD, text)
                 facets.append(time.perf_counter() - t)
         out["titles"] = titles
         out["facets"] = facets
@@ -421,7 +421,7 @@ def main() -> int:
     print(f"titles_like ({len(TITLE_INPUTS)} inputs x {args.repeat}): p50 {ms(pct(t, .5))},"
           f" p95 {ms(pct(t, .95))}, max {ms(max(t))}")  # fmt: skip
     f = out["facets"]
-    print(f"authors_like / categories_like: p50 {ms(pct(f, 0.5))}, p95 {ms(pct(f, 0.95))}")
+    print(f"names_like (authors, categories): p50 {ms(pct(f, 0.5))}, p95 {ms(pct(f, 0.95))}")
     for text, titles in out["title_examples"].items():
         print(f"  {text!r}: {titles}")
     by: dict[str, list[float]] = {}

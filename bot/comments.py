@@ -38,7 +38,7 @@ from .limits import (
 )
 from .models import Comment, CommentCheck, CommentPollReport, CommentWatch, StoredComment
 from .retry import retry_at
-from .scheduling import KeyedTasks, LockTable
+from .scheduling import KeyedTasks, LockTable, whole_cycle
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
 from .text import one_line
@@ -201,13 +201,7 @@ class CommentWatcher:
 
         For tests and the benchmark; the bot's loop calls `start_due` and never waits.
         """
-        report = CommentPollReport()
-
-        async def add(one: CommentPollReport) -> None:
-            report.add(one)
-
-        await asyncio.gather(*await self.start_due(limit=limit, on_recorded=add))
-        return report
+        return await whole_cycle(self.start_due, CommentPollReport(), limit=limit)
 
     def cancel_checks(self) -> None:
         """Stop the reads in flight (shutting down); they are simply done again later."""

@@ -28,7 +28,7 @@ from .limits import (
 )
 from .models import Entry, Feed, FeedCheck, FeedEvent, PollReport, Subscribed
 from .retry import retry_at
-from .scheduling import KeyedTasks
+from .scheduling import KeyedTasks, whole_cycle
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
 
@@ -251,14 +251,7 @@ class FeedPoller:
 
         For tests and the benchmark; the bot's loop calls `start_due` and never waits.
         """
-        report = PollReport()
-
-        async def add(one: PollReport) -> None:
-            report.add(one)
-
-        tasks = await self.start_due(limit=limit, on_recorded=add)
-        await asyncio.gather(*tasks)
-        return report
+        return await whole_cycle(self.start_due, PollReport(), limit=limit)
 
     async def _check_and_record(self, feed: Feed, on_recorded: Recorded | None) -> None:
         report = PollReport()

@@ -83,3 +83,14 @@ class KeyedTasks:
     def cancel_all(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
+
+
+async def whole_cycle(start_due, report, *, limit: int):
+    """Start every due check of a service (`start_due`, which returns its tasks) and wait
+    until each is recorded, adding each check's report into `report` (tests, benchmarks)."""
+
+    async def add(one) -> None:
+        report.add(one)
+
+    await asyncio.gather(*await start_due(limit=limit, on_recorded=add))
+    return report

@@ -345,7 +345,7 @@ async def test_a_server_never_sees_another_servers_posts(store):
         is None
     )  # noqa: E501
     assert await store.titles_like(GUILD, "secr") == []
-    assert await store.authors_like(GUILD, "mall") == []
+    assert await store.names_like("author", GUILD, "mall") == []
 
 
 async def test_a_server_without_feeds(store):
@@ -408,18 +408,18 @@ async def test_titles_like_prefix_ranked(store):
 
 
 async def test_authors_and_categories_like(store):
-    assert await store.authors_like(GUILD, "") == [
+    assert await store.names_like("author", GUILD, "") == [
         "Bob Smith",
         "José García",
         "Zoë Müller",
         "يوسف",
     ]
-    assert await store.authors_like(GUILD, "smi") == ["Bob Smith"]
-    assert await store.authors_like(GUILD, "100%_") == []
-    cats = await store.categories_like(GUILD, "")
+    assert await store.names_like("author", GUILD, "smi") == ["Bob Smith"]
+    assert await store.names_like("author", GUILD, "100%_") == []
+    cats = await store.names_like("category", GUILD, "")
     assert set(cats) == {"Coffee", "Travel", "Tea", "Gardening", "Culture"}
     # containing the text, those starting with it first
-    assert await store.categories_like(GUILD, "t") == ["Tea", "Travel", "Culture"]
+    assert await store.names_like("category", GUILD, "t") == ["Tea", "Travel", "Culture"]
 
 
 # --- the index follows every write -------------------------------------------------------------
@@ -468,5 +468,5 @@ async def test_a_reused_post_id_is_indexed(store):
 async def test_facets_follow_deletes(store):
     await store.conn.execute("DELETE FROM posts WHERE author = 'Zoë Müller'")
     await store.conn.commit()
-    assert "Zoë Müller" not in await store.authors_like(GUILD, "")
-    assert "Travel" not in await store.categories_like(GUILD, "")
+    assert "Zoë Müller" not in await store.names_like("author", GUILD, "")
+    assert "Travel" not in await store.names_like("category", GUILD, "")

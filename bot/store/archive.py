@@ -18,6 +18,7 @@ import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import aiosqlite
 
@@ -660,39 +661,18 @@ class ArchiveQueries:
         )
         return [(row["id"], row["title"]) for row in rows]
 
-    async def authors_like(
+    async def names_like(
         self,
-        guild_id: int | None,
-        prefix: str,
-        limit: int = 25,
-        *,
-        feed_ids: Iterable[int] | None = None,
-        channels: Iterable[int] | None = None,
-    ) -> list[str]:
-        return await self._facets_like("author", guild_id, prefix, limit, feed_ids, channels)
-
-    async def categories_like(
-        self,
-        guild_id: int | None,
-        prefix: str,
-        limit: int = 25,
-        *,
-        feed_ids: Iterable[int] | None = None,
-        channels: Iterable[int] | None = None,
-    ) -> list[str]:
-        return await self._facets_like("category", guild_id, prefix, limit, feed_ids, channels)
-
-    async def _facets_like(
-        self,
-        kind: str,
+        kind: Literal["author", "category"],
         guild_id: int | None,
         text: str,
-        limit: int,
-        feed_ids: Iterable[int] | None,
+        limit: int = 25,
+        *,
+        feed_ids: Iterable[int] | None = None,
         channels: Iterable[int] | None = None,
     ) -> list[str]:
-        """Names containing the text, ignoring case and accents ("emi" finds "Émile"): those
-        starting with it first, then the most used."""
+        """Authors or categories containing the text, ignoring case and accents ("emi" finds
+        "Émile"): those starting with it first, then the most used."""
         limit = max(1, min(int(limit), 25))
         scope = await self._scope(guild_id, feed_ids, channels)
         if not scope.feeds:

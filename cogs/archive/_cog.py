@@ -67,16 +67,16 @@ class Archive(
         return await article_choices(self.store, interaction, current)
 
     async def author_autocomplete(self, interaction: discord.Interaction, current: str):
-        return await self._name_choices(self.store.authors_like, interaction, current)
+        return await self._name_choices("author", interaction, current)
 
     async def category_autocomplete(self, interaction: discord.Interaction, current: str):
-        return await self._name_choices(self.store.categories_like, interaction, current)
+        return await self._name_choices("category", interaction, current)
 
-    @staticmethod
-    async def _name_choices(lookup, interaction: discord.Interaction, current: str):
-        """Authors or categories (`lookup`) of the archive the member may read."""
+    async def _name_choices(self, kind: str, interaction: discord.Interaction, current: str):
+        """Authors or categories (`kind`) of the archive the member may read."""
+        channels = viewable_channels(interaction)
         names = await suggestions(
-            lookup(interaction.guild_id, current, limit=25, channels=viewable_channels(interaction))
+            self.store.names_like(kind, interaction.guild_id, current, channels=channels)
         )
         return [app_commands.Choice(name=choice_name(n, "?"), value=n[:100]) for n in names]
 
