@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from .feeds import FeedParseError, FeedRefused, parse_feed
 from .fetch import Fetcher, FetchError
 from .limits import MAX_DISCOVERY_CANDIDATES
-from .models import FetchResult, ParsedFeed
+from .models import Discovered, FetchResult, ParsedFeed
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,6 @@ class DiscoveryError(Exception):
 
 class NotAFeed(DiscoveryError):
     pass
-
-
-@dataclass(slots=True)
-class Discovered:
-    feed_url: str  # the feed's own URL, after redirects: what to store and poll
-    parsed: ParsedFeed
-    result: FetchResult  # the fetch of the feed itself (validators for the next poll)
 
 
 @dataclass(slots=True)

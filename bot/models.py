@@ -138,6 +138,15 @@ class FetchResult:
 
 
 @dataclass(slots=True)
+class Discovered:
+    """The feed found from a URL a user pasted."""
+
+    feed_url: str  # the feed's own URL, after redirects: what to store and poll
+    parsed: ParsedFeed
+    result: FetchResult  # the fetch of the feed itself (validators for the next poll)
+
+
+@dataclass(slots=True)
 class SubscriptionStatus:
     """What `/feed list` shows for one subscription."""
 
