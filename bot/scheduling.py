@@ -74,7 +74,7 @@ class KeyedTasks:
             k = key(item)
             if k in self._tasks or len(started) >= limit:
                 continue
-            task = asyncio.create_task(work(item))
+            task = create_task(work(item), name=f"check {k}")
             self._tasks[k] = task
             task.add_done_callback(lambda _, k=k: self._tasks.pop(k, None))
             started.append(task)

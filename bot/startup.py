@@ -18,6 +18,7 @@ import yarl
 from .app import Gazette, point_discord_at
 from .config import Settings
 from .fetch import create_session
+from .scheduling import create_task
 from .store import Store, StoreError
 
 
@@ -36,7 +37,9 @@ async def run(settings: Settings) -> None:
             bot = Gazette(settings, store, session)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+                loop.add_signal_handler(
+                    sig, lambda: create_task(bot.close(), name="close on signal")
+                )
             async with bot:
                 await _login_and_connect(bot, settings)
     finally:
