@@ -21,7 +21,7 @@ MAX_CATEGORIES = 50  # categories or tags per post
 MAX_CATEGORY = 100
 MAX_POST_HTML = 512 * 1024  # summary and content, each
 MAX_COMMENT_HTML = 64 * 1024
-MAX_ERROR = 1_000  # an error's text, which may quote the blog
+MAX_ERROR = 500  # an error's text, which may quote the blog (stored, logged)
 
 # What one feed document may make the parser do (refused beyond, with the reason)
 MAX_FEED_ELEMENTS = 100_000  # a 5 MB WordPress feed of 100 long posts has a few thousand

@@ -25,10 +25,11 @@ def permission_names(names: Iterable[str]) -> str:
 
 def explain(error: Exception) -> str | None:
     """The short answer for a user-side problem, or None for the unexpected."""
-    if isinstance(error, app_commands.CommandInvokeError):
-        error = error.original
-    if isinstance(error, UserError):
-        return str(error)
+    # a command's own UserError comes wrapped; a button's is raised as it is. Nothing else is
+    # unwrapped: any other error inside a command body is unexpected, logged with its cause
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, UserError):
+        return str(original)
     if isinstance(error, app_commands.MissingPermissions):
         return "You need the **Manage Server** permission to use this command."
     if isinstance(error, app_commands.BotMissingPermissions):
