@@ -1,4 +1,5 @@
-"""Operator commands: `python -m bot import FILE --feed URL` and `python -m bot search WORDS`."""
+"""Operator commands: `python -m bot import FILE --feed URL`, `python -m bot search WORDS` and
+`python -m bot opml import|export` (subscription lists)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from .backfill import Quota
+from .bulk import BulkFollower, import_histories, plan
 from .config import ConfigError, Settings
+from .fetch import Fetcher, create_session
 from .importing import import_wxr
+from .limits import MAX_OPML_BYTES
+from .models import Outline
+from .opml import OpmlError, read_opml, write_opml
+from .poller import FeedPoller
 from .search import QueryError, SearchPage, parse_date
 from .store import Store, StoreError
 from .wxr import WxrError, WxrReader
@@ -63,7 +71,42 @@ def _parser() -> argparse.ArgumentParser:
         help="highlighting of matched words (auto: bold in a terminal)",
     )
     search.add_argument("--db", type=Path, metavar="PATH", help="database (default: DATABASE_PATH)")
+    _opml_parsers(sub)
     return parser
+
+
+def _opml_parsers(sub) -> None:
+    opml = sub.add_parser(
+        "opml",
+        help="import or export subscriptions as OPML",
+        description="Subscription lists in OPML, the format every feed reader imports and exports.",
+    )
+    actions = opml.add_subparsers(dest="action", required=True)
+    imp = actions.add_parser(
+        "import",
+        help="follow every feed of an OPML file in one channel",
+        description="Follow every feed of an OPML file in one channel of a server (feeds it"
+        " already follows are skipped). Existing posts are archived, never announced; then"
+        " each feed's whole history is imported, a few feeds at a time.",
+    )
+    imp.add_argument("file", type=Path, help="the .opml file")
+    imp.add_argument("--guild", type=int, required=True, metavar="ID", help="the server's id")
+    imp.add_argument(
+        "--channel", type=int, required=True, metavar="ID", help="the channel to announce in"
+    )
+    imp.add_argument(
+        "--no-history", action="store_true", help="do not import the feeds' older posts"
+    )
+    imp.add_argument("--db", type=Path, metavar="PATH", help="database (default: DATABASE_PATH)")
+    exp = actions.add_parser(
+        "export",
+        help="write the subscriptions as OPML",
+        description="Write the subscriptions of a server (default: of every server) as an OPML"
+        " 2.0 file, one category per channel, named by the channel's id.",
+    )
+    exp.add_argument("file", type=Path, nargs="?", help="where to write (default: standard output)")
+    exp.add_argument("--guild", type=int, metavar="ID", help="only this server's subscriptions")
+    exp.add_argument("--db", type=Path, metavar="PATH", help="database (default: DATABASE_PATH)")
 
 
 def main(argv: list[str]) -> int:
@@ -74,9 +117,11 @@ def main(argv: list[str]) -> int:
         if args.command == "import":
             _check_import(args)
             return asyncio.run(_import(args, sys.stdout, sys.stderr))
+        if args.command == "opml":
+            return _opml(args)
         _check_search(args)
         return asyncio.run(_search(args, sys.stdout))
-    except (CliError, ConfigError, StoreError, QueryError, WxrError) as exc:
+    except (CliError, ConfigError, StoreError, QueryError, WxrError, OpmlError) as exc:
         print(f"gazette: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -232,3 +277,72 @@ def format_page(page: SearchPage, text: str, style: str = "plain") -> str:
             lines.append(f"   {snippet}")
         lines.append("")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- opml
+
+
+def _opml(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(require_token=False)
+    args.db = args.db if args.db is not None else settings.database_path
+    if args.action == "export":
+        if not args.db.exists():
+            raise CliError(f"no database at {args.db} (set DATABASE_PATH or pass --db)")
+        return asyncio.run(_opml_export(args, sys.stdout))
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file")
+    with args.file.open("rb") as f:
+        data = f.read(MAX_OPML_BYTES + 1)  # read_opml refuses it whole if over
+    outlines = read_opml(data)
+    return asyncio.run(_opml_import(args, settings, outlines, sys.stdout))
+
+
+async def _opml_import(
+    args: argparse.Namespace, settings: Settings, outlines: list[Outline], out: TextIO
+) -> int:
+    store = await Store.open(args.db)
+    try:
+        async with create_session(allow_private=settings.allow_private_feeds) as session:
+            fetcher = Fetcher(session)
+            poller = FeedPoller(store, fetcher, default_interval=settings.poll_interval)
+            try:
+                follower = BulkFollower(poller, args.guild)
+                report = await follower.follow(plan(outlines, lambda _: args.channel))
+                print(
+                    f"Followed {report.followed:,} of the {report.total:,} feeds in"
+                    f" {args.file.name}; {report.skipped:,} skipped (already followed in that"
+                    f" channel), {len(report.failed):,} failed.",
+                    file=out,
+                )
+                for item in report.failed:
+                    print(f"  failed: {item.outline.url}: {item.error}", file=out)
+                if follower.followed and not args.no_history:
+                    print(f"Importing the history of {len(follower.followed):,} feeds…", file=out)
+                    await import_histories(
+                        store,
+                        fetcher,
+                        list(follower.followed.values()),
+                        report,
+                        Quota.from_settings(settings),
+                    )
+                    print(f"{report.history_posts:,} older posts added to the archive.", file=out)
+            finally:
+                poller.close()
+    finally:
+        await store.close()
+    return 0
+
+
+async def _opml_export(args: argparse.Namespace, out: TextIO) -> int:
+    store = await Store.open(args.db)
+    try:
+        outlines = await store.export_outlines(args.guild)
+    finally:
+        await store.close()
+    data = write_opml(outlines)
+    if args.file is None:
+        out.write(data.decode("utf-8"))
+    else:
+        args.file.write_bytes(data)
+        print(f"Wrote {_n(len(outlines), 'subscription')} to {args.file}.", file=sys.stderr)
+    return 0

@@ -66,6 +66,13 @@ SLOW_READ_AFTER = 10.0
 MAX_SLOW_FEED_CHECKS = 4  # of the poller's slots
 MAX_SLOW_COMMENT_READS = 2  # of the comment watcher's slots
 
+# OPML subscription lists (`/feed import`, `python -m bot opml import`)
+MAX_OPML_BYTES = 1024 * 1024  # a list of 2,000 feeds is about 300 KB
+MAX_OPML_OUTLINES = 2_000  # outlines of any kind (categories included)
+BULK_FETCHES = 16  # first polls of an import running at once
+BULK_FETCHES_PER_HOST = 4  # of which to any one host (as the session's connections per host)
+BULK_BACKFILLS = 2  # history imports of an import's feeds running at once, afterwards
+
 # --------------------------------------------------------------------------- applying the caps
 
 

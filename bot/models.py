@@ -351,3 +351,59 @@ class CommentPollReport:
         self.edited_comments += other.edited_comments
         self.requests += other.requests
         self.changed_posts += other.changed_posts
+
+
+# ------------------------------------------------------------------ OPML import and export
+
+
+@dataclass(slots=True)
+class Outline:
+    """One feed of an OPML subscription list."""
+
+    url: str  # xmlUrl
+    title: str = ""  # text or title
+    category: str | None = None  # the text of the outline it is nested in
+    site_url: str | None = None  # htmlUrl
+
+
+@dataclass(slots=True)
+class NewFeed:
+    """A feed read for the first time, to store (validators kept from that first fetch)."""
+
+    url: str
+    title: str | None
+    site_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_check_at: float
+
+
+@dataclass(slots=True)
+class BulkFollow:
+    """Where one outline of an import goes, and how it went."""
+
+    outline: Outline
+    channel_id: int
+    feed_id: int | None = None  # once the feed is stored
+    title: str = ""  # the feed's own title once read
+    error: str | None = None  # why it could not be followed
+
+
+@dataclass(slots=True)
+class BulkProgress:
+    """How far a bulk import has gone (shown as it runs, then as its summary)."""
+
+    total: int = 0  # outlines to follow (after duplicates in the file)
+    followed: int = 0
+    skipped: int = 0  # already followed in that channel
+    failed: list[BulkFollow] = field(default_factory=list)
+    finished: bool = False
+    # history imports of the newly followed feeds, run afterwards
+    history_total: int = 0
+    history_done: int = 0
+    history_posts: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.followed + self.skipped + len(self.failed)

@@ -12,9 +12,9 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .batching import BatchWriter
-from .discovery import DiscoveryError, discover
+from .discovery import DiscoveryError, discover, looks_like_html
 from .errors import UserError
-from .feeds import FeedParseError, parse_feed
+from .feeds import FeedParseError, FeedRefused, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
 from .limits import (
     KNOWN_KEYS_READ,
@@ -26,7 +26,16 @@ from .limits import (
     SLOW_READ_AFTER,
     clip,
 )
-from .models import Entry, Feed, FeedCheck, FeedEvent, PollReport, Subscribed
+from .models import (
+    Discovered,
+    Entry,
+    Feed,
+    FeedCheck,
+    FeedEvent,
+    NewFeed,
+    PollReport,
+    Subscribed,
+)
 from .retry import retry_at
 from .scheduling import KeyedTasks, whole_cycle
 from .slots import ReadSlots, Slot
@@ -332,3 +341,42 @@ class FeedPoller:
             check.notify_failing = True
             report.events.append(FeedEvent("failing", feed, error))
         return check
+
+    # --- following many feeds at once (bot/bulk.py) -----------------------------------
+
+    async def read_new(self, url: str) -> Discovered:
+        """The feed at `url` read for following: one fetch through the read slots, parsed on
+        the parse thread; discovery (a site's page, not a feed) only when it is not a feed."""
+        try:
+            async with self._slots.hold(url) as slot:
+                result = await slot.read(self.fetcher.get(url))
+        except FetchError as exc:
+            raise SubscribeError(str(exc)) from exc
+        if not looks_like_html(result.body):
+            loop = asyncio.get_running_loop()
+            try:
+                parsed = await loop.run_in_executor(
+                    self._parser, parse_feed, result.body, result.url
+                )
+            except FeedRefused as exc:
+                raise SubscribeError(f"{result.url}: {exc}") from exc
+            except FeedParseError:
+                pass  # not a feed: perhaps a page that links to one
+            else:
+                return Discovered(feed_url=result.url, parsed=parsed, result=result)
+        try:
+            return await discover(self.fetcher, url)
+        except (DiscoveryError, FetchError) as exc:
+            raise SubscribeError(str(exc)) from exc
+
+    def new_feed(self, found: Discovered) -> NewFeed:
+        """The row of a feed read by read_new (as subscribe stores it)."""
+        return NewFeed(
+            found.feed_url,
+            title=found.parsed.title or None,
+            site_url=found.parsed.site_url,
+            etag=found.result.etag,
+            last_modified=found.result.last_modified,
+            body_hash=body_hash(found.result.body),
+            next_check_at=self.next_check(),
+        )

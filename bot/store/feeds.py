@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import aiosqlite
 
-from ..models import Feed, FeedCheck, Subscription, SubscriptionStatus
+from ..models import Feed, FeedCheck, NewFeed, Outline, Subscription, SubscriptionStatus
 from .rows import error_text, from_row
 
 
@@ -326,3 +326,57 @@ class FeedQueries:
             if found:
                 status.skipped = sum(row["skipped"] for row in found)
                 status.skip_reason = max(found, key=lambda row: row["latest"] or 0)["last_reason"]
+
+    # --- bulk import and export (OPML) --------------------------------------------------
+
+    async def add_feeds(self, feeds: list[NewFeed]) -> list[Feed]:
+        """add_feed for many feeds in one transaction; the Feed of each, in order."""
+        now = time.time()
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT INTO feeds(url, title, site_url, etag, last_modified, body_hash,"
+                " next_check_at, last_checked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET title = coalesce(excluded.title, title)",
+                [
+                    (f.url, f.title, f.site_url, f.etag, f.last_modified, f.body_hash)
+                    + (f.next_check_at, now, now)
+                    for f in feeds
+                ],
+            )
+            rows = await self._all_in(
+                f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url IN ({{marks}})",
+                [f.url for f in feeds],
+                conn=db,
+            )
+        by_url = {row["url"]: _feed(row) for row in rows}
+        return [by_url[f.url] for f in feeds]
+
+    async def add_subscriptions(self, wanted: list[tuple[int, int, int]]) -> list[bool]:
+        """Follow each (feed id, guild id, channel id) with the default settings, in one
+        transaction; True for each one added, False for one the channel already had."""
+        now = time.time()
+        added = []
+        async with self.transaction() as db:
+            for feed_id, guild_id, channel_id in wanted:
+                cur = await db.execute(
+                    "INSERT OR IGNORE INTO subscriptions(feed_id, guild_id, channel_id,"
+                    " created_at) VALUES (?, ?, ?, ?)",
+                    (feed_id, guild_id, channel_id, now),
+                )
+                added.append(cur.rowcount == 1)
+        return added
+
+    async def export_outlines(self, guild_id: int | None = None) -> list[Outline]:
+        """Every subscription (of one server, or of all), as outlines whose category is
+        the channel's id."""
+        rows = await self._all(
+            "SELECT f.url, f.title, f.site_url, s.channel_id FROM subscriptions s"
+            " JOIN feeds f ON f.id = s.feed_id WHERE ? IS NULL OR s.guild_id = ?"
+            " ORDER BY s.channel_id, s.id",
+            (guild_id, guild_id),
+            conn=self.conn,
+        )
+        return [
+            Outline(row["url"], row["title"] or "", str(row["channel_id"]), row["site_url"])
+            for row in rows
+        ]

@@ -25,6 +25,7 @@ from ..common.autocomplete import choice_name, suggestions
 from ..common.channels import missing_permissions
 from ..common.embeds import announcement_embed
 from ._backfill import Backfills
+from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         self.bot = bot
         self.store = bot.store
         self.backfills = Backfills(bot)
+        self.imports = Imports(bot)
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -165,6 +167,28 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
 
     async def cog_unload(self) -> None:
         self.backfills.cancel_all()
+        self.imports.cancel_all()
+
+    @app_commands.command(name="import", description="Follow every feed of an OPML file")
+    @app_commands.describe(
+        file="An OPML subscription list, as feed readers export it",
+        channel="Where new posts are announced (with by_category: for feeds no channel fits)",
+        by_category="Announce each feed in the channel named like its category in the file",
+    )
+    async def import_(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        channel: app_commands.AppCommandChannel,
+        by_category: bool = False,
+    ) -> None:
+        if channel.type not in ANNOUNCE_CHANNELS:
+            raise UserError("Pick a text, announcement or forum channel.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        postable = postable_channels(interaction.guild, ANNOUNCE_CHANNELS, NEEDED_TO_ANNOUNCE)
+        if channel.id not in {c.id for c in postable}:
+            raise UserError(f"I cannot post in {channel.mention}: check my permissions there.")
+        await self.imports.run(interaction, file, channel, by_category, postable)
 
     @app_commands.command(name="list", description="The feeds this server follows")
     async def list_(self, interaction: discord.Interaction) -> None:

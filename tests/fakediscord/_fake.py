@@ -111,6 +111,7 @@ class FakeDiscord(
         self._global_commands: dict[str, dict[str, Any]] = {}
         self._guild_commands: dict[int, dict[str, dict[str, Any]]] = {}
         self._interactions: dict[int, InteractionResult] = {}
+        self._uploads: dict[str, tuple[bytes, str]] = {}  # attachment id -> (body, type)
         self._faults: list[Fault] = []
         self._stalls: list[Stall] = []
 
@@ -133,6 +134,8 @@ class FakeDiscord(
         app.router.add_route("GET", "/gateway", self._gateway_handler)
         app.router.add_route("GET", "/gateway/", self._gateway_handler)
         app.router.add_route("*", "/api/v{version:\\d+}/{tail:.*}", self._rest_handler)
+        # files users attach to commands (InteractionsMixin.upload), as Discord's CDN
+        app.router.add_route("GET", "/attachments/{aid}/{name}", self._upload_handler)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port if port is None else port)

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from aiohttp import web
+
 from tests.fakediscord._constants import (
     _INTERACTION_APPLICATION_COMMAND,
     _INTERACTION_AUTOCOMPLETE,
@@ -578,13 +580,42 @@ class InteractionsMixin:
             else:
                 value = self._resolve_user(target, resolved, guild_id)
         elif kind == _OPTION_ATTACHMENT:
-            raise NotImplementedError("attachment options are not supported by the fake")
+            value = self._attachment_option(raw, resolved)
         else:
             raise ValueError(f"option {name!r} has unexpected type {kind}")
         choices = d.get("choices")
         if choices and value not in [c["value"] for c in choices]:
             raise ValueError(f"option {name!r}: {value!r} is not one of its choices")
         return value
+
+    # --- attachment options: files a user attaches to a command ------------------------
+
+    def upload(self, filename: str, content: bytes, content_type: str = "text/x-opml") -> dict:
+        """A file as a user attaches it to a command: pass it as an attachment option's
+        value. Served at its URL (GET), as Discord's CDN serves attachments."""
+        return {"filename": filename, "content": content, "content_type": content_type}
+
+    def _attachment_option(self, raw: Any, resolved: dict[str, dict[str, Any]]) -> str:
+        if not isinstance(raw, dict) or "content" not in raw:
+            raise ValueError("an attachment option takes fake.upload(filename, content)")
+        aid = str(self._snowflake())
+        self._uploads[aid] = (raw["content"], raw["content_type"])
+        url = f"{self.http_base}/attachments/{aid}/{raw['filename']}"
+        resolved.setdefault("attachments", {})[aid] = {
+            "id": aid,
+            "filename": raw["filename"],
+            "size": len(raw["content"]),
+            "url": url,
+            "proxy_url": url,
+            "content_type": raw["content_type"],
+        }
+        return aid
+
+    async def _upload_handler(self, request: web.Request) -> web.Response:
+        found = self._uploads.get(request.match_info["aid"])
+        if found is None:
+            raise web.HTTPNotFound
+        return web.Response(body=found[0], content_type=found[1])
 
     def _resolve_user(self, uid: int, resolved: dict[str, dict[str, Any]], guild_id: int) -> str:
         user = self._user(uid)
