@@ -1,4 +1,4 @@
-"""`python -m bot` runs Gazette; `python -m bot import|search ...` are operator commands.
+"""`python -m bot` runs Gazette; `python -m bot import|search|opml ...` are operator commands.
 
 discord.py is imported (by bot.startup) only to run the bot: the operator commands stay light.
 """
@@ -13,12 +13,13 @@ from .config import ConfigError, Settings
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] in {"import", "search"}:
+    if argv and argv[0] in {"import", "search", "opml"}:
         from . import cli
 
         return cli.main(argv)
     if argv:
-        print(f"unknown command {argv[0]!r}; use: python -m bot [import|search]", file=sys.stderr)
+        usage = "use: python -m bot [import|search|opml]"
+        print(f"unknown command {argv[0]!r}; {usage}", file=sys.stderr)
         return 2
     try:
         settings = Settings.from_env()

@@ -146,6 +146,7 @@ async def import_histories(
     """The whole history of each feed into the archive (nothing announced), `at_once` feeds
     at a time so that an import of 1,000 feeds does not read 1,000 sites at once."""
     report.history_total = len(feeds)
+    await progress(report)
     slots = asyncio.Semaphore(at_once)
 
     async def one(feed: Feed) -> None:

@@ -57,7 +57,7 @@ def test_every_service_is_checked():
     )
 
 
-@pytest.mark.parametrize("command", ["import", "search"])
+@pytest.mark.parametrize("command", ["import", "search", "opml"])
 def test_operator_commands_run_without_discord(command):
     done = python("-X", "importtime", "-m", "bot", command, "--help")
     assert done.returncode == 0, done.stderr

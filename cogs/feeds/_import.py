@@ -78,7 +78,7 @@ class Imports:
         text = summary(report, channel, list(unmatched))
         await shown.edit(text, force=True)
         if follower.followed:
-            shown.intro = text + "\n"
+            shown.intro += text + "\n"
             work = self._histories(list(follower.followed.values()), report, shown)
             task = create_task(work, name=f"history of an import in {interaction.guild_id}")
             self._tasks.add(task)
@@ -86,7 +86,6 @@ class Imports:
 
     async def _histories(self, feeds, report: BulkProgress, shown: _Shown) -> None:
         quota = Quota.from_settings(self.bot.settings)
-        await shown.history(report)
         await import_histories(
             self.bot.store, self.bot.fetcher, feeds, report, quota, progress=shown.history
         )
