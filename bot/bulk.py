@@ -93,15 +93,9 @@ class BulkFollower:
     async def _follow_one(self, item: BulkFollow) -> None:
         try:
             url = self._checked(item.outline.url)
-            async with self._fetches, self._host(url):
-                found = await self.poller.read_new(url)
-            item.title = found.parsed.title or item.outline.title
-            feed = await self._feeds.write(self.poller.new_feed(found))
-            item.feed_id = feed.id
-            # stored before the subscription exists: owed to those who already follow the
-            # feed, never announced to the new one (as /feed add)
-            await self.poller.store_new(feed.id, found.parsed.entries)
-            added = await self._subscriptions.write((feed.id, self.guild_id, item.channel_id))
+            # stored within the slot too: at most `fetches` feeds read and held in memory
+            async with self._fetches:
+                feed, added = await self._read_and_store(item, url)
         except (SubscribeError, FetchError) as exc:
             item.error = clip(str(exc), MAX_ERROR)
             self.report.failed.append(item)
@@ -116,6 +110,18 @@ class BulkFollower:
             else:  # the URL led to a feed the channel already follows
                 self.report.skipped += 1
         await self.progress(self.report)
+
+    async def _read_and_store(self, item: BulkFollow, url: str) -> tuple[Feed, bool]:
+        async with self._host(url):
+            found = await self.poller.read_new(url)
+        item.title = found.parsed.title or item.outline.title
+        feed = await self._feeds.write(self.poller.new_feed(found))
+        item.feed_id = feed.id
+        # stored before the subscription exists: owed to those who already follow the
+        # feed, never announced to the new one (as /feed add)
+        await self.poller.store_new(feed.id, found.parsed.entries)
+        added = await self._subscriptions.write((feed.id, self.guild_id, item.channel_id))
+        return feed, added
 
     def _checked(self, url: str) -> str:
         if len(url) > MAX_URL:
