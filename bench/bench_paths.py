@@ -103,26 +103,35 @@ def new_imports_done(world: World, seen: set) -> bool:
 async def bench_add(world: World, n: int, profile: cProfile.Profile | None) -> None:
     base = await baseline(world, 10)
     print(f"  baseline /feed list: cpu {base[0] * 1000:.1f} ms, wall {base[1] * 1000:.1f} ms")
-    cpu, wall, requests = [], [], []
     seen: set = set()
-    for i in range(n):
-        blog = Blog(world.site, f"Blog {i}", prefix=f"/b{i}")
-        for k in range(10):
-            blog.publish(f"Post {k} about {WORDS[k]}", f"<p>{' '.join(WORDS)} {k}</p>" * 20)
-        before = len(world.site.requests)
-        c, w, result = await timed(
-            world, "feed add", {"url": blog.home_url, "channel": world.text}, profile
-        )
-        assert "Following" in result.messages[-1]["content"], result.messages
-        cpu.append(c)
-        wall.append(w)
-        # the history import runs after the reply: wait for it before the next add
-        # the history import runs after the reply: let it finish before the next add
-        await eventually(functools.partial(new_imports_done, world, seen), 10)
-        seen |= set(world.bot.get_cog("Feeds").backfills._running.values())
-        requests.append(len(world.site.requests) - before)
-    report("/feed add (10 posts, home page URL)", cpu, wall, base)
-    print(f"  requests to the blog per add (reply + history import): {statistics.median(requests)}")
+    number = 0
+    cases = (("home page URL", False), ("feed URL", False), ("feed URL, during long writes", True))
+    for label, loaded in cases:
+        cpu, wall, requests = [], [], []
+        stop = asyncio.Event()
+        load = asyncio.create_task(writer_load(world, None, stop)) if loaded else None
+        for _ in range(n):
+            number += 1
+            blog = Blog(world.site, f"Blog {number}", prefix=f"/b{number}")
+            for k in range(10):
+                blog.publish(f"Post {k} about {WORDS[k]}", f"<p>{' '.join(WORDS)} {k}</p>" * 20)
+            url = blog.home_url if label.startswith("home") else blog.feed_url
+            before = len(world.site.requests)
+            c, w, result = await timed(
+                world, "feed add", {"url": url, "channel": world.text}, profile
+            )
+            assert "Following" in result.messages[-1]["content"], result.messages
+            cpu.append(c)
+            wall.append(w)
+            # the history import runs after the reply: let it finish before the next add
+            await eventually(functools.partial(new_imports_done, world, seen), 10)
+            seen |= set(world.bot.get_cog("Feeds").backfills._running.values())
+            requests.append(len(world.site.requests) - before)
+        stop.set()
+        if load:
+            await load
+        report(f"/feed add ({label})", cpu, wall, base)
+        print(f"    requests to the blog per add (reply + history import): {max(requests)}")
 
 
 async def fill_archive(world: World, posts: int) -> int:
@@ -153,14 +162,15 @@ async def fill_archive(world: World, posts: int) -> int:
     return sub.feed_id
 
 
-async def writer_load(world: World, feed_id: int, stop: asyncio.Event) -> int:
+async def writer_load(world: World, feed_id: int | None, stop: asyncio.Event) -> int:
     """As a changed poll cycle: new posts stored (so the index lags behind), and write
     transactions of ~50 ms back to back."""
     n = 0
     while not stop.is_set():
         n += 1
-        entry = Entry(key=f"load-{n}", title=f"Load {n}", content_html="<p>river load</p>")
-        await world.store.store_entries(feed_id, [entry], announce=False)
+        if feed_id is not None:
+            entry = Entry(key=f"load-{n}", title=f"Load {n}", content_html="<p>river load</p>")
+            await world.store.store_entries(feed_id, [entry], announce=False)
         async with world.store.transaction() as db:
             t0 = time.perf_counter()
             while time.perf_counter() - t0 < 0.05:

@@ -259,18 +259,23 @@ async def _looks_like_root(fetcher: _Fetcher, root: str) -> bool:
     return isinstance(namespaces, list) and "wp/v2" in namespaces
 
 
-async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
+async def find_rest_root(fetcher: _Fetcher, site_url: str, page: Any = None) -> str | None:
     """The site's REST API root (e.g. "http://host/wp-json/"), or None when it has none.
 
     Looks for the `Link: <...>; rel="https://api.w.org/"` header (when the fetcher exposes
     headers) and `<link rel="https://api.w.org/">` in the home page, then tries `/wp-json/`
     and `/?rest_route=/`. A root counts only if it answers with the wp/v2 namespace, so a REST
     API disabled by a plugin (401 rest_disabled while the links stay) gives None.
+
+    `page`: a page of the site already read (the one a user pasted to follow the blog),
+    looked in instead of fetching the home page again.
     """
     site = site_url if site_url.endswith("/") else site_url + "/"
     candidates: list[str] = []
+    if page is not None and _origin(page.url) != _origin(site):
+        page = None  # another site's page (the feed is hosted elsewhere): not this one's links
     try:
-        page = await fetcher.get(site, accept=HTML_ACCEPT)
+        page = page or await fetcher.get(site, accept=HTML_ACCEPT)
     except FetchError as exc:
         log.debug("REST discovery: %s: %s", site, exc)
     else:
@@ -286,6 +291,11 @@ async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
         if await _looks_like_root(fetcher, root):
             return root
     return None
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
 
 
 # --------------------------------------------------------------------------- posts
