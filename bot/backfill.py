@@ -99,9 +99,11 @@ async def backfill(
     feed: Feed,
     on_progress: ProgressCallback | None = None,
     quota: Quota | None = None,
+    page: FetchResult | None = None,
 ) -> BackfillProgress:
     """Import every post the blog still publishes, within `quota`; returns the final
-    progress (`limit` says which quota stopped it, if one did)."""
+    progress (`limit` says which quota stopped it, if one did). `page`: a page of the
+    site already read (see find_rest_root)."""
     progress = BackfillProgress()
     meter = _Metered(fetcher)
     budget = _Budget(quota or Quota(), meter)
@@ -118,7 +120,7 @@ async def backfill(
             await on_progress(progress)
 
     try:
-        root = await find_rest_root(meter, feed_site(feed))
+        root = await find_rest_root(meter, feed_site(feed), page)
         if root is not None:
             progress.source = "the WordPress REST API"
             try:

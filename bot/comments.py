@@ -293,10 +293,10 @@ class CommentWatcher:
         stored = None
         if comments is not None:
             approved = self._approved(comments)
-            if len(approved) > 200:  # hashing hundreds of comments: off the event loop
-                stored = await asyncio.to_thread(_stored, approved)
-            else:
-                stored = _stored(approved)
+            # each hash reads the comment's text out of its HTML: off the event loop
+            stored = await asyncio.get_running_loop().run_in_executor(
+                self.parse_pool, _stored, approved
+            )
         return CommentCheck(
             watch.post_id,
             next_check_at=self.next_check(watch, now),
@@ -349,7 +349,9 @@ class CommentWatcher:
                     wp_id = await find_rest_post_id(fetcher, root, watch.post_link)
                 if wp_id is not None:
                     partial.wp_id = wp_id
-                    pages = rest_comment_pages(fetcher, root, wp_id, max_pages=self.max_pages)
+                    pages = rest_comment_pages(
+                        fetcher, root, wp_id, max_pages=self.max_pages, pool=self.parse_pool
+                    )
                     async for page in pages:
                         for comment in page:  # shifted across pages meanwhile: once only
                             partial.comments[comment.id] = comment

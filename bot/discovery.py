@@ -86,6 +86,7 @@ async def discover(fetcher: Fetcher, url: str) -> Discovered:
     for candidate in candidates[:MAX_DISCOVERY_CANDIDATES]:
         found = await _try_candidate(fetcher, candidate, guessed=candidate == fallback)
         if found is not None:
+            found.page = result  # kept: the history import looks in it for the REST API
             return found
     if links:
         raise NotAFeed(f"{url} is not a feed, and the feeds it links to could not be read")

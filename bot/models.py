@@ -144,6 +144,7 @@ class Discovered:
     feed_url: str  # the feed's own URL, after redirects: what to store and poll
     parsed: ParsedFeed
     result: FetchResult  # the fetch of the feed itself (validators for the next poll)
+    page: FetchResult | None = None  # the HTML page that led to the feed, if it was one
 
 
 @dataclass(slots=True)
@@ -168,6 +169,7 @@ class Subscribed:
     feed_title: str
     feed_url: str
     stored: int  # posts stored in the archive (none of them announced)
+    page: FetchResult | None = None  # the site's page read to find the feed, if one was
 
 
 @dataclass(slots=True)

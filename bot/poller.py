@@ -167,6 +167,7 @@ class FeedPoller:
             feed_title=parsed.title or feed.title or found.feed_url,
             feed_url=found.feed_url,
             stored=await self.store.count_posts(feed.id),
+            page=found.page,
         )
 
     async def store_new(

@@ -31,6 +31,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import Executor
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -190,17 +191,27 @@ def _loads(body: bytes) -> Any:
 
 async def _get_json(fetcher: _Fetcher, url: str, what: str) -> tuple[Any, dict[str, Any]]:
     """GET a REST URL with `_envelope` -> (body, headers); errors -> WordPressError."""
+    result = await _get_rest(fetcher, url, what)
+    if len(result.body) > 256 * 1024:  # a page of 100 posts: decode off the event loop
+        return await asyncio.to_thread(_unwrap, result, what)
+    return _unwrap(result, what)
+
+
+async def _get_rest(fetcher: _Fetcher, url: str, what: str) -> Any:
+    """GET a REST URL (its FetchResult); HTTP and network errors -> WordPressError."""
     try:
-        result = await fetcher.get(url, accept=JSON_ACCEPT)
+        return await fetcher.get(url, accept=JSON_ACCEPT)
     except HTTPStatusError as exc:
         raise WordPressError(f"{what}: {exc}", status=exc.status) from exc
     except FetchError as exc:
         raise WordPressError(f"{what}: {exc}") from exc
+
+
+def _unwrap(result: Any, what: str) -> tuple[Any, dict[str, Any]]:
+    """A REST answer's JSON, out of its `_envelope` -> (body, headers); errors ->
+    WordPressError. Pure: runs in a thread where the body may be large."""
     try:
-        if len(result.body) > 256 * 1024:  # a page of 100 posts: decode off the event loop
-            payload = await asyncio.to_thread(_loads, result.body)
-        else:
-            payload = _loads(result.body)
+        payload = _loads(result.body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # deep nesting: Recursion
         raise WordPressError(f"{what}: the answer is not JSON Gazette can read") from exc
     headers: dict[str, Any] = {}
@@ -248,18 +259,23 @@ async def _looks_like_root(fetcher: _Fetcher, root: str) -> bool:
     return isinstance(namespaces, list) and "wp/v2" in namespaces
 
 
-async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
+async def find_rest_root(fetcher: _Fetcher, site_url: str, page: Any = None) -> str | None:
     """The site's REST API root (e.g. "http://host/wp-json/"), or None when it has none.
 
     Looks for the `Link: <...>; rel="https://api.w.org/"` header (when the fetcher exposes
     headers) and `<link rel="https://api.w.org/">` in the home page, then tries `/wp-json/`
     and `/?rest_route=/`. A root counts only if it answers with the wp/v2 namespace, so a REST
     API disabled by a plugin (401 rest_disabled while the links stay) gives None.
+
+    `page`: a page of the site already read (the one a user pasted to follow the blog),
+    looked in instead of fetching the home page again.
     """
     site = site_url if site_url.endswith("/") else site_url + "/"
     candidates: list[str] = []
+    if page is not None and _origin(page.url) != _origin(site):
+        page = None  # another site's page (the feed is hosted elsewhere): not this one's links
     try:
-        page = await fetcher.get(site, accept=HTML_ACCEPT)
+        page = page or await fetcher.get(site, accept=HTML_ACCEPT)
     except FetchError as exc:
         log.debug("REST discovery: %s: %s", site, exc)
     else:
@@ -275,6 +291,11 @@ async def find_rest_root(fetcher: _Fetcher, site_url: str) -> str | None:
         if await _looks_like_root(fetcher, root):
             return root
     return None
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
 
 
 # --------------------------------------------------------------------------- posts
@@ -552,8 +573,22 @@ def _rest_comment(c: dict) -> Comment | None:
     return clamp_comment(comment)
 
 
+def _comment_page(result: Any, what: str) -> tuple[list[Comment], int, dict[str, Any]]:
+    """A REST page of comments -> (its comments, how many items it had, headers)."""
+    items, headers = _unwrap(result, what)
+    if not isinstance(items, list):
+        raise WordPressError(f"{what}: not a list")
+    comments = [c for item in items if isinstance(item, dict) and (c := _rest_comment(item))]
+    return comments, len(items), headers
+
+
 async def rest_comment_pages(
-    fetcher: _Fetcher, api_root: str, post_wp_id: int, *, max_pages: int = COMMENT_MAX_PAGES
+    fetcher: _Fetcher,
+    api_root: str,
+    post_wp_id: int,
+    *,
+    max_pages: int = COMMENT_MAX_PAGES,
+    pool: Executor | None = None,
 ) -> AsyncIterator[list[Comment]]:
     """The post's approved comments (type "comment"), one REST page of 100 at a time,
     oldest first, `max_pages` pages at most.
@@ -561,7 +596,7 @@ async def rest_comment_pages(
     A post with more pages than that (a site may advertise 10,000) is read from its first
     page and its newest ones, so the comments people write now keep coming through; what
     is skipped is logged. Pages are yielded as they arrive, so a caller with a deadline
-    keeps what was read.
+    keeps what was read. Each page is decoded in `pool` (None: asyncio's default threads).
     """
     page, last, read = 1, None, 0
     while read < max_pages:
@@ -578,22 +613,23 @@ async def rest_comment_pages(
                 "_envelope": 1,
             },
         )
+        what = f"WordPress comments of post {post_wp_id}"
         try:
-            items, headers = await _get_json(
-                fetcher, url, f"WordPress comments of post {post_wp_id}"
+            result = await _get_rest(fetcher, url, what)
+            # JSON decoding and the comments' text: in a thread, never on the event loop
+            comments, count, headers = await asyncio.get_running_loop().run_in_executor(
+                pool, _comment_page, result, what
             )
         except WordPressError as exc:
             if (exc.code or "").endswith("invalid_page_number"):
                 return
             raise
         read += 1
-        if not isinstance(items, list):
-            raise WordPressError(f"WordPress comments of post {post_wp_id}: not a list")
-        yield [c for item in items if isinstance(item, dict) and (c := _rest_comment(item))]
+        yield comments
         pages = _json_int(_header(headers, "X-WP-TotalPages"))
-        if not items or (pages is not None and page >= pages):
+        if not count or (pages is not None and page >= pages):
             return
-        if pages is None and len(items) < MAX_PER_PAGE:
+        if pages is None and count < MAX_PER_PAGE:
             return
         if page == 1 and pages is not None and pages > max_pages:
             # the newest pages after the first, within the cap

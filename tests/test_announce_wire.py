@@ -382,3 +382,20 @@ async def test_links_discord_cannot_take_are_left_out(gazette_world):
     [message] = await eventually(world.announcements)
     embed = message["embeds"][0]
     assert embed["title"] == "Write to me" and "url" not in embed and "image" not in embed
+
+
+async def test_add_by_home_page_reads_the_page_and_the_feed_once(gazette_world):
+    """Discovery's fetches serve the first store and the history import's REST lookup:
+    the blog is not asked for the same page or feed twice."""
+    world = gazette_world
+    blog = world.blog()
+    for n in range(12):
+        blog.publish(f"Post {n}")
+    await world.start()
+    result = await world.command("feed add", {"url": blog.home_url, "channel": world.text})
+    assert "10 existing posts" in result.messages[-1]["content"]
+    await eventually(lambda: "History imported" in (result.content or ""), what="the import")
+    assert "2 older posts" in result.content
+    # (the REST API probes, "/wp-json/" and "/?rest_route=/", and "?paged=2" are other URLs)
+    assert [r.query_string for r in world.site.requests_for("/")].count("") == 1
+    assert [r.query_string for r in world.site.requests_for("/feed/")].count("") == 1

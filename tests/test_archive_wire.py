@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
 
+from bot.models import Entry
 from tests.fakediscord import MessageFlag
 from tests.harness import MEMBER, button, eventually
 
@@ -190,3 +192,32 @@ async def test_buttons_disable_themselves_on_timeout(archive_world, monkeypatch)
         return button(message, "Next ▶").get("disabled")
 
     await eventually(disabled, what="buttons disabled after the timeout")
+
+
+async def test_search_answers_while_a_long_write_is_open(archive_world):
+    """Searches read committed data on their own connection: one held-open write
+    transaction (a poll cycle's batch, an import) does not hold up the answer, even with
+    a post stored and not yet indexed (indexing waits for the write; the answer does not)."""
+    world = archive_world
+    [sub] = await world.store.guild_subscriptions(world.guild)
+    fresh = Entry(key="fresh", title="Fresh tomatoes", content_html="<p>tomatoes</p>")
+    await world.store.store_entries(sub.feed_id, [fresh], announce=False)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def long_write():
+        async with world.store.transaction() as db:
+            await db.execute("UPDATE archive_state SET indexed_upto = indexed_upto")
+            entered.set()
+            await release.wait()
+
+    writer = asyncio.create_task(long_write())
+    await entered.wait()
+    try:
+        result = await world.command("archive search", {"query": "tomatoes"})
+        assert "14 results" in result.messages[-1]["content"]  # the fresh post: soon
+        assert not writer.done()  # answered while the write was still open
+    finally:
+        release.set()
+        await writer
+    result = await world.command("archive search", {"query": "tomatoes"})
+    assert "15 results" in result.messages[-1]["content"]

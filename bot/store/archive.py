@@ -12,6 +12,7 @@ the page's rows only, and a server's scope is a token in the index (no row looku
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -53,7 +54,8 @@ _WEIGHTS = {"posts_fts": "8.0, 1.0, 3.0, 3.0, 0.0", "titles_fts": "8.0, 3.0, 3.0
 SNIPPET_TOKENS = 20
 _HIT_COLUMNS = "p.id, p.title, p.link, p.author, p.published_at, p.categories, p.feed_id"
 
-# Every read here is on the writer connection (`conn=self.conn`), as it always was.
+# Reads are on the reader connection (committed data only): a search never waits for the
+# poll cycle's writes. Only indexing (a write) uses the writer.
 
 
 @dataclass(slots=True)
@@ -121,12 +123,14 @@ class _Raced(Exception):
 
 class ArchiveQueries:
     conn: aiosqlite.Connection
+    _reader: aiosqlite.Connection | None
+    _write_lock: asyncio.Lock
 
     # --- scope -----------------------------------------------------------------------
 
     async def archive_feed_ids(self) -> list[int]:
         """Every feed there is (the operator's scope)."""
-        rows = await self._all("SELECT id FROM feeds ORDER BY id", conn=self.conn)
+        rows = await self._all("SELECT id FROM feeds ORDER BY id")
         return [row["id"] for row in rows]
 
     async def _scope(
@@ -152,7 +156,6 @@ class ArchiveQueries:
             " FROM feeds f LEFT JOIN archive_facets c"
             " ON c.feed_id = f.id AND c.kind = 'posts' AND c.name = ''",
             (guild_id, seen, seen),
-            conn=self.conn,
         )
         wanted = None if feed_ids is None else set(feed_ids)
         feeds = {
@@ -168,7 +171,6 @@ class ArchiveQueries:
                     await self._value(
                         "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE guild_id = ?)",
                         (guild_id,),
-                        conn=self.conn,
                     )
                 )
             return _Scope([], False, pending=pending, hidden=hidden)
@@ -234,6 +236,13 @@ class ArchiveQueries:
                 continue
             done += until - upto
 
+    async def _index_unless_busy(self) -> None:
+        """Index what waits, unless a write is under way: a search must not queue behind a
+        poll cycle's writes (the poll loop indexes what it stored after each tick; until
+        then the newest posts are simply not found yet)."""
+        if self._reader is None or not self._write_lock.locked():
+            await self.index_pending()
+
     # --- search ----------------------------------------------------------------------
 
     async def search(
@@ -293,7 +302,7 @@ class ArchiveQueries:
                 )
                 return empty
             if scope.pending:
-                await self.index_pending()
+                await self._index_unless_busy()
             if not parsed.is_empty or filters:
                 id_range = None
                 if after is not None or before is not None:
@@ -321,7 +330,6 @@ class ArchiveQueries:
             "SELECT min(id) AS low, max(id) AS high FROM posts INDEXED BY posts_feed_published"
             f" WHERE {feed_sql} AND published_at >= ? AND published_at < ?",
             (*feed_args, -1e18 if after is None else after, 1e18 if before is None else before),
-            conn=self.conn,
         )
         return None if row["low"] is None else (row["low"], row["high"])
 
@@ -330,7 +338,6 @@ class ArchiveQueries:
         return await self._value(
             f"SELECT count(*) FROM (SELECT 1 {query.from_where(table=table)} LIMIT ?)",
             (match, *query.args, cap),
-            conn=self.conn,
         )
 
     async def _ids(
@@ -355,7 +362,6 @@ class ArchiveQueries:
         rows = await self._all(
             f"SELECT f.rowid {query.from_where(table=table)} ORDER BY {order} LIMIT ? OFFSET ?",
             (match, *query.args, limit, offset),
-            conn=self.conn,
         )
         return [row["rowid"] for row in rows]
 
@@ -398,7 +404,6 @@ class ArchiveQueries:
                 f"SELECT f.rowid, bm25({table}, {_WEIGHTS[table]}) AS score"
                 f" {query.from_where(table=table)} LIMIT ?",
                 (high, *query.args, RANK_ALL + 1),
-                conn=self.conn,
             )
             n_high = len(rows)
             rows.sort(key=lambda row: (row["score"], -row["rowid"]))
@@ -440,7 +445,6 @@ class ArchiveQueries:
                 f"SELECT f.rowid {query.from_where(join=True)}"
                 " ORDER BY p.published_at DESC, p.id DESC LIMIT ? OFFSET ?",
                 (match, *query.args, per_page + 1, offset),
-                conn=self.conn,
             )
             ids = [row["rowid"] for row in rows]
         else:
@@ -468,7 +472,6 @@ class ArchiveQueries:
             "SELECT count(*) FROM posts INDEXED BY posts_feed_published"
             f" WHERE feed_id IN ({marks(feeds)}) AND published_at >= ? AND published_at < ?",
             (*feeds, low, high),
-            conn=self.conn,
         )
         ids = await self._newest(feeds, page * per_page + per_page, low, high)
         ids = ids[page * per_page :]
@@ -489,7 +492,7 @@ class ArchiveQueries:
                 for _ in chunk
             )
             args = [v for f in chunk for v in (f, low, high, count)]
-            rows = await self._all(sql, args, conn=self.conn)
+            rows = await self._all(sql, args)
             found += [(row["published_at"], row["id"]) for row in rows]
         found.sort(reverse=True)
         return [i for _, i in found[:count]]
@@ -503,7 +506,6 @@ class ArchiveQueries:
             f" FROM posts_fts f CROSS JOIN posts p ON p.id = f.rowid"
             f" WHERE posts_fts MATCH ? AND f.rowid IN ({marks(ids)})",
             (HL_OPEN, HL_CLOSE, SNIPPET_TOKENS, match, *ids),
-            conn=self.conn,
         )
         found = {row["id"]: row for row in rows}
         return [
@@ -518,7 +520,6 @@ class ArchiveQueries:
             f"SELECT {_HIT_COLUMNS}, substr(p.content_text, 1, ?) AS text FROM posts p"
             f" WHERE p.id IN ({marks(ids)})",
             (PLAIN_SNIPPET_CHARS + 40, *ids),
-            conn=self.conn,
         )
         found = {row["id"]: row for row in rows}
         return [SearchHit.opening(found[i]["text"], **_hit(found[i])) for i in ids if i in found]
@@ -555,7 +556,6 @@ class ArchiveQueries:
             "SELECT feed_id, posts FROM archive_facets WHERE kind = 'posts' AND name = ''"
             f" AND feed_id IN ({marks(scope.feeds)})",
             scope.feeds,
-            conn=self.conn,
         )
         counts = [(row["feed_id"], row["posts"]) for row in rows if row["posts"] > 0]
         if not counts:
@@ -572,13 +572,10 @@ class ArchiveQueries:
             "SELECT id FROM posts INDEXED BY posts_feed_published WHERE feed_id = ?"
             " LIMIT 1 OFFSET ?",
             (chosen, pick),
-            conn=self.conn,
         )
         if post_id is None:
             return None
-        found = await self._one(
-            f"SELECT {POST_COLUMNS} FROM posts WHERE id = ?", (post_id,), conn=self.conn
-        )
+        found = await self._one(f"SELECT {POST_COLUMNS} FROM posts WHERE id = ?", (post_id,))
         return post_from_row(found) if found else None
 
     async def get_post_for_guild(
@@ -596,7 +593,6 @@ class ArchiveQueries:
         row = await self._one(
             f"SELECT {POST_COLUMNS} FROM posts WHERE id = ? AND feed_id IN ({marks(scope.feeds)})",
             (post_id, *scope.feeds),
-            conn=self.conn,
         )
         return post_from_row(row) if row else None
 
@@ -625,7 +621,7 @@ class ArchiveQueries:
         query = _Query("", [], scope)
         try:
             if scope.pending:
-                await self.index_pending()
+                await self._index_unless_busy()
             if len(words) > 1 and len(words[-1]) <= 2:
                 # "coffee g": a one- or two-letter prefix expands to thousands of words;
                 # the whole words go through the index, the fragment is checked here
@@ -649,7 +645,6 @@ class ArchiveQueries:
         count = await self._value(
             "SELECT count(*) FROM (SELECT 1 FROM titles_fts WHERE titles_fts MATCH ? LIMIT ?)",
             (match, TITLE_RANK_ALL + 1),
-            conn=self.conn,
         )
         order = "f.rank" if count <= TITLE_RANK_ALL else "f.rowid DESC"
         rows = await self._all(
@@ -657,7 +652,6 @@ class ArchiveQueries:
             f" WHERE titles_fts MATCH ? ORDER BY {order} LIMIT ?) t CROSS JOIN posts p"
             " ON p.id = t.rowid",
             (match, limit),
-            conn=self.conn,
         )
         return [(row["id"], row["title"]) for row in rows]
 
@@ -685,7 +679,6 @@ class ArchiveQueries:
             " ESCAPE '\\' GROUP BY name ORDER BY fold(name) LIKE ? ESCAPE '\\' DESC, n DESC,"
             " name LIMIT ?",
             (kind, *scope.feeds, f"%{escaped}%", f"{escaped}%", limit),
-            conn=self.conn,
         )
         return [row["name"] for row in rows]
 

@@ -40,6 +40,13 @@ def article_pages(post: Post) -> list[str]:
     return split_markdown(markdown or "*This article has no text.*", 3800)
 
 
+def random_embed(post: Post) -> discord.Embed:
+    """`/archive random`'s answer: the post with its announcement's excerpt (in a thread)."""
+    embed = hit_embed(post_summary(post))
+    embed.description = render_announcement(post, None).description or None
+    return embed
+
+
 @app_commands.guild_only()
 class Archive(
     commands.GroupCog, group_name="archive", group_description="Search the blogs' history"
@@ -151,9 +158,9 @@ class Archive(
         )
         if post is None:
             raise UserError(await self.empty_reason(interaction))
-        embed = hit_embed(post_summary(post))
-        # the announcement's excerpt: converts only the start of a long body
-        embed.description = render_announcement(post, None).description or None
+        # the announcement's excerpt (converts only the start of a long body): in a thread,
+        # as /archive post does, so a long article does not stall the event loop
+        embed = await asyncio.to_thread(random_embed, post)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(name="post", description="Read a whole article here")

@@ -10,7 +10,7 @@ import discord
 
 from bot.app import Gazette
 from bot.backfill import Quota, backfill
-from bot.models import BackfillProgress, Feed
+from bot.models import BackfillProgress, Feed, FetchResult
 from bot.render.markdown import cut_plain, inline_markdown
 from bot.scheduling import create_task
 
@@ -48,15 +48,28 @@ class Backfills:
         for task in self._running.values():
             task.cancel()
 
-    def start(self, interaction: discord.Interaction, feed: Feed, intro: str) -> None:
-        """Import the blog's history in the background, showing progress in the answer."""
+    def start(
+        self,
+        interaction: discord.Interaction,
+        feed: Feed,
+        intro: str,
+        page: FetchResult | None = None,
+    ) -> None:
+        """Import the blog's history in the background, showing progress in the answer
+        (`page`: a page of the site already read, not fetched again)."""
         if self.running(feed.id):
             return
         self._running = {k: t for k, t in self._running.items() if not t.done()}
-        work = self._backfill(interaction, feed, intro)
+        work = self._backfill(interaction, feed, intro, page)
         self._running[feed.id] = create_task(work, name=f"backfill feed {feed.id}")
 
-    async def _backfill(self, interaction: discord.Interaction, feed: Feed, intro: str) -> None:
+    async def _backfill(
+        self,
+        interaction: discord.Interaction,
+        feed: Feed,
+        intro: str,
+        page: FetchResult | None = None,
+    ) -> None:
         last_edit = 0.0
 
         async def show(progress: BackfillProgress) -> None:
@@ -72,7 +85,7 @@ class Backfills:
 
         try:
             quota = Quota.from_settings(self.bot.settings)
-            await backfill(self.bot.store, self.bot.fetcher, feed, show, quota)
+            await backfill(self.bot.store, self.bot.fetcher, feed, show, quota, page)
         except Exception:
             log.exception("backfill of %s failed", cut_plain(feed.url, 300))
             await show(BackfillProgress(finished=True, error="unexpected error (logged)"))

@@ -149,7 +149,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         )
         await interaction.followup.send(summary, ephemeral=True)
         feed = await self.store.get_feed(result.subscription.feed_id)
-        self.backfills.start(interaction, feed, summary + "\n")
+        self.backfills.start(interaction, feed, summary + "\n", result.page)
 
     @app_commands.command(
         name="backfill", description="Import a feed's whole history into the archive"
