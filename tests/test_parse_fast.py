@@ -1,0 +1,143 @@
+"""bot.feeds' feedparser-rs path: the same entries as feedparser wherever it is taken, and
+the same guarantees (bytes only, never a path or URL; entities refused before it runs)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bot import feeds
+from bot.feeds import FeedParseError, FeedRefused, parse_feed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from farm import feed_xml  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
+SAMPLES = Path("/work/shared/samples")
+SAMPLE_FILES = sorted(SAMPLES.glob("feeds-*/*")) if SAMPLES.is_dir() else []
+URL = "http://127.0.0.1:8080/feed/"
+FEED = (
+    b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>SECRET</title>'
+    b"<item><title>SECRET</title><link>https://blog.example/a/</link></item></channel></rss>"
+)
+
+
+def both_paths(body: bytes):
+    """(feedparser-rs result or None, feedparser's result) for one body."""
+    data = feeds._prepare(body)
+    return feeds._rs_full(data, URL, frozenset()), feeds._full(data, URL, ())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param((FIXTURES / n).read_bytes(), id=n)
+        for n in ("wordpress.rss", "wordpress.atom", "seed-article.rss")
+    ]
+    + [pytest.param(feed_xml(3, 12, "127.0.0.1:9"), id="farm")],
+)
+def test_wordpress_rss_and_atom_take_the_fast_path_with_identical_entries(body):
+    fast, slow = both_paths(body)
+    assert fast is not None  # the class this path is for
+    assert fast == slow and fast.entries
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*")), ids=lambda p: p.name)
+def test_every_fixture_reads_the_same_whichever_path(path):
+    try:
+        fast, slow = both_paths(path.read_bytes())
+    except FeedParseError:
+        return  # refused or not a feed: parse_feed says so through feedparser
+    assert fast is None or fast == slow
+
+
+@pytest.mark.skipif(not SAMPLE_FILES, reason="no /work/shared/samples")
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
+def test_every_sample_reads_the_same_whichever_path(path):
+    try:
+        fast, slow = both_paths(path.read_bytes())
+    except FeedParseError:
+        return
+    assert fast is None or fast == slow
+
+
+def test_known_entries_are_left_out_on_the_fast_path():
+    body = (FIXTURES / "wordpress.rss").read_bytes()
+    keys = [e.key for e in parse_feed(body, URL).entries]
+    assert [e.key for e in parse_feed(body, URL, set(keys[1:])).entries] == keys[:1]
+    assert parse_feed(body, URL, set(keys)).entries == []
+
+
+@pytest.mark.parametrize(
+    "quirk",
+    [
+        b"<content:encoded>a&#13;b</content:encoded>",  # a reference to CR: kept by feedparser
+        b"<atom:updated>2024-05-01T10:00:00Z</atom:updated>",  # an RSS item's own update date
+        b'<enclosure url="https://e.example/i.jpg?a=1&amp;b=2" type="image/jpeg" length="1"/>',
+    ],
+)
+def test_what_feedparser_rs_reads_differently_goes_to_feedparser(quirk):
+    body = FEED.replace(b"</item>", quirk + b"</item>").replace(
+        b"<rss ",
+        b'<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        b'xmlns:atom="http://www.w3.org/2005/Atom" ',
+    )
+    fast, slow = both_paths(body)
+    assert fast is None and slow.entries
+
+
+def test_entities_are_refused_before_feedparser_rs_runs(monkeypatch):
+    def never(*_):
+        raise AssertionError("feedparser-rs was given a document declaring entities")
+
+    monkeypatch.setattr(feeds.feedparser_rs, "parse", never)
+    body = FEED.replace(b"<rss", b'<!DOCTYPE rss [<!ENTITY a "x">]><rss', 1)
+    with pytest.raises(FeedRefused):
+        parse_feed(body, URL)
+
+
+@pytest.fixture
+def http_hits():
+    """A server on 127.0.0.1 that serves FEED and records every request it gets."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(FEED)
+
+        def log_message(self, *_):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_body_that_is_a_url_or_path_is_never_fetched_or_opened(http_hits, tmp_path):
+    # feedparser-rs fetches a str that looks like a URL, from Rust (no Python audit event):
+    # Gazette gives it bytes only, so such a body is text that is not a feed
+    base, hits = http_hits
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(FEED)
+    for body in (
+        f"{base}/x".encode(),
+        f"{base}/feed/".encode(),
+        str(secret).encode(),
+        f"file://{secret}".encode(),
+        b"/etc/passwd",
+    ):
+        for known in ((), {"a known key"}):
+            with pytest.raises(FeedParseError):
+                parse_feed(body, URL, known)
+        assert feeds._rs_full(body, URL, ()) is None
+    assert hits == []
+    assert parse_feed(secret.read_bytes(), URL).title == "SECRET"  # the file is a feed
