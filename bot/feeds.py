@@ -466,13 +466,18 @@ class _Scan:
     title_type: str = "text/plain"
     site: str | None = None
     has_base: bool = False
+    # an item field holding elements (not escaped HTML, not an Atom person or media group):
+    # feedparser writes them back as markup, feedparser-rs drops them
+    markup: bool = False
 
-    def feed_title(self) -> str:
-        """The title exactly as the full parse would give it."""
+    def feed_title(self, utf8: bool = False) -> str:
+        """The title exactly as the full parse would give it (utf8: of a UTF-8 document,
+        where feedparser also re-decodes what looks like UTF-8 read as latin-1)."""
         kind = self.title_type
         if not self.atom and kind == "text/plain" and _FeedParserMixin.looks_like_html(self.title):
             kind = "text/html"
-        return _field_text(self.title.translate(_cp1252), {"type": kind})
+        title = _fp_str(self.title) if utf8 else self.title.translate(_cp1252)
+        return _field_text(title, {"type": kind})
 
     @property
     def items(self) -> list[_Child]:
@@ -512,6 +517,7 @@ def _scan(data: bytes) -> _Scan:  # noqa: C901
     item: _Child | None = None  # the same, when it is an item
     capture: str | None = None  # the text being collected, and at which depth
     capture_depth = 0
+    field_name = ""  # the item's field being read (child of the item)
     pieces: list[str] = []
     elements = 0
     parser = expat.ParserCreate(namespace_separator=" ")
@@ -519,7 +525,7 @@ def _scan(data: bytes) -> _Scan:  # noqa: C901
     parser.EntityDeclHandler = parser.UnparsedEntityDeclHandler = _refuse_entities
 
     def start(name, attrs):  # noqa: C901
-        nonlocal depth, child_depth, child, item, capture, capture_depth, elements
+        nonlocal depth, child_depth, child, item, capture, capture_depth, elements, field_name
         depth += 1
         elements += 1
         if elements > MAX_FEED_ELEMENTS:  # as the full parse would refuse it
@@ -558,6 +564,14 @@ def _scan(data: bytes) -> _Scan:  # noqa: C901
             scan.children.append(child)
         elif depth < child_depth:
             raise _Unsure(f"unexpected {local} outside the channel")
+        if item is not None:
+            if depth == child_depth + 1:
+                field_name = local
+            elif depth > child_depth + 1 and not (
+                "search.yahoo.com/mrss" in ns
+                or (scan.atom and field_name in ("author", "contributor"))
+            ):
+                scan.markup = True
         if ns not in _FEED_NS:
             return
         if local in ("item", "entry") and item is not child:
@@ -722,6 +736,19 @@ def parse_feed(body: bytes, url: str, known_keys: Collection[str] = ()) -> Parse
 # everything else, and anything the checks in _rs_full doubt, goes to feedparser.
 
 _RS_VERSIONS = {"rss20": False, "atom10": True}  # the classes where it is exact (is Atom)
+# feedparser-rs silently drops what is over its limits (10,000 entries, 100 tags...); no
+# document the pre-scan lets through has more elements than this, so nothing is dropped
+_RS_LIMITS = feedparser_rs.ParserLimits(
+    max_feed_size_bytes=1 << 40,  # the fetcher caps bodies
+    max_entries=MAX_FEED_ELEMENTS,
+    max_links_per_feed=MAX_FEED_ELEMENTS,
+    max_links_per_entry=MAX_FEED_ELEMENTS,
+    max_authors=MAX_FEED_ELEMENTS,
+    max_contributors=MAX_FEED_ELEMENTS,
+    max_tags=MAX_FEED_ELEMENTS,
+    max_content_blocks=MAX_FEED_ELEMENTS,
+    max_enclosures=MAX_FEED_ELEMENTS,
+)
 # what feedparser-rs reads differently from feedparser, found in the bytes (case-insensitive
 # where XML allows): XHTML and base64 content, a carriage return written as a reference
 # (feedparser keeps it; the newline normalisation below would not), RSS update dates
@@ -789,7 +816,12 @@ def _rs_dict(e, atom: bool, link: str) -> dict | None:
     title = _fp_str(e.title)
     published, published_parsed = _fp_date(e.published)
     updated, updated_parsed = _fp_date(e.updated) if atom else ("", None)
-    author = e.author_detail
+    if atom:  # a person: its name is written apart
+        author = _fp_str(e.author_detail.name) if e.author_detail is not None else ""
+    else:  # RSS: feedparser reads an e-mail address out of the text its own way
+        author = _fp_str(e.author)
+        if "@" in author:
+            return None
     text = _fp_str if not atom else (lambda v: v or "")  # Atom category terms: attributes
     media = e.media_content or ()
     return {
@@ -805,8 +837,8 @@ def _rs_dict(e, atom: bool, link: str) -> dict | None:
         "summary": _fp_str(e.summary),
         "summary_detail": {"base": e.summary_detail.base} if e.summary_detail else {},
         "tags": [{"term": text(t.term), "label": t.label} for t in e.tags or ()],
-        "author_detail": {"name": _fp_str(author.name)} if author else {},
-        "author": _fp_str(e.author),
+        "author_detail": {"name": author},
+        "author": author,
         "wfw_commentrss": e.wfw_commentrss or "",
         # feedparser-rs says "unknown" where the type is not given
         "media_content": [
@@ -832,7 +864,9 @@ def _rs_parse(data: bytes, url: str, scan: _Scan, known: Collection[str] = ()) -
     known entries (told by the pre-scan's keys); None when the document is not of a class
     where it is exact, is not well-formed, or disagrees with the pre-scan on any new item's
     key or link."""
-    d = feedparser_rs.parse(bytes(data), sanitize_html=False, resolve_relative_uris=False)
+    d = feedparser_rs.parse_with_limits(
+        bytes(data), limits=_RS_LIMITS, sanitize_html=False, resolve_relative_uris=False
+    )
     atom = _RS_VERSIONS.get(d.version)
     if atom is None or d.bozo or d.encoding != "utf-8" or len(d.entries) != len(scan.items):
         return None
@@ -855,7 +889,7 @@ def _rs_parse(data: bytes, url: str, scan: _Scan, known: Collection[str] = ()) -
         if entry is None or entry.key != it.key:
             return None
         entries.append(entry)
-    return ParsedFeed(title=scan.feed_title(), site_url=site_url, entries=entries)
+    return ParsedFeed(title=scan.feed_title(utf8=True), site_url=site_url, entries=entries)
 
 
 def _rs_full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
@@ -875,7 +909,7 @@ def _rs_full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None
         return None
     try:
         scan = _scan(data)  # refuses element floods as _refuse_costly does
-        if not scan.atom and _rs_rss_dates(data):
+        if scan.markup or (not scan.atom and _rs_rss_dates(data)):
             return None
         parsed = _rs_parse(data, url, scan, known)
     except _Unsure as exc:

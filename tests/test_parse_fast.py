@@ -141,3 +141,43 @@ def test_a_body_that_is_a_url_or_path_is_never_fetched_or_opened(http_hits, tmp_
         assert feeds._rs_full(body, URL, ()) is None
     assert hits == []
     assert parse_feed(secret.read_bytes(), URL).title == "SECRET"  # the file is a feed
+
+
+def test_an_item_over_feedparser_rs_default_limits_reads_whole():
+    # 150 categories and 12,000 items: feedparser-rs keeps 100 and 10,000 unless told
+    cats = b"".join(b"<category>c%d</category>" % i for i in range(150))
+    items = b"".join(
+        b"<item><title>t%d</title><link>https://blog.example/%d</link>%s</item>"
+        % (i, i, cats if i == 0 else b"")
+        for i in range(12_000)
+    )
+    fast, slow = both_paths(FEED.replace(b"<item>", items + b"<item>", 1))
+    assert fast is not None and fast == slow
+    assert len(fast.entries) == 12_001 and len(fast.entries[0].categories) == 50  # our cap
+
+
+@pytest.mark.parametrize(
+    "title, item",
+    [
+        # elements inside an RSS field: feedparser writes them back as markup
+        (b"T", b"<title>a <b>x</b> c</title><description>hi <p>para<br/></p></description>"),
+        # UTF-8 read as latin-1 (mojibake in the bytes): feedparser re-decodes it
+        (b"F\xc3\x83\xc2\xb3rmula", b"<title>F\xc3\x83\xc2\xb3rmula \xe2\x80\x99</title>"),
+        (b"Caf\xc3\xa9", b"<title>Caf\xc3\xa9</title><author>bob@x.example (Bob)</author>"),
+        (b"T", b"<title>x</title><author>Bob (Robert)</author>"),
+        (
+            b"T",
+            b'<media:group><media:content url="https://e.example/a.jpg" medium="image"/>'
+            b"</media:group><comments>https://e.example/c</comments>",
+        ),
+    ],
+)
+def test_fields_feedparser_reads_its_own_way_come_out_the_same(title, item):
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        b'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>%s</title><item>%s'
+        b"<link>https://e.example/a</link></item></channel></rss>" % (title, item)
+    )
+    fast, slow = both_paths(body)
+    assert fast is None or fast == slow
+    assert parse_feed(body, URL) == slow
