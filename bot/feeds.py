@@ -768,15 +768,20 @@ def _rs_rss_dates(data: bytes) -> bool:
     return words and bool(_RS_RSS_DATES.search(data))
 
 
-def _fp_str(value: str | None) -> str:
-    """Text as feedparser hands it over: XML newlines (feedparser-rs keeps CR LF inside
-    CDATA), stripped, UTF-8 read as latin-1 re-decoded, cp1252 code points mapped
-    (feedparser's pop())."""
+def _fp_raw(value: str | None) -> str:
+    """Text as feedparser keeps it: XML newlines (feedparser-rs keeps CR LF inside CDATA),
+    stripped."""
     if not value:
         return ""
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
-    value = value.strip()
+    return value.strip()
+
+
+def _fp_str(value: str | None) -> str:
+    """Text as feedparser hands over an element's text (its pop()): _fp_raw, then UTF-8
+    read as latin-1 re-decoded, cp1252 code points mapped."""
+    value = _fp_raw(value)
     if not value.isascii():
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             value = value.encode("iso-8859-1").decode("utf-8")
@@ -816,8 +821,8 @@ def _rs_dict(e, atom: bool, link: str) -> dict | None:
     title = _fp_str(e.title)
     published, published_parsed = _fp_date(e.published)
     updated, updated_parsed = _fp_date(e.updated) if atom else ("", None)
-    if atom:  # a person: its name is written apart
-        author = _fp_str(e.author_detail.name) if e.author_detail is not None else ""
+    if atom:  # a person: its name is written apart, and feedparser keeps it as it is
+        author = _fp_raw(e.author_detail.name) if e.author_detail is not None else ""
     else:  # RSS: feedparser reads an e-mail address out of the text its own way
         author = _fp_str(e.author)
         if "@" in author:
@@ -873,7 +878,7 @@ def _rs_parse(data: bytes, url: str, scan: _Scan, known: Collection[str] = ()) -
     base, site_url = _feed_base(url, scan.site)
     feed_author = None
     if atom and d.feed.author_detail is not None:
-        feed_author = squash_spaces(_fp_str(d.feed.author_detail.name)) or None
+        feed_author = squash_spaces(_fp_raw(d.feed.author_detail.name)) or None
     entries = []
     for e, it in zip(d.entries, scan.items, strict=True):
         if it.key in known:

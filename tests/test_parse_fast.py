@@ -7,14 +7,20 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot import feeds
 from bot.feeds import FeedParseError, FeedRefused, parse_feed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from farm import feed_xml  # noqa: E402
+
+from tests.test_parse_properties import SETTINGS  # noqa: E402
+from tests.test_parse_properties import feeds as feeds_strategy  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 SAMPLES = Path("/work/shared/samples")
@@ -181,3 +187,100 @@ def test_fields_feedparser_reads_its_own_way_come_out_the_same(title, item):
     fast, slow = both_paths(body)
     assert fast is None or fast == slow
     assert parse_feed(body, URL) == slow
+
+
+# text an XML document can hold, odd on purpose: markup-like, entities, CR LF, non-ASCII,
+# mojibake, cp1252 code points, e-mail-like authors
+XML_TEXT = st.lists(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
+    | st.sampled_from(["<b>", "&amp;", "&", "\r\n", "\r", "\n", " ", "@", "(x)", "Ã³", "\x85"]),
+    max_size=12,
+).map("".join)
+DATES = st.sampled_from(
+    ["Mon, 06 May 2024 10:00:00 +0000", "2024-05-06T10:00:00Z", "Sun, 10 Dec 17", "1714989600",
+     "2020/1/10 14:33:00", "yesterday", ""]
+)  # fmt: skip
+LINKS = st.sampled_from(
+    ["https://blog.example/a?x=1&y=2", "/relative/p", "http://127.0.0.1:8080/p/1/", "", "tag:x"]
+)
+
+
+def text_node(value: str, cdata: bool) -> str:
+    if cdata and "]]>" not in value:
+        return f"<![CDATA[{value}]]>"
+    return escape(value)
+
+
+@st.composite
+def well_formed_feeds(draw) -> bytes:
+    """Well-formed RSS 2.0 or Atom 1.0 with odd field values: the documents the
+    feedparser-rs path is for."""
+    atom = draw(st.booleans())
+    items = []
+    for i in range(draw(st.integers(1, 4))):
+        f = {k: draw(XML_TEXT) for k in ("title", "summary", "content", "author", "cat")}
+        node = {k: text_node(v, draw(st.booleans())) for k, v in f.items()}
+        link = escape(draw(LINKS), {'"': "&quot;"})
+        date = draw(DATES)
+        guid = draw(st.sampled_from(["", f"https://blog.example/?p={i}", f"id-{i}"]))
+        if atom:
+            items.append(
+                f"<entry><title type='{draw(st.sampled_from(['text', 'html']))}'>{node['title']}"
+                f'</title><link rel="alternate" href="{link}/{i}"/>'
+                + (f"<id>{guid}</id>" if guid else "")
+                + f"<published>{date}</published><updated>{draw(DATES)}</updated>"
+                f"<author><name>{node['author']}</name></author>"
+                f'<category term="{escape(f["cat"].replace("&", "+"), {chr(34): "&quot;"})}"/>'
+                f"<summary type='html'>{node['summary']}</summary>"
+                f"<content type='html'>{node['content']}</content></entry>"
+            )
+        else:
+            items.append(
+                f"<item><title>{node['title']}</title><link>{escape(link)}{i}</link>"
+                + (f'<guid isPermaLink="{draw(st.sampled_from(["true", "false"]))}">{guid}</guid>'
+                   if guid else "")
+                + f"<pubDate>{date}</pubDate><dc:creator>{node['author']}</dc:creator>"
+                f"<category>{node['cat']}</category><description>{node['summary']}</description>"
+                f"<content:encoded>{node['content']}</content:encoded>"
+                f"<wfw:commentRss>{escape(link)}{i}/feed/</wfw:commentRss>"
+                f'<enclosure url="https://cdn.example/{i}.jpg" type="image/jpeg" length="1"/>'
+                "</item>"
+            )  # fmt: skip
+    title = text_node(draw(XML_TEXT), draw(st.booleans()))
+    if atom:
+        doc = (
+            f'<feed xmlns="http://www.w3.org/2005/Atom"><title>{title}</title>'
+            f'<link rel="alternate" href="https://blog.example/"/>{"".join(items)}</feed>'
+        )
+    else:
+        doc = (
+            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:wfw="http://wellformedweb.org/CommentAPI/"><channel>'
+            f"<title>{title}</title><link>https://blog.example/</link>"
+            f"{''.join(items)}</channel></rss>"
+        )
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + doc).encode()
+
+
+@SETTINGS
+@given(well_formed_feeds())
+def test_odd_values_in_well_formed_feeds_read_the_same_or_go_to_feedparser(body):
+    data = feeds._prepare(body)
+    fast = feeds._rs_full(data, URL, frozenset())
+    if fast is not None:
+        assert fast == feeds._full(data, URL, ())
+
+
+@SETTINGS
+@given(feeds_strategy())
+def test_odd_feed_shaped_documents_read_the_same_or_go_to_feedparser(body):
+    try:
+        data = feeds._prepare(body)
+        fast = feeds._rs_full(data, URL, frozenset())
+    except FeedParseError:
+        with pytest.raises(FeedParseError):  # refused by the guards: feedparser refuses too
+            feeds._full(feeds._prepare(body), URL, ())
+        return
+    if fast is not None:
+        assert fast == feeds._full(data, URL, ())
