@@ -236,7 +236,8 @@ def well_formed_feeds(draw) -> bytes:
             )
         else:
             items.append(
-                f"<item><title>{node['title']}</title><link>{escape(link)}{i}</link>"
+                f"<item><title>{node['title']}</title>"
+                + (f"<link>{escape(link)}{i}</link>" if draw(st.booleans()) else "")
                 + (f'<guid isPermaLink="{draw(st.sampled_from(["true", "false"]))}">{guid}</guid>'
                    if guid else "")
                 + f"<pubDate>{date}</pubDate><dc:creator>{node['author']}</dc:creator>"
