@@ -146,6 +146,11 @@ class EntityWatch:
                 # not XML expat can read: the strict parser stops at the same place, and the
                 # loose one (feedparser's fallback) is never given a declared entity
                 self.done = True
+            if self.done or final:
+                self.done = True
+                # the parser and this watch refer to each other: let both go now, not
+                # when the garbage collector runs
+                self._parser = None
         return self.declared
 
 
@@ -644,6 +649,11 @@ def _scan(data: bytes) -> _Scan:  # noqa: C901
         parser.Parse(data, True)
     except (expat.ExpatError, ValueError, LookupError) as exc:  # multi-byte, unknown encodings
         raise _Unsure(f"expat: {exc}") from None
+    finally:
+        # the handlers and the parser refer to each other: without this, the cycle (and the
+        # document the handlers see) would live until the garbage collector runs
+        parser.StartElementHandler = parser.EndElementHandler = None
+        parser.CharacterDataHandler = None
     for it in scan.items:
         link = ""
         if not it.guid and it.link:
