@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import logging
 import math
@@ -259,9 +260,10 @@ class Bench:
         """Every feed fetched and parsed whole (validators dropped), nothing new in it."""
         since = time.time()
         await self.store._write(
-            "UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL, next_check_at = 0"
+            "UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,"
+            " next_check_at = 0"
         )
-        while await self.checked_since(since) < self.feeds:
+        while await self.checked_since(since) < self.feeds:  # noqa: ASYNC110 (another task)
             await asyncio.sleep(0.1)
         await self.store.index_pending()
         posts = await self.store._value("SELECT count(*) FROM posts")
@@ -313,7 +315,8 @@ class Bench:
         print(
             f"  {label}: {len(lat)} posts, served → announced p50 {percentile(lat, 50):.2f} s"
             f"  p95 {percentile(lat, 95):.2f} s  p99 {percentile(lat, 99):.2f} s"
-            f"  max {max(lat, default=float('nan')):.2f} s  without thread: {figures['unthreaded']}",
+            f"  max {max(lat, default=float('nan')):.2f} s"
+            f"  without thread: {figures['unthreaded']}",
             flush=True,
         )
 
@@ -383,9 +386,15 @@ async def run(args) -> None:
                     f" {percentile(alone_ms, 50):.0f} ms p99 {percentile(alone_ms, 99):.0f} ms"
                 )
                 total = args.feeds
+                profile = cProfile.Profile() if args.profile else None
+                if profile:
+                    profile.enable()
                 _, changed_cpu, changed_lag = await bench.phase(
                     "changed (poll, announce, thread)", lambda: bench.changed(total)
                 )
+                if profile:
+                    profile.disable()
+                    profile.dump_stats(args.profile)
                 burst = await bench.latencies(bench.generation)
                 bench.print_latencies("burst without limits", burst)
 
@@ -449,6 +458,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--channels", type=int, default=50)
     parser.add_argument("--searches", type=int, default=30, help="searches alone")
+    parser.add_argument("--profile", help="cProfile the changed cycle into this file")
     parser.add_argument("--search-rate", type=float, default=3.0, help="per second, under load")
     asyncio.run(run(parser.parse_args()))
 
