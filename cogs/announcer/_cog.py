@@ -129,8 +129,7 @@ class Announcer(commands.Cog):
         Returns how many deliveries were started."""
         busy = set(self._workers)
         await self.deliverer.finish_followups(skip_channels=busy)
-        due = await self.store.due_deliveries(time.time(), limit=DELIVERY_BATCH)
-        due = [d for d in due if d.channel_id not in busy]
+        due = await self.store.due_deliveries(time.time(), limit=DELIVERY_BATCH, skip_channels=busy)
         # the intent, before any request: a delivery begun earlier may already be on Discord
         await self.store.begin_deliveries([d.id for d in due if d.started_at is None])
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
