@@ -149,6 +149,10 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
+def peak_rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def snowflake_time(snowflake: int) -> float:
     return ((snowflake >> 22) + 1420070400000) / 1000
 
@@ -194,7 +198,8 @@ class Bench:
             extra = result
         print(
             f"  {label:<36} wall {wall:6.2f} s  cpu {cpu:6.2f} s  loop lag p99"
-            f" {self.lag.p99_ms():5.1f} ms max {self.lag.max_ms():6.1f} ms  {extra}",
+            f" {self.lag.p99_ms():5.1f} ms max {self.lag.max_ms():6.1f} ms"
+            f"  peak RSS so far {peak_rss():3.0f} MiB  {extra}",
             flush=True,
         )
         return wall, cpu, self.lag.p99_ms()
@@ -442,7 +447,7 @@ async def run(args) -> None:
                 if burst["fake_errors"] or limited["fake_errors"]:
                     print(f"  fake Discord errors: {limited['fake_errors']}")
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss()
         print("Summary")
         print(
             f"  CPU per changed feed, end to end: {changed_cpu / args.feeds * 1000:.2f} ms"
