@@ -3,6 +3,8 @@
 Feed i lives at /feed/i. Each has 10 posts of about 4 KB of HTML, an ETag and a
 Last-Modified, and is gzip-compressed when asked. POST /_bump?feeds=N adds one new post to every
 feed (the oldest drops out, as in a real feed); POST /_warm?feeds=N builds the bodies ahead.
+GET /_served?generation=G: when each feed's body of that generation was first served (Unix
+seconds, for delivery latencies).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def feed_xml(feed: int, newest: int, host: str) -> bytes:
 def make_app() -> web.Application:
     state = {"generation": 0}
     cache: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+    served: dict[int, dict[int, float]] = {}  # generation → feed → first served at
 
     async def feed(request: web.Request) -> web.Response:
         number = int(request.match_info["n"])
@@ -80,6 +83,7 @@ def make_app() -> web.Application:
             body = feed_xml(number, 10 + generation, request.host)
             cache[key] = (body, gzip.compress(body, 5))
         plain, packed = cache[key]
+        served.setdefault(generation, {}).setdefault(number, time.time())
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             headers["Content-Encoding"] = "gzip"
             return web.Response(body=packed, headers=headers)
@@ -101,7 +105,11 @@ def make_app() -> web.Application:
         prepare(int(request.query.get("feeds", 0)), request.host)
         return web.Response(text=str(state["generation"]))
 
+    async def served_at(request: web.Request) -> web.Response:
+        return web.json_response(served.get(int(request.query["generation"]), {}))
+
     app = web.Application()
+    app.router.add_get("/_served", served_at)
     app.router.add_get("/feed/{n}", feed)
     app.router.add_post("/_bump", bump)
     app.router.add_post("/_warm", warm)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import aiosqlite
 
 from ..models import Delivery
+from .base import IN_CHUNK, marks
 from .rows import error_text
 
 # A Delivery's columns, named as its fields, with its subscription and feed
@@ -24,11 +25,16 @@ class DeliveryQueries:
 
     # --- what is due ----------------------------------------------------------------
 
-    async def due_deliveries(self, now: float, limit: int = 50) -> list[Delivery]:
+    async def due_deliveries(
+        self, now: float, limit: int = 50, *, skip_channels: Iterable[int] = ()
+    ) -> list[Delivery]:
+        """Pending deliveries whose time has come, oldest first; none to `skip_channels`
+        (those whose deliveries are already being sent)."""
+        skip = list(skip_channels)[:IN_CHUNK]  # a few dozen busy channels at most
         rows = await self._all(
             _DELIVERIES + " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
-            " ORDER BY d.next_attempt_at, d.id LIMIT ?",
-            (now, limit),
+            f" AND s.channel_id NOT IN ({marks(skip)}) ORDER BY d.next_attempt_at, d.id LIMIT ?",
+            (now, *skip, limit),
         )
         return [Delivery(**row) for row in rows]
 
@@ -113,8 +119,13 @@ class DeliveryQueries:
         )
         return [Delivery(**row) for row in rows]
 
-    async def followups_done(self, delivery_id: int) -> None:
-        await self._write("UPDATE deliveries SET followups_owed = 0 WHERE id = ?", (delivery_id,))
+    async def followups_done(self, delivery_id: int, thread_id: int | None = None) -> None:
+        """Publishing and the thread are done; `thread_id`: the thread opened (one write)."""
+        await self._write(
+            "UPDATE deliveries SET followups_owed = 0, thread_id = coalesce(?, thread_id)"
+            " WHERE id = ?",
+            (thread_id, delivery_id),
+        )
 
     # --- messages and threads found in Discord after a crash ----------------------------
 

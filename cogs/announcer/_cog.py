@@ -15,6 +15,7 @@ from bot.limits import MAX_REFUSALS
 from bot.models import Delivery, FeedEvent, PollReport
 from bot.render.markdown import inline_markdown, thread_name
 from bot.retry import retry_at
+from bot.scheduling import create_task
 
 from ..common.loops import paced_round
 from ..common.sending import ItemRefused
@@ -22,6 +23,9 @@ from ._delivery import Deliverer
 from ._errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
+
+#: Deliveries fetched per round (those of busy channels are left for their worker)
+DELIVERY_BATCH = 500
 
 
 class Announcer(commands.Cog):
@@ -32,6 +36,7 @@ class Announcer(commands.Cog):
         self._outbox_dirty = asyncio.Event()
         self._index_wanted = False
         self.deliverer = Deliverer(bot)
+        self._workers: dict[int, asyncio.Task] = {}  # channel id → its delivery worker
 
     async def cog_load(self) -> None:
         self.poll_loop.start()
@@ -40,6 +45,8 @@ class Announcer(commands.Cog):
     async def cog_unload(self) -> None:
         self.poll_loop.cancel()
         self.delivery_loop.cancel()
+        for worker in list(self._workers.values()):
+            worker.cancel()
         self.bot.poller.cancel_checks()
 
     # --- polling --------------------------------------------------------------------
@@ -113,18 +120,38 @@ class Announcer(commands.Cog):
         await self.bot.wait_until_ready()
 
     async def deliver_due(self) -> int:
-        """Send what is owed; channels run side by side so one failing channel holds up none."""
-        await self.deliverer.finish_followups()
-        due = await self.store.due_deliveries(time.time(), limit=100)
+        """Start sending what is owed: one worker per channel, side by side, so one slow or
+        failing channel holds up none and a round never waits for the slowest channel.
+
+        A channel's deliveries go through its one worker at a time, in order; a round
+        leaves alone the channels whose worker is still busy (what it fetched for them is
+        theirs), and a worker that finishes wakes the next round for what came meanwhile.
+        Returns how many deliveries were started."""
+        busy = set(self._workers)
+        await self.deliverer.finish_followups(skip_channels=busy)
+        due = await self.store.due_deliveries(time.time(), limit=DELIVERY_BATCH, skip_channels=busy)
         # the intent, before any request: a delivery begun earlier may already be on Discord
         await self.store.begin_deliveries([d.id for d in due if d.started_at is None])
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in due:
             by_channel[delivery.channel_id].append(delivery)
-        sent = await asyncio.gather(
-            *(self._deliver_channel(items) for items in by_channel.values())
-        )
-        return sum(sent)
+        for channel_id, items in by_channel.items():
+            self._workers[channel_id] = create_task(
+                self._channel_worker(channel_id, items), name=f"deliver to #{channel_id}"
+            )
+        return len(due)
+
+    async def _channel_worker(self, channel_id: int, deliveries: list[Delivery]) -> None:
+        try:
+            await self._deliver_channel(deliveries)
+        finally:
+            del self._workers[channel_id]
+            self._outbox_dirty.set()  # what came for this channel meanwhile goes out now
+
+    async def wait_for_workers(self) -> None:
+        """Until every channel's worker is done (shutting down, tests)."""
+        while self._workers:
+            await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
     async def _deliver_channel(self, deliveries: list[Delivery]) -> int:
         sent = 0

@@ -79,9 +79,14 @@ class Deliverer:
         if followups:
             await follow_up(self.store, delivery, channel, message, post.title)
 
-    async def finish_followups(self) -> None:
-        """What a crash left undone after sending: publishing, threads."""
+    async def finish_followups(
+        self, skip_channels: frozenset[int] | set[int] = frozenset()
+    ) -> None:
+        """What a crash left undone after sending: publishing, threads (not in
+        `skip_channels`, whose worker may be doing them right now)."""
         for delivery in await self.store.owed_followups():
+            if delivery.channel_id in skip_channels:
+                continue
             post = await self.store.get_post(delivery.post_id)
             try:
                 channel = await self._channel(delivery.channel_id)

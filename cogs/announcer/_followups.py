@@ -19,7 +19,9 @@ THREAD_ALREADY_CREATED = 160004
 async def follow_up(store, delivery: Delivery, channel, message, title: str) -> None:
     """Publish the announcement and open its thread, each once: both are recorded as owed
     with the send, so a crash in between is finished by the next round (Discord's
-    "already crossposted" / "thread already created" then say it was done)."""
+    "already crossposted" / "thread already created" then say it was done). The thread's
+    id is recorded with the follow-ups' end, in one write."""
+    thread_id = None
     try:
         if channel.is_news():
             try:
@@ -28,21 +30,21 @@ async def follow_up(store, delivery: Delivery, channel, message, title: str) -> 
                 if exc.code != ALREADY_CROSSPOSTED:
                     log.warning("could not publish message %s: %s", message.id, exc)
         if delivery.threads:
-            await _open_thread(store, delivery, message, title)
+            thread_id = await _open_thread(message, title, delivery.auto_archive_minutes)
     finally:
-        await store.followups_done(delivery.id)
+        await store.followups_done(delivery.id, thread_id)
 
 
-async def _open_thread(store, delivery: Delivery, message, title: str) -> None:
+async def _open_thread(message, title: str, auto_archive_minutes: int) -> int | None:
+    """The thread opened on the announcement (its id), or None if Discord would not."""
     try:
         thread = await message.create_thread(
-            name=thread_name(title), auto_archive_duration=delivery.auto_archive_minutes
+            name=thread_name(title), auto_archive_duration=auto_archive_minutes
         )
     except discord.HTTPException as exc:
         if exc.code == THREAD_ALREADY_CREATED:  # before a crash: its id is the message's
-            await store.set_delivery_thread(delivery.id, message.id)
-            return
+            return message.id
         # the announcement stands; the discussion can still be opened later
         log.warning("could not open a thread on message %s: %s", message.id, exc)
-        return
-    await store.set_delivery_thread(delivery.id, thread.id)
+        return None
+    return thread.id

@@ -61,6 +61,7 @@ from tests.fakediscord._constants import (
 )
 from tests.fakediscord._fake import FakeDiscord
 from tests.fakediscord._interactions import InteractionResult, InteractionTimeout
+from tests.fakediscord._ratelimits import RateLimits
 from tests.fakediscord._records import CommandSync, Fault, RecordedRequest, Stall
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "InteractionTimeout",
     "MessageFlag",
     "Perm",
+    "RateLimits",
     "RecordedRequest",
     "Stall",
 ]

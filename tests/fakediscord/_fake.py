@@ -14,6 +14,7 @@ from aiohttp import web
 from tests.fakediscord._constants import API_VERSION
 from tests.fakediscord._gateway import GatewayMixin, _Connection, _Session
 from tests.fakediscord._interactions import InteractionResult, InteractionsMixin
+from tests.fakediscord._ratelimits import RateLimits
 from tests.fakediscord._records import CommandSync, Fault, RecordedRequest, Stall
 from tests.fakediscord._rest import RestMixin
 from tests.fakediscord._rest_channels import ChannelRoutesMixin
@@ -75,6 +76,8 @@ class FakeDiscord(
         self.gateway_attempts = 0
         #: When True, gateway WebSocket upgrades are answered with HTTP 503.
         self.refuse_gateway = False
+        #: Discord's rate limits (per-route buckets, global limit); None: unlimited.
+        self.rate_limits: RateLimits | None = None
         #: When True, messages the bot creates are echoed to it as MESSAGE_CREATE (as Discord does).
         self.echo_messages = True
 

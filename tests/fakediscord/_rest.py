@@ -231,10 +231,19 @@ class RestMixin:
             files=files,
         )
         self.requests.append(record)
+        # --- Discord's rate limits, when turned on (see _ratelimits.py) ---
+        limited, limit_headers = (None, {})
+        if self.rate_limits is not None:
+            limited, limit_headers = self.rate_limits.check(record.method, path)
+        if limited is not None:
+            record.status = 429
+            return _json_response(limited, 429, limit_headers)
+        # --- end of rate limits ---
         if await self._hold(record, carried_out=False):
             record.status = 503
             return _json_response({"message": "never reached Discord", "code": 0}, 503)
         response = await self._answer(request, record, body, files)
+        response.headers.update(limit_headers)
         record.status = response.status
         await self._hold(record, carried_out=True)
         return response

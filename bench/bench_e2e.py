@@ -1,0 +1,479 @@
+"""What users wait for, end to end: Gazette (the real discord.py bot) against the fake Discord,
+1,000 feeds from the farm in 50 text channels with threads on, each in its own process.
+
+    python bench/bench_e2e.py [--feeds 1000] [--channels 50]
+
+Setup takes the fast path: feeds and subscriptions are written through the store's API (as
+`/feed add` would leave them, threads on), not followed one command at a time. Phases:
+  baseline   FeedPoller.poll_due alone on its own store (cold, then changed), as
+             bench_poll.py runs it: the poll cycle without Discord
+  cold       the bot's first cycle: every post archived silently, nothing announced
+  search     `/archive search` through the fake's interaction API, one at a time, idle bot
+  changed    one new post in every feed: polled, announced, thread opened; CPU of the
+             bot's process from the bump until the last thread, latencies post served →
+             announcement created (the burst without Discord's limits)
+  +search    the same with a search load beside it (a few searches per second)
+  limited    the burst again with Discord's rate limits on in the fake (5 per 5 s per
+             channel for messages and threads, 50 requests per second overall); its last
+             announcement against the bound those limits allow
+
+The comment cycle is stopped (it has bench_comments.py): right after following, the
+comments of every archived post would be read during whichever phase its round falls in.
+
+Prints CPU per changed feed, latency percentiles, search CPU and reply latency, loop lag p99
+per phase, peak RSS of the bot's process, and ratios against the baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import json
+import logging
+import math
+import multiprocessing
+import re
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_poll import LoopLag, setup_store  # noqa: E402
+from farm import start_farm  # noqa: E402
+
+from bot.app import Gazette, Timing, point_discord_at  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.fetch import Fetcher, create_session  # noqa: E402
+from bot.poller import FeedPoller  # noqa: E402
+from bot.startup import tune_for_the_event_loop  # noqa: E402
+from bot.store import Store  # noqa: E402
+
+TITLE = re.compile(r"Post (\d+) of blog (\d+)")
+QUERIES = ("garden recipe", "river mountain", "election report", "music science", "winter")
+
+# --- the fake Discord, in its own process --------------------------------------------
+
+
+def _serve_fake(channels: int, queue) -> None:
+    from tests.fakediscord import ChannelType, FakeDiscord, RateLimits
+
+    async def main() -> None:
+        fake = FakeDiscord()
+        guild = fake.add_guild("Readers")
+        ids = [fake.add_channel(guild, f"blog-{n}", type=ChannelType.TEXT) for n in range(channels)]
+        await fake.start()
+
+        async def info(_request):
+            return web.json_response(
+                {
+                    "api_base": fake.api_base,
+                    "gateway_url": fake.gateway_url,
+                    "token": fake.token,
+                    "guild": guild,
+                    "channels": ids,
+                }
+            )
+
+        async def limits(request):
+            fake.rate_limits = RateLimits() if request.query.get("on") == "1" else None
+            return web.json_response({})
+
+        async def count(_request):
+            sent = sum(1 for cid in ids for m in fake.messages(cid) if m.get("embeds"))
+            return web.json_response({"announced": sent, "threads": len(fake.threads())})
+
+        async def announcements(_request):
+            rows = []
+            for cid in ids:
+                threads = {int(t["id"]) for t in fake.threads(cid)}
+                for m in fake.messages(cid):
+                    if m.get("embeds"):
+                        mid = int(m["id"])
+                        rows.append([cid, mid, m["embeds"][0].get("title", ""), mid in threads])
+            hits = fake.rate_limits.hits if fake.rate_limits else {}
+            return web.json_response({"rows": rows, "hits": hits, "errors": len(fake.errors)})
+
+        async def search(request):
+            started = time.perf_counter()
+            try:
+                result = await fake.invoke(
+                    guild, ids[0], "archive search", {"query": request.query["q"]}, timeout=30
+                )
+                ok = bool(result.content or result.embeds)
+            except Exception as exc:  # a timeout is a figure, not a crash
+                ok = repr(exc)
+            return web.json_response({"ms": (time.perf_counter() - started) * 1000, "ok": ok})
+
+        control = web.Application()
+        control.router.add_get("/info", info)
+        control.router.add_post("/limits", limits)
+        control.router.add_get("/count", count)
+        control.router.add_get("/announcements", announcements)
+        control.router.add_post("/search", search)
+        runner = web.AppRunner(control, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        queue.put(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start_fake(channels: int) -> tuple[multiprocessing.Process, str]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_serve_fake, args=(channels, queue), daemon=True)
+    process.start()
+    return process, f"http://127.0.0.1:{queue.get(timeout=30)}"
+
+
+# --- figures ----------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: int) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def peak_rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def snowflake_time(snowflake: int) -> float:
+    return ((snowflake >> 22) + 1420070400000) / 1000
+
+
+class Bench:
+    def __init__(self, args, session: aiohttp.ClientSession, farm: str, control: str) -> None:
+        self.args = args
+        self.feeds = args.feeds
+        self.http = session
+        self.farm = farm
+        self.control = control
+        self.lag = LoopLag()
+        self.generation = 0
+        self.store: Store | None = None
+        self.bot: Gazette | None = None
+
+    async def get(self, base: str, path: str, method: str = "GET"):
+        async with self.http.request(method, base + path) as response:
+            return json.loads(await response.text())
+
+    async def bump(self) -> None:
+        async with self.http.post(f"{self.farm}/_bump?feeds={self.feeds}") as response:
+            self.generation = int(await response.text())
+
+    # --- the baseline: the poll cycle alone ---------------------------------------------
+
+    async def baseline(self, tmp: Path) -> tuple[float, float]:
+        async with create_session(allow_private=True, max_connections=64, max_per_host=64) as s:
+            store = await setup_store(tmp / "baseline.db", self.farm, self.feeds)
+            poller = FeedPoller(store, Fetcher(s), default_interval=0.0, max_concurrency=16)
+            cold = await self.phase("baseline cold (poll_due alone)", poller.poll_due)
+            await self.bump()
+            changed = await self.phase("baseline changed (poll_due alone)", poller.poll_due)
+            await store.close()
+        return cold[1], changed[1]
+
+    async def phase(self, label: str, work, extra: str = "") -> tuple[float, float, float]:
+        cpu, wall = time.process_time(), time.perf_counter()
+        with self.lag:
+            result = await work()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if isinstance(result, str):
+            extra = result
+        print(
+            f"  {label:<36} wall {wall:6.2f} s  cpu {cpu:6.2f} s  loop lag p99"
+            f" {self.lag.p99_ms():5.1f} ms max {self.lag.max_ms():6.1f} ms"
+            f"  peak RSS so far {peak_rss():3.0f} MiB  {extra}",
+            flush=True,
+        )
+        return wall, cpu, self.lag.p99_ms()
+
+    # --- the bot --------------------------------------------------------------------------
+
+    async def start_bot(self, tmp: Path, stack: contextlib.AsyncExitStack) -> None:
+        info = await self.get(self.control, "/info")
+        self.info = info
+        point_discord_at(info["api_base"], info["gateway_url"])
+        settings = Settings(
+            discord_token=info["token"],
+            database_path=tmp / "gazette.db",
+            poll_interval=3600,
+            command_guild_id=info["guild"],
+            discord_api_base=info["api_base"],
+            discord_gateway_url=info["gateway_url"],
+            allow_private_feeds=True,
+        )
+        self.store = await Store.open(settings.database_path)
+        stack.push_async_callback(self.store.close)
+        session = await stack.enter_async_context(
+            create_session(allow_private=True, max_connections=64, max_per_host=64)
+        )
+        timing = Timing(poll_tick=0.5, delivery_tick=1.0)
+        self.bot = Gazette(settings, self.store, session, timing=timing)
+        await self.bot.login(info["token"])
+        task = asyncio.create_task(self.bot.connect())
+
+        async def close() -> None:
+            await self.bot.close()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+        stack.push_async_callback(close)
+        await asyncio.wait_for(self.bot.wait_until_ready(), 30)
+        # the comment cycle (bench_comments.py) would read the comments of all 10,000 posts
+        # just archived, whenever its round falls: left out, so the phases time what they say
+        # (a thread opened still reads its post's comments, as it does for users)
+        self.bot.get_cog("Discussion").comment_loop.cancel()
+
+    async def follow(self) -> str:
+        """Following, the fast path: the poller's own subscribe (what `/feed add` calls after
+        its checks), 16 at a time: each feed fetched, its posts archived, none announced."""
+        channels = self.info["channels"]
+        limit = asyncio.Semaphore(16)
+
+        async def one(number: int) -> None:
+            async with limit:
+                await self.bot.poller.subscribe(
+                    f"{self.farm}/feed/{number}",
+                    guild_id=self.info["guild"],
+                    channel_id=channels[number % len(channels)],
+                    threads=True,
+                )
+
+        await asyncio.gather(*(one(n) for n in range(self.feeds)))
+        return f"feeds followed: {await self.store.count_feeds()}"
+
+    async def all_due(self) -> None:
+        await self.store._write("UPDATE feeds SET next_check_at = 0")
+
+    async def checked_since(self, since: float) -> int:
+        return await self.store._value(
+            "SELECT count(*) FROM feeds WHERE last_checked_at >= ?", (since,)
+        )
+
+    async def cold(self) -> str:
+        """Every feed fetched and parsed whole (validators dropped), nothing new in it."""
+        since = time.time()
+        await self.store._write(
+            "UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,"
+            " next_check_at = 0"
+        )
+        while await self.checked_since(since) < self.feeds:  # noqa: ASYNC110 (another task)
+            await asyncio.sleep(0.1)
+        await self.store.index_pending()
+        posts = await self.store._value("SELECT count(*) FROM posts")
+        count = await self.get(self.control, "/count")
+        return f"posts archived: {posts}, announced: {count['announced']}"
+
+    async def wait_announced(self, total: int) -> None:
+        while True:
+            count = await self.get(self.control, "/count")
+            if count["announced"] >= total and count["threads"] >= total:
+                return
+            await asyncio.sleep(0.2)
+
+    async def changed(self, total: int) -> str:
+        await self.bump()
+        await self.all_due()
+        await self.wait_announced(total)
+        return f"announced and threaded: {total}"
+
+    async def latencies(self, generation: int) -> dict:
+        served = {
+            int(k): v
+            for k, v in (await self.get(self.farm, f"/_served?generation={generation}")).items()
+        }
+        report = await self.get(self.control, "/announcements")
+        latencies, per_channel, unthreaded = [], {}, 0
+        newest = 10 + generation
+        last = 0.0
+        for channel, message, title, threaded in report["rows"]:
+            match = TITLE.search(title)
+            per_channel.setdefault(channel, []).append(int(match.group(1)) if match else -1)
+            if not match or int(match.group(1)) != newest:
+                continue
+            created = snowflake_time(message)
+            last = max(last, created)
+            latencies.append(created - served[int(match.group(2))])
+            unthreaded += not threaded
+        return {
+            "latencies": latencies,
+            "unthreaded": unthreaded,
+            "first_served": min(served.values()),
+            "last": last,
+            "hits": report["hits"],
+            "fake_errors": report["errors"],
+        }
+
+    def print_latencies(self, label: str, figures: dict) -> None:
+        lat = figures["latencies"]
+        print(
+            f"  {label}: {len(lat)} posts, served → announced p50 {percentile(lat, 50):.2f} s"
+            f"  p95 {percentile(lat, 95):.2f} s  p99 {percentile(lat, 99):.2f} s"
+            f"  max {max(lat, default=float('nan')):.2f} s"
+            f"  without thread: {figures['unthreaded']}",
+            flush=True,
+        )
+
+    # --- searches -------------------------------------------------------------------------
+
+    async def one_search(self, number: int) -> dict:
+        query = QUERIES[number % len(QUERIES)]
+        return await self.get(self.control, f"/search?q={query.replace(' ', '+')}", "POST")
+
+    async def searches_alone(self, count: int) -> tuple[float, list[float]]:
+        cpu = time.process_time()
+        results = [await self.one_search(n) for n in range(count)]
+        cpu = time.process_time() - cpu
+        failed = [r["ok"] for r in results if r["ok"] is not True]
+        if failed:
+            print(f"  searches failed: {len(failed)} ({failed[0]})")
+        return cpu / count, [r["ms"] for r in results]
+
+    async def search_load(self, stop: asyncio.Event, per_second: float, out: list) -> None:
+        tasks = []
+        number = 0
+        while not stop.is_set():
+            tasks.append(asyncio.create_task(self.one_search(number)))
+            number += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1 / per_second)
+        out.extend(await asyncio.gather(*tasks))
+
+
+def limit_bound(per_channel: list[int], requests_per_post: int) -> tuple[float, float]:
+    """Seconds the last of a burst needs at least under the fake's limits: (per route, global).
+
+    Per channel, messages and threads each have 5 per 5 s: a channel owed k posts sends its
+    last in window ceil(k/5)-1. Globally 50 requests a second for all of them.
+    """
+    route = max((math.ceil(k / 5) - 1) * 5.0 for k in per_channel)
+    total = sum(per_channel) * requests_per_post
+    return route, max(0.0, (total - 50) / 50)
+
+
+async def run(args) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    farm_process, farm = start_farm()
+    fake_process, control = start_fake(args.channels)
+    tune_for_the_event_loop()
+    print(
+        f"{args.feeds} feeds in {args.channels} text channels (threads on); farm, fake Discord"
+        " and bot each in their own process; CPU and RSS are the bot's process"
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            async with aiohttp.ClientSession() as http, contextlib.AsyncExitStack() as stack:
+                bench = Bench(args, http, farm, control)
+                async with http.post(f"{farm}/_warm?feeds={args.feeds}"):
+                    pass
+                print("Baseline: the poll cycle alone (FeedPoller.poll_due, no Discord)")
+                _, base_changed_cpu = await bench.baseline(tmp)
+                print("End to end: Gazette through the fake Discord")
+                await bench.start_bot(tmp, stack)
+                await bench.phase("follow (poller.subscribe, fast path)", bench.follow)
+                await bench.phase("cold (1,000 x 200, nothing new)", bench.cold)
+                search_cpu, alone_ms = await bench.searches_alone(args.searches)
+                print(
+                    f"  /archive search alone: {args.searches} searches, bot CPU"
+                    f" {search_cpu * 1000:.1f} ms per search, reply p50"
+                    f" {percentile(alone_ms, 50):.0f} ms p99 {percentile(alone_ms, 99):.0f} ms"
+                )
+                total = args.feeds
+                profile = cProfile.Profile() if args.profile else None
+                if profile:
+                    profile.enable()
+                _, changed_cpu, changed_lag = await bench.phase(
+                    "changed (poll, announce, thread)", lambda: bench.changed(total)
+                )
+                if profile:
+                    profile.disable()
+                    profile.dump_stats(args.profile)
+                burst = await bench.latencies(bench.generation)
+                bench.print_latencies("burst without limits", burst)
+
+                stop, results = asyncio.Event(), []
+                load = asyncio.create_task(bench.search_load(stop, args.search_rate, results))
+                total += args.feeds
+                _, loaded_cpu, loaded_lag = await bench.phase(
+                    "changed + search load", lambda: bench.changed(total)
+                )
+                stop.set()
+                await load
+                loaded_ms = [r["ms"] for r in results]
+                failed = [r["ok"] for r in results if r["ok"] is not True]
+                print(
+                    f"  /archive search during it: {len(results)} searches, reply p50"
+                    f" {percentile(loaded_ms, 50):.0f} ms p99 {percentile(loaded_ms, 99):.0f} ms"
+                    f" max {max(loaded_ms, default=0):.0f} ms, failed {len(failed)}"
+                )
+
+                await bench.get(control, "/limits?on=1", "POST")
+                total += args.feeds
+                await bench.phase("changed, Discord's limits on", lambda: bench.changed(total))
+                limited = await bench.latencies(bench.generation)
+                bench.print_latencies("burst with limits", limited)
+                per_channel = [
+                    len(range(c, args.feeds, args.channels)) for c in range(args.channels)
+                ]
+                route, overall = limit_bound(per_channel, 2)
+                makespan = limited["last"] - limited["first_served"]
+                unlimited = burst["last"] - burst["first_served"]
+                bound = max(route, overall, unlimited)
+                print(
+                    f"  limits allow the last announcement at ≥ {max(route, overall):.1f} s"
+                    f" (per channel {route:.1f} s, global {overall:.1f} s); without limits it"
+                    f" came at {unlimited:.1f} s; with them at {makespan:.1f} s: ratio to the"
+                    f" bound {makespan / bound:.2f} (429s answered: {limited['hits']})"
+                )
+                if burst["fake_errors"] or limited["fake_errors"]:
+                    print(f"  fake Discord errors: {limited['fake_errors']}")
+
+        peak = peak_rss()
+        print("Summary")
+        print(
+            f"  CPU per changed feed, end to end: {changed_cpu / args.feeds * 1000:.2f} ms"
+            f" (changed cycle {changed_cpu:.2f} s; poll alone {base_changed_cpu:.2f} s;"
+            f" end to end / poll alone {changed_cpu / base_changed_cpu:.2f}x)"
+        )
+        print(
+            f"  with the search load: {loaded_cpu:.2f} s"
+            f" ({loaded_cpu / base_changed_cpu:.2f}x poll alone)"
+        )
+        print(f"  loop lag p99: changed {changed_lag:.1f} ms, with searches {loaded_lag:.1f} ms")
+        print(f"  peak RSS of the bot's process: {peak:.0f} MiB")
+    finally:
+        farm_process.terminate()
+        fake_process.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--channels", type=int, default=50)
+    parser.add_argument("--searches", type=int, default=30, help="searches alone")
+    parser.add_argument("--profile", help="cProfile the changed cycle into this file")
+    parser.add_argument("--search-rate", type=float, default=3.0, help="per second, under load")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
