@@ -237,10 +237,10 @@ class ArchiveQueries:
             done += until - upto
 
     async def _index_unless_busy(self) -> None:
-        """Index what waits, unless a write is under way: a search must not queue behind a
-        poll cycle's writes (the poll loop indexes what it stored after each tick; until
-        then the newest posts are simply not found yet)."""
-        if self._reader is None or not self._write_lock.locked():
+        """Index what waits, unless the bot's poll loop does it (`searches_index`) or a write
+        is under way: a search must not queue behind a poll cycle's writes (until the next
+        tick's indexing the newest posts are simply not found yet)."""
+        if self.searches_index and (self._reader is None or not self._write_lock.locked()):
             await self.index_pending()
 
     # --- search ----------------------------------------------------------------------

@@ -62,6 +62,10 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, reader: aiosqlite.Connection | None = None):
         self.conn = conn
         self._reader = reader  # None for ":memory:": reads wait for the writer instead
+        # whether a search first indexes the posts stored since the last indexing; the bot
+        # turns it off, as its poll loop indexes every tick (a search must never queue behind
+        # writes); one-off users (the CLI, tests) keep it
+        self.searches_index = True
         self._write_lock = asyncio.Lock()
         self._write_error: tuple[str, float] | None = None  # last cause logged, and when
         self._unlogged_failures = 0

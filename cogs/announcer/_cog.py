@@ -34,15 +34,16 @@ class Announcer(commands.Cog):
         self.store = bot.store
         self.timing = bot.timing
         self._outbox_dirty = asyncio.Event()
-        self._index_wanted = False
         self.deliverer = Deliverer(bot)
         self._workers: dict[int, asyncio.Task] = {}  # channel id → its delivery worker
 
     async def cog_load(self) -> None:
+        self.store.searches_index = False  # the poll loop indexes (see poll_due)
         self.poll_loop.start()
         self.delivery_loop.start()
 
     async def cog_unload(self) -> None:
+        self.store.searches_index = True
         self.poll_loop.cancel()
         self.delivery_loop.cancel()
         for worker in list(self._workers.values()):
@@ -59,16 +60,14 @@ class Announcer(commands.Cog):
         # starts the due feeds and returns: each check is handled by `_checked` when it is
         # recorded, so a slow feed holds up nobody (it is not due while in flight)
         await self.bot.poller.start_due(on_recorded=self._checked)
-        if self._index_wanted:
-            # searchable now rather than at the next search; after the announcements
-            self._index_wanted = False
-            await self.store.index_pending()
+        # what the last tick's checks stored (and imports, backfills) becomes searchable here,
+        # not in a member's search, which would queue behind the writes (searches_index)
+        await self.store.index_pending()
 
     async def _checked(self, report: PollReport) -> None:
         """One feed's check was recorded: deliver its new posts now, tell of its state."""
         if report.new_posts:
             self._outbox_dirty.set()
-            self._index_wanted = True
         for event in report.events:
             await self.tell_followers(event)
 
