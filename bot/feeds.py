@@ -752,6 +752,10 @@ def parse_feed(body: bytes, url: str, known_keys: Collection[str] = ()) -> Parse
 # everything else, and anything the checks in _rs_full doubt, goes to feedparser.
 
 _RS_VERSIONS = {"rss20": False, "atom10": True}  # the classes where it is exact (is Atom)
+# feedparser-rs reads a document in one call that holds the GIL (about 7 ms per 50 KB on a
+# loaded core): a larger one would stall the event loop past its 20 ms budget, so it goes to
+# feedparser, which lets the loop run every millisecond (bot.startup's switch interval)
+RS_MAX_BYTES = 64 * 1024
 # feedparser-rs silently drops what is over its limits (10,000 entries, 100 tags...); no
 # document the pre-scan lets through has more elements than this, so nothing is dropped
 _RS_LIMITS = feedparser_rs.ParserLimits(
@@ -921,8 +925,8 @@ def _rs_full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None
     understands (no xml:base games, a guid or link on every item), and only when
     feedparser-rs found the very items the pre-scan found, with the same keys and links.
     """
-    if b"\x00" in data[:4]:
-        return None  # UTF-16 or UTF-32: rare, and the checks read bytes as ASCII
+    if len(data) > RS_MAX_BYTES or b"\x00" in data[:4]:
+        return None  # too long to hold the GIL for; UTF-16/32: rare, the checks read ASCII
     _refuse_long_tags(data)
     if _declares_entities(data):
         raise FeedRefused(ENTITIES_REFUSED)
