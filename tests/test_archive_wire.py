@@ -197,7 +197,7 @@ async def test_buttons_disable_themselves_on_timeout(archive_world, monkeypatch)
 async def test_search_answers_while_a_long_write_is_open(archive_world):
     """Searches read committed data on their own connection: one held-open write
     transaction (a poll cycle's batch, an import) does not hold up the answer, even with
-    a post stored and not yet indexed (the poll loop indexes it; the answer does not wait)."""
+    a post stored and not yet indexed (the index loop indexes it; the answer does not wait)."""
     world = archive_world
     [sub] = await world.store.guild_subscriptions(world.guild)
     fresh = Entry(key="fresh", title="Fresh tomatoes", content_html="<p>tomatoes</p>")
@@ -224,5 +224,5 @@ async def test_search_answers_while_a_long_write_is_open(archive_world):
         result = await world.command("archive search", {"query": "tomatoes"})
         return "15 results" in result.messages[-1]["content"]
 
-    # indexed by the poll loop's next tick, never by a member's search (which would wait)
+    # indexed by the bot's index loop, never by a member's search (which would wait)
     await eventually(fresh_post_found, what="the fresh post searchable")

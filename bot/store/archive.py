@@ -237,9 +237,9 @@ class ArchiveQueries:
             done += until - upto
 
     async def _index_unless_busy(self) -> None:
-        """Index what waits, unless the bot's poll loop does it (`searches_index`) or a write
-        is under way: a search must not queue behind a poll cycle's writes (until the next
-        tick's indexing the newest posts are simply not found yet)."""
+        """Index what waits, unless the bot's index loop does it (`searches_index`) or a write
+        is under way: a search must not queue behind a poll cycle's writes (until the index
+        loop's next round the newest posts are simply not found yet)."""
         if self.searches_index and (self._reader is None or not self._write_lock.locked()):
             await self.index_pending()
 

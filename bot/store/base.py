@@ -63,8 +63,8 @@ class Database:
         self.conn = conn
         self._reader = reader  # None for ":memory:": reads wait for the writer instead
         # whether a search first indexes the posts stored since the last indexing; the bot
-        # turns it off, as its poll loop indexes every tick (a search must never queue behind
-        # writes); one-off users (the CLI, tests) keep it
+        # turns it off, as its index loop indexes posts as they are stored (a search must
+        # never queue behind writes); one-off users (the CLI, tests) keep it
         self.searches_index = True
         self._write_lock = asyncio.Lock()
         self._write_error: tuple[str, float] | None = None  # last cause logged, and when

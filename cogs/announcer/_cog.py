@@ -34,18 +34,24 @@ class Announcer(commands.Cog):
         self.store = bot.store
         self.timing = bot.timing
         self._outbox_dirty = asyncio.Event()
+        self._index_dirty = asyncio.Event()  # posts were stored: make them searchable
         self.deliverer = Deliverer(bot)
         self._workers: dict[int, asyncio.Task] = {}  # channel id → its delivery worker
 
     async def cog_load(self) -> None:
-        self.store.searches_index = False  # the poll loop indexes (see poll_due)
+        # the index loop makes stored posts searchable as they come; a member's search
+        # never indexes (it would queue behind the poll cycle's writes)
+        self.store.searches_index = False
+        await self.store.index_pending()  # what a previous run left unindexed
         self.poll_loop.start()
         self.delivery_loop.start()
+        self.index_loop.start()
 
     async def cog_unload(self) -> None:
         self.store.searches_index = True
         self.poll_loop.cancel()
         self.delivery_loop.cancel()
+        self.index_loop.cancel()
         for worker in list(self._workers.values()):
             worker.cancel()
         self.bot.poller.cancel_checks()
@@ -60,14 +66,18 @@ class Announcer(commands.Cog):
         # starts the due feeds and returns: each check is handled by `_checked` when it is
         # recorded, so a slow feed holds up nobody (it is not due while in flight)
         await self.bot.poller.start_due(on_recorded=self._checked)
-        # what the last tick's checks stored (and imports, backfills) becomes searchable here,
-        # not in a member's search, which would queue behind the writes (searches_index)
-        await self.store.index_pending()
+
+    @tasks.loop(seconds=0)  # woken when a check stored posts; each tick for imports, backfills
+    async def index_loop(self) -> None:
+        await paced_round(
+            self.store.index_pending, self._index_dirty, self.timing.poll_tick, "indexing"
+        )
 
     async def _checked(self, report: PollReport) -> None:
         """One feed's check was recorded: deliver its new posts now, tell of its state."""
         if report.new_posts:
             self._outbox_dirty.set()
+            self._index_dirty.set()
         for event in report.events:
             await self.tell_followers(event)
 
