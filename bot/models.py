@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+
+class _Tally:
+    """A report that adds up: `add` sums each field (counts) or joins it (lists)."""
+
+    __slots__ = ()
+
+    def add(self, other) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 @dataclass(slots=True)
@@ -182,21 +192,13 @@ class FeedEvent:
 
 
 @dataclass(slots=True)
-class PollReport:
+class PollReport(_Tally):
     polled: int = 0
     unchanged: int = 0
     failed: int = 0
     new_posts: int = 0  # announced
     archived_silently: int = 0  # new too, beyond MAX_ANNOUNCE_PER_POLL for their feed
     events: list[FeedEvent] = field(default_factory=list)
-
-    def add(self, other: PollReport) -> None:
-        self.polled += other.polled
-        self.unchanged += other.unchanged
-        self.failed += other.failed
-        self.new_posts += other.new_posts
-        self.archived_silently += other.archived_silently
-        self.events += other.events
 
 
 @dataclass(slots=True)
@@ -334,7 +336,7 @@ class MirrorItem:
 
 
 @dataclass(slots=True)
-class CommentPollReport:
+class CommentPollReport(_Tally):
     checked: int = 0
     unchanged: int = 0
     failed: int = 0
@@ -343,16 +345,6 @@ class CommentPollReport:
     edited_comments: int = 0
     requests: int = 0  # HTTP requests made to blogs
     changed_posts: list[int] = field(default_factory=list)
-
-    def add(self, other: CommentPollReport) -> None:
-        self.checked += other.checked
-        self.unchanged += other.unchanged
-        self.failed += other.failed
-        self.retired += other.retired
-        self.new_comments += other.new_comments
-        self.edited_comments += other.edited_comments
-        self.requests += other.requests
-        self.changed_posts += other.changed_posts
 
 
 # ------------------------------------------------------------------ OPML import and export
