@@ -171,6 +171,7 @@ class SubscriptionStatus:
     archived_silently: int = 0  # new posts archived unannounced, over the per-check cap
     skipped: int = 0  # posts and comments Discord refused even plainly: given up
     skip_reason: str | None = None  # the latest one's
+    discussion_error: str | None = None  # the latest reason comments could not be shown
 
 
 @dataclass(slots=True)

@@ -205,7 +205,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         for status in statuses:
             sub = status.subscription
             name = inline_markdown(sub.feed_title or sub.feed_url, 256) or "(untitled)"
-            fields.append((name, fit_lines(await status_lines(self.bot, status))))
+            fields.append((name, fit_lines(status_lines(self.bot, status))))
         embeds = list_pages(fields)
         view = ListView(interaction.user, interaction, embeds) if len(embeds) > 1 else None
         await interaction.followup.send(

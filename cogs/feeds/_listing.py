@@ -88,7 +88,7 @@ class ListView(PagedView):
         return self.embeds[number]
 
 
-async def status_lines(bot, status: SubscriptionStatus) -> list[str]:
+def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     """What `/feed list` says of one subscription, a line per fact (each line escaped
     and short; the whole is cut to a field by fit_lines)."""
     sub = status.subscription
@@ -106,7 +106,7 @@ async def status_lines(bot, status: SubscriptionStatus) -> list[str]:
         lines.append(f"⚠️ Feed error: {inline_markdown(status.feed_error, ERROR_CHARS)}")
     if status.archived_silently:
         lines.append(f"{status.archived_silently} new posts archived silently (too many at once)")
-    lines += await discussion_status(bot, sub)
+    lines += discussion_status(bot, sub, status.discussion_error)
     if status.failing_deliveries:
         lines.append(
             f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
