@@ -6,7 +6,8 @@
 Setup takes the fast path: feeds and subscriptions are written through the store's API (as
 `/feed add` would leave them, threads on), not followed one command at a time. Phases:
   baseline   FeedPoller.poll_due alone on its own store (cold, then changed), as
-             bench_poll.py runs it: the poll cycle without Discord
+             bench_poll.py runs it: the poll cycle without Discord, in a process of its
+             own (the bot's peak RSS is then the bot's alone)
   cold       the bot's first cycle: every post archived silently, nothing announced
   search     `/archive search` through the fake's interaction API, one at a time, idle bot
   changed    one new post in every feed: polled, announced, thread opened; CPU of the
@@ -55,7 +56,7 @@ from bot.app import Gazette, Timing, point_discord_at  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.poller import FeedPoller  # noqa: E402
-from bot.startup import tune_for_the_event_loop  # noqa: E402
+from bot.startup import limit_malloc_arenas, tune_for_the_event_loop  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 TITLE = re.compile(r"Post (\d+) of blog (\d+)")
@@ -136,6 +137,32 @@ def start_fake(channels: int) -> tuple[multiprocessing.Process, str]:
     process = context.Process(target=_serve_fake, args=(channels, queue), daemon=True)
     process.start()
     return process, f"http://127.0.0.1:{queue.get(timeout=30)}"
+
+
+# --- the baseline, in its own process ---------------------------------------------------
+
+
+def _run_baseline(args, farm: str, tmp: str, queue) -> None:
+    """The poll cycle alone, in a process of its own: the bot's peak RSS is then its own."""
+
+    async def main() -> tuple[float, float]:
+        limit_malloc_arenas()  # as `python -m bot` does before its threads start
+        tune_for_the_event_loop()
+        async with aiohttp.ClientSession() as http:
+            return await Bench(args, http, farm, "").baseline(Path(tmp))
+
+    queue.put(asyncio.run(main()))
+
+
+def run_baseline(args, farm: str, tmp: Path) -> tuple[float, float]:
+    """(cold, changed) CPU seconds of poll_due alone; the farm's generation moves on by one."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_run_baseline, args=(args, farm, str(tmp), queue))
+    process.start()
+    result = queue.get(timeout=600)
+    process.join()
+    return result
 
 
 # --- figures ----------------------------------------------------------------------------
@@ -371,6 +398,7 @@ def limit_bound(per_channel: list[int], requests_per_post: int) -> tuple[float, 
 
 async def run(args) -> None:
     logging.basicConfig(level=logging.WARNING)
+    limit_malloc_arenas()  # as `python -m bot` does before its threads start
     farm_process, farm = start_farm()
     fake_process, control = start_fake(args.channels)
     tune_for_the_event_loop()
@@ -385,12 +413,15 @@ async def run(args) -> None:
                 bench = Bench(args, http, farm, control)
                 async with http.post(f"{farm}/_warm?feeds={args.feeds}"):
                     pass
-                print("Baseline: the poll cycle alone (FeedPoller.poll_due, no Discord)")
-                _, base_changed_cpu = await bench.baseline(tmp)
+                print(
+                    "Baseline: the poll cycle alone (FeedPoller.poll_due, no Discord),"
+                    " in its own process (its CPU and RSS)"
+                )
+                _, base_changed_cpu = run_baseline(args, farm, tmp)
                 print("End to end: Gazette through the fake Discord")
                 await bench.start_bot(tmp, stack)
                 await bench.phase("follow (poller.subscribe, fast path)", bench.follow)
-                await bench.phase("cold (1,000 x 200, nothing new)", bench.cold)
+                *_, cold_lag = await bench.phase("cold (1,000 x 200, nothing new)", bench.cold)
                 search_cpu, alone_ms = await bench.searches_alone(args.searches)
                 print(
                     f"  /archive search alone: {args.searches} searches, bot CPU"
@@ -458,7 +489,10 @@ async def run(args) -> None:
             f"  with the search load: {loaded_cpu:.2f} s"
             f" ({loaded_cpu / base_changed_cpu:.2f}x poll alone)"
         )
-        print(f"  loop lag p99: changed {changed_lag:.1f} ms, with searches {loaded_lag:.1f} ms")
+        print(
+            f"  loop lag p99: cold {cold_lag:.1f} ms, changed {changed_lag:.1f} ms,"
+            f" with searches {loaded_lag:.1f} ms"
+        )
         print(f"  peak RSS of the bot's process: {peak:.0f} MiB")
     finally:
         farm_process.terminate()

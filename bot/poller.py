@@ -249,7 +249,7 @@ class FeedPoller:
         flight is skipped, so a feed that trickles its answer holds up nothing but itself.
         """
         feeds = await self.store.due_feeds(time.time(), limit + len(self._in_flight))
-        return self._in_flight.start(
+        return await self._in_flight.start_paced(
             feeds,
             lambda feed: feed.id,
             lambda feed: self._check_and_record(feed, on_recorded),

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable, Coroutine, Hashable, Iterable
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Tasks KeyedTasks.start_paced starts in one slice of the event loop (with their first
+#: steps, 100 took 3-9 ms of the loop's CPU in bench_e2e's cold phase)
+START_SLICE = 50
 
 # the event loop keeps only weak references to tasks: these are kept until they finish
 _running: set[asyncio.Task] = set()
@@ -83,6 +87,25 @@ class KeyedTasks:
     def cancel_all(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
+
+    async def start_paced(
+        self,
+        items: Sequence[T],
+        key: Callable[[T], Hashable],
+        work: Callable[[T], Coroutine[Any, Any, Any]],
+        limit: int,
+    ) -> list[asyncio.Task]:
+        """start(), a slice of items at a time with the event loop run between slices.
+
+        Starting 1,000 checks at once (all due after a restart) held the loop 15-30 ms in one
+        slice, creating the tasks and then running their first steps back to back
+        (bench_e2e's cold phase: loop lag p99 26 ms)."""
+        started: list[asyncio.Task] = []
+        for at in range(0, len(items), START_SLICE):
+            if at:
+                await asyncio.sleep(0)  # the slice just started takes its first steps
+            started += self.start(items[at : at + START_SLICE], key, work, limit - len(started))
+        return started
 
 
 async def whole_cycle(start_due, report, *, limit: int):

@@ -7,6 +7,8 @@ load discord.py.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
 import signal
 import sys
@@ -27,6 +29,7 @@ class StartupError(Exception):
 
 
 async def run(settings: Settings) -> None:
+    limit_malloc_arenas()  # before the store's and the parser's threads start
     point_discord_at(settings.discord_api_base, settings.discord_gateway_url)
     try:
         store = await Store.open(settings.database_path)
@@ -97,6 +100,23 @@ def tune_for_the_event_loop() -> None:
     gc.collect()
     gc.freeze()
     sys.setswitchinterval(0.001)
+
+
+#: glibc's mallopt option for the number of malloc arenas (malloc.h)
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Let the bot's threads share two malloc arenas (glibc gives each thread its own, up to
+    8 per core): the parse thread, the store's connections and asyncio's threads each kept
+    their own freed memory. bench_e2e: peak RSS at 1,000 feeds 92 -> 87-88 MiB.
+
+    Run before those threads start; nothing to do where the C library is not glibc."""
+    if not sys.platform.startswith("linux") or not (name := ctypes.util.find_library("c")):
+        return
+    libc = ctypes.CDLL(name)
+    if hasattr(libc, "mallopt"):
+        libc.mallopt(_M_ARENA_MAX, arenas)
 
 
 async def _check_gateway(url: str) -> None:
