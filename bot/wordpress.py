@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import html
 import json
 import logging
@@ -155,9 +156,30 @@ def api_url(api_root: str, route: str, params: dict[str, Any] | None = None) -> 
     `http://host/wp-json/` + route, or `http://host/?rest_route=/` (plain permalinks) with
     rest_route=/route.
     """
+    base, query = _api_base(api_root, route.lstrip("/"))
+    for k, v in (params or {}).items():
+        if v is None:
+            continue
+        value = str(v).lower() if isinstance(v, bool) else str(v)
+        # a comment read builds one URL a page: urlencode quotes each name and value
+        plain = _URL_PLAIN.fullmatch(k) and _URL_PLAIN.fullmatch(value)
+        query.append(f"{k}={value}" if plain else urlencode([(k, value)], safe="/,:"))
+    return f"{base}?{'&'.join(query)}" if query else base
+
+
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~/,:-]*")  # what urlencode(safe="/,:") leaves as it is
+
+
+def _api_base(api_root: str, route: str) -> tuple[str, list[str]]:
+    """(the URL without its query, the query's encoded pairs) of `route` under a REST root."""
+    base, query = _api_base_cached(api_root, route)
+    return base, list(query)
+
+
+@functools.lru_cache(maxsize=256)
+def _api_base_cached(api_root: str, route: str) -> tuple[str, tuple[str, ...]]:
     parts = urlsplit(api_root)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    route = route.lstrip("/")
     if any(k == "rest_route" for k, _ in query):
         base_route = next(v for k, v in query if k == "rest_route")
         full = base_route.rstrip("/") + "/" + route if route else base_route
@@ -166,11 +188,8 @@ def api_url(api_root: str, route: str, params: dict[str, Any] | None = None) -> 
     else:
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         path += route
-    for k, v in (params or {}).items():
-        if v is None:
-            continue
-        query.append((k, str(v).lower() if isinstance(v, bool) else str(v)))
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe="/,:"), ""))
+    base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return base, tuple(urlencode([pair], safe="/,:") for pair in query)
 
 
 def _error_from(payload: Any, status: int | None, what: str) -> WordPressError:
