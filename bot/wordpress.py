@@ -31,7 +31,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -592,13 +592,16 @@ def _rest_comment(c: dict) -> Comment | None:
     return clamp_comment(comment)
 
 
-def _comment_page(result: Any, what: str) -> tuple[list[Comment], int, dict[str, Any]]:
-    """A REST page of comments -> (its comments, how many items it had, headers)."""
+def _comment_page(
+    result: Any, what: str, then: Callable[[list[Comment]], Any] | None = None
+) -> tuple[Any, int, dict[str, Any]]:
+    """A REST page of comments -> (its comments, or what `then` makes of them; how many
+    items it had; headers)."""
     items, headers = _unwrap(result, what)
     if not isinstance(items, list):
         raise WordPressError(f"{what}: not a list")
     comments = [c for item in items if isinstance(item, dict) and (c := _rest_comment(item))]
-    return comments, len(items), headers
+    return comments if then is None else then(comments), len(items), headers
 
 
 async def rest_comment_pages(
@@ -608,14 +611,17 @@ async def rest_comment_pages(
     *,
     max_pages: int = COMMENT_MAX_PAGES,
     pool: Executor | None = None,
-) -> AsyncIterator[list[Comment]]:
+    then: Callable[[list[Comment]], Any] | None = None,
+) -> AsyncIterator[Any]:
     """The post's approved comments (type "comment"), one REST page of 100 at a time,
     oldest first, `max_pages` pages at most.
 
     A post with more pages than that (a site may advertise 10,000) is read from its first
     page and its newest ones, so the comments people write now keep coming through; what
     is skipped is logged. Pages are yielded as they arrive, so a caller with a deadline
-    keeps what was read. Each page is decoded in `pool` (None: asyncio's default threads).
+    keeps what was read. Each page is decoded in `pool` (None: asyncio's default threads),
+    and given to `then` there if set: what `then` returns is yielded (one hand-over to a
+    thread per page, not two).
     """
     page, last, read = 1, None, 0
     while read < max_pages:
@@ -637,7 +643,7 @@ async def rest_comment_pages(
             result = await _get_rest(fetcher, url, what)
             # JSON decoding and the comments' text: in a thread, never on the event loop
             comments, count, headers = await asyncio.get_running_loop().run_in_executor(
-                pool, _comment_page, result, what
+                pool, _comment_page, result, what, then
             )
         except WordPressError as exc:
             if (exc.code or "").endswith("invalid_page_number"):
