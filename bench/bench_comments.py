@@ -214,7 +214,8 @@ class LoopSlices:
         self.keep = keep
         self.cpu = 0.0  # the loop thread's CPU in callbacks
         self.count = 0
-        self.longest: list[tuple[float, float, str]] = []  # (wall, cpu, what), longest first
+        self.longest: list[tuple[float, float, str]] = []  # (wall, cpu, what), most CPU first
+        self.longest_wall = 0.0
         self.longest_turn = 0.0  # CPU of the loop's longest turn: its callbacks run back to back
         self._run = None
         self._loop = asyncio.get_running_loop()
@@ -231,9 +232,10 @@ class LoopSlices:
             wall = time.perf_counter() - wall
             slices.cpu += cpu
             slices.count += 1
-            if len(slices.longest) < slices.keep or wall > slices.longest[-1][0]:
-                slices.longest.append((wall, cpu, repr(h)[:160]))
-                slices.longest.sort(key=lambda s: -s[0])
+            slices.longest_wall = max(slices.longest_wall, wall)
+            if len(slices.longest) < slices.keep or cpu > slices.longest[-1][1]:
+                slices.longest.append((wall, cpu, _what(h)))
+                slices.longest.sort(key=lambda s: -s[1])
                 del slices.longest[slices.keep :]
 
         handle._run = timed
@@ -252,8 +254,19 @@ class LoopSlices:
         del self._loop._run_once
 
     def longest_ms(self) -> tuple[float, float]:
-        wall, cpu, _ = self.longest[0] if self.longest else (0.0, 0.0, "")
-        return wall * 1000, cpu * 1000
+        """The longest slice's wall time, and the most CPU one slice took."""
+        return self.longest_wall * 1000, (self.longest[0][1] if self.longest else 0.0) * 1000
+
+
+def _what(handle) -> str:
+    """A callback in words: for a task's step, the coroutine it runs and where it stopped."""
+    task = getattr(handle._callback, "__self__", None)
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    if coro is None:
+        return repr(handle)[:160]
+    frame = getattr(coro, "cr_frame", None)
+    where = f" (at line {frame.f_lineno} of {frame.f_code.co_name})" if frame else ""
+    return f"step of task {task.get_name()}: {coro.__qualname__}{where}"
 
 
 class BaselineLoop:
@@ -351,6 +364,7 @@ class CycleFigures:
     slice_wall: float
     slice_cpu: float
     turn_cpu: float
+    callbacks: int
 
 
 async def cycle(
@@ -393,8 +407,8 @@ async def cycle(
         f"failed {report.failed}   loop lag p99 {lag.p99_ms():.1f} ms, worst {lag.worst_ms():.1f}"
         f"   full GCs {gc_pauses.full} (longest {gc_pauses.longest * 1000:.1f} ms)"
         f"   baseline loop lag p99 {baseline_p99:.1f} ms   longest loop slice "
-        "{:.1f} ms (CPU {:.1f})".format(*slices.longest_ms())
-        + f", longest turn CPU {slices.longest_turn * 1000:.1f} ms"
+        "{:.1f} ms (most CPU in one: {:.1f})".format(*slices.longest_ms())
+        + f", longest turn CPU {slices.longest_turn * 1000:.1f} ms, {slices.count} callbacks"
     )
     if show_slices:
         for slice_wall, slice_cpu, what in slices.longest:
@@ -406,6 +420,7 @@ async def cycle(
         on_loop * 1000,
         *slices.longest_ms(),
         slices.longest_turn * 1000,
+        slices.count,
     )
 
 
@@ -421,10 +436,11 @@ def summary(figures: list[CycleFigures]) -> str:
         f"{med(f.lag_p99 for f in figures) / max(med(f.baseline_p99 for f in figures), 0.01):.1f}x)"
         f"   event-loop CPU median {med(f.loop_cpu for f in figures):.1f} ms"
         f"   longest loop slice median {med(f.slice_wall for f in figures):.1f} ms, worst "
-        f"{max(f.slice_wall for f in figures):.1f} ms (CPU median "
+        f"{max(f.slice_wall for f in figures):.1f} ms (most CPU in one: median "
         f"{med(f.slice_cpu for f in figures):.1f}, worst {max(f.slice_cpu for f in figures):.1f})"
         f"   longest turn CPU median {med(f.turn_cpu for f in figures):.1f} ms, worst "
         f"{max(f.turn_cpu for f in figures):.1f}"
+        f"   callbacks median {med(f.callbacks for f in figures):.0f}"
     )
 
 

@@ -63,6 +63,8 @@ SITE_TTL = 24 * 3600.0  # how long a site's REST root (or its absence) is truste
 # second of the last fetch all answer 304. Comments are read whole at least this often, and
 # validators dated this very second are not kept (bot.fetch.trustworthy_validators).
 FULL_EVERY = 1800.0
+# reads started in one go of the event loop (a cycle of hundreds would hold it for ms)
+START_AT_ONCE = 25
 
 
 class NoCommentSource(WordPressError):
@@ -199,12 +201,17 @@ class CommentWatcher:
         being read is skipped, so a slow blog holds up nothing but its own posts.
         """
         watches = await self.store.due_comment_watches(time.time(), limit + len(self._in_flight))
-        return self._in_flight.start(
-            watches,
-            lambda watch: watch.post_id,
-            lambda watch: self._check_and_record(watch, on_recorded),
-            limit,
-        )
+        started: list[asyncio.Task] = []
+        for at in range(0, len(watches), START_AT_ONCE):
+            if at:
+                await asyncio.sleep(0)  # the loop answers others between two handfuls
+            started += self._in_flight.start(
+                watches[at : at + START_AT_ONCE],
+                lambda watch: watch.post_id,
+                lambda watch: self._check_and_record(watch, on_recorded),
+                limit - len(started),
+            )
+        return started
 
     async def poll_due(self, *, limit: int = 1000) -> CommentPollReport:
         """One whole cycle: start the due posts and wait until every read is recorded.
