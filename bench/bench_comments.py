@@ -1,14 +1,22 @@
 """One comment-polling cycle over 200 live articles on 127.0.0.1, through Gazette's own
 CommentWatcher (bot/comments.py) and store: no new comments, then one new comment each.
 
-    python bench/bench_comments.py [--posts 200] [--comments 8] [--untuned]
+    python bench/bench_comments.py [--posts 200] [--comments 8] [--cycles 7] [--untuned]
 
 A WordPress-like site (REST API with `_envelope`, per-post comment feeds with WordPress's
 validators) runs in another process, so the CPU time measured is Gazette's alone. Two rounds:
 the REST API (the usual case), then the same site with REST switched off (comment feeds,
 conditional GET). Prints wall time, CPU time (and how much of it ran on the event loop's
 thread: the rest is the parse thread and SQLite's), requests made, the event loop's lag and the
-garbage collector's full collections. The interpreter is tuned first as `python -m bot` does
+garbage collector's full collections.
+
+A lag spike on a shared machine is told apart from work the bot does on its loop two ways:
+a baseline event loop in another thread of this process, doing nothing, samples its own lag
+at the same moments (it only suffers the machine's load and the GIL's hand-overs); and every
+callback the bot's loop runs is timed (`LoopSlices`: wall and thread CPU time of the longest
+slice, and the event loop's CPU per cycle). The cycle "one new comment each" runs `--cycles`
+times; its summary gives the median of the per-cycle lag p99s and the worst, beside the
+baseline loop's. The interpreter is tuned first as `python -m bot` does
 (bot.startup.tune_for_the_event_loop: start-up objects frozen, 1 ms GIL switch interval);
 `--untuned` to compare.
 """
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import hashlib
 import json
@@ -24,7 +33,9 @@ import multiprocessing
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
@@ -193,6 +204,109 @@ class LoopLag:
         return statistics.quantiles(self.lags, n=100, method="inclusive")[98] * 1000
 
 
+class LoopSlices:
+    """Every callback the event loop runs (a task step, a future's callback) timed alone: the
+    longest one is the longest time the loop could not answer anything, whatever the machine
+    is doing meanwhile (its CPU time is the bot's own work; its wall time adds the machine's
+    and the GIL's waits)."""
+
+    def __init__(self, keep: int = 3) -> None:
+        self.keep = keep
+        self.cpu = 0.0  # the loop thread's CPU in callbacks
+        self.count = 0
+        self.longest: list[tuple[float, float, str]] = []  # (wall, cpu, what), most CPU first
+        self.longest_wall = 0.0
+        self.longest_turn = 0.0  # CPU of the loop's longest turn: its callbacks run back to back
+        self._run = None
+        self._loop = asyncio.get_running_loop()
+
+    def __enter__(self) -> LoopSlices:
+        handle = asyncio.events.Handle
+        self._run = run = handle._run
+        slices = self
+
+        thread = threading.get_ident()
+
+        def timed(h) -> None:
+            if threading.get_ident() != thread:  # the baseline loop's: not the bot's work
+                run(h)
+                return
+            wall, cpu = time.perf_counter(), time.thread_time()
+            run(h)
+            cpu = time.thread_time() - cpu
+            wall = time.perf_counter() - wall
+            slices.cpu += cpu
+            slices.count += 1
+            slices.longest_wall = max(slices.longest_wall, wall)
+            if len(slices.longest) < slices.keep or cpu > slices.longest[-1][1]:
+                slices.longest.append((wall, cpu, _what(h)))
+                slices.longest.sort(key=lambda s: -s[1])
+                del slices.longest[slices.keep :]
+
+        handle._run = timed
+        run_once = self._loop._run_once
+
+        def turn() -> None:  # a timer waits for every callback of the turn before it
+            cpu = time.thread_time()
+            run_once()  # the wait for events in it costs no CPU
+            slices.longest_turn = max(slices.longest_turn, time.thread_time() - cpu)
+
+        self._loop._run_once = turn
+        return self
+
+    def __exit__(self, *exc) -> None:
+        asyncio.events.Handle._run = self._run
+        del self._loop._run_once
+
+    def longest_ms(self) -> tuple[float, float]:
+        """The longest slice's wall time, and the most CPU one slice took."""
+        return self.longest_wall * 1000, (self.longest[0][1] if self.longest else 0.0) * 1000
+
+
+def _what(handle) -> str:
+    """A callback in words: for a task's step, the coroutine it runs and where it stopped."""
+    task = getattr(handle._callback, "__self__", None)
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    if coro is None:
+        return repr(handle)[:160]
+    frame = getattr(coro, "cr_frame", None)
+    where = f" (at line {frame.f_lineno} of {frame.f_code.co_name})" if frame else ""
+    return f"step of task {task.get_name()}: {coro.__qualname__}{where}"
+
+
+class BaselineLoop:
+    """An event loop in another thread of this process that does nothing but sample its own
+    lag (as `LoopLag`): what the machine's load and the GIL alone impose, at the same time."""
+
+    def __init__(self) -> None:
+        self.lag = LoopLag()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="baseline loop", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.run(self._sample())
+
+    async def _sample(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = self._loop.create_future()
+        task = asyncio.create_task(self.lag.run())
+        self._started.set()
+        await self._stopped
+        task.cancel()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait()
+
+    def reset(self) -> None:
+        self.lag.lags = []
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stopped.set_result, None)
+        self._thread.join()
+
+
 class GcPauses:
     """The garbage collector's full (generation 2) collections and their longest pause."""
 
@@ -246,19 +360,48 @@ async def follow(store: Store, base: str, posts: int) -> None:
         await store.set_delivery_thread(delivery.id, 10_000 + delivery.post_id)
 
 
-async def cycle(label: str, watcher: CommentWatcher, store: Store, session, base: str) -> None:
+@dataclass
+class CycleFigures:
+    lag_p99: float
+    lag_worst: float
+    baseline_p99: float
+    loop_cpu: float
+    slice_wall: float
+    slice_cpu: float
+    turn_cpu: float
+    callbacks: int
+
+
+async def cycle(
+    label: str,
+    watcher: CommentWatcher,
+    store: Store,
+    session,
+    base: str,
+    baseline: BaselineLoop,
+    *,
+    show_slices: bool = False,
+    profile: cProfile.Profile | None = None,
+) -> CycleFigures:
     await store.schedule_comment_checks(0)
+    await asyncio.sleep(0.05)  # the scheduling write's callbacks are not the cycle's
+    baseline.reset()
     lag = LoopLag()
     lag_task = asyncio.create_task(lag.run())
     async with session.post(base + "/_/count") as resp:
         before = (await resp.json())["requests"]
     cpu, wall = time.process_time(), time.perf_counter()
     on_loop = time.thread_time()  # this thread runs the event loop: its CPU is the loop's
-    with GcPauses() as gc_pauses:
+    with GcPauses() as gc_pauses, LoopSlices() as slices:
+        if profile is not None:
+            profile.enable()  # this thread only: the event loop's own work
         report = await watcher.poll_due()
+        if profile is not None:
+            profile.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     on_loop = time.thread_time() - on_loop
     lag_task.cancel()
+    baseline_p99 = baseline.lag.p99_ms()
     async with session.post(base + "/_/count") as resp:
         served = (await resp.json())["requests"] - before
     print(
@@ -268,10 +411,47 @@ async def cycle(label: str, watcher: CommentWatcher, store: Store, session, base
         f"posts {report.checked}, new {report.new_comments}, unchanged {report.unchanged}, "
         f"failed {report.failed}   loop lag p99 {lag.p99_ms():.1f} ms, worst {lag.worst_ms():.1f}"
         f"   full GCs {gc_pauses.full} (longest {gc_pauses.longest * 1000:.1f} ms)"
+        f"   baseline loop lag p99 {baseline_p99:.1f} ms   longest loop slice "
+        "{:.1f} ms (most CPU in one: {:.1f})".format(*slices.longest_ms())
+        + f", longest turn CPU {slices.longest_turn * 1000:.1f} ms, {slices.count} callbacks"
+    )
+    if show_slices:
+        for slice_wall, slice_cpu, what in slices.longest:
+            print(f"      slice {slice_wall * 1000:5.1f} ms (CPU {slice_cpu * 1000:5.1f}): {what}")
+    return CycleFigures(
+        lag.p99_ms(),
+        lag.worst_ms(),
+        baseline_p99,
+        on_loop * 1000,
+        *slices.longest_ms(),
+        slices.longest_turn * 1000,
+        slices.count,
     )
 
 
-async def main(posts: int, per_post: int, tuned: bool = True) -> None:
+def summary(figures: list[CycleFigures]) -> str:
+    def med(values) -> float:
+        return statistics.median(values)
+
+    return (
+        f"  over {len(figures)} cycles: loop lag p99 median {med(f.lag_p99 for f in figures):.1f}"
+        f" ms, worst {max(f.lag_p99 for f in figures):.1f} ms (baseline loop: median "
+        f"{med(f.baseline_p99 for f in figures):.1f}, worst "
+        f"{max(f.baseline_p99 for f in figures):.1f} ms; ratio of medians "
+        f"{med(f.lag_p99 for f in figures) / max(med(f.baseline_p99 for f in figures), 0.01):.1f}x)"
+        f"   event-loop CPU median {med(f.loop_cpu for f in figures):.1f} ms"
+        f"   longest loop slice median {med(f.slice_wall for f in figures):.1f} ms, worst "
+        f"{max(f.slice_wall for f in figures):.1f} ms (most CPU in one: median "
+        f"{med(f.slice_cpu for f in figures):.1f}, worst {max(f.slice_cpu for f in figures):.1f})"
+        f"   longest turn CPU median {med(f.turn_cpu for f in figures):.1f} ms, worst "
+        f"{max(f.turn_cpu for f in figures):.1f}"
+        f"   callbacks median {med(f.callbacks for f in figures):.0f}"
+    )
+
+
+async def main(
+    posts: int, per_post: int, cycles: int, tuned: bool = True, profile: str | None = None
+) -> None:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     server = context.Process(target=_serve, args=(queue, posts, per_post), daemon=True)
@@ -280,6 +460,10 @@ async def main(posts: int, per_post: int, tuned: bool = True) -> None:
     print(f"{posts} live articles, {per_post} comments each to start, served from {base}")
     if tuned:
         tune_for_the_event_loop()  # as `python -m bot` does once started
+    baseline = BaselineLoop()
+    baseline.start()
+    # the thread's CPU time, not wall time: waits for the GIL are not counted as work
+    profiler = cProfile.Profile(time.thread_time) if profile else None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for mode in ("rest", "feed"):
@@ -294,11 +478,25 @@ async def main(posts: int, per_post: int, tuned: bool = True) -> None:
                         if mode == "rest"
                         else "Comment feeds (REST off; conditional GET)"
                     )
-                    await cycle("first read (cold)", watcher, store, session, base)
-                    await cycle("no new comments", watcher, store, session, base)
-                    async with session.post(base + "/_/add"):
-                        pass
-                    await cycle("one new comment each", watcher, store, session, base)
+                    await cycle("first read (cold)", watcher, store, session, base, baseline)
+                    await cycle("no new comments", watcher, store, session, base, baseline)
+                    figures = []
+                    for n in range(cycles):
+                        async with session.post(base + "/_/add"):
+                            pass
+                        figures.append(
+                            await cycle(
+                                "one new comment each",
+                                watcher,
+                                store,
+                                session,
+                                base,
+                                baseline,
+                                show_slices=n == cycles - 1,
+                                profile=profiler if mode == "rest" else None,
+                            )
+                        )
+                    print(summary(figures))
                     waiting = await store.due_mirrors(time.time() + 1, 0, posts)
                     start = time.perf_counter()
                     items = [len(await store.mirror_items(d.id)) for d in waiting]
@@ -308,7 +506,10 @@ async def main(posts: int, per_post: int, tuned: bool = True) -> None:
                         f"post, found in {took:.1f} ms"
                     )
                 await store.close()
+        if profiler is not None:
+            profiler.dump_stats(profile)
     finally:
+        baseline.stop()
         server.terminate()
         server.join()
     start = time.perf_counter()
@@ -324,7 +525,13 @@ if __name__ == "__main__":
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--comments", type=int, default=8, help="comments per post to start")
     parser.add_argument(
+        "--cycles", type=int, default=7, help="cycles of one new comment on each article"
+    )
+    parser.add_argument(
+        "--profile", help="cProfile the event loop's thread in the REST cycles into this file"
+    )
+    parser.add_argument(
         "--untuned", action="store_true", help="the interpreter's default GC and GIL settings"
     )
     args = parser.parse_args()
-    asyncio.run(main(args.posts, args.comments, not args.untuned))
+    asyncio.run(main(args.posts, args.comments, args.cycles, not args.untuned, args.profile))

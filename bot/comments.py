@@ -49,7 +49,6 @@ from .wordpress import (
     find_rest_root,
     parse_comment_feed,
     rest_comment_pages,
-    sorted_comments,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +63,8 @@ SITE_TTL = 24 * 3600.0  # how long a site's REST root (or its absence) is truste
 # second of the last fetch all answer 304. Comments are read whole at least this often, and
 # validators dated this very second are not kept (bot.fetch.trustworthy_validators).
 FULL_EVERY = 1800.0
+# reads started in one go of the event loop (a cycle of hundreds would hold it for ms)
+START_AT_ONCE = 25
 
 
 class NoCommentSource(WordPressError):
@@ -84,8 +85,19 @@ def content_hash(comment: Comment) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _stored(comments: list[Comment]) -> list[StoredComment]:
-    return [StoredComment(c, content_hash(c)) for c in comments]
+def _stored(comments: list[Comment], types: frozenset[str]) -> list[StoredComment]:
+    """The comments of the wanted types, each with its hash. Pure: runs in the parse thread,
+    in the same hand-over as the decoding (each hash reads the comment's text from its HTML)."""
+    return [StoredComment(c, content_hash(c)) for c in comments if (c.type or "") in types]
+
+
+def _stored_from_feed(body: bytes, url: str, types: frozenset[str], **options):
+    return _stored(parse_comment_feed(body, url, **options), types)
+
+
+def _sorted_stored(comments: Iterable[StoredComment]) -> list[StoredComment]:
+    """Oldest first (as `sorted_comments`)."""
+    return sorted(comments, key=lambda s: (s.comment.published_at, s.comment.id))
 
 
 def watch_site(watch: CommentWatch) -> str | None:
@@ -109,7 +121,7 @@ class _PartialRead:
     """What a REST read has gathered so far (kept when its deadline ends it)."""
 
     wp_id: int | None = None
-    comments: dict[int, Comment] = field(default_factory=dict)
+    comments: dict[int, StoredComment] = field(default_factory=dict)
 
 
 class _Counting:
@@ -189,12 +201,17 @@ class CommentWatcher:
         being read is skipped, so a slow blog holds up nothing but its own posts.
         """
         watches = await self.store.due_comment_watches(time.time(), limit + len(self._in_flight))
-        return self._in_flight.start(
-            watches,
-            lambda watch: watch.post_id,
-            lambda watch: self._check_and_record(watch, on_recorded),
-            limit,
-        )
+        started: list[asyncio.Task] = []
+        for at in range(0, len(watches), START_AT_ONCE):
+            if at:
+                await asyncio.sleep(0)  # the loop answers others between two handfuls
+            started += self._in_flight.start(
+                watches[at : at + START_AT_ONCE],
+                lambda watch: watch.post_id,
+                lambda watch: self._check_and_record(watch, on_recorded),
+                limit - len(started),
+            )
+        return started
 
     async def poll_due(self, *, limit: int = 1000) -> CommentPollReport:
         """One whole cycle: start the due posts and wait until every read is recorded.
@@ -290,18 +307,11 @@ class CommentWatcher:
                 next_check_at=self.backoff(watch.failure_count + 1, retry_after),
                 error=error,
             )
-        stored = None
-        if comments is not None:
-            approved = self._approved(comments)
-            # each hash reads the comment's text out of its HTML: off the event loop
-            stored = await asyncio.get_running_loop().run_in_executor(
-                self.parse_pool, _stored, approved
-            )
         return CommentCheck(
             watch.post_id,
             next_check_at=self.next_check(watch, now),
             source=source,
-            comments=stored,
+            comments=comments,  # approved and hashed in the thread that decoded them
             wp_id=wp_id if wp_id != watch.wp_id else None,
             etag=etag,
             last_modified=last_modified,
@@ -309,9 +319,10 @@ class CommentWatcher:
             sooner_if_new=self.next_check(watch, now, new_comments=True),
         )
 
-    def _approved(self, comments: Iterable[Comment]) -> list[Comment]:
-        wanted = {"comment", ""} | ({"pingback", "trackback"} if self.include_pingbacks else set())
-        return [c for c in comments if (c.type or "") in wanted]
+    def _types(self) -> frozenset[str]:
+        """The comment types mirrored ("" is a plain comment from a feed)."""
+        pings = {"pingback", "trackback"} if self.include_pingbacks else set()
+        return frozenset({"comment", ""} | pings)
 
     # --- reading --------------------------------------------------------------------
 
@@ -332,10 +343,10 @@ class CommentWatcher:
                 self.read_deadline,
                 len(partial.comments),
             )
-            return "rest", sorted_comments(partial.comments.values()), None, None, partial.wp_id
+            return "rest", _sorted_stored(partial.comments.values()), None, None, partial.wp_id
 
     async def _read(self, watch: CommentWatch, fetcher, partial: _PartialRead):
-        """(source, comments or None when unchanged, etag, last_modified, wp_id).
+        """(source, stored comments or None when unchanged, etag, last_modified, wp_id).
 
         REST pages are collected in `partial` as they arrive (kept if the deadline ends it).
         """
@@ -350,12 +361,17 @@ class CommentWatcher:
                 if wp_id is not None:
                     partial.wp_id = wp_id
                     pages = rest_comment_pages(
-                        fetcher, root, wp_id, max_pages=self.max_pages, pool=self.parse_pool
+                        fetcher,
+                        root,
+                        wp_id,
+                        max_pages=self.max_pages,
+                        pool=self.parse_pool,
+                        then=functools.partial(_stored, types=self._types()),
                     )
                     async for page in pages:
-                        for comment in page:  # shifted across pages meanwhile: once only
-                            partial.comments[comment.id] = comment
-                    return "rest", sorted_comments(partial.comments.values()), None, None, wp_id
+                        for stored in page:  # shifted across pages meanwhile: once only
+                            partial.comments[stored.comment.id] = stored
+                    return "rest", _sorted_stored(partial.comments.values()), None, None, wp_id
                 problem = NoCommentSource("the REST API does not know this post")
             except RestUnavailable as exc:
                 # switched off since we looked: the comment feed from now on
@@ -389,9 +405,10 @@ class CommentWatcher:
             comments = await asyncio.get_running_loop().run_in_executor(
                 self.parse_pool,
                 functools.partial(
-                    parse_comment_feed,
+                    _stored_from_feed,
                     result.body,
                     result.url,
+                    self._types(),
                     post_wp_id=watch.wp_id,
                     include_pingbacks=self.include_pingbacks,
                 ),

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import html
 import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -155,9 +156,30 @@ def api_url(api_root: str, route: str, params: dict[str, Any] | None = None) -> 
     `http://host/wp-json/` + route, or `http://host/?rest_route=/` (plain permalinks) with
     rest_route=/route.
     """
+    base, query = _api_base(api_root, route.lstrip("/"))
+    for k, v in (params or {}).items():
+        if v is None:
+            continue
+        value = str(v).lower() if isinstance(v, bool) else str(v)
+        # a comment read builds one URL a page: urlencode quotes each name and value
+        plain = _URL_PLAIN.fullmatch(k) and _URL_PLAIN.fullmatch(value)
+        query.append(f"{k}={value}" if plain else urlencode([(k, value)], safe="/,:"))
+    return f"{base}?{'&'.join(query)}" if query else base
+
+
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~/,:-]*")  # what urlencode(safe="/,:") leaves as it is
+
+
+def _api_base(api_root: str, route: str) -> tuple[str, list[str]]:
+    """(the URL without its query, the query's encoded pairs) of `route` under a REST root."""
+    base, query = _api_base_cached(api_root, route)
+    return base, list(query)
+
+
+@functools.lru_cache(maxsize=256)
+def _api_base_cached(api_root: str, route: str) -> tuple[str, tuple[str, ...]]:
     parts = urlsplit(api_root)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    route = route.lstrip("/")
     if any(k == "rest_route" for k, _ in query):
         base_route = next(v for k, v in query if k == "rest_route")
         full = base_route.rstrip("/") + "/" + route if route else base_route
@@ -166,11 +188,8 @@ def api_url(api_root: str, route: str, params: dict[str, Any] | None = None) -> 
     else:
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         path += route
-    for k, v in (params or {}).items():
-        if v is None:
-            continue
-        query.append((k, str(v).lower() if isinstance(v, bool) else str(v)))
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe="/,:"), ""))
+    base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return base, tuple(urlencode([pair], safe="/,:") for pair in query)
 
 
 def _error_from(payload: Any, status: int | None, what: str) -> WordPressError:
@@ -573,13 +592,16 @@ def _rest_comment(c: dict) -> Comment | None:
     return clamp_comment(comment)
 
 
-def _comment_page(result: Any, what: str) -> tuple[list[Comment], int, dict[str, Any]]:
-    """A REST page of comments -> (its comments, how many items it had, headers)."""
+def _comment_page(
+    result: Any, what: str, then: Callable[[list[Comment]], Any] | None = None
+) -> tuple[Any, int, dict[str, Any]]:
+    """A REST page of comments -> (its comments, or what `then` makes of them; how many
+    items it had; headers)."""
     items, headers = _unwrap(result, what)
     if not isinstance(items, list):
         raise WordPressError(f"{what}: not a list")
     comments = [c for item in items if isinstance(item, dict) and (c := _rest_comment(item))]
-    return comments, len(items), headers
+    return comments if then is None else then(comments), len(items), headers
 
 
 async def rest_comment_pages(
@@ -589,14 +611,17 @@ async def rest_comment_pages(
     *,
     max_pages: int = COMMENT_MAX_PAGES,
     pool: Executor | None = None,
-) -> AsyncIterator[list[Comment]]:
+    then: Callable[[list[Comment]], Any] | None = None,
+) -> AsyncIterator[Any]:
     """The post's approved comments (type "comment"), one REST page of 100 at a time,
     oldest first, `max_pages` pages at most.
 
     A post with more pages than that (a site may advertise 10,000) is read from its first
     page and its newest ones, so the comments people write now keep coming through; what
     is skipped is logged. Pages are yielded as they arrive, so a caller with a deadline
-    keeps what was read. Each page is decoded in `pool` (None: asyncio's default threads).
+    keeps what was read. Each page is decoded in `pool` (None: asyncio's default threads),
+    and given to `then` there if set: what `then` returns is yielded (one hand-over to a
+    thread per page, not two).
     """
     page, last, read = 1, None, 0
     while read < max_pages:
@@ -618,7 +643,7 @@ async def rest_comment_pages(
             result = await _get_rest(fetcher, url, what)
             # JSON decoding and the comments' text: in a thread, never on the event loop
             comments, count, headers = await asyncio.get_running_loop().run_in_executor(
-                pool, _comment_page, result, what
+                pool, _comment_page, result, what, then
             )
         except WordPressError as exc:
             if (exc.code or "").endswith("invalid_page_number"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 
@@ -102,65 +103,18 @@ class CommentQueries:
         """
         checks = list(checks)
         now = time.time()
-        results: dict[int, tuple[list[int], list[int]]] = {}
         read = [c for c in checks if c.error is None and c.source is not None]
         async with self.transaction() as db:
-            known: dict[int, dict[int, str]] = {c.post_id: {} for c in read if c.comments}
-            for row in await self._all_in(
+            known = await self._all_in(
                 "SELECT post_id, comment_id, content_hash FROM comments WHERE post_id IN ({marks})",
-                known,
+                {c.post_id for c in read if c.comments},
                 conn=db,
-            ):
-                known[row["post_id"]][row["comment_id"]] = row["content_hash"]
-            rows, touched, watch_rows = [], [], []
-            for check in read:
-                new: list[int] = []
-                edited: list[int] = []
-                for stored in check.comments or ():
-                    c = stored.comment
-                    old = known[check.post_id].get(c.id)
-                    if old == stored.content_hash:
-                        continue
-                    (new if old is None else edited).append(c.id)
-                    rows.append(
-                        (
-                            check.post_id,
-                            c.id,
-                            c.parent_id,
-                            c.author,
-                            c.author_url,
-                            c.avatar_url,
-                            c.published_at,
-                            c.content_html,
-                            c.link,
-                            stored.content_hash,
-                            now,
-                        )
-                    )
-                results[check.post_id] = (new, edited)
-                if new or edited:
-                    touched.append((now, bool(new), now, check.post_id))
-                whole = check.comments is not None
-                next_check = check.next_check_at
-                if new and check.sooner_if_new is not None:
-                    next_check = check.sooner_if_new
-                watch_rows.append(
-                    (
-                        check.source,
-                        next_check,
-                        now,
-                        check.wp_id,
-                        whole,
-                        check.etag,
-                        whole,
-                        check.last_modified,
-                        whole,
-                        now,
-                        bool(new),
-                        now,
-                        check.post_id,
-                    )
-                )
+            )
+            # a batch holds up to hundreds of posts' comments: diffed in a thread, so the
+            # event loop never runs it in one piece
+            results, rows, touched, watch_rows = await asyncio.to_thread(
+                _diff_checks, read, known, now
+            )
             if rows:
                 await db.executemany(
                     "INSERT INTO comments(post_id, comment_id, parent_id, author, author_url,"
@@ -449,3 +403,62 @@ class CommentQueries:
             (discussion_id, before),
             conn=self.conn,
         )
+
+
+def _diff_checks(read: list[CommentCheck], known_rows: list, now: float):
+    """What a batch of reads changes: (new and edited comment ids by post, comment rows to
+    upsert, discussions to mark, watch rows to update). Pure: runs in a thread."""
+    known: dict[int, dict[int, str]] = {c.post_id: {} for c in read if c.comments}
+    for post_id, comment_id, content_hash in known_rows:
+        known[post_id][comment_id] = content_hash
+    results: dict[int, tuple[list[int], list[int]]] = {}
+    rows, touched, watch_rows = [], [], []
+    for check in read:
+        new: list[int] = []
+        edited: list[int] = []
+        for stored in check.comments or ():
+            c = stored.comment
+            old = known[check.post_id].get(c.id)
+            if old == stored.content_hash:
+                continue
+            (new if old is None else edited).append(c.id)
+            rows.append(
+                (
+                    check.post_id,
+                    c.id,
+                    c.parent_id,
+                    c.author,
+                    c.author_url,
+                    c.avatar_url,
+                    c.published_at,
+                    c.content_html,
+                    c.link,
+                    stored.content_hash,
+                    now,
+                )
+            )
+        results[check.post_id] = (new, edited)
+        if new or edited:
+            touched.append((now, bool(new), now, check.post_id))
+        whole = check.comments is not None
+        next_check = check.next_check_at
+        if new and check.sooner_if_new is not None:
+            next_check = check.sooner_if_new
+        watch_rows.append(
+            (
+                check.source,
+                next_check,
+                now,
+                check.wp_id,
+                whole,
+                check.etag,
+                whole,
+                check.last_modified,
+                whole,
+                now,
+                bool(new),
+                now,
+                check.post_id,
+            )
+        )
+    return results, rows, touched, watch_rows
