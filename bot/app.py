@@ -83,6 +83,7 @@ class Gazette(commands.Bot):
             store,
             self.fetcher,
             live_days=settings.comment_live_days,
+            base_interval=settings.poll_interval,  # a new post's comments: as often as its feed
             parse_pool=self.parse_pool,
         )
         self._ready_logged = False
