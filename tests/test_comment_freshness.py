@@ -46,9 +46,12 @@ async def _discussed(store: Store, blog: WPBlog, post: WPPost, intervals: list[i
 
 
 async def _next_in(store: Store, post_id: int) -> float:
-    return await store._value(
-        "SELECT next_check_at FROM comment_watches WHERE post_id = ?", (post_id,)
-    ) - time.time()
+    return (
+        await store._value(
+            "SELECT next_check_at FROM comment_watches WHERE post_id = ?", (post_id,)
+        )
+        - time.time()
+    )
 
 
 async def test_a_new_post_is_read_at_its_feeds_interval_the_shortest_winning(store, session, site):

@@ -140,9 +140,7 @@ async def test_a_removal_cut_short_by_a_stop_is_done_after_restart(gazette_world
     world = gazette_world
     blog = WPBlog(world.site)
     post, thread, (ann, bob, cy) = await three_comments(world, blog)
-    stall = world.fake.stall(
-        "DELETE", r"/webhooks/\d+/[^/]+/messages/\d+", carry_out=carried_out
-    )
+    stall = world.fake.stall("DELETE", r"/webhooks/\d+/[^/]+/messages/\d+", carry_out=carried_out)
     bob.approved = False
     await read_now(world)
     await asyncio.wait_for(stall.reached.wait(), 5)
