@@ -131,6 +131,7 @@ async def one_config(tmp: Path, scale: float, interval: float, *, before: bool, 
             delivery_tick=5.0 / scale,
             delivery_backoff=30.0 / scale,
             delivery_backoff_cap=3600.0 / scale,
+            comment_wake_gap=Timing().comment_wake_gap / scale,
         )
         blog = WPBlog(site)
         await world.start()

@@ -80,7 +80,7 @@ class Discussion(commands.Cog):
         due = await self.watcher.next_due_at()
         if due is not None and due - time.time() < self.timing.poll_tick:
             self._reads_timer = asyncio.get_running_loop().call_later(
-                max(0.0, due - time.time()), self._reads_due.set
+                max(self.timing.comment_wake_gap, due - time.time()), self._reads_due.set
             )
 
     async def _comments_read(self, report: CommentPollReport) -> None:
