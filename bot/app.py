@@ -32,6 +32,9 @@ class Timing:
     delivery_tick: float = 5.0  # how often the outbox is looked at
     delivery_backoff: float = 30.0  # first retry of a failed send; doubles up to the cap
     delivery_backoff_cap: float = 3600.0
+    # a post's comments falling due between two ticks are read on time, but the comment loop
+    # is woken at most this often (many posts due apart must not mean a round each)
+    comment_wake_gap: float = 1.0
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -85,6 +88,7 @@ class Gazette(commands.Bot):
             store,
             self.fetcher,
             live_days=settings.comment_live_days,
+            base_interval=settings.poll_interval,  # a new post's comments: as often as its feed
             parse_pool=self.parse_pool,
         )
         self._ready_logged = False

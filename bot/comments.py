@@ -4,13 +4,26 @@ Knows nothing of Discord (cogs/discussion.py posts what this finds). A post is r
 of its discussions is open and live: active (created, a new comment, a message in its thread)
 within `live_days`. Each due post costs one request: the REST API where the site offers it
 (every page, real parent ids: a burst of comments is never lost), else the post's comment
-feed (the newest 10 only) with a conditional GET. Posts are checked less often as they age
-(`check_interval`), at most `max_concurrency` at a time; a site's REST root is looked up once
-and remembered (`site_ttl`), in memory and in the store.
+feed (the newest 10 only) with a conditional GET. A new post is read at its feed's own check
+interval (the shortest its discussing subscriptions ask for, else POLL_INTERVAL), less often
+as it ages (`check_interval`), at most `max_concurrency` at a time; a site's REST root is
+looked up once and remembered (`site_ttl`), in memory and in the store.
 
 New and edited comments are stored; the store marks the post's discussions as having comments
 to mirror in the same transaction, so nothing read is lost to a crash. What a mirrored comment
 shows is bot/render/comment.py's.
+
+Comments the blog no longer shows (trashed, unapproved, spam, deleted) are marked removed in
+the same transaction, which owes their messages a removal. Only what is proved is removed:
+- REST: a comment missing from a whole read (every page, none skipped by COMMENT_MAX_PAGES,
+  within the deadline) is asked for by its id, and removed only when WordPress answers that it
+  does not exist or may not be read (a comment missed because the pages shifted under the read
+  answers 200 and stays). A partial read removes nothing.
+- Comment feed (the newest N comments, N being the blog's "feeds show the most recent" setting,
+  unknown to Gazette): a comment is removed when the feed, read whole (not a 304), shows a
+  comment older than it but not it (an approved comment newer than one shown would be
+  shown), or when the feed shows no comment at all. A comment older than every comment the
+  feed shows may have fallen off the page: nothing is concluded.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from .limits import (
     COMMENT_MAX_PAGES,
     COMMENT_READ_DEADLINE,
     MAX_ERROR,
+    MAX_REMOVAL_CHECKS,
     MAX_SLOW_COMMENT_READS,
     SLOW_READ_AFTER,
     clip,
@@ -49,14 +63,19 @@ from .wordpress import (
     find_rest_root,
     parse_comment_feed,
     rest_comment_pages,
+    rest_comment_shown,
 )
 
 log = logging.getLogger(__name__)
 
 LIVE_DAYS = 14.0
-BASE_INTERVAL = 300.0  # a post published just now is read every 5 minutes ...
+# a post published just now is read at its feed's interval (POLL_INTERVAL by default) ...
+BASE_INTERVAL = 300.0
 MAX_INTERVAL = 6 * 3600.0  # ... a two-week-old one every few hours
-SLOWDOWN = 6 * 3600.0  # the interval grows by BASE_INTERVAL for every SLOWDOWN of age
+SLOWDOWN = 6 * 3600.0  # the interval grows by the feed's interval for every SLOWDOWN of age
+# Each check lands between these fractions of its interval: spread (posts discussed together
+# are not all read in the same second), never later than the interval.
+JITTER = (0.9, 0.98)
 SITE_TTL = 24 * 3600.0  # how long a site's REST root (or its absence) is trusted
 # A comment feed's validators are not trusted alone: WordPress dates them with the newest
 # comment's (second-granular) date, so an edit, a late approval or a comment written in the
@@ -85,6 +104,9 @@ def content_hash(comment: Comment) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+ALL_COMMENT_TYPES = frozenset({"comment", "", "pingback", "trackback"})
+
+
 def _stored(comments: list[Comment], types: frozenset[str]) -> list[StoredComment]:
     """The comments of the wanted types, each with its hash. Pure: runs in the parse thread,
     in the same hand-over as the decoding (each hash reads the comment's text from its HTML)."""
@@ -98,6 +120,22 @@ def _stored_from_feed(body: bytes, url: str, types: frozenset[str], **options):
 def _sorted_stored(comments: Iterable[StoredComment]) -> list[StoredComment]:
     """Oldest first (as `sorted_comments`)."""
     return sorted(comments, key=lambda s: (s.comment.published_at, s.comment.id))
+
+
+def removed_from_feed(shown: list[Comment], stored: dict[int, float]) -> list[int]:
+    """The stored comments ({id: published_at}) that a comment feed read whole proves the
+    blog no longer shows. The feed holds the post's newest approved comments (pingbacks
+    included), newest first: an approved comment newer than one it shows is in it; one older
+    than all it shows may just have fallen off its page. An empty feed shows that the post
+    has none. Dateless items prove nothing about order."""
+    if not shown:
+        return sorted(stored)
+    ids = {c.id for c in shown}
+    dated = [c.published_at for c in shown if c.published_at > 0]
+    if not dated:
+        return []
+    oldest = min(dated)
+    return sorted(cid for cid, at in stored.items() if cid not in ids and at > oldest)
 
 
 def watch_site(watch: CommentWatch) -> str | None:
@@ -122,6 +160,11 @@ class _PartialRead:
 
     wp_id: int | None = None
     comments: dict[int, StoredComment] = field(default_factory=dict)
+    whole: bool = False  # every page was read, none skipped: missing comments are candidates
+    removed: list[int] = field(default_factory=list)  # proved gone so far
+
+    def read_whole(self) -> None:
+        self.whole = True
 
 
 class _Counting:
@@ -176,17 +219,30 @@ class CommentWatcher:
         """Discussions active since then are live."""
         return (time.time() if now is None else now) - self.live_seconds
 
+    def feed_interval(self, watch: CommentWatch) -> float:
+        """The check interval of the post's feed: the shortest its discussing subscriptions
+        ask for (`base_interval`, POLL_INTERVAL, for those that ask for none)."""
+        asked = [watch.interval] if watch.interval else []
+        if watch.follows_default or not asked:
+            asked.append(self.base_interval)
+        return float(min(asked))
+
     def next_check(self, watch: CommentWatch, now: float, *, new_comments: bool = False) -> float:
         last = max(
             watch.published_at or 0.0,
             watch.activity_at or 0.0,
             now if new_comments else (watch.last_comment_at or 0.0),
         )
-        interval = check_interval(now - last, self.base_interval, self.max_interval)
-        return now + interval * random.uniform(0.9, 1.1)
+        interval = check_interval(now - last, self.feed_interval(watch), self.max_interval)
+        return now + interval * random.uniform(*JITTER)
 
     def backoff(self, failures: int, retry_after: float | None = None) -> float:
         return retry_at(self.base_interval, failures - 1, self.max_interval, retry_after)
+
+    async def next_due_at(self) -> float | None:
+        """When the next post's comments are due (None: none followed); a post due already
+        (being read, or beyond a round's limit) is left to the next round."""
+        return await self.store.next_comment_check(time.time())
 
     # --- cycles ---------------------------------------------------------------------
 
@@ -257,11 +313,12 @@ class CommentWatcher:
         new, edited = await self._recorder.write(check)
         if check.error is not None or check.source is None:
             return
-        if not new and not edited:
+        if not new and not edited and not check.removed:
             report.unchanged += 1
             return
         report.new_comments += len(new)
         report.edited_comments += len(edited)
+        report.removed_comments += len(check.removed)
         report.changed_posts.append(check.post_id)
 
     async def _record_batch(self, checks: list[CommentCheck]) -> list[tuple[list[int], list[int]]]:
@@ -290,7 +347,6 @@ class CommentWatcher:
         report.checked += 1
         try:
             read = await slot.read(self._read_in_time(watch, fetcher))
-            source, comments, etag, last_modified, wp_id = read
         except (WordPressError, FetchError) as exc:
             report.failed += 1
             cause = exc.__cause__ if isinstance(exc, WordPressError) else exc
@@ -307,6 +363,7 @@ class CommentWatcher:
                 next_check_at=self.backoff(watch.failure_count + 1, retry_after),
                 error=error,
             )
+        source, comments, etag, last_modified, wp_id, removed = read
         return CommentCheck(
             watch.post_id,
             next_check_at=self.next_check(watch, now),
@@ -317,6 +374,7 @@ class CommentWatcher:
             last_modified=last_modified,
             # a post people comment on is read again soon
             sooner_if_new=self.next_check(watch, now, new_comments=True),
+            removed=removed,
         )
 
     def _types(self) -> frozenset[str]:
@@ -343,10 +401,13 @@ class CommentWatcher:
                 self.read_deadline,
                 len(partial.comments),
             )
-            return "rest", _sorted_stored(partial.comments.values()), None, None, partial.wp_id
+            # removals proved before the deadline stand; the rest wait for a later read
+            comments = _sorted_stored(partial.comments.values())
+            return "rest", comments, None, None, partial.wp_id, partial.removed
 
     async def _read(self, watch: CommentWatch, fetcher, partial: _PartialRead):
-        """(source, stored comments or None when unchanged, etag, last_modified, wp_id).
+        """(source, stored comments or None when unchanged, etag, last_modified, wp_id, ids
+        of the stored comments proved removed).
 
         REST pages are collected in `partial` as they arrive (kept if the deadline ends it).
         """
@@ -367,11 +428,15 @@ class CommentWatcher:
                         max_pages=self.max_pages,
                         pool=self.parse_pool,
                         then=functools.partial(_stored, types=self._types()),
+                        on_complete=partial.read_whole,
                     )
                     async for page in pages:
                         for stored in page:  # shifted across pages meanwhile: once only
                             partial.comments[stored.comment.id] = stored
-                    return "rest", _sorted_stored(partial.comments.values()), None, None, wp_id
+                    if partial.whole:
+                        await self._prove_removed(watch.post_id, fetcher, root, partial)
+                    comments = _sorted_stored(partial.comments.values())
+                    return "rest", comments, None, None, wp_id, partial.removed
                 problem = NoCommentSource("the REST API does not know this post")
             except RestUnavailable as exc:
                 # switched off since we looked: the comment feed from now on
@@ -398,25 +463,51 @@ class CommentWatcher:
             except FetchError as exc:
                 raise WordPressError(f"comment feed: {exc}") from exc
             if result.status == 304:
-                return "feed", None, None, None, None
+                return "feed", None, None, None, None, []
             etag, last_modified = result.etag, result.last_modified
             if not trustworthy_validators(last_modified):
                 etag = last_modified = None
-            comments = await asyncio.get_running_loop().run_in_executor(
+            shown = await asyncio.get_running_loop().run_in_executor(
                 self.parse_pool,
                 functools.partial(
                     _stored_from_feed,
                     result.body,
                     result.url,
-                    self._types(),
+                    ALL_COMMENT_TYPES,  # all the page holds, to tell what it proves
                     post_wp_id=watch.wp_id,
-                    include_pingbacks=self.include_pingbacks,
+                    include_pingbacks=True,
                 ),
             )
-            return "feed", comments, etag, last_modified, None
+            stored = await self.store.shown_comment_dates(watch.post_id)
+            removed = removed_from_feed([s.comment for s in shown], stored)
+            types = self._types()
+            comments = [s for s in shown if (s.comment.type or "") in types]
+            return "feed", comments, etag, last_modified, None, removed
         if problem is not None:
             raise problem
         raise NoCommentSource("the blog offers no REST API and no comment feed for this post")
+
+    async def _prove_removed(self, post_id: int, fetcher, root: str, partial: _PartialRead):
+        """Ask for each stored comment a whole REST read missed, by its id (at most
+        MAX_REMOVAL_CHECKS a read); those WordPress says it does not show go to
+        `partial.removed`."""
+        stored = await self.store.shown_comment_dates(post_id)
+        missing = sorted((c for c in stored if c not in partial.comments), reverse=True)
+        if len(missing) > MAX_REMOVAL_CHECKS:
+            log.info(
+                "comments of post %s: %d missing from the read, %d asked for now",
+                post_id,
+                len(missing),
+                MAX_REMOVAL_CHECKS,
+            )
+        for comment_id in missing[:MAX_REMOVAL_CHECKS]:
+            shown = await rest_comment_shown(fetcher, root, comment_id, partial.wp_id)
+            if shown is False:
+                partial.removed.append(comment_id)
+            elif shown is None:
+                return  # the blog is not answering clearly: the rest wait for a later read
+        if partial.removed:
+            log.info("comments of post %s: removed on the blog: %s", post_id, partial.removed)
 
     async def rest_root(self, site: str, fetcher=None) -> str | None:
         """The site's REST root, or None: looked up once per `site_ttl`, shared by its posts."""

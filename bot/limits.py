@@ -46,6 +46,9 @@ KNOWN_KEYS_READ = 2_000
 # One article's comment read
 COMMENT_READ_DEADLINE = 60.0  # seconds for the whole read, all pages included
 COMMENT_MAX_PAGES = 20  # REST pages of 100 comments
+# Comments missing from a whole REST read that are asked for one by one (are they removed?)
+# in one read; more wait for the next reads (a blog emptied of spam, say)
+MAX_REMOVAL_CHECKS = 20
 
 # Whole-history import of one feed (defaults of the BACKFILL_MAX_* settings)
 BACKFILL_MAX_POSTS = 50_000

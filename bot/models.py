@@ -265,6 +265,10 @@ class CommentWatch:
     site_url: str | None
     feed_url: str
     activity_at: float | None  # newest activity of its open discussions (None: none open)
+    # the shortest check interval (seconds) the subscriptions discussing it ask for, and
+    # whether one of them follows POLL_INTERVAL: the post is read at the shorter of the two
+    interval: float | None = None
+    follows_default: bool = True
 
 
 @dataclass(slots=True)
@@ -290,6 +294,7 @@ class CommentCheck:
     last_modified: str | None = None
     sooner_if_new: float | None = None  # next check instead, when new comments came
     error: str | None = None
+    removed: list[int] = field(default_factory=list)  # comments the blog proved it no longer shows
 
 
 @dataclass(slots=True)
@@ -325,6 +330,7 @@ class MirrorItem:
     parent_link: str | None
     parent_message_id: int | None  # the parent's message in the same discussion
     started_at: float | None = None  # when its send was first begun
+    removed: bool = False  # the blog no longer shows it: its message is to be removed
 
     @property
     def started(self) -> bool:
@@ -346,6 +352,7 @@ class CommentPollReport(_Tally):
     edited_comments: int = 0
     requests: int = 0  # HTTP requests made to blogs
     changed_posts: list[int] = field(default_factory=list)
+    removed_comments: int = 0  # the blog no longer shows them (trash, spam, unapproved)
 
 
 # ------------------------------------------------------------------ OPML import and export

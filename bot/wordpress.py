@@ -612,6 +612,7 @@ async def rest_comment_pages(
     max_pages: int = COMMENT_MAX_PAGES,
     pool: Executor | None = None,
     then: Callable[[list[Comment]], Any] | None = None,
+    on_complete: Callable[[], None] | None = None,
 ) -> AsyncIterator[Any]:
     """The post's approved comments (type "comment"), one REST page of 100 at a time,
     oldest first, `max_pages` pages at most.
@@ -622,6 +623,7 @@ async def rest_comment_pages(
     keeps what was read. Each page is decoded in `pool` (None: asyncio's default threads),
     and given to `then` there if set: what `then` returns is yielded (one hand-over to a
     thread per page, not two).
+    `on_complete` is called once the last page was read with none skipped (a whole read).
     """
     page, last, read = 1, None, 0
     while read < max_pages:
@@ -647,14 +649,20 @@ async def rest_comment_pages(
             )
         except WordPressError as exc:
             if (exc.code or "").endswith("invalid_page_number"):
+                if last is None and on_complete is not None:
+                    on_complete()  # fewer pages than announced: the end was reached
                 return
             raise
         read += 1
         yield comments
         pages = _json_int(_header(headers, "X-WP-TotalPages"))
-        if not count or (pages is not None and page >= pages):
-            return
-        if pages is None and count < MAX_PER_PAGE:
+        if (
+            not count
+            or (pages is not None and page >= pages)
+            or (pages is None and count < MAX_PER_PAGE)
+        ):
+            if last is None and on_complete is not None:
+                on_complete()
             return
         if page == 1 and pages is not None and pages > max_pages:
             # the newest pages after the first, within the cap
@@ -675,6 +683,30 @@ async def rest_comment_pages(
             post_wp_id,
             read,
         )
+
+
+# What WordPress answers for a comment it does not show: deleted for good, or not approved
+# (held, spam, trash). Any other answer (errors, a plugin's own codes) proves nothing.
+_GONE = {"rest_comment_invalid_id": {404}, "rest_cannot_read": {401, 403}}
+
+
+async def rest_comment_shown(
+    fetcher: _Fetcher, api_root: str, comment_id: int, post_wp_id: int
+) -> bool | None:
+    """Whether the blog still shows the comment on the post, asked of the comment itself:
+    True, False (deleted, held, spam, trash, or moved to another post), or None when the
+    answer proves neither (network, server or unknown errors)."""
+    what = f"WordPress comment {comment_id}"
+    url = api_url(api_root, f"wp/v2/comments/{comment_id}", {"_envelope": 1, "_fields": "id,post"})
+    try:
+        item, _ = _unwrap(await _get_rest(fetcher, url, what), what)
+    except WordPressError as exc:
+        if exc.status in _GONE.get(exc.code or "", ()):
+            return False
+        return None
+    if not isinstance(item, dict) or _json_int(item.get("id")) != comment_id:
+        return None
+    return _json_int(item.get("post")) == post_wp_id
 
 
 def sorted_comments(comments: Iterable[Comment]) -> list[Comment]:
@@ -767,4 +799,5 @@ __all__ = [
     "iter_rest_posts",
     "parse_comment_feed",
     "rest_comment_pages",
+    "rest_comment_shown",
 ]

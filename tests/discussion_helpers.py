@@ -106,6 +106,7 @@ class WPBlog:
             **kw,
         )
         self.comments[c.id] = c
+        self.site.route(f"/wp-json/wp/v2/comments/{c.id}", handler=self._rest_comment)
         return c
 
     def approved(self, post_id: int) -> list[WPComment]:
@@ -205,6 +206,22 @@ class WPBlog:
         ]
         headers = {"X-WP-Total": len(everything), "X-WP-TotalPages": pages}
         return web.json_response({"body": body, "status": 200, "headers": headers})
+
+    async def _rest_comment(self, request: web.Request) -> web.Response:
+        """One comment, as WordPress answers a visitor: 401 rest_cannot_read when it is not
+        approved (held, spam, trash), 404 rest_comment_invalid_id once deleted for good."""
+        refused = self._rest_refused(request)
+        if refused:
+            return refused
+        assert "_envelope" in request.query
+        c = self.comments.get(int(request.path.rstrip("/").rsplit("/", 1)[-1]))
+        if c is None:
+            body, status = {"code": "rest_comment_invalid_id", "message": "Invalid ID."}, 404
+        elif not c.approved:
+            body, status = {"code": "rest_cannot_read", "message": "Not allowed."}, 401
+        else:
+            body, status = {"id": c.id, "post": c.post}, 200
+        return web.json_response({"body": body, "status": status, "headers": {}})
 
     async def _comment_feed(self, request: web.Request) -> web.Response:
         post_id = int(request.path.strip("/").split("/")[0])

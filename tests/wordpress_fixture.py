@@ -264,6 +264,22 @@ class WordPress:
     async def delete_comment(self, comment_id: int) -> None:
         await self.run("delete-comment", id=comment_id)
 
+    async def set_comment_status(self, comment_id: int, status: str) -> None:
+        """As the moderation screen does: "approve", "hold" (unapprove), "spam" or "trash"."""
+        await self.run("comment-status", id=comment_id, status=status)
+
+    async def trash_comment(self, comment_id: int) -> None:
+        await self.set_comment_status(comment_id, "trash")
+
+    async def unapprove_comment(self, comment_id: int) -> None:
+        await self.set_comment_status(comment_id, "hold")
+
+    async def spam_comment(self, comment_id: int) -> None:
+        await self.set_comment_status(comment_id, "spam")
+
+    async def approve_comment(self, comment_id: int) -> None:
+        await self.set_comment_status(comment_id, "approve")
+
     async def edit_post(
         self, post_id: int, *, title: str | None = None, content: str | None = None
     ) -> CreatedPost:

@@ -24,7 +24,13 @@ _WATCHES = (
     " w.last_modified, w.full_read_at, w.failure_count, w.last_comment_at,"
     " p.link AS post_link, p.comments_feed, p.published_at, f.site_url, f.url AS feed_url,"
     " (SELECT max(d.last_activity_at) FROM discussions d"
-    "   WHERE d.post_id = w.post_id AND d.state = 'open') AS activity_at"
+    "   WHERE d.post_id = w.post_id AND d.state = 'open') AS activity_at,"
+    " (SELECT min(s.poll_interval) FROM discussions d JOIN subscriptions s"
+    "   ON s.id = d.subscription_id WHERE d.post_id = w.post_id AND d.state = 'open')"
+    "   AS interval,"
+    " coalesce((SELECT max(s.poll_interval IS NULL) FROM discussions d JOIN subscriptions s"
+    "   ON s.id = d.subscription_id WHERE d.post_id = w.post_id AND d.state = 'open'), 1)"
+    "   AS follows_default"
     " FROM comment_watches w JOIN posts p ON p.id = w.post_id"
     " JOIN feeds f ON f.id = p.feed_id"
 )
@@ -32,6 +38,11 @@ _COMMENT_COLUMNS = (
     "c.comment_id, c.post_id, c.parent_id, c.author, c.author_url, c.avatar_url,"
     " c.published_at, c.content_html, c.link"
 )
+
+
+# The content hash of a mirrored comment whose message was edited to say it was removed (the
+# blog no longer shows it): approved again, its text differs, so the message is edited back.
+REMOVED = "removed"
 
 
 def _comment(row: aiosqlite.Row, wp_id: int | None = None) -> Comment:
@@ -105,14 +116,17 @@ class CommentQueries:
         now = time.time()
         read = [c for c in checks if c.error is None and c.source is not None]
         async with self.transaction() as db:
+            # a removed comment's hash is not its own: read again, it is shown again
             known = await self._all_in(
-                "SELECT post_id, comment_id, content_hash FROM comments WHERE post_id IN ({marks})",
+                "SELECT post_id, comment_id,"
+                " CASE WHEN removed_at IS NULL THEN content_hash END AS content_hash"
+                " FROM comments WHERE post_id IN ({marks})",
                 {c.post_id for c in read if c.comments},
                 conn=db,
             )
             # a batch holds up to hundreds of posts' comments: diffed in a thread, so the
             # event loop never runs it in one piece
-            results, rows, touched, watch_rows = await asyncio.to_thread(
+            results, rows, touched, watch_rows, removed = await asyncio.to_thread(
                 _diff_checks, read, known, now
             )
             if rows:
@@ -126,8 +140,16 @@ class CommentQueries:
                     " author_url = coalesce(excluded.author_url, author_url),"
                     " avatar_url = coalesce(excluded.avatar_url, avatar_url),"
                     " content_html = excluded.content_html, link = excluded.link,"
-                    " content_hash = excluded.content_hash",
+                    " content_hash = excluded.content_hash, removed_at = NULL",
                     rows,
+                )
+            if removed:
+                # the blog no longer shows them: never mirrored again (unless read again),
+                # and each message showing one is owed a removal (see mirror_items)
+                await db.executemany(
+                    "UPDATE comments SET removed_at = ?"
+                    " WHERE post_id = ? AND comment_id = ? AND removed_at IS NULL",
+                    removed,
                 )
             if touched:
                 await db.executemany(
@@ -292,27 +314,38 @@ class CommentQueries:
         return [DiscussionInfo(**row) for row in rows]
 
     async def mirror_items(self, discussion_id: int) -> list[MirrorItem]:
-        """The discussion's comments not yet shown, or shown with an older text, in order."""
+        """The discussion's comments not yet shown, or shown with an older text, in order;
+        and those the blog no longer shows that the discussion still shows (`removed`: a
+        message, or a send begun, to remove; a message already edited to say it was removed
+        has the content hash REMOVED)."""
         rows = await self._all(
             f"SELECT {_COMMENT_COLUMNS}, c.content_hash, m.message_id,"
             " m.content_hash AS mirrored_hash, m.nonce, m.via_webhook,"
             " pc.author AS parent_author, pc.content_html AS parent_html,"
             " pc.link AS parent_link, pm.message_id AS parent_message_id,"
-            " m.mirrored_at AS started_at"
+            " m.mirrored_at AS started_at, c.removed_at IS NOT NULL AS removed"
             " FROM discussions d JOIN comments c ON c.post_id = d.post_id"
             " LEFT JOIN mirrored_comments m"
             "   ON m.discussion_id = d.id AND m.comment_id = c.comment_id"
             " LEFT JOIN comments pc ON pc.post_id = c.post_id AND pc.comment_id = c.parent_id"
+            "   AND pc.removed_at IS NULL"
             " LEFT JOIN mirrored_comments pm"
             "   ON pm.discussion_id = d.id AND pm.comment_id = c.parent_id"
-            " WHERE d.id = ? AND (m.comment_id IS NULL"
-            "   OR (m.message_id IS NULL AND m.skipped_reason IS NULL)"
-            "   OR m.content_hash != c.content_hash)"
+            " WHERE d.id = ? AND CASE WHEN c.removed_at IS NULL THEN"
+            "   m.comment_id IS NULL OR (m.message_id IS NULL AND m.skipped_reason IS NULL)"
+            "   OR m.content_hash != c.content_hash"
+            " ELSE m.comment_id IS NOT NULL AND m.content_hash != ? END"
             " ORDER BY c.published_at, c.comment_id",
-            (discussion_id,),
+            (discussion_id, REMOVED),
         )
         return [
-            from_row(MirrorItem, row, comment=_comment(row), via_webhook=bool(row["via_webhook"]))
+            from_row(
+                MirrorItem,
+                row,
+                comment=_comment(row),
+                via_webhook=bool(row["via_webhook"]),
+                removed=bool(row["removed"]),
+            )
             for row in rows
         ]
 
@@ -404,15 +437,50 @@ class CommentQueries:
             conn=self.conn,
         )
 
+    # --- comments the blog no longer shows ------------------------------------------
+
+    async def shown_comment_dates(self, post_id: int) -> dict[int, float]:
+        """The post's comments as last read, removed ones aside: {comment id: published_at}."""
+        rows = await self._all(
+            "SELECT comment_id, published_at FROM comments"
+            " WHERE post_id = ? AND removed_at IS NULL",
+            (post_id,),
+        )
+        return {row["comment_id"]: row["published_at"] for row in rows}
+
+    async def forget_mirror(self, discussion_id: int, comment_id: int) -> None:
+        """The comment's message is gone from the discussion (it was removed): approved
+        again, the comment is sent anew, once."""
+        await self._write(
+            "DELETE FROM mirrored_comments WHERE discussion_id = ? AND comment_id = ?",
+            (discussion_id, comment_id),
+        )
+
+    async def mirror_removed(self, discussion_id: int, comment_id: int, message_id: int) -> None:
+        """The comment's message now says it was removed (it could not be deleted)."""
+        await self._write(
+            "UPDATE mirrored_comments SET message_id = ?, content_hash = ?, mirrored_at = ?,"
+            " skipped_reason = NULL WHERE discussion_id = ? AND comment_id = ?",
+            (message_id, REMOVED, time.time(), discussion_id, comment_id),
+        )
+
+    async def next_comment_check(self, after: float) -> float | None:
+        """When the next post's comments are due, after `after` (None: none followed)."""
+        return await self._value(
+            "SELECT min(next_check_at) FROM comment_watches WHERE next_check_at > ?",
+            (after,),
+        )
+
 
 def _diff_checks(read: list[CommentCheck], known_rows: list, now: float):
     """What a batch of reads changes: (new and edited comment ids by post, comment rows to
-    upsert, discussions to mark, watch rows to update). Pure: runs in a thread."""
-    known: dict[int, dict[int, str]] = {c.post_id: {} for c in read if c.comments}
+    upsert, discussions to mark, watch rows to update, comments to mark removed). Pure:
+    runs in a thread."""
+    known: dict[int, dict[int, str | None]] = {c.post_id: {} for c in read if c.comments}
     for post_id, comment_id, content_hash in known_rows:
         known[post_id][comment_id] = content_hash
     results: dict[int, tuple[list[int], list[int]]] = {}
-    rows, touched, watch_rows = [], [], []
+    rows, touched, watch_rows, removed = [], [], [], []
     for check in read:
         new: list[int] = []
         edited: list[int] = []
@@ -438,7 +506,8 @@ def _diff_checks(read: list[CommentCheck], known_rows: list, now: float):
                 )
             )
         results[check.post_id] = (new, edited)
-        if new or edited:
+        removed += [(now, check.post_id, cid) for cid in check.removed]
+        if new or edited or check.removed:
             touched.append((now, bool(new), now, check.post_id))
         whole = check.comments is not None
         next_check = check.next_check_at
@@ -461,4 +530,4 @@ def _diff_checks(read: list[CommentCheck], known_rows: list, now: float):
                 check.post_id,
             )
         )
-    return results, rows, touched, watch_rows
+    return results, rows, touched, watch_rows, removed

@@ -44,6 +44,8 @@ class Discussion(commands.Cog):
         self._touched: dict[int, float] = {}
         self._mirror_limit = asyncio.Semaphore(8)
         self._mirror_wanted = asyncio.Event()
+        self._reads_due = asyncio.Event()  # a post's comments fall due before the next tick
+        self._reads_timer: asyncio.TimerHandle | None = None
         self._fills: weakref.WeakSet[asyncio.Task] = weakref.WeakSet()
 
     async def cog_load(self) -> None:
@@ -54,6 +56,8 @@ class Discussion(commands.Cog):
         self.comment_loop.cancel()
         self.mirror_loop.cancel()
         self.watcher.cancel_checks()
+        if self._reads_timer is not None:
+            self._reads_timer.cancel()
         for task in self._fills:
             task.cancel()
 
@@ -62,13 +66,22 @@ class Discussion(commands.Cog):
     @tasks.loop(seconds=0)
     async def comment_loop(self) -> None:
         """Start reading the comments of the posts that are due (bot/comments.py); each read
-        is handled by `_comments_read` when recorded, so a slow blog holds up nobody."""
+        is handled by `_comments_read` when recorded, so a slow blog holds up nobody. A post
+        due before the next tick wakes the loop on time."""
         await paced_round(
-            lambda: self.watcher.start_due(on_recorded=self._comments_read),
-            None,
-            self.timing.poll_tick,
-            "comment poll cycle",
+            self._start_reads, self._reads_due, self.timing.poll_tick, "comment poll cycle"
         )
+
+    async def _start_reads(self) -> None:
+        await self.watcher.start_due(on_recorded=self._comments_read)
+        if self._reads_timer is not None:
+            self._reads_timer.cancel()
+            self._reads_timer = None
+        due = await self.watcher.next_due_at()
+        if due is not None and due - time.time() < self.timing.poll_tick:
+            self._reads_timer = asyncio.get_running_loop().call_later(
+                max(self.timing.comment_wake_gap, due - time.time()), self._reads_due.set
+            )
 
     async def _comments_read(self, report: CommentPollReport) -> None:
         if report.changed_posts:

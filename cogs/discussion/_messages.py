@@ -1,4 +1,4 @@
-"""A comment's message in its thread: sent once (found again after a crash), edited."""
+"""A comment's message in its thread: sent once (found again after a crash), edited, removed."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from ._webhooks import UNKNOWN_WEBHOOK, Webhooks
 log = logging.getLogger(__name__)
 
 UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+# what a comment's message says once the blog removed the comment, where it cannot be deleted
+REMOVED_TEXT = "-# This comment was removed from the blog."
 
 
 class CommentMessages:
@@ -136,6 +139,81 @@ class CommentMessages:
             content_hash=item.content_hash,
             via_webhook=item.via_webhook,
         )
+
+    async def remove(self, discussion, thread, hook, item: MirrorItem, rendered) -> None:
+        """The blog no longer shows the comment: its message leaves the thread (deleted, or
+        edited to say so where Discord refuses the deletion) and the mirror is forgotten, so
+        that, approved again, the comment is sent anew, once. Only the message recorded for
+        this comment (or found as its send cut short) is touched."""
+        message_id, via_webhook = item.message_id, item.via_webhook
+        if message_id is None:
+            found = None
+            if item.started:  # a send cut short: did it reach Discord?
+                found = await self._find_sent(discussion, thread, item, rendered)
+            if found is None:
+                await self.store.forget_mirror(discussion.id, item.comment.id)
+                return
+            message_id, via_webhook = found.id, found.webhook_id is not None
+        try:
+            await self._delete(thread, hook, message_id, via_webhook, rendered)
+        except discord.Forbidden as exc:
+            log.info("cannot delete message %s (%s): saying it was removed", message_id, exc.text)
+            await self._say_removed(thread, hook, message_id, via_webhook)
+            await self.store.mirror_removed(discussion.id, item.comment.id, message_id)
+            return
+        await self.store.forget_mirror(discussion.id, item.comment.id)
+        log.info("comment %s removed from thread %s", item.comment.id, thread.id)
+
+    async def _delete(self, thread, hook, message_id: int, via_webhook: bool, rendered) -> None:
+        """Delete the comment's message (already gone is as good); Forbidden if refused."""
+        try:
+            if not via_webhook:  # the bot's own message
+                await thread.get_partial_message(message_id).delete()
+                return
+            if hook is not None:
+                try:
+                    await hook.delete_message(message_id, thread=thread)
+                    return
+                except discord.NotFound as exc:
+                    if exc.code == UNKNOWN_WEBHOOK:
+                        self.webhooks.forget(thread.parent_id)
+                    elif exc.code != UNKNOWN_MESSAGE:
+                        raise
+            # gone, or sent by a Gazette webhook since replaced: deleted by the bot (Manage
+            # Messages) once read back and seen to be a webhook message showing this comment
+            message = await thread.fetch_message(message_id)
+            if message.webhook_id is None or not shows_comment(message, rendered):
+                log.warning("message %s does not show %s: left alone", message_id, rendered.link)
+                return
+            await message.delete()
+        except discord.NotFound as exc:
+            if exc.code != UNKNOWN_MESSAGE:
+                raise  # the thread is gone (handled by the caller)
+
+    async def _say_removed(self, thread, hook, message_id: int, via_webhook: bool) -> None:
+        try:
+            if not via_webhook:
+                await thread.get_partial_message(message_id).edit(
+                    content=REMOVED_TEXT, embed=None, allowed_mentions=NO_MENTIONS
+                )
+                return
+            if hook is None:
+                raise MirrorFailed(
+                    "cannot remove the message of a comment removed from the blog: "
+                    "I am missing Manage Messages or Manage Webhooks"
+                )
+            await hook.edit_message(
+                message_id, content=REMOVED_TEXT, thread=thread, allowed_mentions=NO_MENTIONS
+            )
+        except discord.NotFound as exc:
+            if exc.code != UNKNOWN_MESSAGE:
+                raise
+            if via_webhook:  # there, but not this webhook's: an earlier one's
+                raise MirrorFailed(
+                    "cannot remove the message of a comment removed from the blog (sent by an "
+                    "earlier webhook): I am missing Manage Messages"
+                ) from exc
+            # deleted meanwhile: gone is as good
 
     async def _find_sent(
         self, discussion: DiscussionInfo, thread: discord.Thread, item: MirrorItem, rendered

@@ -53,7 +53,9 @@ class Mirror:
             parent_message = item.parent_message_id or parents.get(item.comment.parent_id or 0)
             rendered = await self._render(item, discussion, thread, parent_message)
             try:
-                if item.is_edit:
+                if item.removed:
+                    await self.messages.remove(discussion, thread, hook, item, rendered)
+                elif item.is_edit:
                     await self.messages.edit(discussion, thread, hook, item, rendered)
                 else:
                     message_id = await self.messages.send(discussion, thread, hook, item, rendered)

@@ -25,6 +25,8 @@
  *               -> {"id", "link"}
  *   edit-comment --id N [--content HTML] [--approved 1|0|spam] [--author NAME] [--raw 1]
  *   delete-comment --id N
+ *   comment-status --id N --status approve|hold|spam|trash   as the moderation screen does
+ *               (wp_trash_comment / wp_spam_comment / wp_set_comment_status)
  *   set-rest --mode on|error|off    REST API as shipped / 401 rest_disabled / gone (404, no links)
  *   permalinks --structure pretty|plain|/%custom%/
  *   reset                           delete all content, users but admin; REST on; pretty links
@@ -344,6 +346,24 @@ function cmd_edit_comment(array $a): array
 function cmd_delete_comment(array $a): array
 {
     return ['deleted' => (bool) wp_delete_comment((int) $a['id'], true)];
+}
+
+function cmd_comment_status(array $a): array
+{
+    $status = (string) ($a['status'] ?? '');
+    if (!in_array($status, ['approve', 'hold', 'spam', 'trash'], true)) {
+        fail('comment-status: --status approve|hold|spam|trash');
+    }
+    $id = (int) $a['id'];
+    $r = match ($status) {
+        'trash' => wp_trash_comment($id),
+        'spam' => wp_spam_comment($id),
+        default => wp_set_comment_status($id, $status, true),
+    };
+    if (is_wp_error($r) || !$r) {
+        fail('comment-status: ' . (is_wp_error($r) ? $r->get_error_message() : 'refused'));
+    }
+    return ['id' => $id, 'status' => wp_get_comment_status($id)];
 }
 
 function cmd_set_rest(array $a): array
