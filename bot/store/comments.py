@@ -351,7 +351,7 @@ class CommentQueries:
             " LEFT JOIN comments pc ON pc.post_id = c.post_id AND pc.comment_id = c.parent_id"
             " LEFT JOIN mirrored_comments pm"
             "   ON pm.discussion_id = d.id AND pm.comment_id = c.parent_id"
-            " WHERE d.id = ? AND (m.comment_id IS NULL"
+            " WHERE d.id = ? AND coalesce(m.from_discord, 0) = 0 AND (m.comment_id IS NULL"
             "   OR (m.message_id IS NULL AND m.skipped_reason IS NULL)"
             "   OR m.content_hash != c.content_hash)"
             " ORDER BY c.published_at, c.comment_id",

@@ -107,6 +107,10 @@ async def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     if status.archived_silently:
         lines.append(f"{status.archived_silently} new posts archived silently (too many at once)")
     lines += await discussion_status(bot, sub)
+    connection = await bot.store.blog_connection(sub.guild_id, sub.feed_id)
+    if connection is not None:
+        name = inline_markdown(connection.wp_user_name, 100)
+        lines.append(f"Replies to the blog: connected as **{name}**")
     if status.failing_deliveries:
         lines.append(
             f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "
