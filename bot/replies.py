@@ -60,6 +60,7 @@ VIA = "via Discord"
 JSON_ACCEPT = "application/json"
 _WRONG_LOGIN = {"incorrect_password", "invalid_username", "invalid_email", "invalid_login"}
 _LOOSE = re.compile(r"\W+")
+_NOT_OFFERED = {"code": "application_passwords_disabled", "message": ""}
 
 
 class ReplyError(Exception):
@@ -269,6 +270,8 @@ class Replies:
         user = answer.payload if answer.status == 200 else None
         user_id = _json_id(user.get("id")) if isinstance(user, dict) else None
         if user_id is None:
+            if answer.code == "rest_not_logged_in" and not await self._offers_app_passwords(root):
+                raise ReplyError(self._login_problem(_Answer(401, _NOT_OFFERED)))
             raise ReplyError(self._login_problem(answer))
         capabilities = user.get("capabilities")
         capabilities = capabilities if isinstance(capabilities, dict) else {}
@@ -284,6 +287,23 @@ class Replies:
             user_id,
         )
         return candidate
+
+    async def _offers_app_passwords(self, root: str) -> bool:
+        """Whether the REST index announces application passwords (WordPress lists them
+        there only when they are available: over HTTPS, not turned off). WordPress answers
+        a refused application password with the same "not logged in" as a missing one."""
+        try:
+            result = await self.fetcher.get(
+                api_url(root, "", {"_fields": "authentication"}), accept=JSON_ACCEPT
+            )
+            index = json.loads(result.body.decode("utf-8-sig"))
+        except (FetchError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            log.info("could not read the REST index at %s: %s", root, exc)
+            return True  # unknown: say what the usual causes are
+        if not isinstance(index, dict) or "authentication" not in index:
+            return True  # not told
+        methods = index["authentication"]  # [] (PHP's empty array) when none is offered
+        return isinstance(methods, dict) and "application-passwords" in methods
 
     @staticmethod
     def _login_problem(answer: _Answer) -> str:
@@ -302,11 +322,13 @@ class Replies:
         if code == "application_passwords_disabled_for_user":
             return "Application passwords are turned off for that account on this blog."
         if code == "rest_not_logged_in" or (answer.status == 401 and not code):
+            # what WordPress 6.1 answers for a wrong application password too
             return (
-                "WordPress ignored the application password: application passwords may be "
-                "turned off, or the web server in front of the blog drops the Authorization "
-                "header (a common Apache/CGI setting; see WordPress's Application Passwords "
-                "guide)."
+                "WordPress did not sign Gazette in. Check the login name and the application "
+                "password (made under Users → Profile → Application Passwords, not the "
+                "account's usual password). If both are right, application passwords are "
+                "turned off on the blog, or the web server in front of it drops the "
+                "Authorization header (a common Apache/CGI setting)."
             )
         if code == "rest_disabled" or (answer.status in (401, 403) and code):
             return f"The blog's REST API refused Gazette's account ({code or answer.status})."
