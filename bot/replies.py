@@ -144,6 +144,12 @@ def site_of(feed_url: str, site_url: str | None) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
 
 
+def _host(url: str) -> str:
+    """A URL's host name, a leading "www." aside (blog.example and www.blog.example agree)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
 def _basic(username: str, password: str) -> str:
     token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
     return f"Basic {token}"
@@ -250,6 +256,11 @@ class Replies:
                 "later with its REST API on (some security plugins switch it off)."
             )
         self._check_scheme(root)
+        if _host(root) != _host(site):
+            raise ReplyError(
+                f"The blog says its API is at {root}, another address than {site}: Gazette "
+                "sends the application password only to the blog's own address."
+            )
         candidate = BlogConnection(
             guild_id=guild_id,
             feed_id=feed_id,
@@ -400,7 +411,7 @@ class Replies:
         self._check_scheme(connection.rest_root)
         wp_id = await self._wp_id(connection, discussion.post_id)
         name = author_name(member_name)
-        reply, go = await self.store.begin_reply(
+        reply, go, retry = await self.store.begin_reply(
             guild_id=guild_id,
             discussion_id=discussion.id,
             post_id=discussion.post_id,
@@ -414,7 +425,6 @@ class Replies:
         )
         if not go:
             raise ReplyError(self._already(reply))
-        retry = reply.created_at < reply.attempted_at
         body: dict[str, Any] = {
             "post": wp_id,
             "content": content,
@@ -438,8 +448,6 @@ class Replies:
         if reply.state in ("held", "approved"):
             where = f": {reply.link}" if reply.link and reply.state == "approved" else ""
             return f"That message is already on the blog{where}."
-        if reply.state == "withdrawn":
-            return "That message was withdrawn from the blog; it is not sent again."
         return (
             "That message is being sent to the blog already. If it does not arrive, try "
             f"again in {REPLY_RETRY_AFTER:.0f} seconds."

@@ -27,8 +27,9 @@ class ReplyBlog(WPBlog):
     """moderate: the account may moderate (its comments approved, it may trash any);
     hold: the blog holds comments for moderation (for accounts that cannot moderate);
     fault: None, "html500" (a proxy's 502 page, nothing created), "created502" (the comment
-    is created, then a 502 comes back), "wp500" (WordPress's own JSON error), "slow" (no
-    answer for a minute), "huge" (an endless answer), "duplicate" (409 comment_duplicate)."""
+    is created, then a 502 comes back), "created_hang" (created, then no answer), "wp500"
+    (WordPress's own JSON error), "slow" (no answer for a minute), "huge" (an endless
+    answer), "duplicate" (409 comment_duplicate)."""
 
     def __init__(self, site: LocalSite, *, moderate: bool = True, hold: bool = False) -> None:
         super().__init__(site)
@@ -106,6 +107,8 @@ class ReplyBlog(WPBlog):
         self.site.route(f"/wp-json/wp/v2/comments/{comment.id}", handler=self._one_comment)
         if self.fault == "created502":
             return web.Response(status=502, text="Bad gateway")
+        if self.fault == "created_hang":  # taken, then no answer (Gazette dies meanwhile)
+            await asyncio.sleep(60)
         if self.fault == "huge":
             response = web.StreamResponse(status=201, headers={"Content-Type": "application/json"})
             await response.prepare(request)

@@ -32,9 +32,14 @@ async def connected(world, blog, *, connect=True):
     return post, thread
 
 
-def menu(world, message_id, name="Post to the blog", user=None, perms=MEMBER):
+def menu(world, message_id, name="Post to the blog", user=None, perms=MEMBER, wait=True):
     return world.fake.invoke_message_command(
-        message_id, name, user_id=user, user_permissions=perms, check_default_permissions=False
+        message_id,
+        name,
+        user_id=user,
+        user_permissions=perms,
+        check_default_permissions=False,
+        wait=wait,
     )
 
 
@@ -371,3 +376,56 @@ async def test_a_moderator_withdraws_a_members_reply_from_its_message(gazette_wo
     done = await menu(world, message, "Withdraw from the blog", user=bob, perms=MEMBER | (1 << 13))
     assert "Withdrawn" in done.content
     assert [c.type for c in blog.comments.values()] == ["trash"]
+    # withdrawn, then posted again (a typo fixed): a new comment, the same message
+    again = await menu(world, message, user=mia)
+    assert "Posted on the blog" in again.content
+    assert [c.type for c in blog.comments.values()] == ["trash", "comment"]
+    await read_comments_now(world)
+    await settle()
+    assert mirrored(world, thread) == [world.fake.message(message)]
+
+
+async def test_the_password_goes_only_to_the_blogs_own_address(gazette_world):
+    world = gazette_world
+    blog = ReplyBlog(world.site)
+    await connected(world, blog, connect=False)
+    elsewhere = f"http://localhost:{world.site.port}/wp-json/"  # another host name
+    world.site.route(
+        "/",
+        f'<html><head><link rel="https://api.w.org/" href="{elsewhere}"></head></html>',
+        content_type="text/html",
+    )
+    result = await world.command(
+        "feed connect", {"feed": blog.feed_url, "username": USER, "password": PASSWORD}
+    )
+    assert "another address" in result.content, result.content
+    assert blog.requests == []
+
+
+async def test_stopped_while_the_blog_takes_the_reply_it_is_shown_once_never_sent_twice(
+    gazette_world,
+):
+    """Gazette goes away between the blog storing the comment and its answer: the reply was
+    recorded before the request, so nothing is sent again, and the comment, read back after
+    the restart, is recognised as the member's."""
+    world = gazette_world
+    blog = ReplyBlog(world.site)
+    member = world.fake.add_user("mia")
+    post, thread = await connected(world, blog)
+    blog.fault = "created_hang"
+    message = world.fake.post_user_message(thread, "Sent as the lights go out.", user_id=member)
+    await menu(world, message, user=member, wait=False)
+    await eventually(lambda: blog.posted, what="the blog to take it")
+    await world.stop()
+    blog.fault = None
+    await world.start()
+    again = await menu(world, message, user=member)
+    assert "being sent to the blog already" in again.content
+    [comment] = blog.comments.values()
+    await read_comments_now(world)
+    await eventually(lambda: _claimed(world, message, comment.id), what="recognised as mia's")
+    await settle()
+    assert mirrored(world, thread) == [world.fake.message(message)]
+    again = await menu(world, message, user=member)
+    assert "already on the blog" in again.content
+    assert len(blog.posted) == 1

@@ -83,7 +83,8 @@ class ReplyQueries:
     async def comment_shown_by(self, discussion_id: int, message_id: int) -> int | None:
         """The blog comment a message of the discussion shows (mirrored or sent from Discord)."""
         return await self._value(
-            "SELECT comment_id FROM mirrored_comments WHERE discussion_id = ? AND message_id = ?",
+            "SELECT comment_id FROM mirrored_comments WHERE discussion_id = ? AND message_id = ?"
+            " ORDER BY mirrored_at DESC LIMIT 1",
             (discussion_id, message_id),
             conn=self.conn,
         )
@@ -112,12 +113,13 @@ class ReplyQueries:
         content: str,
         parent_comment_id: int | None,
         retry_after: float,
-    ) -> tuple[BlogReply, bool]:
-        """Record that a reply is about to be sent: (its row, whether to send it now).
+    ) -> tuple[BlogReply, bool, bool]:
+        """Record that a reply is about to be sent: (its row, whether to send it now, whether
+        an earlier try's outcome is unknown: it may be on the blog already).
 
         Written before the REST request. A source already sent (or being sent) is not sent
-        again; one that failed, or whose outcome stayed unknown for `retry_after` seconds,
-        may be tried again (the text is the one asked for now).
+        again; one that failed or was withdrawn, or whose outcome stayed unknown for
+        `retry_after` seconds, may be sent again (the text is the one asked for now).
         """
         now = time.time()
         async with self.transaction() as db:
@@ -142,21 +144,25 @@ class ReplyQueries:
                         now,
                     ),
                 )
-                reply_id, go = cur.lastrowid, True
+                reply_id, go, unknown = cur.lastrowid, True, False
             else:
                 reply_id = row["id"]
-                go = row["state"] == "failed" or (
-                    row["state"] == "sending" and row["attempted_at"] < now - retry_after
+                # failed or withdrawn: sent anew (a member fixes a typo by withdrawing and
+                # posting the edited message again)
+                unknown = row["state"] == "sending"
+                go = row["state"] in ("failed", "withdrawn") or (
+                    unknown and row["attempted_at"] < now - retry_after
                 )
                 if go:
                     await db.execute(
                         "UPDATE blog_replies SET state = 'sending', attempted_at = ?,"
-                        " author_name = ?, content = ?, parent_comment_id = ?, last_error = NULL"
+                        " author_name = ?, content = ?, parent_comment_id = ?, last_error = NULL,"
+                        " comment_id = CASE WHEN state = 'withdrawn' THEN NULL ELSE comment_id END"
                         " WHERE id = ?",
                         (now, author_name, content, parent_comment_id, reply_id),
                     )
             reply = await self._one(_REPLIES + " WHERE id = ?", (reply_id,), conn=db)
-        return from_row(BlogReply, reply), go
+        return from_row(BlogReply, reply), go, unknown
 
     async def finish_reply(
         self, reply: BlogReply, *, comment_id: int, state: str, link: str | None

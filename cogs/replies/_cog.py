@@ -260,6 +260,7 @@ class Replies(commands.Cog):
     @reply.command(name="withdraw", description="Take back a comment you sent to the blog")
     @app_commands.describe(comment="One of your comments sent from Discord")
     @app_commands.autocomplete(comment=reply_autocomplete)
+    @app_commands.checks.cooldown(5, 60.0, key=lambda i: (i.guild_id, i.user.id))
     async def reply_withdraw(
         self, interaction: discord.Interaction, comment: app_commands.Range[str, 1, 30]
     ) -> None:
