@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.app import Gazette
 from bot.errors import UserError
 from bot.models import BlogReply, DiscussionInfo
-from bot.render.markdown import cut_plain, inline_markdown
+from bot.render.markdown import cut_plain, inline_markdown, web_url
 from bot.replies import ReplyError, ReplyOutcome
 
 from ..common.autocomplete import choice_name, suggestions
@@ -72,8 +72,8 @@ def plain_mentions(
 def outcome_text(outcome: ReplyOutcome) -> str:
     """What the member is told of their reply."""
     if outcome.state == "approved":
-        link = f": <{outcome.link}>" if outcome.link else "."
-        return f"Posted on the blog{link}"
+        url = web_url(outcome.link)
+        return f"Posted on the blog: <{url}>" if url else "Posted on the blog."
     if outcome.state == "held":
         return "Sent to the blog: it awaits the blog's moderation."
     if outcome.state == "spam":
@@ -88,7 +88,8 @@ def outcome_text(outcome: ReplyOutcome) -> str:
 def status_line(outcome: ReplyOutcome) -> str:
     """The line under /reply's message in the thread."""
     if outcome.state == "approved":
-        return f"-# 💬 [On the blog](<{outcome.link}>)" if outcome.link else "-# 💬 On the blog"
+        url = web_url(outcome.link)
+        return f"-# 💬 [On the blog](<{url}>)" if url else "-# 💬 On the blog"
     if outcome.state in ("held", "spam"):
         return "-# 💬 Sent to the blog · awaiting moderation"
     return "-# 💬 Sent to the blog · not confirmed yet"
