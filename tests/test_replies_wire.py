@@ -248,9 +248,7 @@ async def test_an_unconfirmed_reply_is_never_sent_twice_nor_shown_twice(gazette_
     reply = await eventually(
         lambda: world.store.reply_for_message(world.guild, message), what="the reply"
     )
-    await eventually(
-        lambda: _claimed(world, message, comment.id), within=10, what="the comment recognised as mia's"
-    )
+    await eventually(lambda: _claimed(world, message, comment.id), within=10, what="recognised")
     await settle()
     assert mirrored(world, thread) == [world.fake.message(message)]
     assert len(blog.posted) == 1 and reply.member_id == member
