@@ -424,8 +424,8 @@ class Fetcher:
             )
         )
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        limit = self.max_bytes
+    async def _read(self, resp: aiohttp.ClientResponse, limit: int | None = None) -> bytes:
+        limit = self.max_bytes if limit is None else limit
         too_large = f"response larger than {_size(limit)}"
         # Content-Length first (if the compressed size is over, the decoded one is too) ...
         if resp.content_length is not None and resp.content_length > limit:
@@ -470,14 +470,7 @@ class Fetcher:
                 ),
                 allow_redirects=False,
             ) as resp:
-                if resp.content_length is not None and resp.content_length > max_bytes:
-                    raise TooLarge(f"response larger than {_size(max_bytes)}")
-                body = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise TooLarge(f"response larger than {_size(max_bytes)}")
-                return resp.status, bytes(body)
+                return resp.status, await self._read(resp, max_bytes)
         except FetchError:
             raise
         except (aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
