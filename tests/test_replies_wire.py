@@ -431,3 +431,25 @@ async def test_stopped_while_the_blog_takes_the_reply_it_is_shown_once_never_sen
     again = await menu(world, message, user=member)
     assert "already on the blog" in again.content
     assert len(blog.posted) == 1
+
+
+async def test_a_refused_reply_command_leaves_nothing_in_the_thread(gazette_world):
+    world = gazette_world
+    blog = ReplyBlog(world.site)
+    mia = world.fake.add_user("mia")
+    post, thread = await connected(world, blog)
+    blog.fault = "wp500"
+    result = await world.command(
+        "reply post", {"text": "Refused."}, channel=thread, user_id=mia, user_permissions=MEMBER
+    )
+    await result.wait_for_followups(1)
+    assert "The blog refused the comment" in result.followups[-1]["content"]
+    assert result.followups[-1]["flags"] & 64  # only mia sees why
+    await eventually(
+        lambda: world.fake.messages(thread, include_interactions=True) == [],
+        what="/reply's message gone",
+    )
+    outside = await world.command(
+        "reply post", {"text": "Here?"}, user_id=mia, user_permissions=MEMBER
+    )
+    assert outside.ephemeral and "works only in the discussion thread" in outside.content

@@ -202,6 +202,8 @@ class Replies(commands.Cog):
         text = plain_mentions(text, interaction.guild)
         if not text.strip():
             raise UserError("There is no text to post.")
+        if len(text) > MAX_SHOWN:  # mentions written out as names can make it longer
+            raise UserError(f"That is too long: {MAX_SHOWN:,} characters at most.")
         # shown in the thread at once: this message is the comment's place in the discussion
         await interaction.response.send_message(
             f"{text}\n-# 💬 Sending to the blog…", allowed_mentions=NO_MENTIONS
