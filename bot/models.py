@@ -416,6 +416,7 @@ class BlogConnection:
     can_moderate: bool
     connected_by: int
     connected_at: float
+    names_kept: bool = True  # the blog shows the author_name sent (else: a prefix in the text)
     app_password: str = field(default="", repr=False)  # the secret: never shown nor logged
 
 

@@ -411,6 +411,10 @@ class Replies:
         self._check_scheme(connection.rest_root)
         wp_id = await self._wp_id(connection, discussion.post_id)
         name = author_name(member_name)
+        shown_as = name
+        if not connection.names_kept:  # the blog shows its account's name: say who in the text
+            content = html.escape(f"{name}: ", quote=False) + content
+            shown_as = connection.wp_user_name
         reply, go, retry = await self.store.begin_reply(
             guild_id=guild_id,
             discussion_id=discussion.id,
@@ -418,7 +422,7 @@ class Replies:
             source_key=source_key,
             message_id=message_id,
             member_id=member_id,
-            author_name=name,
+            author_name=shown_as,
             content=content,
             parent_comment_id=parent_comment_id,
             retry_after=REPLY_RETRY_AFTER,
@@ -441,7 +445,7 @@ class Replies:
             await self.store.reply_failed(reply.id, note, unknown=True)
             log.info("reply %s: outcome unknown: %s", reply.id, note)
             return ReplyOutcome("unknown", note=note)
-        return await self._posted(reply, answer, retry=retry)
+        return await self._posted(reply, answer, retry=retry, connection=connection)
 
     @staticmethod
     def _already(reply: BlogReply) -> str:
@@ -453,7 +457,9 @@ class Replies:
             f"again in {REPLY_RETRY_AFTER:.0f} seconds."
         )
 
-    async def _posted(self, reply: BlogReply, answer: _Answer, *, retry: bool) -> ReplyOutcome:
+    async def _posted(
+        self, reply: BlogReply, answer: _Answer, *, retry: bool, connection: BlogConnection
+    ) -> ReplyOutcome:
         payload = answer.payload
         comment_id = _json_id(payload.get("id")) if isinstance(payload, dict) else None
         if answer.status in (200, 201) and comment_id is not None:
@@ -463,7 +469,10 @@ class Replies:
             link = link if link and len(link) <= 2048 else None
             shown = payload.get("author_name")
             if isinstance(shown, str) and _loose(shown) != _loose(reply.author_name):
+                # a plugin put the account's name back: later replies say who in their text
                 log.info("reply %s: the blog shows it as %r", reply.id, shown[:100])
+                if connection.names_kept:
+                    await self.store.names_not_kept(connection.guild_id, connection.feed_id)
             await self.store.finish_reply(
                 reply, comment_id=comment_id, state="held" if state == "spam" else state, link=link
             )

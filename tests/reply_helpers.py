@@ -37,6 +37,7 @@ class ReplyBlog(WPBlog):
         self.hold = hold
         self.fault: str | None = None
         self.app_passwords = True
+        self.keep_names = True  # False: author_name ignored, as some plugins do
         self.posted: list[dict] = []  # bodies of the POSTs that created a comment
         self.requests: list[tuple[str, str]] = []  # (method, Authorization) of REST calls
         self._comments_get = self.site.routes["/wp-json/wp/v2/comments"].handler
@@ -99,7 +100,7 @@ class ReplyBlog(WPBlog):
         comment = self.comment(
             post,
             f"<p>{body['content']}</p>",
-            author=body.get("author_name") or "Gazette Bot",
+            author=(self.keep_names and body.get("author_name")) or "Gazette Bot",
             parent=self.comments.get(int(body.get("parent") or 0)),
             approved=self.moderate or not self.hold,
             avatar=None,

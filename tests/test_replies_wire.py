@@ -453,3 +453,19 @@ async def test_a_refused_reply_command_leaves_nothing_in_the_thread(gazette_worl
         "reply post", {"text": "Here?"}, user_id=mia, user_permissions=MEMBER
     )
     assert outside.ephemeral and "works only in the discussion thread" in outside.content
+
+
+async def test_a_blog_that_ignores_author_names_gets_the_name_in_the_text(gazette_world):
+    world = gazette_world
+    blog = ReplyBlog(world.site)
+    blog.keep_names = False
+    mia = world.fake.add_user("mia")
+    post, thread = await connected(world, blog)
+    first = world.fake.post_user_message(thread, "First.", user_id=mia)
+    assert "Posted on the blog" in (await menu(world, first, user=mia)).content
+    second = world.fake.post_user_message(thread, "Second.", user_id=mia)
+    assert "Posted on the blog" in (await menu(world, second, user=mia)).content
+    assert [b["content"] for b in blog.posted] == ["First.", "mia (via Discord): Second."]
+    await read_comments_now(world)
+    await settle()
+    assert mirrored(world, thread) == [world.fake.message(first), world.fake.message(second)]

@@ -13,13 +13,18 @@ from .rows import error_text, from_row, new_nonce
 # A BlogConnection's columns without the secret (with_secret adds it)
 _CONNECTIONS = (
     "SELECT guild_id, feed_id, rest_root, username, wp_user_id, wp_user_name, can_moderate,"
-    " connected_by, connected_at{secret} FROM blog_connections"
+    " connected_by, connected_at, names_kept{secret} FROM blog_connections"
 )
 _REPLIES = "SELECT * FROM blog_replies"
 
 
 def _connection(row: aiosqlite.Row) -> BlogConnection:
-    return from_row(BlogConnection, row, can_moderate=bool(row["can_moderate"]))
+    return from_row(
+        BlogConnection,
+        row,
+        can_moderate=bool(row["can_moderate"]),
+        names_kept=bool(row["names_kept"]),
+    )
 
 
 class ReplyQueries:
@@ -37,7 +42,7 @@ class ReplyQueries:
             " username = excluded.username, app_password = excluded.app_password,"
             " wp_user_id = excluded.wp_user_id, wp_user_name = excluded.wp_user_name,"
             " can_moderate = excluded.can_moderate, connected_by = excluded.connected_by,"
-            " connected_at = excluded.connected_at",
+            " connected_at = excluded.connected_at, names_kept = 1",
             (
                 c.guild_id,
                 c.feed_id,
@@ -61,6 +66,13 @@ class ReplyQueries:
             sql + " WHERE guild_id = ? AND feed_id = ?", (guild_id, feed_id), conn=self.conn
         )
         return _connection(row) if row else None
+
+    async def names_not_kept(self, guild_id: int, feed_id: int) -> None:
+        """The blog shows replies under its own name for the account: say who in the text."""
+        await self._write(
+            "UPDATE blog_connections SET names_kept = 0 WHERE guild_id = ? AND feed_id = ?",
+            (guild_id, feed_id),
+        )
 
     async def remove_blog_connection(self, guild_id: int, feed_id: int) -> bool:
         cur = await self._write(

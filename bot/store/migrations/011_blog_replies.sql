@@ -14,6 +14,9 @@ CREATE TABLE blog_connections (
     can_moderate INTEGER NOT NULL DEFAULT 0,  -- its comments skip moderation; it may trash any
     connected_by INTEGER NOT NULL,
     connected_at REAL NOT NULL,
+    -- 0 once the blog showed a reply under another name than the author_name sent (a plugin
+    -- overriding it): replies then carry "NAME (via Discord): " in their text instead
+    names_kept INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (guild_id, feed_id)
 ) WITHOUT ROWID;
 
@@ -39,7 +42,7 @@ CREATE TABLE blog_replies (
     source_key TEXT NOT NULL UNIQUE,  -- 'message:ID' or 'interaction:ID': one comment per source
     message_id INTEGER,           -- the Discord message that shows it in the thread
     member_id INTEGER NOT NULL,
-    author_name TEXT NOT NULL,    -- as sent to the blog
+    author_name TEXT NOT NULL,    -- the author the blog shows for it
     content TEXT NOT NULL,        -- the HTML sent to the blog
     parent_comment_id INTEGER,
     comment_id INTEGER,           -- the blog's id, once known
