@@ -3,6 +3,7 @@
 long write transactions run, as in a changed poll cycle).
 
     python bench/bench_paths.py [--adds 20] [--searches 60] [--posts 10000] [--profile add|search]
+    python bench/bench_paths.py --only list [--list-feeds 1000] [--profile list]
 
 Everything runs in this one process (the fake Discord, the blog, the bot), so the CPU time
 of an operation includes the fake's side. The baseline, measured in the same run, is
@@ -183,6 +184,31 @@ async def fill_archive(world: World, posts: int, feeds: int) -> int:
     return sub.feed_id
 
 
+async def bench_list(world: World, n: int, feeds: int, profile: cProfile.Profile | None):
+    """`/feed list` on a server following `feeds` feeds in 50 channels."""
+    base = await baseline(world, 10)
+    print(f"  baseline /feed list: cpu {base[0] * 1000:.1f} ms, wall {base[1] * 1000:.1f} ms")
+    channels = world.bench_channels
+    for k in range(feeds):
+        feed = await world.store.add_feed(
+            f"https://list{k}.example/feed/",
+            title=f"List blog {k}",
+            site_url=None,
+            etag=None,
+            last_modified=None,
+            body_hash=None,
+            next_check_at=time.time() + 86400,
+        )
+        await world.store.add_subscription(feed.id, world.guild, channels[k % len(channels)])
+    cpu, wall = [], []
+    for _ in range(n):
+        c, w, result = await timed(world, "feed list", {}, profile)
+        assert f"· {feeds} feeds" in str(result.messages[-1]["embeds"]), result.messages
+        cpu.append(c)
+        wall.append(w)
+    report(f"/feed list, {feeds:,} feeds", cpu, wall, base)
+
+
 async def writer_load(world: World, feed_id: int | None, stop: asyncio.Event) -> int:
     """As a changed poll cycle: new posts stored (so the index lags behind), and write
     transactions of ~50 ms back to back."""
@@ -234,11 +260,14 @@ async def main() -> None:
     ap.add_argument("--searches", type=int, default=60)
     ap.add_argument("--posts", type=int, default=10000)
     ap.add_argument("--feeds", type=int, default=1, help="feeds the posts belong to (50 channels)")
-    ap.add_argument("--only", choices=["add", "search"])
-    ap.add_argument("--profile", choices=["add", "search"])
+    ap.add_argument("--lists", type=int, default=10)
+    ap.add_argument("--list-feeds", type=int, default=1000)
+    ap.add_argument("--only", choices=["add", "search", "list"])
+    ap.add_argument("--profile", choices=["add", "search", "list"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        world, stack = await open_world(Path(tmp), 50 if args.feeds > 1 else 0)
+        channels = 50 if args.feeds > 1 or args.only == "list" else 0
+        world, stack = await open_world(Path(tmp), channels)
         async with stack:
             if args.only in (None, "add"):
                 print("/feed add")
@@ -252,6 +281,12 @@ async def main() -> None:
                 await bench_search(world, args.searches, args.posts, args.feeds, prof)
                 if prof:
                     pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+            if args.only == "list":  # adds feeds to the server: only on its own
+                print("/feed list")
+                prof = cProfile.Profile() if args.profile == "list" else None
+                await bench_list(world, args.lists, args.list_feeds, prof)
+                if prof:
+                    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -171,6 +171,8 @@ class SubscriptionStatus:
     archived_silently: int = 0  # new posts archived unannounced, over the per-check cap
     skipped: int = 0  # posts and comments Discord refused even plainly: given up
     skip_reason: str | None = None  # the latest one's
+    discussion_error: str | None = None  # the latest reason comments could not be shown
+    blog_account: str | None = None  # replies to the blog: the account connected, if any
 
 
 @dataclass(slots=True)

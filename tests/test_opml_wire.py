@@ -3,6 +3,10 @@ on 127.0.0.1, the real bot and store."""
 
 from __future__ import annotations
 
+import asyncio
+
+from aiohttp import web
+
 from bot.models import Outline
 from bot.opml import write_opml
 from tests.fakediscord import ChannelType
@@ -121,3 +125,33 @@ async def test_only_managers_may_import(gazette_world):
     )
     assert "Manage Server" in result.content
     assert await world.store.guild_subscriptions(world.guild) == []
+
+
+async def test_a_feed_whose_history_an_import_is_reading_is_not_backfilled_twice(gazette_world):
+    world = gazette_world
+    blog = world.blog("Long history", prefix="/long")
+    for n in range(15):
+        blog.publish(f"Post {n}")
+    release = asyncio.Event()
+    older_pages: list[str] = []
+
+    async def feed(request: web.Request) -> web.Response:
+        if request.query.get("paged", "1") != "1":
+            older_pages.append(request.query["paged"])
+            await release.wait()  # the history import is still reading
+        body = blog.rss(int(request.query.get("paged", "1")))
+        return web.Response(text=body, content_type="application/rss+xml", charset="utf-8")
+
+    blog.site.route("/long/feed/", handler=feed)
+    opml = world.fake.upload("one.opml", write_opml([Outline(blog.feed_url, blog.title, "")]))
+    await world.start()
+    result = await world.command("feed import", {"file": opml, "channel": world.text})
+    await finished(result)
+    await eventually(lambda: older_pages == ["2"], what="the import reading older pages")
+
+    again = await world.command("feed backfill", {"feed": blog.feed_url})
+    assert again.ephemeral
+    assert "already being imported" in again.content
+    release.set()
+    await finished(result, "History imported: 1 of 1 feeds")
+    assert len(older_pages) == len(set(older_pages))  # each page read once, by the import

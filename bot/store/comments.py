@@ -413,15 +413,6 @@ class CommentQueries:
             (error_text(error), retry_at, discussion_id),
         )
 
-    async def discussion_error(self, subscription_id: int) -> str | None:
-        """The latest reason comments could not be shown in a subscription's threads."""
-        return await self._value(
-            "SELECT last_error FROM discussions WHERE subscription_id = ? AND state = 'open'"
-            " AND last_error IS NOT NULL ORDER BY mirror_due_at DESC LIMIT 1",
-            (subscription_id,),
-            conn=self.conn,
-        )
-
     async def refuse_mirror(
         self,
         discussion_id: int,

@@ -33,12 +33,12 @@ def discussion_problems(channel, me: discord.Member | None, threads: bool) -> li
     return lines
 
 
-async def discussion_status(bot: Gazette, sub: Subscription) -> list[str]:
-    """Lines for `/feed list`: missing permissions and the last reason comments failed."""
+def discussion_status(bot: Gazette, sub: Subscription, error: str | None) -> list[str]:
+    """Lines for `/feed list`: missing permissions and `error`, the last reason comments
+    could not be shown."""
     channel = bot.get_channel(sub.channel_id)
     me = getattr(getattr(channel, "guild", None), "me", None)
     lines = discussion_problems(channel, me, sub.threads)
-    error = await bot.store.discussion_error(sub.id)
     if error:
         lines.append(f"⚠️ Comments not shown yet, retrying: {inline_markdown(error, 300)}")
     return lines

@@ -54,7 +54,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         self.bot = bot
         self.store = bot.store
         self.backfills = Backfills(bot)
-        self.imports = Imports(bot)
+        self.imports = Imports(bot, busy=self.backfills.running)
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -151,7 +151,8 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         )
         await interaction.followup.send(summary, ephemeral=True)
         feed = await self.store.get_feed(result.subscription.feed_id)
-        self.backfills.start(interaction, feed, summary + "\n", result.page)
+        if not self.imports.importing(feed.id):
+            self.backfills.start(interaction, feed, summary + "\n", result.page)
 
     @app_commands.command(
         name="backfill", description="Import a feed's whole history into the archive"
@@ -160,7 +161,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def backfill_(self, interaction: discord.Interaction, feed: str) -> None:
         sub = await self.subscription_from(interaction, feed)
-        if self.backfills.running(sub.feed_id):
+        if self.backfills.running(sub.feed_id) or self.imports.importing(sub.feed_id):
             raise UserError("That feed's history is already being imported.")
         await interaction.response.send_message(
             f"Importing the history of {link_text(sub.feed_url)}…", ephemeral=True
@@ -206,7 +207,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         for status in statuses:
             sub = status.subscription
             name = inline_markdown(sub.feed_title or sub.feed_url, 256) or "(untitled)"
-            fields.append((name, fit_lines(await status_lines(self.bot, status))))
+            fields.append((name, fit_lines(status_lines(self.bot, status))))
         embeds = list_pages(fields)
         view = ListView(interaction.user, interaction, embeds) if len(embeds) > 1 else None
         await interaction.followup.send(

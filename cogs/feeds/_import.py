@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import discord
 
@@ -39,9 +40,15 @@ def channel_key(name: str) -> str:
 class Imports:
     """The running imports' history phases (cancelled when the cog unloads)."""
 
-    def __init__(self, bot: Gazette) -> None:
+    def __init__(self, bot: Gazette, busy: Callable[[int], bool]) -> None:
+        """`busy(feed_id)`: whether that feed's history is already being read elsewhere."""
         self.bot = bot
+        self._busy = busy
         self._tasks: set[asyncio.Task] = set()
+        self._importing: set[int] = set()  # feed ids whose history an import still owes
+
+    def importing(self, feed_id: int) -> bool:
+        return feed_id in self._importing
 
     def cancel_all(self) -> None:
         for task in self._tasks:
@@ -86,9 +93,16 @@ class Imports:
 
     async def _histories(self, feeds, report: BulkProgress, shown: _Shown) -> None:
         quota = Quota.from_settings(self.bot.settings)
-        await import_histories(
-            self.bot.store, self.bot.fetcher, feeds, report, quota, progress=shown.history
-        )
+        # a feed another import or /feed backfill is already reading is not read twice
+        feeds = [f for f in feeds if not (f.id in self._importing or self._busy(f.id))]
+        ids = {f.id for f in feeds}
+        self._importing |= ids
+        try:
+            await import_histories(
+                self.bot.store, self.bot.fetcher, feeds, report, quota, progress=shown.history
+            )
+        finally:
+            self._importing -= ids
 
 
 class _Shown:

@@ -88,7 +88,7 @@ class ListView(PagedView):
         return self.embeds[number]
 
 
-async def status_lines(bot, status: SubscriptionStatus) -> list[str]:
+def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     """What `/feed list` says of one subscription, a line per fact (each line escaped
     and short; the whole is cut to a field by fit_lines)."""
     sub = status.subscription
@@ -106,10 +106,9 @@ async def status_lines(bot, status: SubscriptionStatus) -> list[str]:
         lines.append(f"⚠️ Feed error: {inline_markdown(status.feed_error, ERROR_CHARS)}")
     if status.archived_silently:
         lines.append(f"{status.archived_silently} new posts archived silently (too many at once)")
-    lines += await discussion_status(bot, sub)
-    connection = await bot.store.blog_connection(sub.guild_id, sub.feed_id)
-    if connection is not None:
-        name = inline_markdown(connection.wp_user_name, 100)
+    lines += discussion_status(bot, sub, status.discussion_error)
+    if status.blog_account is not None:
+        name = inline_markdown(status.blog_account, 100)
         lines.append(f"Replies to the blog: connected as **{name}**")
     if status.failing_deliveries:
         lines.append(
