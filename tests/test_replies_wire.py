@@ -7,6 +7,7 @@ server must not be able to do.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -69,7 +70,8 @@ async def test_connect_checks_the_password_and_never_shows_it(gazette_world, cap
     field = listing.embeds[0]["fields"][0]["value"]
     assert "Replies to the blog: connected as **Gazette Bot**" in field
     secret = "".join(PASSWORD.split())
-    for text in [wrong.content, off.content, ok.content, str(listing.embeds), caplog.text]:
+    sent_to_discord = json.dumps([r.json for r in world.fake.requests], ensure_ascii=False)
+    for text in [sent_to_discord, str(listing.embeds), caplog.text]:
         assert PASSWORD not in text and secret not in text
     assert "connect" in [c["name"] for c in _feed_subcommands(world)]
 
@@ -174,6 +176,9 @@ async def test_what_members_cannot_post(gazette_world):
         message = world.fake.post_user_message(thread, empty, user_id=mia)
         refused = await menu(world, message, user=mia)
         assert "no text to post" in refused.content
+    huge = world.fake.post_user_message(thread, "x" * 4001, user_id=bob)
+    refused = await menu(world, huge, user=bob)
+    assert "too long for a comment: 4,000 characters at most" in refused.content
     assert blog.posted == []
     # the comments Gazette mirrored are not the member's either
     blog.comment(post, "<p>Mirrored.</p>", author="Ann")
