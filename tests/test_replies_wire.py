@@ -474,3 +474,16 @@ async def test_a_blog_that_ignores_author_names_gets_the_name_in_the_text(gazett
     await read_comments_now(world)
     await settle()
     assert mirrored(world, thread) == [world.fake.message(first), world.fake.message(second)]
+
+
+async def test_the_password_is_forgotten_when_the_server_stops_following_the_feed(
+    gazette_world,
+):
+    world = gazette_world
+    blog = ReplyBlog(world.site)
+    await connected(world, blog)
+    [sub] = await world.store.guild_subscriptions(world.guild)
+    assert await world.store.blog_connection(world.guild, sub.feed_id, with_secret=True)
+    await world.command("feed remove", {"feed": blog.feed_url})
+    assert await world.store.blog_connection(world.guild, sub.feed_id) is None
+    assert await world.store._value("SELECT count(*) FROM blog_connections") == 0
