@@ -11,6 +11,10 @@ import sys
 
 from .config import ConfigError, Settings
 
+# never below INFO: discord.py logs every gateway payload at DEBUG and aiosqlite every SQL
+# statement with its values, interactions and secrets (an application password) included
+QUIET_LOGGERS = ("discord", "aiosqlite")
+
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] in {"import", "search", "opml"}:
@@ -30,9 +34,10 @@ def main(argv: list[str]) -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    logging.getLogger("discord").setLevel(
-        max(logging.INFO, logging.getLevelName(settings.log_level))
-    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(
+            max(logging.INFO, logging.getLevelName(settings.log_level))
+        )
     from .startup import StartupError, run
 
     try:

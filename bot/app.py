@@ -16,12 +16,19 @@ from .comments import CommentWatcher
 from .config import Settings
 from .fetch import Fetcher
 from .poller import FeedPoller, parse_thread
+from .replies import Replies
 from .store import Store
 from .tree import GazetteTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.feeds", "cogs.announcer", "cogs.discussion", "cogs.archive")
+EXTENSIONS = (
+    "cogs.feeds",
+    "cogs.announcer",
+    "cogs.discussion",
+    "cogs.archive",
+    "cogs.replies",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,8 @@ class Gazette(commands.Bot):
             base_interval=settings.poll_interval,  # a new post's comments: as often as its feed
             parse_pool=self.parse_pool,
         )
+        # replies back to the blog; plain-HTTP blogs only where private feeds are allowed
+        self.replies = Replies(store, self.fetcher, allow_http=settings.allow_private_feeds)
         self._ready_logged = False
 
     async def setup_hook(self) -> None:

@@ -424,8 +424,8 @@ class Fetcher:
             )
         )
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        limit = self.max_bytes
+    async def _read(self, resp: aiohttp.ClientResponse, limit: int | None = None) -> bytes:
+        limit = self.max_bytes if limit is None else limit
         too_large = f"response larger than {_size(limit)}"
         # Content-Length first (if the compressed size is over, the decoded one is too) ...
         if resp.content_length is not None and resp.content_length > limit:
@@ -438,6 +438,45 @@ class Fetcher:
                 raise TooLarge(too_large)
             chunks.append(chunk)
         return b"".join(chunks)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        json_body: object = None,
+        total_timeout: float,
+        max_bytes: int,
+    ) -> tuple[int, bytes]:
+        """One request with credentials (an API call): (status, body), whatever the status.
+
+        Never follows a redirect (credentials must not travel to another address: a 3xx is
+        returned as it is); the body is capped at `max_bytes` and the whole request at
+        `total_timeout`; failures are FetchError as for `get`.
+        """
+        target = check_url(url, allow_private=True)
+        host = target.host or target.raw_host or "?"
+        try:
+            async with self.session.request(
+                method,
+                target,
+                headers=headers,
+                json=json_body,
+                timeout=aiohttp.ClientTimeout(
+                    total=total_timeout,
+                    sock_connect=min(self.connect_timeout, total_timeout),
+                    sock_read=min(self.read_timeout, total_timeout),
+                ),
+                allow_redirects=False,
+            ) as resp:
+                return resp.status, await self._read(resp, max_bytes)
+        except FetchError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
+            if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError):
+                raise FetchTimeout(f"{host} took longer than {_secs(total_timeout)}") from exc
+            raise self._failure(exc, host, url) from exc
 
 
 __all__ = [

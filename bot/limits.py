@@ -76,6 +76,14 @@ BULK_FETCHES = 16  # first polls of an import running at once
 BULK_FETCHES_PER_HOST = 4  # of which to any one host (as the session's connections per host)
 BULK_BACKFILLS = 2  # history imports of an import's feeds running at once, afterwards
 
+# Replies back to the blog (members' messages posted as comments)
+MAX_REPLY_CHARS = 4_000  # a Discord message (with Nitro) at most; /reply takes 2,000
+MAX_REPLY_BYTES = 65_525  # WordPress's comment_content column (bytes of the HTML sent)
+MAX_REPLY_NAME = 80  # characters of the member's name shown as the comment's author
+REPLY_TIMEOUT = 10.0  # seconds a REST request to the blog may take, whole
+MAX_REPLY_ANSWER = 1024 * 1024  # bytes of a REST answer about one comment or user
+REPLY_RETRY_AFTER = 30.0  # seconds before a send whose outcome is unknown may be tried again
+
 # --------------------------------------------------------------------------- applying the caps
 
 

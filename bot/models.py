@@ -172,6 +172,7 @@ class SubscriptionStatus:
     skipped: int = 0  # posts and comments Discord refused even plainly: given up
     skip_reason: str | None = None  # the latest one's
     discussion_error: str | None = None  # the latest reason comments could not be shown
+    blog_account: str | None = None  # replies to the blog: the account connected, if any
 
 
 @dataclass(slots=True)
@@ -409,3 +410,42 @@ class BulkProgress:
     @property
     def done(self) -> int:
         return self.followed + self.skipped + len(self.failed)
+
+
+@dataclass(slots=True)
+class BlogConnection:
+    """A server's WordPress account for one feed (replies back to the blog)."""
+
+    guild_id: int
+    feed_id: int
+    rest_root: str
+    username: str
+    wp_user_id: int
+    wp_user_name: str
+    can_moderate: bool
+    connected_by: int
+    connected_at: float
+    names_kept: bool = True  # the blog shows the author_name sent (else: a prefix in the text)
+    app_password: str = field(default="", repr=False)  # the secret: never shown nor logged
+
+
+@dataclass(slots=True)
+class BlogReply:
+    """What a member sent (or is sending) to the blog from an article's thread."""
+
+    id: int
+    guild_id: int
+    discussion_id: int
+    post_id: int
+    source_key: str
+    message_id: int | None
+    member_id: int
+    author_name: str
+    content: str
+    parent_comment_id: int | None
+    comment_id: int | None
+    state: str  # sending | held | approved | withdrawn | failed
+    link: str | None
+    created_at: float
+    attempted_at: float
+    last_error: str | None

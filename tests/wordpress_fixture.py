@@ -312,6 +312,27 @@ class WordPress:
     async def info(self) -> dict[str, Any]:
         return await self.run("info")
 
+    async def create_user(
+        self, login: str, *, role: str = "author", name: str | None = None
+    ) -> int:
+        """A user (display name `name`, else the login); returns its id."""
+        args: dict[str, Any] = {"login": login, "role": role}
+        if name is not None:
+            args["name"] = name
+        return (await self.run("create-user", **args))["id"]
+
+    async def app_password(self, user_id: int, name: str = "Gazette") -> str:
+        """A new application password of the user, as WordPress shows it (groups of four)."""
+        return (await self.run("app-password", user=user_id, name=name))["password"]
+
+    async def set_option(self, name: str, value: Any) -> None:
+        """An option, e.g. comment_moderation 1 (`reset` restores those the tests change)."""
+        await self.run("set-option", name=name, value=value)
+
+    async def get_comment(self, comment_id: int) -> dict[str, Any]:
+        """{"status": approved|hold|spam|trash|None, "author", "user_id", "parent", ...}"""
+        return await self.run("get-comment", id=comment_id)
+
 
 def _start_or_skip(state_dir: Path) -> WordPress:
     try:

@@ -6,9 +6,18 @@ from .comments import CommentQueries
 from .deliveries import DeliveryQueries
 from .feeds import FeedQueries
 from .posts import PostQueries
+from .replies import ReplyQueries
 
 
-class Store(CommentQueries, ArchiveQueries, DeliveryQueries, PostQueries, FeedQueries, Database):
+class Store(
+    ReplyQueries,
+    CommentQueries,
+    ArchiveQueries,
+    DeliveryQueries,
+    PostQueries,
+    FeedQueries,
+    Database,
+):
     """All named queries over one aiosqlite connection."""
 
 

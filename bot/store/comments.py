@@ -331,7 +331,9 @@ class CommentQueries:
             "   AND pc.removed_at IS NULL"
             " LEFT JOIN mirrored_comments pm"
             "   ON pm.discussion_id = d.id AND pm.comment_id = c.parent_id"
-            " WHERE d.id = ? AND CASE WHEN c.removed_at IS NULL THEN"
+            # a member's own reply (from_discord) is their message: never edited or removed
+            " WHERE d.id = ? AND coalesce(m.from_discord, 0) = 0"
+            " AND CASE WHEN c.removed_at IS NULL THEN"
             "   m.comment_id IS NULL OR (m.message_id IS NULL AND m.skipped_reason IS NULL)"
             "   OR m.content_hash != c.content_hash"
             " ELSE m.comment_id IS NOT NULL AND m.content_hash != ? END"

@@ -284,7 +284,9 @@ class FeedQueries:
             " s.archived_silently,"
             " (SELECT dd.last_error FROM discussions dd WHERE dd.subscription_id = s.id"
             "   AND dd.state = 'open' AND dd.last_error IS NOT NULL"
-            "   ORDER BY dd.mirror_due_at DESC LIMIT 1) AS discussion_error"
+            "   ORDER BY dd.mirror_due_at DESC LIMIT 1) AS discussion_error,"
+            " (SELECT bc.wp_user_name FROM blog_connections bc"
+            "   WHERE bc.guild_id = s.guild_id AND bc.feed_id = s.feed_id) AS blog_account"
             " FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
             " WHERE s.guild_id = ? ORDER BY s.id",
             (guild_id,),

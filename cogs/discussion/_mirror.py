@@ -37,6 +37,8 @@ class Mirror:
     async def mirror(self, discussion: DiscussionInfo) -> int:
         """Post the discussion's new comments and edit the changed ones; returns how many."""
         items = await self.store.mirror_items(discussion.id)
+        # members' replies sent from this thread are shown by their own messages
+        items = await self.bot.replies.claim_own(discussion, items)
         if not items:
             await self.store.mirror_done(discussion.id, discussion.mirror_due_at)
             return 0

@@ -25,6 +25,7 @@ from ..common.autocomplete import choice_name, suggestions
 from ..common.channels import missing_permissions
 from ..common.embeds import announcement_embed
 from ._backfill import Backfills
+from ._connect import connect_text, disconnect_text
 from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
 
@@ -43,6 +44,7 @@ ARCHIVE_CHOICES = [
 ]
 # a forum post is a thread, yet needs the same
 NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
+NO_PINGS = discord.AllowedMentions.none()
 
 
 @app_commands.guild_only()
@@ -306,3 +308,33 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
+
+    @app_commands.command(
+        name="connect", description="Let members post replies to the blog (WordPress only)"
+    )
+    @app_commands.describe(
+        feed="The blog's feed",
+        username="The WordPress login of the account replies are posted with",
+        password="An application password of that account (Users → Profile)",
+    )
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def connect(
+        self,
+        interaction: discord.Interaction,
+        feed: str,
+        username: app_commands.Range[str, 1, 200],
+        password: app_commands.Range[str, 1, 200],
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await self.subscription_from(interaction, feed)
+        text = await connect_text(self.bot, interaction, sub, username, password)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="disconnect", description="Stop replies to the blog")
+    @app_commands.describe(feed="The blog's feed")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def disconnect(self, interaction: discord.Interaction, feed: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await self.subscription_from(interaction, feed)
+        text = await disconnect_text(self.bot, interaction, sub)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)

@@ -107,6 +107,9 @@ def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     if status.archived_silently:
         lines.append(f"{status.archived_silently} new posts archived silently (too many at once)")
     lines += discussion_status(bot, sub, status.discussion_error)
+    if status.blog_account is not None:
+        name = inline_markdown(status.blog_account, 100)
+        lines.append(f"Replies to the blog: connected as **{name}**")
     if status.failing_deliveries:
         lines.append(
             f"⚠️ {status.failing_deliveries} post(s) not delivered yet, retrying: "

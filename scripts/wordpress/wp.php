@@ -32,6 +32,13 @@
  *   reset                           delete all content, users but admin; REST on; pretty links
  *   seed [--posts 25]               posts in categories and tags by two authors, comments
  *   info                            home URL, permalink structure, REST mode, counts
+ *   create-user --login L --role editor|author|contributor|subscriber [--name "Display Name"]
+ *               [--email E]  -> {"id"}
+ *   app-password --user ID [--name N]   a new application password -> {"password", "uuid"}
+ *   set-option --name N --value V   e.g. comment_moderation 1; gazette_duplicates on (WordPress's
+ *               duplicate-comment check, off by default here); gazette_app_passwords off
+ *   get-comment --id N              -> {"id", "status", "author", "user_id", "parent", "post",
+ *               "content"} (status: approved, hold, spam, trash; null when deleted)
  * Dates are UTC (ISO 8601 without zone, or unix seconds).
  */
 
@@ -441,6 +448,9 @@ function cmd_reset(array $a): array
     $wpdb->query("DELETE FROM {$wpdb->users} WHERE ID <> 1");
     wp_cache_flush();
     update_option('gazette_rest', 'on');
+    update_option('comment_moderation', 0);
+    delete_option('gazette_duplicates');
+    delete_option('gazette_app_passwords');
     set_permalinks(PRETTY);
     return ['reset' => true];
 }
@@ -491,6 +501,57 @@ function cmd_info(array $a): array
         'posts' => (int) wp_count_posts()->publish,
         'comments' => (int) wp_count_comments()->approved,
         'version' => get_bloginfo('version'),
+    ];
+}
+
+function cmd_create_user(array $a): array
+{
+    $login = (string) $a['login'];
+    $id = wp_insert_user([
+        'user_login' => $login,
+        'user_pass' => wp_generate_password(24),
+        'user_email' => $a['email'] ?? "$login@example.invalid",
+        'display_name' => $a['name'] ?? $login,
+        'role' => $a['role'] ?? 'author',
+    ]);
+    if (is_wp_error($id)) {
+        fail('create-user: ' . $id->get_error_message());
+    }
+    return ['id' => (int) $id];
+}
+
+function cmd_app_password(array $a): array
+{
+    [$password, $item] = WP_Application_Passwords::create_new_application_password(
+        (int) $a['user'],
+        ['name' => $a['name'] ?? 'Gazette']
+    ) + [null, null];
+    if (is_wp_error($password)) {
+        fail('app-password: ' . $password->get_error_message());
+    }
+    return ['password' => WP_Application_Passwords::chunk_password($password), 'uuid' => $item['uuid']];
+}
+
+function cmd_set_option(array $a): array
+{
+    update_option((string) $a['name'], $a['value']);
+    return ['name' => $a['name'], 'value' => get_option((string) $a['name'])];
+}
+
+function cmd_get_comment(array $a): array
+{
+    $c = get_comment((int) $a['id']);
+    if (!$c) {
+        return ['id' => (int) $a['id'], 'status' => null];
+    }
+    return [
+        'id' => (int) $c->comment_ID,
+        'status' => wp_get_comment_status($c),
+        'author' => $c->comment_author,
+        'user_id' => (int) $c->user_id,
+        'parent' => (int) $c->comment_parent,
+        'post' => (int) $c->comment_post_ID,
+        'content' => $c->comment_content,
     ];
 }
 

@@ -697,3 +697,70 @@ class InteractionsMixin:
                 "no client is connected to the fake gateway to receive the interaction"
             )
         await self.dispatch("INTERACTION_CREATE", result.payload)
+
+    # --- message context menus (Apps → a command on a message) -------------------------
+
+    async def invoke_message_command(
+        self,
+        message_id: int,
+        name: str,
+        *,
+        user_id: int | None = None,
+        user_permissions: int | None = None,
+        roles: Iterable[int] = (),
+        locale: str = "en-US",
+        timeout: float = 5.0,  # noqa: ASYNC109
+        wait: bool = True,
+        check_default_permissions: bool = True,
+    ) -> InteractionResult:
+        """A user runs the message command ``name`` on a message (right-click → Apps).
+
+        As on Discord, the interaction carries the target message whole in
+        ``data.resolved.messages`` (content included: no message-content intent is needed),
+        and ``data.target_id``. The command must be registered (type 3) for the guild or
+        globally; its ``default_member_permissions`` are checked as for slash commands.
+        """
+        msg = self._message(message_id)
+        channel = self._channel(int(msg["channel_id"]))
+        guild_id = int(channel["guild_id"])
+        guild = self._guild(guild_id)
+        user_id = user_id or self.owner_id
+        if user_permissions is None:
+            user_permissions = self._user_permissions(guild_id, channel, user_id, roles)
+        definition = next(
+            (
+                c
+                for c in [
+                    *self._guild_commands.get(guild_id, {}).values(),
+                    *self._global_commands.values(),
+                ]
+                if c.get("type") == 3 and c["name"] == name
+            ),
+            None,
+        )
+        if definition is None:
+            raise LookupError(f"no message command {name!r} registered; did the bot sync?")
+        if check_default_permissions:
+            self._check_default_permissions(definition, user_permissions, name)
+        data: dict[str, Any] = {
+            "id": definition["id"],
+            "name": name,
+            "type": 3,
+            "target_id": msg["id"],
+            "guild_id": definition.get("guild_id") or str(guild_id),
+            "resolved": {"messages": {msg["id"]: {**msg, "guild_id": str(guild_id)}}},
+        }
+        result = self._new_interaction(
+            _INTERACTION_APPLICATION_COMMAND,
+            guild,
+            channel,
+            data,
+            user_id,
+            user_permissions,
+            roles,
+            locale,
+        )
+        await self._deliver(result)
+        if wait:
+            await result.wait_until_answered(timeout)
+        return result

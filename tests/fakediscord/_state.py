@@ -499,3 +499,21 @@ class StateMixin:
         ):
             raise _unknown("Message", 10008)
         return channel, msg
+
+    def post_user_reply(
+        self, channel_id: int, content: str, reply_to: int, *, user_id: int | None = None
+    ) -> int:
+        """A user's message that replies to ``reply_to`` (Discord's "Reply"): it carries a
+        ``message_reference`` and the ``referenced_message``; dispatched as MESSAGE_CREATE."""
+        channel = self._channel(channel_id)
+        referenced = self._message(reply_to)
+        author = self._user(user_id or self.owner_id)
+        msg = self._store_message(channel, {"content": content}, author=author, msg_type=19)
+        msg["message_reference"] = {
+            "type": 0,
+            "message_id": referenced["id"],
+            "channel_id": referenced["channel_id"],
+            "guild_id": channel["guild_id"],
+        }
+        msg["referenced_message"] = referenced
+        return int(msg["id"])

@@ -11,9 +11,16 @@
  *   "off"   no discovery links, /wp-json/ and ?rest_route= answer 404.
  */
 
-// No flood check (15 s between comments from one IP) and no duplicate check.
+// No flood check (15 s between comments from one IP) and no duplicate check (unless the
+// option gazette_duplicates is "on": WordPress's own check, as shipped).
 add_filter('wp_is_comment_flood', '__return_false', 99);
-add_filter('duplicate_comment_id', '__return_zero', 99);
+if (get_option('gazette_duplicates', 'off') !== 'on') {
+    add_filter('duplicate_comment_id', '__return_zero', 99);
+}
+// Option gazette_app_passwords "off": application passwords unavailable (as a plugin does).
+if (get_option('gazette_app_passwords', 'on') === 'off') {
+    add_filter('wp_is_application_passwords_available', '__return_false', 99);
+}
 
 $gazette_rest = get_option('gazette_rest', 'on');
 
