@@ -18,6 +18,7 @@ from .fetch import Fetcher
 from .poller import FeedPoller, parse_thread
 from .store import Store
 from .tree import GazetteTree
+from .websub import WebSub
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,23 @@ class Gazette(commands.Bot):
             live_days=settings.comment_live_days,
             parse_pool=self.parse_pool,
         )
+        # WebSub push, only where hubs can reach us (PUBLIC_URL)
+        self.websub: WebSub | None = None
+        if settings.public_url:
+            self.websub = WebSub(
+                store,
+                session,
+                self.poller,
+                public_url=settings.public_url,
+                listen=settings.http_listen,
+                tick=self.timing.poll_tick,
+            )
+            self.poller.pushed_live = self.websub.is_live
         self._ready_logged = False
 
     async def setup_hook(self) -> None:
+        if self.websub is not None:
+            await self.websub.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
@@ -110,6 +125,8 @@ class Gazette(commands.Bot):
         return True
 
     async def close(self) -> None:
+        if self.websub is not None:
+            await self.websub.close()
         await super().close()
         self.parse_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -6,9 +6,18 @@ from .comments import CommentQueries
 from .deliveries import DeliveryQueries
 from .feeds import FeedQueries
 from .posts import PostQueries
+from .websub import WebSubQueries
 
 
-class Store(CommentQueries, ArchiveQueries, DeliveryQueries, PostQueries, FeedQueries, Database):
+class Store(
+    WebSubQueries,
+    CommentQueries,
+    ArchiveQueries,
+    DeliveryQueries,
+    PostQueries,
+    FeedQueries,
+    Database,
+):
     """All named queries over one aiosqlite connection."""
 
 
