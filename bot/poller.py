@@ -20,6 +20,7 @@ from .limits import (
     KNOWN_KEYS_READ,
     MAX_ANNOUNCE_PER_POLL,
     MAX_ERROR,
+    MAX_PUSH_BYTES_QUEUED,
     MAX_PUSHES_QUEUED,
     MAX_SLOW_FEED_CHECKS,
     NEW_HTML_PER_DAY,
@@ -112,6 +113,7 @@ class FeedPoller:
         self.pushed_live: Callable[[int], bool] = lambda _feed_id: False
         self._pushed: dict[int, tuple[Feed, bytes, Recorded | None]] = {}
         self._pushes_running = 0
+        self._push_bytes = 0  # of the bodies pushed, being read or waiting
 
     def cancel_checks(self) -> None:
         """Stop the checks in flight (shutting down); they are simply done again later."""
@@ -412,9 +414,13 @@ class FeedPoller:
         document holds the newest posts; a poll catches any other). False, and nothing is
         read, when MAX_PUSHES_QUEUED pushes already run or wait: the hub retries later, and
         the polls go on meanwhile."""
-        waiting = feed.id in self._pushed
-        if not waiting and self._pushes_running + len(self._pushed) >= MAX_PUSHES_QUEUED:
+        waiting = self._pushed.get(feed.id)
+        queued = self._push_bytes + len(body) - (len(waiting[1]) if waiting else 0)
+        if queued > MAX_PUSH_BYTES_QUEUED or (
+            not waiting and self._pushes_running + len(self._pushed) >= MAX_PUSHES_QUEUED
+        ):
             return False
+        self._push_bytes = queued
         self._pushed[feed.id] = (feed, body, on_recorded)
         if not waiting:
             self._start_pushed(feed.id)
@@ -422,14 +428,22 @@ class FeedPoller:
 
     def _start_pushed(self, feed_id: int) -> None:
         running = self._in_flight.running(feed_id)
-        if running is not None:  # after it, whatever was pushed last
-            running.add_done_callback(lambda _: self._start_pushed(feed_id))
+        if running is not None:  # after it, whatever was pushed last (unless shutting down)
+            running.add_done_callback(
+                lambda task: (
+                    self._drop_pushed(feed_id) if task.cancelled() else self._start_pushed(feed_id)
+                )
+            )
             return
         feed, body, on_recorded = self._pushed.pop(feed_id)
         self._pushes_running += 1
         self._in_flight.start(
             [feed], lambda f: f.id, lambda f: self._read_pushed(f, body, on_recorded), 1
         )
+
+    def _drop_pushed(self, feed_id: int) -> None:
+        _, body, _ = self._pushed.pop(feed_id)
+        self._push_bytes -= len(body)
 
     async def _read_pushed(self, feed: Feed, body: bytes, on_recorded: Recorded | None) -> None:
         report = PollReport()
@@ -449,6 +463,7 @@ class FeedPoller:
             return
         finally:
             self._pushes_running -= 1
+            self._push_bytes -= len(body)
         if on_recorded is not None:
             try:
                 await on_recorded(report)

@@ -64,6 +64,7 @@ RETRY_BASE = 60.0  # first retry of a failed request; doubles up to MAX_BACKOFF
 MAX_BACKOFF = 6 * 3600.0
 HUB_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10, sock_read=20)
 SENDS_AT_ONCE = 16
+MAX_UNSUBSCRIBE_TRIES = 5  # then the lease is left to run out
 PLAN_EVERY = 15.0  # seconds between two looks at what to (un)subscribe, at most
 CALLBACK_PATH = "websub"
 
@@ -164,6 +165,10 @@ class WebSub:
     async def start(self) -> None:
         """Listen on HTTP_LISTEN, then keep the subscriptions in line with the feeds."""
         self._live = await self.store.websub_live(time.time())
+        if await self.store.get_meta("websub_public_url") != self.public_url:
+            # hubs know the old callback addresses: every subscription is renewed at once
+            await self.store.websub_renew_all(time.time())
+            await self.store.set_meta("websub_public_url", self.public_url)
         app = web.Application(client_max_size=MAX_PUSH_BYTES)
         prefix = yarl.URL(self.public_url).path.rstrip("/")
         # behind a proxy that keeps PUBLIC_URL's path, and one that strips it
@@ -235,9 +240,13 @@ class WebSub:
             # delivery that still comes is answered 410 Gone)
             await self.store.websub_forget(lease.callback)
             return
+        failures, error = lease.failures, None
+        if lease.pending:  # the last request was never verified: a failure too
+            failures += 1
+            error = f"the hub never verified the {lease.mode} request"
         # written before the request: the hub may verify before it answers
         await self.store.websub_sending(
-            lease.callback, retry_at(self.verify_wait, lease.failures, MAX_BACKOFF)
+            lease.callback, retry_at(self.verify_wait, failures, MAX_BACKOFF), failures, error
         )
         data = {
             "hub.mode": lease.mode,
@@ -258,11 +267,11 @@ class WebSub:
                 return  # accepted: its verification is awaited
             error = f"the hub answered {status} to {lease.mode}"
         log.info("WebSub %s of feed %s at %s: %s", lease.mode, lease.feed_id, lease.hub_url, error)
-        if lease.mode == "unsubscribe" and lease.failures >= 5:
+        if lease.mode == "unsubscribe" and failures >= MAX_UNSUBSCRIBE_TRIES:
             await self.store.websub_forget(lease.callback)  # its lease simply runs out
             return
         await self.store.websub_failed(
-            lease.callback, error, retry_at(self.retry_base, lease.failures, MAX_BACKOFF)
+            lease.callback, error, retry_at(self.retry_base, failures, MAX_BACKOFF)
         )
 
     # --- the listener ---------------------------------------------------------------

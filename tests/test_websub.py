@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import hmac
 import socket
+import time
 
 import aiohttp
 import pytest
@@ -101,6 +102,44 @@ def test_settings_public_url_and_http_listen():
     assert Settings.from_env(base | {"HTTP_LISTEN": ":8080"}).http_listen == ":8080"
 
 
+async def test_pushes_are_bounded_per_feed_and_in_all(poller):
+    """One check per feed at a time, the latest body waiting; a few feeds' pushes at once."""
+    from bot.limits import MAX_PUSH_BYTES_QUEUED, MAX_PUSHES_QUEUED
+    from bot.models import Feed
+
+    def feed(n: int) -> Feed:
+        return Feed(
+            n,
+            f"https://b{n}.test/feed",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            0,
+            None,
+            None,
+            0,
+            None,
+            False,
+        )
+
+    body = _rss(1)
+    # the same feed again and again: one check runs, the latest body waits for it
+    assert poller.push(feed(0), body) and poller.push(feed(0), body) and poller.push(feed(0), body)
+    assert poller._pushes_running == 1 and len(poller._pushed) == 1
+    await eventually(lambda: poller._pushes_running == 0 and not poller._pushed)
+    # many feeds: a few at once, the others told to retry (429)
+    assert all(poller.push(feed(n), body) for n in range(MAX_PUSHES_QUEUED))
+    assert not poller.push(feed(MAX_PUSHES_QUEUED), body)
+    await eventually(lambda: poller._pushes_running == 0 and not poller._pushed)
+    assert poller._push_bytes == 0
+    assert not poller.push(feed(1), b" " * (MAX_PUSH_BYTES_QUEUED + 1))
+    assert poller.push(feed(1), body)
+    await eventually(lambda: poller._pushes_running == 0)
+
+
 # --------------------------------------------------------------------------- over the wire
 
 
@@ -127,17 +166,22 @@ def fast_websub(monkeypatch):
 def push_world(gazette_world, fast_websub):
     """gazette_world with PUBLIC_URL set: the bot listens on a free port of 127.0.0.1."""
     world = gazette_world
-    port = _free_port()
-    plain = world.settings
+    _listen_on(world, _free_port(), "/gazette")
+    return world
+
+
+def _listen_on(world, port: int, path: str) -> None:
+    """The world's bot started with PUBLIC_URL http://127.0.0.1:port/path from now on."""
+    plain = type(world).settings
 
     def settings() -> Settings:
         return dataclasses.replace(
-            plain(), public_url=f"http://127.0.0.1:{port}/gazette", http_listen=f"127.0.0.1:{port}"
+            plain(world),
+            public_url=f"http://127.0.0.1:{port}{path}",
+            http_listen=f"127.0.0.1:{port}",
         )
 
     world.settings = settings
-    world.listener = f"http://127.0.0.1:{port}"
-    return world
 
 
 async def _follow(world, hub, blog) -> str:
@@ -318,6 +362,20 @@ async def test_failed_subscription_is_retried_with_backoff(push_world, hub):
     await eventually(lambda: _titles(world) == ["Finally pushed"])
 
 
+async def test_a_hub_that_never_verifies_is_asked_again_less_and_less_often(push_world, hub):
+    world = push_world
+    hub.verifies = False
+    blog = PushedBlog(world.site, hub.url)
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    await eventually(lambda: len(hub.requests) >= 2, within=5, what="the request sent again")
+    callback = hub.requests[-1].callback.rsplit("/", 1)[1]
+    lease = await world.store.websub_lease(callback)
+    assert lease.pending and lease.failures == 1 and "never verified" in lease.last_error
+    assert lease.due_at - time.time() > 1.5  # VERIFY_WAIT 1 s, doubled
+    assert not world.bot.websub.is_live(1)
+
+
 async def test_without_public_url_nothing_listens_or_subscribes(gazette_world, hub):
     world = gazette_world
     blog = PushedBlog(world.site, hub.url)
@@ -330,3 +388,41 @@ async def test_without_public_url_nothing_listens_or_subscribes(gazette_world, h
     assert hub.requests == []
     feed = await world.store.get_feed(1)
     assert feed.next_check_at - feed.last_checked_at < 100  # POLL_INTERVAL 60 s
+
+
+async def test_a_new_public_url_resubscribes_at_once(push_world, hub):
+    world = push_world
+    blog = PushedBlog(world.site, hub.url)
+    await world.start()
+    old = await _follow(world, hub, blog)
+    await world.stop()
+    _listen_on(world, _free_port(), "/moved")
+    await world.start()
+    await eventually(lambda: len(hub.topic_subscriptions(blog.feed_url)) == 2)
+    new = hub.requests[-1].callback
+    assert new.startswith(world.bot.settings.public_url + "/websub/")
+    assert new.rsplit("/", 1)[1] == old.rsplit("/", 1)[1]  # the same subscription, moved
+    blog.publish("Via the new address")
+    assert 202 in await hub.publish(blog.feed_url)  # the old address is gone: no answer
+    await eventually(lambda: _titles(world) == ["Via the new address"])
+
+
+async def test_a_taken_port_stops_start_up_with_one_clear_line(store, session):
+    from bot.fetch import Fetcher
+    from bot.poller import FeedPoller
+    from bot.websub import ListenerError, WebSub
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        websub = WebSub(
+            store,
+            session,
+            FeedPoller(store, Fetcher(session), default_interval=300),
+            public_url="https://g.example",
+            listen=f"127.0.0.1:{port}",
+        )
+        with pytest.raises(ListenerError, match=f"HTTP_LISTEN=127.0.0.1:{port}"):
+            await websub.start()
+        await websub.close()

@@ -51,6 +51,8 @@ class WebSubHub:
         self.lease_seconds = lease_seconds
         #: status answered to subscription requests (202: accepted, verified afterwards)
         self.answer = 202
+        #: whether accepted requests are verified (False: a hub that forgets them)
+        self.verifies = True
         self.requests: list[HubRequest] = []
         self.subscriptions: dict[tuple[str, str], HubSubscription] = {}  # (topic, callback)
         self.verifications: list[tuple[str, int, bool]] = []  # (mode, status, echoed)
@@ -97,6 +99,8 @@ class WebSubHub:
         self.requests.append(req)
         if self.answer != 202 or req.mode not in ("subscribe", "unsubscribe"):
             return web.Response(status=self.answer if self.answer != 202 else 400)
+        if not self.verifies:
+            return web.Response(status=202)
         task = asyncio.create_task(self._verify_intent(req))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -129,12 +133,13 @@ class WebSubHub:
             text = await resp.text()
             return resp.status, resp.status == 200 and text == challenge
 
-    async def publish(self, topic: str, *, method: str = "sha256") -> list[int]:
-        """Fetch the topic and distribute it to its subscribers, signed; their statuses."""
+    async def publish(self, topic: str, *, method: str = "sha256") -> list[int | None]:
+        """Fetch the topic and distribute it to its subscribers, signed; their statuses
+        (None for a callback that could not be reached)."""
         async with self._session.get(topic) as resp:
             body = await resp.read()
             content_type = resp.headers.get("Content-Type", "application/rss+xml")
-        return await asyncio.gather(
+        statuses = await asyncio.gather(
             *(
                 self.deliver(
                     sub.callback,
@@ -145,8 +150,10 @@ class WebSubHub:
                     topic=topic,
                 )
                 for sub in self.topic_subscriptions(topic)
-            )
+            ),
+            return_exceptions=True,
         )
+        return [s if isinstance(s, int) else None for s in statuses]
 
     async def deliver(
         self,

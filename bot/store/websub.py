@@ -84,13 +84,23 @@ class WebSubQueries:
         )
         return {row[0]: row[1] for row in rows}
 
-    async def websub_sending(self, callback: str, due_at: float) -> None:
+    async def websub_sending(
+        self, callback: str, due_at: float, failures: int, error: str | None = None
+    ) -> None:
         """A request is about to go to the hub: its verification is awaited until `due_at`
-        (then the request is sent again). Written before the request: a hub may verify
-        before it answers."""
+        (then the request is sent again; `failures` and `error` count a previous request
+        that was never verified). Written before the request: a hub may verify before it
+        answers."""
         await self._write(
-            "UPDATE websub SET pending = 1, due_at = ? WHERE callback = ?", (due_at, callback)
+            "UPDATE websub SET pending = 1, due_at = ?, failures = ?,"
+            " last_error = coalesce(?, last_error) WHERE callback = ?",
+            (due_at, failures, error and error_text(error), callback),
         )
+
+    async def websub_renew_all(self, now: float) -> None:
+        """Every subscription due at once (PUBLIC_URL changed: hubs must learn the new
+        callback addresses)."""
+        await self._write("UPDATE websub SET due_at = ? WHERE mode = 'subscribe'", (now,))
 
     async def websub_failed(self, callback: str, error: str, due_at: float) -> None:
         await self._write(
