@@ -426,3 +426,24 @@ async def test_a_taken_port_stops_start_up_with_one_clear_line(store, session):
         with pytest.raises(ListenerError, match=f"HTTP_LISTEN=127.0.0.1:{port}"):
             await websub.start()
         await websub.close()
+
+
+@pytest.mark.wordpress
+async def test_wordpress_publish_is_pushed_and_announced_once(push_world, hub, wp_blog):
+    """A real WordPress that pushes (as with a WebSub plugin): publish → announced, with no
+    poll, once even when the next poll sees the post too."""
+    world = push_world
+    await wp_blog.set_websub_hub(hub.url)
+    await wp_blog.create_post("Before following")
+    await world.start()
+    feed_url = wp_blog.url + "/feed/"
+    await world.command("feed add", {"url": feed_url, "channel": world.text})
+    await eventually(lambda: hub.topic_subscriptions(feed_url), within=10, what="subscribed")
+    await eventually(lambda: world.bot.websub.is_live(1), what="the lease recorded")
+
+    await wp_blog.create_post("Pushed by WordPress")
+    assert hub.published == [feed_url, feed_url]  # each publication told the hub
+    await eventually(lambda: _titles(world) == ["Pushed by WordPress"], what="the push")
+    await world.poll_now()
+    await settle()
+    assert _titles(world) == ["Pushed by WordPress"]

@@ -56,6 +56,7 @@ class WebSubHub:
         self.requests: list[HubRequest] = []
         self.subscriptions: dict[tuple[str, str], HubSubscription] = {}  # (topic, callback)
         self.verifications: list[tuple[str, int, bool]] = []  # (mode, status, echoed)
+        self.published: list[str] = []  # topics publishers said changed (hub.mode=publish)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -96,15 +97,23 @@ class WebSubHub:
             secret=form.get("hub.secret"),
             lease_seconds=form.get("hub.lease_seconds"),
         )
+        if req.mode == "publish":  # a publisher: the topic changed (hub.url, or hub.topic)
+            topic = str(form.get("hub.url") or req.topic)
+            self.published.append(topic)
+            self._spawn(self.publish(topic))
+            return web.Response(status=202)
         self.requests.append(req)
         if self.answer != 202 or req.mode not in ("subscribe", "unsubscribe"):
             return web.Response(status=self.answer if self.answer != 202 else 400)
         if not self.verifies:
             return web.Response(status=202)
-        task = asyncio.create_task(self._verify_intent(req))
+        self._spawn(self._verify_intent(req))
+        return web.Response(status=202)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return web.Response(status=202)
 
     async def _verify_intent(self, req: HubRequest) -> None:
         lease = self.lease_seconds

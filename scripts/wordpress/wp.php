@@ -356,6 +356,17 @@ function cmd_set_rest(array $a): array
     return ['rest' => $mode];
 }
 
+function cmd_set_websub_hub(array $a): array
+{
+    $hub = (string) ($a['hub'] ?? '');
+    if ($hub === '') {
+        delete_option('gazette_websub_hub');
+    } else {
+        update_option('gazette_websub_hub', $hub);
+    }
+    return ['hub' => $hub];
+}
+
 function cmd_permalinks(array $a): array
 {
     return ['permalink_structure' => set_permalinks((string) ($a['structure'] ?? 'pretty'))];
@@ -421,6 +432,7 @@ function cmd_reset(array $a): array
     $wpdb->query("DELETE FROM {$wpdb->users} WHERE ID <> 1");
     wp_cache_flush();
     update_option('gazette_rest', 'on');
+    delete_option('gazette_websub_hub');
     set_permalinks(PRETTY);
     return ['reset' => true];
 }
