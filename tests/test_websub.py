@@ -376,6 +376,27 @@ async def test_a_hub_that_never_verifies_is_asked_again_less_and_less_often(push
     assert not world.bot.websub.is_live(1)
 
 
+async def test_a_hub_on_a_private_address_is_never_contacted(push_world, hub):
+    """A blog may name any hub: the same address guard as for feeds applies to it."""
+    world = push_world
+    world.allow_private, world.allow_hosts = False, ("127.0.0.1",)  # the blog, not "localhost"
+    blog = PushedBlog(world.site, f"http://localhost:{hub.port}/hub")
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    lease = await eventually(_failed_lease(world), what="the refused request")
+    assert "cannot reach the hub" in lease.last_error
+    assert hub.requests == [] and not world.bot.websub.is_live(1)
+
+
+def _failed_lease(world):
+    async def check():
+        [row] = await world.store._all("SELECT callback FROM websub") or [None]
+        lease = row and await world.store.websub_lease(row[0])
+        return lease if lease and lease.failures else None
+
+    return check
+
+
 async def test_without_public_url_nothing_listens_or_subscribes(gazette_world, hub):
     world = gazette_world
     blog = PushedBlog(world.site, hub.url)
