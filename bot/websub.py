@@ -299,7 +299,9 @@ class WebSub:
             return web.Response(status=404)
         now = time.time()
         seconds = _lease_seconds(query.get("hub.lease_seconds"))
-        renew = now + max(seconds * RENEW_AT, min(self.min_renew, seconds))
+        # a lease shorter than MIN_RENEW lapses before its renewal (polled meanwhile): a hub
+        # granting 0-second leases must not have us subscribe again at every round
+        renew = now + max(seconds * RENEW_AT, self.min_renew)
         if not await self.store.websub_verified(lease.callback, mode, now + seconds, renew):
             return web.Response(status=404)
         if mode == "subscribe":
