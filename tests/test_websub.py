@@ -376,6 +376,22 @@ async def test_a_hub_that_never_verifies_is_asked_again_less_and_less_often(push
     assert not world.bot.websub.is_live(1)
 
 
+async def test_a_denied_subscription_is_retried_later(push_world, hub):
+    world = push_world
+    hub.verifies = False  # it will deny instead
+    blog = PushedBlog(world.site, hub.url)
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    await eventually(lambda: hub.requests, what="the request")
+    callback = hub.requests[0].callback
+    params = {"hub.mode": "denied", "hub.topic": blog.feed_url, "hub.reason": "not today"}
+    async with aiohttp.ClientSession() as session, session.get(callback, params=params) as resp:
+        assert resp.status == 200
+    lease = await world.store.websub_lease(callback.rsplit("/", 1)[1])
+    assert lease.failures == 1 and "not today" in lease.last_error and not lease.pending
+    assert not world.bot.websub.is_live(1)
+
+
 async def test_a_hub_on_a_private_address_is_never_contacted(push_world, hub):
     """A blog may name any hub: the same address guard as for feeds applies to it."""
     world = push_world
