@@ -19,6 +19,7 @@ from .poller import FeedPoller, parse_thread
 from .replies import Replies
 from .store import Store
 from .tree import GazetteTree
+from .websub import WebSub
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,23 @@ class Gazette(commands.Bot):
         )
         # replies back to the blog; plain-HTTP blogs only where private feeds are allowed
         self.replies = Replies(store, self.fetcher, allow_http=settings.allow_private_feeds)
+        # WebSub push, only where hubs can reach us (PUBLIC_URL)
+        self.websub: WebSub | None = None
+        if settings.public_url:
+            self.websub = WebSub(
+                store,
+                session,
+                self.poller,
+                public_url=settings.public_url,
+                listen=settings.http_listen,
+                tick=self.timing.poll_tick,
+            )
+            self.poller.pushed_live = self.websub.is_live
         self._ready_logged = False
 
     async def setup_hook(self) -> None:
+        if self.websub is not None:
+            await self.websub.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
@@ -125,6 +140,8 @@ class Gazette(commands.Bot):
         return True
 
     async def close(self) -> None:
+        if self.websub is not None:
+            await self.websub.close()
         await super().close()
         self.parse_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -15,6 +15,8 @@ from .limits import BACKFILL_MAX_MB, BACKFILL_MAX_PAGES, BACKFILL_MAX_POSTS
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_PATH = Path("data/gazette.sqlite3")
+# behind a reverse proxy on the same machine; "0.0.0.0:8080" to open the port itself
+DEFAULT_HTTP_LISTEN = "127.0.0.1:8080"
 
 
 MAX_POLL_INTERVAL = 7 * 86400
@@ -41,6 +43,8 @@ class Settings:
     backfill_max_posts: int = BACKFILL_MAX_POSTS
     backfill_max_pages: int = BACKFILL_MAX_PAGES
     backfill_max_mb: int = BACKFILL_MAX_MB
+    public_url: str | None = None  # where hubs reach the listener (WebSub); None: no listener
+    http_listen: str = DEFAULT_HTTP_LISTEN  # host:port the listener binds
 
     def __post_init__(self) -> None:
         """Refuse what would only fail later, deep inside a library, with a traceback."""
@@ -56,6 +60,18 @@ class Settings:
         _at_most("COMMENT_LIVE_DAYS", self.comment_live_days, MAX_COMMENT_LIVE_DAYS, "ten years")
         if self.command_guild_id is not None:
             _at_most("COMMAND_GUILD_ID", self.command_guild_id, 2**63 - 1, "a Discord id")
+        if self.public_url is not None:
+            _check_url("PUBLIC_URL", self.public_url, ("https", "http"))
+            url = yarl.URL(self.public_url)
+            if url.query_string or url.fragment:
+                raise ConfigError(
+                    f"PUBLIC_URL={self.public_url!r} must not have a query or a fragment: "
+                    "use the bare base address, e.g. https://gazette.example.org"
+                )
+        try:
+            parse_listen(self.http_listen)
+        except ValueError as exc:
+            raise ConfigError(f"HTTP_LISTEN={self.http_listen!r}: {exc}") from None
 
     def __repr__(self) -> str:  # never print the token
         return f"Settings(database_path={self.database_path!s}, poll_interval={self.poll_interval})"
@@ -106,6 +122,8 @@ class Settings:
             backfill_max_mb=_env_int(
                 get("BACKFILL_MAX_MB"), "BACKFILL_MAX_MB", BACKFILL_MAX_MB, minimum=1
             ),
+            public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
+            http_listen=get("HTTP_LISTEN") or DEFAULT_HTTP_LISTEN,
         )
 
 
@@ -148,6 +166,23 @@ def _check_url(key: str, value: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(f"{key}={value!r} is not a valid URL; use {example}")
     if port == 0:
         raise ConfigError(f"{key}={value!r}: port 0 cannot be connected to")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """HTTP_LISTEN's host and port ("127.0.0.1:8080", "[::1]:8080", ":8080" for every
+    address); ValueError with the reason."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError("expected host:port, e.g. 127.0.0.1:8080")
+    number = int(port)
+    if not 0 < number < 65536:
+        raise ValueError(f"port {number} is out of range (1-65535)")
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if any(c.isspace() or c in "/[]" for c in host):
+        raise ValueError(f"{host!r} is not a host name or address")
+    return host or "0.0.0.0", number  # noqa: S104 - ":8080" asks for every address
 
 
 def _at_most(key: str, value: int, maximum: int, meaning: str) -> None:

@@ -440,7 +440,33 @@ def _full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed:
         raise FeedParseError(f"malformed XML: {d['bozo_exception']}")
     entries = [en for en in parsed if en.key not in known]
     title = _field_text(d.feed.get("title") or "", d.feed.get("title_detail"))
-    return ParsedFeed(title=title, site_url=site_url, entries=entries)
+    hub = topic = None
+    for link in d.feed.get("links") or ():
+        rel, href = (link.get("rel") or "").lower(), link.get("href")
+        if rel == "hub" and hub is None:
+            hub = href
+        elif rel == "self" and topic is None:
+            topic = href
+    return _with_push(ParsedFeed(title=title, site_url=site_url, entries=entries), url, hub, topic)
+
+
+def push_url(url: str, value: str | None) -> str | None:
+    """A WebSub hub or topic link as the subscriber uses it: absolute http(s), capped."""
+    if not value or not value.strip():
+        return None
+    absolute = capped_url(urljoin(url, value.strip()))
+    if not absolute or urlsplit(absolute).scheme not in ("http", "https"):
+        return None
+    return absolute
+
+
+def _with_push(parsed: ParsedFeed, url: str, hub: str | None, topic: str | None) -> ParsedFeed:
+    """`parsed` with the WebSub hub it advertises and its topic (the feed's own URL when it
+    names no rel="self"), resolved against `url`."""
+    parsed.hub = push_url(url, hub)
+    if parsed.hub is not None:
+        parsed.topic = push_url(url, topic) or url
+    return parsed
 
 
 # --------------------------------------------------------------------------- fast path
@@ -476,6 +502,8 @@ class _Scan:
     title: str = ""  # raw, as feedparser reads it before typing it
     title_type: str = "text/plain"
     site: str | None = None
+    hub: str | None = None  # the first <link rel="hub"> of the channel (WebSub)
+    topic: str | None = None  # and its first rel="self"
     has_base: bool = False
     # an item field holding elements (not escaped HTML, not an Atom person or media group):
     # feedparser writes them back as markup, feedparser-rs drops them
@@ -609,6 +637,11 @@ def _scan(data: bytes) -> _Scan:  # noqa: C901
             capture = "title"  # the first non-empty title wins, as in feedparser
             scan.title_type = _FeedParserMixin.map_content_type(attrs.get("type", "text/plain"))
         elif depth == child_depth and local == "link":
+            rel = (attrs.get("rel") or "").lower()
+            if rel == "hub" and scan.hub is None:
+                scan.hub = attrs.get("href")
+            elif rel == "self" and scan.topic is None:
+                scan.topic = attrs.get("href")
             target = _link_target(attrs)
             if target and target[0] == "text":
                 capture = "site"
@@ -707,7 +740,8 @@ def _fast(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
         return None
     if not new:
         _, site_url = _feed_base(url, scan.site)
-        return ParsedFeed(title=scan.feed_title(), site_url=site_url, entries=[])
+        parsed = ParsedFeed(title=scan.feed_title(), site_url=site_url, entries=[])
+        return _with_push(parsed, url, scan.hub, scan.topic)
     if len(new) == len(items):
         return None
     # feedparser reads only what matters: the channel's title and links, and the new items
@@ -923,7 +957,8 @@ def _rs_parse(data: bytes, url: str, scan: _Scan, known: Collection[str] = ()) -
         if entry is None or entry.key != it.key:
             return None
         entries.append(entry)
-    return ParsedFeed(title=scan.feed_title(utf8=True), site_url=site_url, entries=entries)
+    parsed = ParsedFeed(title=scan.feed_title(utf8=True), site_url=site_url, entries=entries)
+    return _with_push(parsed, url, scan.hub, scan.topic)
 
 
 def _rs_full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None:
@@ -951,7 +986,8 @@ def _rs_full(data: bytes, url: str, known: Collection[str]) -> ParsedFeed | None
             # items): what _rs_parse would return, from the pre-scan alone (a fifth less of
             # the parse thread's time per such feed, the GIL shared with the event loop)
             _, site_url = _feed_base(url, scan.site)
-            return ParsedFeed(title=scan.feed_title(utf8=True), site_url=site_url, entries=[])
+            parsed = ParsedFeed(title=scan.feed_title(utf8=True), site_url=site_url, entries=[])
+            return _with_push(parsed, url, scan.hub, scan.topic)
         parsed = _rs_parse(data, url, scan, known)
     except _Unsure as exc:
         log.debug("pre-scan of %s unsure (%s): feedparser", url, exc)

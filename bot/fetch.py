@@ -401,6 +401,7 @@ class Fetcher:
                     etag=resp.headers.get("ETag"),
                     last_modified=resp.headers.get("Last-Modified"),
                     content_type=resp.headers.get("Content-Type"),
+                    link_header=resp.headers.get("Link"),
                 )
         except FetchError:
             raise

@@ -62,6 +62,15 @@ NONCE_WINDOW = 60.0  # seconds Discord surely dedups a resend by its nonce ("a f
 # Checks servers force on a shared feed ("check now" after /feed edit), whoever asks
 FORCED_CHECK_GAP = 60.0  # seconds between two forced checks of one feed
 
+# WebSub (push): what a hub may make us do
+MAX_PUSH_BYTES = 2 * 1024 * 1024  # one delivery's body (a WordPress feed of 10 long posts: ~200 KB)
+MAX_PUSHES_QUEUED = 16  # pushed bodies being read or waiting, all feeds together (beyond: 429)
+MAX_PUSH_BYTES_QUEUED = 8 * 1024 * 1024  # of those bodies, all together (beyond: 429)
+MAX_PUSH_READS = 8  # delivery bodies being received at once (beyond: 503)
+PUSH_READ_DEADLINE = 10.0  # seconds to receive one delivery's body
+MAX_CHALLENGE = 1024  # characters of a hub.challenge echoed back
+PUSH_SAFETY_NET = 1800.0  # seconds: a pushed feed is still polled, 4x its interval, at least this
+
 # Reads of untrusted sites (feed checks, comment reads): a read still running after
 # SLOW_READ_AFTER seconds moves to a small pool of slots for slow sites, so slow sites
 # (a slowloris) queue among themselves and never take the slots of the others

@@ -42,6 +42,8 @@ class ParsedFeed:
     title: str
     site_url: str | None
     entries: list[Entry]
+    hub: str | None = None  # a WebSub hub the feed advertises (<link rel="hub">), as written
+    topic: str | None = None  # its rel="self" link: the topic to subscribe to, as written
 
 
 @dataclass(slots=True)
@@ -76,6 +78,8 @@ class FeedCheck:
     body_hash: str | None = None
     title: str | None = None
     site_url: str | None = None
+    hub_url: str | None = None  # the WebSub hub a new body advertises (None: none)
+    topic_url: str | None = None  # and its topic
 
 
 @dataclass(slots=True)
@@ -145,6 +149,7 @@ class FetchResult:
     etag: str | None  # for 304: the server's, else the one sent
     last_modified: str | None  # likewise
     content_type: str | None  # the Content-Type header as sent, e.g. "text/html; charset=UTF-8"
+    link_header: str | None = None  # the Link header (WebSub hub and self), as sent
 
 
 @dataclass(slots=True)
@@ -380,6 +385,8 @@ class NewFeed:
     last_modified: str | None
     body_hash: str | None
     next_check_at: float
+    hub_url: str | None = None  # the WebSub hub it advertises, and its topic
+    topic_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -448,4 +455,24 @@ class BlogReply:
     link: str | None
     created_at: float
     attempted_at: float
+    last_error: str | None
+
+
+# --------------------------------------------------------------------------- WebSub
+
+
+@dataclass(slots=True)
+class PushLease:
+    """One WebSub subscription, wanted or being undone, as the hub knows it by its callback."""
+
+    callback: str  # the unguessable last segment of the callback URL
+    feed_id: int
+    hub_url: str
+    topic_url: str
+    secret: str  # hub.secret: the key of every delivery's HMAC signature
+    mode: str  # what we want of the hub: "subscribe" | "unsubscribe"
+    pending: bool  # a request was sent; its verification of intent is awaited
+    lease_expires_at: float | None  # when the hub's last verified lease ends
+    due_at: float  # when to send the next request (renewal, retry)
+    failures: int
     last_error: str | None

@@ -20,9 +20,12 @@ from .limits import (
     KNOWN_KEYS_READ,
     MAX_ANNOUNCE_PER_POLL,
     MAX_ERROR,
+    MAX_PUSH_BYTES_QUEUED,
+    MAX_PUSHES_QUEUED,
     MAX_SLOW_FEED_CHECKS,
     NEW_HTML_PER_DAY,
     NEW_POSTS_PER_DAY,
+    PUSH_SAFETY_NET,
     SLOW_READ_AFTER,
     clip,
 )
@@ -40,6 +43,7 @@ from .retry import retry_at
 from .scheduling import KeyedTasks, whole_cycle
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
+from .websub import push_links
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +108,12 @@ class FeedPoller:
         self.max_new_html_per_day = max_new_html_per_day
         self._day_shares: dict[int, _DayShare] = {}  # feed id -> what it stored today
         self.known_keys_read = known_keys_read
+        # WebSub: whether the feed is pushed to us now (bot.websub sets it), and the bodies
+        # pushed while the feed's check was running, the latest per feed
+        self.pushed_live: Callable[[int], bool] = lambda _feed_id: False
+        self._pushed: dict[int, tuple[Feed, bytes, Recorded | None]] = {}
+        self._pushes_running = 0
+        self._push_bytes = 0  # of the bodies pushed, being read or waiting
 
     def cancel_checks(self) -> None:
         """Stop the checks in flight (shutting down); they are simply done again later."""
@@ -113,6 +123,11 @@ class FeedPoller:
         self.cancel_checks()
         if self._owns_parser:
             self._parser.shutdown(wait=False, cancel_futures=True)
+
+    def interval(self, feed_id: int, poll_interval: float | None) -> float:
+        """Seconds between a feed's checks: its interval, or slower while a hub pushes it."""
+        interval = poll_interval or self.default_interval
+        return max(interval * 4, PUSH_SAFETY_NET) if self.pushed_live(feed_id) else interval
 
     def next_check(self, feed_interval: float | None = None) -> float:
         interval = feed_interval or self.default_interval
@@ -139,6 +154,7 @@ class FeedPoller:
         except (DiscoveryError, FetchError) as exc:
             raise SubscribeError(str(exc)) from exc
         parsed, result = found.parsed, found.result
+        hub, topic = push_links(result, parsed)
         feed = await self.store.add_feed(
             found.feed_url,
             title=parsed.title or None,
@@ -148,6 +164,7 @@ class FeedPoller:
             body_hash=body_hash(result.body),
             next_check_at=self.next_check(),
         )
+        await self.store.set_feed_hub(feed.id, hub, topic)
         # Entries new since the last poll are owed to those who already follow the feed;
         # the new subscription is added after, so it gets none of them (no flood).
         await self.store_new(feed.id, parsed.entries)
@@ -301,7 +318,9 @@ class FeedPoller:
         self, feed: Feed, report: PollReport, slot: Slot | None = None
     ) -> FeedCheck:
         report.polled += 1
-        check = FeedCheck(feed.id, next_check_at=self.next_check(feed.poll_interval))
+        check = FeedCheck(
+            feed.id, next_check_at=self.next_check(self.interval(feed.id, feed.poll_interval))
+        )
         try:
             fetch = self.fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified)
             result = await (slot.read(fetch) if slot is not None else fetch)
@@ -321,6 +340,7 @@ class FeedPoller:
                     check.etag, check.last_modified = result.etag, result.last_modified
                 check.body_hash = digest
                 check.title, check.site_url = parsed.title or None, parsed.site_url
+                check.hub_url, check.topic_url = push_links(result, parsed)
         except (FetchError, FeedParseError) as exc:
             return self._failed(feed, str(exc), exc, report)
         if feed.failing_notified:
@@ -372,6 +392,7 @@ class FeedPoller:
 
     def new_feed(self, found: Discovered) -> NewFeed:
         """The row of a feed read by read_new (as subscribe stores it)."""
+        hub, topic = push_links(found.result, found.parsed)
         return NewFeed(
             found.feed_url,
             title=found.parsed.title or None,
@@ -380,4 +401,71 @@ class FeedPoller:
             last_modified=found.result.last_modified,
             body_hash=body_hash(found.result.body),
             next_check_at=self.next_check(),
+            hub_url=hub,
+            topic_url=topic,
         )
+
+    # --- pushed bodies (WebSub) -------------------------------------------------------
+
+    def push(self, feed: Feed, body: bytes, on_recorded: Recorded | None = None) -> bool:
+        """Read a body a hub pushed for `feed` as a check would read it (parse, store, then
+        `on_recorded`), one check per feed at a time: pushed while the feed's check (polled
+        or pushed) runs, it waits for it, replacing a body already waiting (the latest
+        document holds the newest posts; a poll catches any other). False, and nothing is
+        read, when MAX_PUSHES_QUEUED pushes already run or wait: the hub retries later, and
+        the polls go on meanwhile."""
+        waiting = self._pushed.get(feed.id)
+        queued = self._push_bytes + len(body) - (len(waiting[1]) if waiting else 0)
+        if queued > MAX_PUSH_BYTES_QUEUED or (
+            not waiting and self._pushes_running + len(self._pushed) >= MAX_PUSHES_QUEUED
+        ):
+            return False
+        self._push_bytes = queued
+        self._pushed[feed.id] = (feed, body, on_recorded)
+        if not waiting:
+            self._start_pushed(feed.id)
+        return True
+
+    def _start_pushed(self, feed_id: int) -> None:
+        running = self._in_flight.running(feed_id)
+        if running is not None:  # after it, whatever was pushed last (unless shutting down)
+            running.add_done_callback(
+                lambda task: (
+                    self._drop_pushed(feed_id) if task.cancelled() else self._start_pushed(feed_id)
+                )
+            )
+            return
+        feed, body, on_recorded = self._pushed.pop(feed_id)
+        self._pushes_running += 1
+        self._in_flight.start(
+            [feed], lambda f: f.id, lambda f: self._read_pushed(f, body, on_recorded), 1
+        )
+
+    def _drop_pushed(self, feed_id: int) -> None:
+        _, body, _ = self._pushed.pop(feed_id)
+        self._push_bytes -= len(body)
+
+    async def _read_pushed(self, feed: Feed, body: bytes, on_recorded: Recorded | None) -> None:
+        report = PollReport()
+        try:
+            known = await self.store.recent_keys(feed.id, self.known_keys_read)
+            parsed = await asyncio.get_running_loop().run_in_executor(
+                self._parser, parse_feed, body, feed.url, known
+            )
+            report.new_posts += await self.store_new(feed.id, parsed.entries, report)
+        except FeedParseError as exc:
+            log.info("feed %s: pushed body refused: %s", feed.id, clip(str(exc), MAX_ERROR))
+            return
+        except StoreWriteError:
+            return  # logged by the store; the next poll stores the posts
+        except Exception:
+            log.exception("reading a body pushed for %s failed", feed.url)
+            return
+        finally:
+            self._pushes_running -= 1
+            self._push_bytes -= len(body)
+        if on_recorded is not None:
+            try:
+                await on_recorded(report)
+            except Exception:
+                log.exception("handling the push of %s failed", feed.url)

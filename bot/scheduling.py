@@ -107,6 +107,10 @@ class KeyedTasks:
             started += self.start(items[at : at + START_SLICE], key, work, limit - len(started))
         return started
 
+    def running(self, key: Hashable) -> asyncio.Task | None:
+        """The task running for `key`, if one is."""
+        return self._tasks.get(key)
+
 
 async def whole_cycle(start_due, report, *, limit: int):
     """Start every due check of a service (`start_due`, which returns its tasks) and wait

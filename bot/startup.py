@@ -22,6 +22,7 @@ from .config import Settings
 from .fetch import create_session
 from .scheduling import create_task
 from .store import Store, StoreError
+from .websub import ListenerError
 
 
 class StartupError(Exception):
@@ -57,6 +58,8 @@ async def _login_and_connect(bot: Gazette, settings: Settings) -> None:
             "Discord rejected DISCORD_TOKEN: check the token in .env (Developer Portal → Bot → "
             "Reset Token)"
         ) from exc
+    except ListenerError as exc:  # from setup_hook: HTTP_LISTEN taken or not allowed
+        raise StartupError(str(exc)) from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise StartupError(
             f"cannot reach Discord's API at {settings.discord_api_base}: "

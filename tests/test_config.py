@@ -95,6 +95,8 @@ def test_every_setting_is_documented_in_env_example():
         "BACKFILL_MAX_POSTS",
         "BACKFILL_MAX_PAGES",
         "BACKFILL_MAX_MB",
+        "PUBLIC_URL",
+        "HTTP_LISTEN",
     }
 
 

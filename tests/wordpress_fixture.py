@@ -301,6 +301,10 @@ class WordPress:
             mode = "off"
         await self.run("set-rest", mode=mode)
 
+    async def set_websub_hub(self, hub: str | None) -> None:
+        """Feeds advertise this WebSub hub and publishing tells it (as WebSub plugins do)."""
+        await self.run("set-websub-hub", hub=hub or "")
+
     async def set_permalinks(self, structure: str) -> None:
         """ "pretty" (/%year%/%monthnum%/%postname%/), "plain" (?p=ID), or a structure."""
         await self.run("permalinks", structure=structure)

@@ -7,9 +7,11 @@ from .deliveries import DeliveryQueries
 from .feeds import FeedQueries
 from .posts import PostQueries
 from .replies import ReplyQueries
+from .websub import WebSubQueries
 
 
 class Store(
+    WebSubQueries,
     ReplyQueries,
     CommentQueries,
     ArchiveQueries,

@@ -109,11 +109,14 @@ class FeedQueries:
                 [(c.next_check_at, now, c.feed_id) for c in ok],
             )
             # a new body brings new validators; the server may have dropped them
+            # ... and says which WebSub hub it uses now (none: NULL)
             await db.executemany(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?,"
-                " title = coalesce(?, title), site_url = coalesce(?, site_url) WHERE id = ?",
+                " title = coalesce(?, title), site_url = coalesce(?, site_url),"
+                " hub_url = ?, topic_url = ? WHERE id = ?",
                 [
-                    (c.etag, c.last_modified, c.body_hash, c.title, c.site_url, c.feed_id)
+                    (c.etag, c.last_modified, c.body_hash, c.title, c.site_url)
+                    + (c.hub_url, c.topic_url, c.feed_id)
                     for c in ok
                     if c.fetched
                 ],
@@ -340,11 +343,13 @@ class FeedQueries:
         async with self.transaction() as db:
             await db.executemany(
                 "INSERT INTO feeds(url, title, site_url, etag, last_modified, body_hash,"
-                " next_check_at, last_checked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(url) DO UPDATE SET title = coalesce(excluded.title, title)",
+                " next_check_at, last_checked_at, created_at, hub_url, topic_url)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET title = coalesce(excluded.title, title),"
+                " hub_url = excluded.hub_url, topic_url = excluded.topic_url",
                 [
                     (f.url, f.title, f.site_url, f.etag, f.last_modified, f.body_hash)
-                    + (f.next_check_at, now, now)
+                    + (f.next_check_at, now, now, f.hub_url, f.topic_url)
                     for f in feeds
                 ],
             )

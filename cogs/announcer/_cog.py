@@ -43,6 +43,8 @@ class Announcer(commands.Cog):
         # never indexes (it would queue behind the poll cycle's writes)
         self.store.searches_index = False
         await self.store.index_pending()  # what a previous run left unindexed
+        if self.bot.websub is not None:  # a pushed post goes out as a polled one, at once
+            self.bot.websub.on_recorded = self._checked
         self.poll_loop.start()
         self.delivery_loop.start()
         self.index_loop.start()

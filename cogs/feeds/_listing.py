@@ -102,6 +102,12 @@ def status_lines(bot, status: SubscriptionStatus) -> list[str]:
         + " · last new post: "
         + (discord_time(status.last_new_post_at, "R") if status.last_new_post_at else "none yet"),
     ]
+    if bot.websub is not None and bot.websub.is_live(sub.feed_id):
+        safety_net = bot.poller.interval(sub.feed_id, interval)
+        lines.append(
+            "⚡ push: posts come at once from the blog's hub"
+            f" (also checked every {every(safety_net)})"
+        )
     if status.feed_error:
         lines.append(f"⚠️ Feed error: {inline_markdown(status.feed_error, ERROR_CHARS)}")
     if status.archived_silently:

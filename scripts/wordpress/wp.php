@@ -383,6 +383,17 @@ function cmd_set_rest(array $a): array
     return ['rest' => $mode];
 }
 
+function cmd_set_websub_hub(array $a): array
+{
+    $hub = (string) ($a['hub'] ?? '');
+    if ($hub === '') {
+        delete_option('gazette_websub_hub');
+    } else {
+        update_option('gazette_websub_hub', $hub);
+    }
+    return ['hub' => $hub];
+}
+
 function cmd_permalinks(array $a): array
 {
     return ['permalink_structure' => set_permalinks((string) ($a['structure'] ?? 'pretty'))];
@@ -451,6 +462,7 @@ function cmd_reset(array $a): array
     update_option('comment_moderation', 0);
     delete_option('gazette_duplicates');
     delete_option('gazette_app_passwords');
+    delete_option('gazette_websub_hub');
     set_permalinks(PRETTY);
     return ['reset' => true];
 }

@@ -41,3 +41,34 @@ if ($gazette_rest === 'error') {
         }
     }, 0);
 }
+
+/*
+ * Option gazette_websub_hub (a hub's URL; empty: none): what WebSub plugins do. The feeds
+ * advertise the hub, and publishing a post tells it (hub.mode=publish) that the feed changed.
+ */
+$gazette_hub = get_option('gazette_websub_hub', '');
+if ($gazette_hub !== '') {
+    add_action('rss2_head', function () use ($gazette_hub) {
+        echo '<atom:link rel="hub" href="' . esc_url($gazette_hub) . '" />' . "\n";
+    });
+    add_action('atom_head', function () use ($gazette_hub) {
+        echo '<link rel="hub" href="' . esc_url($gazette_hub) . '" />' . "\n";
+    });
+    // the topic: WordPress's rel="self" drops a non-standard port (this site's 127.0.0.1:PORT)
+    add_filter('self_link', function ($link) {
+        $home = wp_parse_url(home_url());
+        $port = isset($home['port']) ? ':' . $home['port'] : '';
+        return $home['scheme'] . '://' . $home['host'] . $port . wp_unslash($_SERVER['REQUEST_URI']);
+    });
+    // after the post, its terms and meta are all saved
+    add_action('wp_after_insert_post', function ($id, $post, $update, $before) use ($gazette_hub) {
+        $was = $before ? $before->post_status : 'new';
+        if ($post->post_type !== 'post' || $post->post_status !== 'publish' || $was === 'publish') {
+            return;
+        }
+        wp_remote_post($gazette_hub, [
+            'body' => ['hub.mode' => 'publish', 'hub.url' => get_feed_link('rss2')],
+            'timeout' => 5,
+        ]);
+    }, 10, 4);
+}
