@@ -85,6 +85,10 @@ class Gazette(commands.Bot):
             live_days=settings.comment_live_days,
             parse_pool=self.parse_pool,
         )
+        # announcements follow their post (the comment watcher knows each site's REST API)
+        self.poller.follow_edits(
+            settings.edit_window_days * 86400.0, rest_root=self.comment_watcher.rest_root
+        )
         self._ready_logged = False
 
     async def setup_hook(self) -> None:

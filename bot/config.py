@@ -19,6 +19,7 @@ DEFAULT_DATABASE_PATH = Path("data/gazette.sqlite3")
 
 MAX_POLL_INTERVAL = 7 * 86400
 MAX_COMMENT_LIVE_DAYS = 3650
+MAX_EDIT_WINDOW_DAYS = 365
 # what Discord's tokens are made of (base64url pieces joined by dots), with some room
 _PRINTABLE_TOKEN = re.compile(r"[A-Za-z0-9._\-+/=]+")
 
@@ -41,6 +42,7 @@ class Settings:
     backfill_max_posts: int = BACKFILL_MAX_POSTS
     backfill_max_pages: int = BACKFILL_MAX_PAGES
     backfill_max_mb: int = BACKFILL_MAX_MB
+    edit_window_days: int = 7
 
     def __post_init__(self) -> None:
         """Refuse what would only fail later, deep inside a library, with a traceback."""
@@ -54,6 +56,7 @@ class Settings:
         _check_url("DISCORD_GATEWAY_URL", self.discord_gateway_url, ("wss", "ws"))
         _at_most("POLL_INTERVAL", self.poll_interval, MAX_POLL_INTERVAL, "a week")
         _at_most("COMMENT_LIVE_DAYS", self.comment_live_days, MAX_COMMENT_LIVE_DAYS, "ten years")
+        _at_most("EDIT_WINDOW_DAYS", self.edit_window_days, MAX_EDIT_WINDOW_DAYS, "a year")
         if self.command_guild_id is not None:
             _at_most("COMMAND_GUILD_ID", self.command_guild_id, 2**63 - 1, "a Discord id")
 
@@ -106,6 +109,7 @@ class Settings:
             backfill_max_mb=_env_int(
                 get("BACKFILL_MAX_MB"), "BACKFILL_MAX_MB", BACKFILL_MAX_MB, minimum=1
             ),
+            edit_window_days=_env_int(get("EDIT_WINDOW_DAYS"), "EDIT_WINDOW_DAYS", 7, minimum=0),
         )
 
 

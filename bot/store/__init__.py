@@ -4,11 +4,20 @@ from .archive import ArchiveQueries
 from .base import Database, StoreError, StoreWriteError
 from .comments import CommentQueries
 from .deliveries import DeliveryQueries
+from .edits import EditQueries
 from .feeds import FeedQueries
 from .posts import PostQueries
 
 
-class Store(CommentQueries, ArchiveQueries, DeliveryQueries, PostQueries, FeedQueries, Database):
+class Store(
+    EditQueries,
+    CommentQueries,
+    ArchiveQueries,
+    DeliveryQueries,
+    PostQueries,
+    FeedQueries,
+    Database,
+):
     """All named queries over one aiosqlite connection."""
 
 
