@@ -95,6 +95,7 @@ def test_every_setting_is_documented_in_env_example():
         "BACKFILL_MAX_POSTS",
         "BACKFILL_MAX_PAGES",
         "BACKFILL_MAX_MB",
+        "EDIT_WINDOW_DAYS",
     }
 
 
