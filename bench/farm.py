@@ -3,7 +3,8 @@
 Feed i lives at /feed/i. Each has 10 posts of about 4 KB of HTML, an ETag and a
 Last-Modified, and is gzip-compressed when asked. POST /_bump?feeds=N adds one new post to every
 feed (the oldest drops out, as in a real feed; the others stay as they were); POST
-/_edit?feeds=N changes the title of every feed's newest post (an author's correction);
+/_edit?feeds=N changes the title of every feed's newest post (an author's correction, kept
+by later generations);
 POST /_warm?feeds=N builds the bodies ahead.
 GET /_served?generation=G: when each feed's body of that generation was first served (Unix
 seconds, for delivery latencies).
@@ -38,14 +39,16 @@ def post_html(rng: random.Random, feed: int, number: int) -> str:
 DATE_BASE = int(time.time()) - 3 * 86400
 
 
-def feed_xml(feed: int, newest: int, host: str, edits: int = 0) -> bytes:
+def feed_xml(feed: int, newest: int, host: str, edits: dict[int, int] | None = None) -> bytes:
+    """The feed's body; `edits`: post number -> how many times its title was corrected."""
     items = []
     for number in range(newest, max(newest - 10, 0), -1):
         date = formatdate(DATE_BASE + number * 60, usegmt=True)
         # each post its own text, the same in every generation (a post does not change
         # when a newer one is published)
         html = post_html(random.Random((feed * 100_003 + number) * 7919), feed, number)
-        edited = f" (correction {edits})" if edits and number == newest else ""
+        corrections = (edits or {}).get(number)
+        edited = f" (correction {corrections})" if corrections else ""
         items.append(
             f"<item><title>Post {number} of blog {feed}{edited}</title>"
             f"<link>http://{host}/blog{feed}/post-{number}/</link>"
@@ -71,6 +74,7 @@ def feed_xml(feed: int, newest: int, host: str, edits: int = 0) -> bytes:
 
 def make_app() -> web.Application:
     state = {"generation": 0, "edits": 0}
+    corrected: dict[int, int] = {}  # post number -> corrections of its title (every feed)
     cache: dict[tuple[int, int, int], tuple[bytes, bytes]] = {}
     served: dict[int, dict[int, float]] = {}  # generation → feed → first served at
 
@@ -84,7 +88,7 @@ def make_app() -> web.Application:
             return web.Response(status=304, headers=headers)
         key = (number, generation, edits)
         if key not in cache:
-            body = feed_xml(number, 10 + generation, request.host, edits)
+            body = feed_xml(number, 10 + generation, request.host, corrected)
             cache[key] = (body, gzip.compress(body, 5))
         plain, packed = cache[key]
         served.setdefault(generation, {}).setdefault(number, time.time())
@@ -97,7 +101,7 @@ def make_app() -> web.Application:
         # bodies are built ahead, so the measured cycle pays for serving, not for writing
         generation, edits = state["generation"], state["edits"]
         for number in range(feeds):
-            body = feed_xml(number, 10 + generation, host, edits)
+            body = feed_xml(number, 10 + generation, host, corrected)
             cache[(number, generation, edits)] = (body, gzip.compress(body, 5))
 
     async def bump(request: web.Request) -> web.Response:
@@ -107,6 +111,8 @@ def make_app() -> web.Application:
 
     async def edit(request: web.Request) -> web.Response:
         state["edits"] += 1
+        newest = 10 + state["generation"]
+        corrected[newest] = corrected.get(newest, 0) + 1
         prepare(int(request.query.get("feeds", 0)), request.host)
         return web.Response(text=str(state["edits"]))
 
