@@ -296,6 +296,10 @@ class WordPress:
     async def info(self) -> dict[str, Any]:
         return await self.run("info")
 
+    async def trash_post(self, post_id: int) -> None:
+        """Move the post to the trash (as the editor's "Move to Trash")."""
+        await self.run("trash-post", id=post_id)
+
 
 def _start_or_skip(state_dir: Path) -> WordPress:
     try:
