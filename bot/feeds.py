@@ -801,7 +801,24 @@ def parse_feed(
         fast = _fast(data, url, known, watched)
         if fast is not None:
             return fast
-    return _full(data, url, known, watched)
+    parsed = _full(data, url, known, watched)
+    if watched is not None:  # the items' hashes, so that the next check compares fewer
+        parsed.item_hashes = _scanned_hashes(data, url)
+    return parsed
+
+
+def _scanned_hashes(data: bytes, url: str) -> dict[str, str]:
+    """Each item's bytes hash by the pre-scan, or none when it cannot be sure of the keys."""
+    if b"\x00" in data[:4]:
+        return {}
+    try:
+        scan = _scan(data)
+    except _Unsure as exc:
+        log.debug("pre-scan of %s unsure (%s): no item hashes", url, exc)
+        return {}
+    if len({it.key for it in scan.items}) != len(scan.items):
+        return {}
+    return _watch(data, scan, (), {})[0]
 
 
 # --------------------------------------------------------------------------- feedparser-rs
