@@ -126,7 +126,10 @@ class EditQueries:
         before = db.total_changes
         await db.executemany(
             "INSERT INTO announcement_edits(delivery_id, owed_at)"
-            " SELECT id, ? FROM deliveries WHERE post_id = ? AND state != 'skipped'"
+            # sent, or begun (its request may be under way with the old content); one not
+            # begun yet is rendered from the new content when it is sent
+            " SELECT id, ? FROM deliveries WHERE post_id = ?"
+            " AND (state = 'sent' OR (state = 'pending' AND started_at IS NOT NULL))"
             " ON CONFLICT(delivery_id) DO UPDATE SET owed_at = excluded.owed_at,"
             " attempts = 0, next_attempt_at = 0, last_error = NULL",
             [(now, post_id) for post_id in post_ids],
@@ -162,6 +165,12 @@ class EditQueries:
     async def count_owed_edits(self) -> int:
         return await self._value("SELECT count(*) FROM announcement_edits")
 
-    async def forget_old_revisions(self, before: float) -> None:
-        """Posts out of the edit window are watched no more (their rows only cost)."""
-        await self._write("DELETE FROM post_revisions WHERE since < ?", (before,))
+    async def prune_revisions(self, before: float) -> None:
+        """Posts out of the edit window are watched no more (their rows only cost), and
+        edits owed to announcements that will never be sent are forgotten."""
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM post_revisions WHERE since < ?", (before,))
+            await db.execute(
+                "DELETE FROM announcement_edits WHERE delivery_id IN"
+                " (SELECT id FROM deliveries WHERE state = 'skipped')"
+            )

@@ -35,6 +35,8 @@ EDIT_BATCH = 200
 MAX_EDIT_ATTEMPTS = 5
 #: Discord's code for an archived thread (renaming or editing in it needs it reopened)
 THREAD_ARCHIVED = 50083
+#: How often rows of posts out of the edit window are pruned
+PRUNE_EVERY = 6 * 3600.0
 
 
 class _GiveUp(Exception):
@@ -49,11 +51,16 @@ class Editor:
         self.store = bot.store
         self._workers: dict[int, asyncio.Task] = {}  # channel id → its edit worker
         self.wake = asyncio.Event()  # edits were owed (a check), or a worker finished
+        self._pruned_at = 0.0
 
     async def edit_due(self) -> int:
         """Start making the edits whose time has come (channels whose worker is busy are
         left for it). Returns how many were started."""
-        due = await self.store.due_edits(time.time(), EDIT_BATCH)
+        now = time.time()
+        if now - self._pruned_at > PRUNE_EVERY:
+            self._pruned_at = now
+            await self.store.prune_revisions(now - self.bot.settings.edit_window_days * 86400.0)
+        due = await self.store.due_edits(now, EDIT_BATCH)
         by_channel: dict[int, list[OwedEdit]] = defaultdict(list)
         for edit in due:
             if edit.channel_id not in self._workers:
