@@ -761,7 +761,12 @@ def _watch(
     if watched is None:
         return {}, set()
     view = memoryview(data)
-    hashes = {it.key: item_digest(view[it.start : it.end]) for it in scan.items}
+    # the watched items and the new ones (stored with theirs); not those left alone
+    hashes = {
+        it.key: item_digest(view[it.start : it.end])
+        for it in scan.items
+        if it.key in watched or it.key not in known
+    }
     reread = {
         key
         for key, digest in hashes.items()

@@ -330,7 +330,7 @@ class FeedPoller:
                 report.unchanged += 1
             else:
                 known = await self.store.recent_keys(feed.id, self.known_keys_read)
-                watched = await self._watched(feed.id)
+                watched = await self._watched(feed)
                 hashes = None
                 if watched is not None:
                     known.update(watched)
@@ -354,11 +354,14 @@ class FeedPoller:
             report.events.append(FeedEvent("recovered", feed))
         return check
 
-    async def _watched(self, feed_id: int) -> dict[str, Revision] | None:
+    async def _watched(self, feed: Feed) -> dict[str, Revision] | None:
         """The feed's announced posts inside the edit window (None: edits are off)."""
         if self.edit_window <= 0:
             return None
-        return await self.store.revisions(feed_id, time.time() - self.edit_window)
+        since = time.time() - self.edit_window
+        if feed.last_new_post_at is None or feed.last_new_post_at < since:
+            return {}  # nothing announced within the window (it counts from no later)
+        return await self.store.revisions(feed.id, since)
 
     async def _revise(
         self, feed: Feed, watched: dict[str, Revision], parsed, report: PollReport

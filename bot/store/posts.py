@@ -129,7 +129,8 @@ class PostQueries:
                         db,
                         feed_id,
                         [
-                            (ids[e.key], e.published_at or now, *revisions[e.key])
+                            # the window counts from publication (a future date: now)
+                            (ids[e.key], min(e.published_at or now, now), *revisions[e.key])
                             for e in fresh
                             if e.key in revisions
                         ],

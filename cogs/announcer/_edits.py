@@ -128,7 +128,7 @@ class Editor:
             # a forum post: the thread is the announcement, its starter message has its id
             thread = await self._get(edit.thread_id or edit.message_id, "the forum post")
             tags = forum_tags(channel, post.categories)
-            reopened = await self._rename(thread, name, tags)
+            reopened = await self._rename(thread, name, tags, for_message=True)
             try:
                 await self._edit_message(thread.get_partial_message(edit.message_id), edit, post)
             finally:
@@ -176,16 +176,17 @@ class Editor:
             raise _GiveUp(str(exc)) from exc
         log.info("announcement of post %s edited in #%s", post.id, edit.channel_id)
 
-    async def _rename(self, thread, name: str, tags=None) -> bool:
+    async def _rename(self, thread, name: str, tags=None, *, for_message: bool = False) -> bool:
         """The thread named `name` (a forum post: tagged `tags`), reopened for it if it was
-        archived: returns whether it was (to close it again). A refusal is logged: the
-        announcement's message matters more than its thread's name."""
+        archived (`for_message`: also to edit its starter message): returns whether it was
+        reopened (to be closed again). A refusal is logged: the announcement's message
+        matters more than its thread's name."""
         changes: dict = {}
         if thread.name != name:
             changes["name"] = name
         if tags is not None and {t.id for t in tags} != {t.id for t in thread.applied_tags}:
             changes["applied_tags"] = tags
-        reopen = bool(getattr(thread, "archived", False))
+        reopen = bool(getattr(thread, "archived", False)) and (bool(changes) or for_message)
         if not changes and not reopen:
             return False
         if reopen:
