@@ -10,6 +10,7 @@ from bot.edits import compare, shown_hash
 from bot.feeds import parse_feed
 from bot.models import Entry, Revised, Revision
 from bot.store import Store
+from tests.test_store import followed_feed
 
 NOW = time.time()
 
@@ -115,24 +116,14 @@ def test_compare_owes_an_edit_only_for_shown_fields_and_tells_who_left():
 async def test_an_owed_edit_and_its_content_survive_a_restart(tmp_path):
     path = tmp_path / "gazette.sqlite3"
     store = await Store.open(path)
-    feed = await store.add_feed(
-        "http://blog.test/feed/",
-        title="Blog",
-        site_url=None,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=0,
-    )
-    sub = await store.add_subscription(feed.id, 1, 10)
+    feed_id = await followed_feed(store)
     entry = Entry(key="k", title="Before", published_at=NOW, summary_html="<p>x</p>")
     [post_id] = await store.store_entries(
-        feed.id, [entry], announce=True, revisions={"k": (shown_hash(entry), "h1")}
+        feed_id, [entry], announce=True, revisions={"k": (shown_hash(entry), "h1")}
     )
     [delivery] = await store.due_deliveries(NOW + 1)
-    assert delivery.subscription_id == sub.id
     await store.mark_delivered(delivery.id, 555)
-    [watched] = (await store.revisions(feed.id, NOW - 86400)).values()
+    [watched] = (await store.revisions(feed_id, NOW - 86400)).values()
     assert (watched.post_id, watched.item_hash) == (post_id, "h1")
 
     edited = Entry(key="k", title="After", published_at=NOW, summary_html="<p>y</p>")
@@ -158,6 +149,6 @@ async def test_an_owed_edit_and_its_content_survive_a_restart(tmp_path):
         assert await store.mark_removed([post_id]) == 1
         [removal] = await store.due_edits(time.time())
         assert removal.removed
-        assert await store.revisions(feed.id, NOW - 86400) == {}
+        assert await store.revisions(feed_id, NOW - 86400) == {}
     finally:
         await store.close()
