@@ -63,7 +63,11 @@ def compare(watched: dict[str, Revision], parsed: ParsedFeed) -> tuple[list[Revi
         revision = watched.get(key)
         if revision is not None and key not in seen and item_hash != revision.item_hash:
             revised.append(Revised(revision.post_id, None, None, item_hash))  # first read
-    left = [r.post_id for key, r in watched.items() if r.in_feed and key not in parsed.keys]
+    left = [
+        r.post_id
+        for key, r in watched.items()
+        if r.in_feed and not r.removed and key not in parsed.keys
+    ]
     return revised, left
 
 

@@ -423,6 +423,7 @@ class Revision:
     in_feed: bool
     wp_id: int | None
     link: str | None
+    removed: bool = False  # marked removed from the blog (restored if it shows up again)
 
 
 @dataclass(slots=True)

@@ -369,7 +369,11 @@ class FeedPoller:
         """Owe the edits this check found: changed posts, and posts the blog removed."""
         try:
             revised, left = compare(watched, parsed)
-            back = [r.post_id for key, r in watched.items() if not r.in_feed and key in parsed.keys]
+            back = [
+                r.post_id
+                for key, r in watched.items()
+                if (r.removed or not r.in_feed) and key in parsed.keys
+            ]
             removed: list[int] = []
             if left:
                 gone = [r for r in watched.values() if r.post_id in set(left)]

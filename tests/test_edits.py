@@ -149,6 +149,12 @@ async def test_an_owed_edit_and_its_content_survive_a_restart(tmp_path):
         assert await store.mark_removed([post_id]) == 1
         [removal] = await store.due_edits(time.time())
         assert removal.removed
-        assert await store.revisions(feed_id, NOW - 86400) == {}
+        [watched] = (await store.revisions(feed_id, NOW - 86400)).values()
+        assert watched.removed and not watched.in_feed
+        await store.edit_done(removal)
+        # restored on the blog (back in the feed): shown again
+        assert await store.record_revisions([], [], [post_id]) == 1
+        [restored] = await store.due_edits(time.time())
+        assert not restored.removed
     finally:
         await store.close()

@@ -203,6 +203,16 @@ async def test_a_post_rest_says_is_gone_is_marked_removed_not_deleted(gazette_wo
     for post in (gone, kept, deleted):
         assert len(world.site.requests_for(f"/wp-json/wp/v2/posts/{post.wp_id}")) == 1
 
+    # restored from the trash: back in the feed, its announcement is shown again
+    blog.posts.append(gone)
+    blog.serve()
+    await world.poll_now()
+    await eventually(
+        lambda: world.fake.message(gone_message)["embeds"][0]["title"] == "Trashed one",
+        what="the announcement restored",
+    )
+    await eventually(lambda: world.fake.channel(gone_thread)["name"] == "Trashed one")
+
 
 async def test_an_owed_edit_is_made_after_a_restart(gazette_world):
     """Crash between recording the edit and the request: the edit is finished on start."""

@@ -45,11 +45,13 @@ class EditQueries:
         )
 
     async def revisions(self, feed_id: int, since: float) -> dict[str, Revision]:
-        """entry key → the feed's watched posts published since `since`, not removed."""
+        """entry key → the feed's watched posts published since `since` (those marked
+        removed too: one the blog restores is shown again)."""
         rows = await self._all(
             "SELECT r.post_id, p.entry_key AS key, r.shown_hash, r.item_hash, r.in_feed,"
-            " p.wp_id, p.link FROM post_revisions r JOIN posts p ON p.id = r.post_id"
-            " WHERE r.feed_id = ? AND r.since >= ? AND r.removed_at IS NULL",
+            " p.wp_id, p.link, r.removed_at IS NOT NULL AS removed"
+            " FROM post_revisions r JOIN posts p ON p.id = r.post_id"
+            " WHERE r.feed_id = ? AND r.since >= ?",
             (feed_id, since),
         )
         return {row["key"]: Revision(**row) for row in rows}
@@ -60,7 +62,8 @@ class EditQueries:
         """One check's findings, in one transaction: posts whose shown fields changed get
         their new content and an edit owed to each of their announcements (replacing one
         not done yet: one edit per check at most); the others their item's new hash; posts
-        that left the feed are marked so. Returns how many edits are owed."""
+        that left the feed are marked so, those back in it too (marked removed before:
+        restored, their announcements shown again). Returns how many edits are owed."""
         now = time.time()
         edited = [r for r in revised if r.entry is not None]
         texts = {
@@ -100,11 +103,21 @@ class EditQueries:
                 "UPDATE post_revisions SET in_feed = 0 WHERE post_id = ?",
                 [(post_id,) for post_id in left_feed],
             )
-            await db.executemany(
-                "UPDATE post_revisions SET in_feed = 1 WHERE post_id = ?",
-                [(post_id,) for post_id in back_in_feed],
-            )
-            return await self._owe_edits(db, [r.post_id for r in edited], now)
+            restored = []
+            for post_id in back_in_feed:
+                cursor = await db.execute(
+                    "UPDATE post_revisions SET in_feed = 1, removed_at = NULL"
+                    " WHERE post_id = ? AND removed_at IS NOT NULL",
+                    (post_id,),
+                )
+                if cursor.rowcount:
+                    restored.append(post_id)
+                else:
+                    await db.execute(
+                        "UPDATE post_revisions SET in_feed = 1 WHERE post_id = ?", (post_id,)
+                    )
+            owed = {r.post_id for r in edited} | set(restored)
+            return await self._owe_edits(db, sorted(owed), now)
 
     async def mark_removed(self, post_ids: list[int]) -> int:
         """The blog removed these posts: their announcements are edited to say so (once;
