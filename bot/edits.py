@@ -25,9 +25,12 @@ log = logging.getLogger(__name__)
 
 #: Watched posts that left the feed asked about over REST per check (one request each)
 MAX_REMOVAL_CHECKS = 5
-#: Answers that say the post is no longer shown on the blog
-_GONE_STATUSES = {404, 410}
-_NOT_PUBLIC_CODES = {"rest_forbidden", "rest_post_invalid_id", "rest_forbidden_context"}
+#: WordPress's own answers that say the post is no longer shown on the blog: deleted (404
+#: rest_post_invalid_id), trashed, drafted or private (401/403 rest_forbidden). Anything
+#: else (a plain 404 page, another API) proves nothing: the post is not marked removed.
+_REMOVED = {(404, "rest_post_invalid_id"), (410, "rest_post_invalid_id")} | {
+    (status, code) for status in (401, 403) for code in ("rest_forbidden", "rest_forbidden_context")
+}
 
 RestRoot = Callable[[str], Awaitable[str | None]]  # a site -> its REST root, or None
 
@@ -100,14 +103,14 @@ async def removed_posts(
         try:
             status = await rest_post_status(fetcher, root, post.wp_id)
         except WordPressError as exc:
-            if exc.status in _GONE_STATUSES or (
-                exc.status in (401, 403) and exc.code in _NOT_PUBLIC_CODES
-            ):
+            if (exc.status, exc.code) in _REMOVED:
                 log.info("post %s was removed from the blog (%s)", post.post_id, exc)
                 removed.append(post.post_id)
+            elif exc.status is None or exc.status >= 500 or exc.status == 429:
+                log.info("cannot tell yet whether post %s was removed: %s", post.post_id, exc)
+                undecided.append(post.post_id)  # asked again at the next check
             else:
-                log.info("cannot tell whether post %s was removed: %s", post.post_id, exc)
-                undecided.append(post.post_id)
+                log.info("post %s left the feed; its blog does not say more: %s", post.post_id, exc)
             continue
         if status != "publish":
             log.info("post %s was removed from the blog (status %s)", post.post_id, status)

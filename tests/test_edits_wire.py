@@ -169,6 +169,7 @@ async def test_a_post_rest_says_is_gone_is_marked_removed_not_deleted(gazette_wo
     gone, gone_message, gone_thread = await announce(world, blog, "Trashed one")
     kept, kept_message, _ = await announce(world, blog, "Out of the window")
     deleted, deleted_message, _ = await announce(world, blog, "Deleted one")
+    unknown, unknown_message, _ = await announce(world, blog, "Not in its API")
     serve_rest(
         world,
         blog,
@@ -178,7 +179,8 @@ async def test_a_post_rest_says_is_gone_is_marked_removed_not_deleted(gazette_wo
             deleted.wp_id: (404, {"code": "rest_post_invalid_id", "message": "Invalid post ID."}),
         },
     )
-    for post in (gone, kept, deleted):
+    # "Not in its API": a plain 404 page, not WordPress's answer: proves nothing
+    for post in (gone, kept, deleted, unknown):
         blog.posts.remove(post)
     blog.serve()
     await world.poll_now()
@@ -194,13 +196,14 @@ async def test_a_post_rest_says_is_gone_is_marked_removed_not_deleted(gazette_wo
     )
     await settle()
     assert edits_of(world, kept_message) == []  # still published: it only left the feed
-    assert len(world.announcements()) == 3  # marked, never deleted
+    assert edits_of(world, unknown_message) == []
+    assert len(world.announcements()) == 4  # marked, never deleted
     # each asked once; the next checks ask no more
     blog.publish("Later")
     await world.poll_now()
-    await eventually(lambda: len(world.announcements()) == 4, what="the later post")
+    await eventually(lambda: len(world.announcements()) == 5, what="the later post")
     await settle()
-    for post in (gone, kept, deleted):
+    for post in (gone, kept, deleted, unknown):
         assert len(world.site.requests_for(f"/wp-json/wp/v2/posts/{post.wp_id}")) == 1
 
     # restored from the trash: back in the feed, its announcement is shown again
