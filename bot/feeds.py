@@ -30,6 +30,7 @@ import logging
 import re
 import time
 import xml.sax
+import zlib
 from collections.abc import Collection, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -750,7 +751,10 @@ Watched = Mapping[str, str | None]  # entry key -> hash of its item's bytes as l
 
 
 def item_digest(data) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """A fingerprint of an item's bytes, to tell whether they changed (not a defence: a
+    blog that forged a collision would only hide its own edit); CRC-32 and the length, five
+    times cheaper than blake2b on a 4 KB item, and it runs for every watched item."""
+    return f"{zlib.crc32(data):08x}{len(data):x}"
 
 
 def _watch(

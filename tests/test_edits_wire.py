@@ -9,7 +9,13 @@ import time
 
 from bot.render.announcement import REMOVED_NOTE
 from tests.fakediscord import Perm
-from tests.harness import eventually, settle
+from tests.harness import eventually as _eventually
+from tests.harness import settle
+
+
+def eventually(check, within: float = 10.0, what: str = "condition"):
+    """The harness's, with room for a crowded machine (each step is a poll, then edits)."""
+    return _eventually(check, within, what)
 
 
 def edits_of(world, message_id: int) -> list[dict]:
