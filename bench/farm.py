@@ -2,7 +2,10 @@
 
 Feed i lives at /feed/i. Each has 10 posts of about 4 KB of HTML, an ETag and a
 Last-Modified, and is gzip-compressed when asked. POST /_bump?feeds=N adds one new post to every
-feed (the oldest drops out, as in a real feed); POST /_warm?feeds=N builds the bodies ahead.
+feed (the oldest drops out, as in a real feed; the others stay as they were); POST
+/_edit?feeds=N changes the title of every feed's newest post (an author's correction, kept
+by later generations);
+POST /_warm?feeds=N builds the bodies ahead.
 GET /_served?generation=G: when each feed's body of that generation was first served (Unix
 seconds, for delivery latencies).
 """
@@ -36,14 +39,18 @@ def post_html(rng: random.Random, feed: int, number: int) -> str:
 DATE_BASE = int(time.time()) - 3 * 86400
 
 
-def feed_xml(feed: int, newest: int, host: str) -> bytes:
-    rng = random.Random(feed * 100_003 + newest)
+def feed_xml(feed: int, newest: int, host: str, edits: dict[int, int] | None = None) -> bytes:
+    """The feed's body; `edits`: post number -> how many times its title was corrected."""
     items = []
     for number in range(newest, max(newest - 10, 0), -1):
         date = formatdate(DATE_BASE + number * 60, usegmt=True)
-        html = post_html(rng, feed, number)
+        # each post its own text, the same in every generation (a post does not change
+        # when a newer one is published)
+        html = post_html(random.Random((feed * 100_003 + number) * 7919), feed, number)
+        corrections = (edits or {}).get(number)
+        edited = f" (correction {corrections})" if corrections else ""
         items.append(
-            f"<item><title>Post {number} of blog {feed}</title>"
+            f"<item><title>Post {number} of blog {feed}{edited}</title>"
             f"<link>http://{host}/blog{feed}/post-{number}/</link>"
             f"<dc:creator><![CDATA[Author {feed % 17}]]></dc:creator>"
             f"<pubDate>{date}</pubDate>"
@@ -66,21 +73,22 @@ def feed_xml(feed: int, newest: int, host: str) -> bytes:
 
 
 def make_app() -> web.Application:
-    state = {"generation": 0}
-    cache: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+    state = {"generation": 0, "edits": 0}
+    corrected: dict[int, int] = {}  # post number -> corrections of its title (every feed)
+    cache: dict[tuple[int, int, int], tuple[bytes, bytes]] = {}
     served: dict[int, dict[int, float]] = {}  # generation → feed → first served at
 
     async def feed(request: web.Request) -> web.Response:
         number = int(request.match_info["n"])
-        generation = state["generation"]
-        etag = f'"{number}-{generation}"'
-        modified = formatdate(1_700_000_000 + generation * 60, usegmt=True)
+        generation, edits = state["generation"], state["edits"]
+        etag = f'"{number}-{generation}-{edits}"'
+        modified = formatdate(1_700_000_000 + (generation + edits) * 60, usegmt=True)
         headers = {"ETag": etag, "Last-Modified": modified, "Content-Type": "application/rss+xml"}
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers=headers)
-        key = (number, generation)
+        key = (number, generation, edits)
         if key not in cache:
-            body = feed_xml(number, 10 + generation, request.host)
+            body = feed_xml(number, 10 + generation, request.host, corrected)
             cache[key] = (body, gzip.compress(body, 5))
         plain, packed = cache[key]
         served.setdefault(generation, {}).setdefault(number, time.time())
@@ -91,15 +99,22 @@ def make_app() -> web.Application:
 
     def prepare(feeds: int, host: str) -> None:
         # bodies are built ahead, so the measured cycle pays for serving, not for writing
-        generation = state["generation"]
+        generation, edits = state["generation"], state["edits"]
         for number in range(feeds):
-            body = feed_xml(number, 10 + generation, host)
-            cache[(number, generation)] = (body, gzip.compress(body, 5))
+            body = feed_xml(number, 10 + generation, host, corrected)
+            cache[(number, generation, edits)] = (body, gzip.compress(body, 5))
 
     async def bump(request: web.Request) -> web.Response:
         state["generation"] += 1
         prepare(int(request.query.get("feeds", 0)), request.host)
         return web.Response(text=str(state["generation"]))
+
+    async def edit(request: web.Request) -> web.Response:
+        state["edits"] += 1
+        newest = 10 + state["generation"]
+        corrected[newest] = corrected.get(newest, 0) + 1
+        prepare(int(request.query.get("feeds", 0)), request.host)
+        return web.Response(text=str(state["edits"]))
 
     async def warm(request: web.Request) -> web.Response:
         prepare(int(request.query.get("feeds", 0)), request.host)
@@ -112,6 +127,7 @@ def make_app() -> web.Application:
     app.router.add_get("/_served", served_at)
     app.router.add_get("/feed/{n}", feed)
     app.router.add_post("/_bump", bump)
+    app.router.add_post("/_edit", edit)
     app.router.add_post("/_warm", warm)
     return app
 

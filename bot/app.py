@@ -113,6 +113,10 @@ class Gazette(commands.Bot):
                 tick=self.timing.poll_tick,
             )
             self.poller.pushed_live = self.websub.is_live
+        # announcements follow their post (the comment watcher knows each site's REST API)
+        self.poller.follow_edits(
+            settings.edit_window_days * 86400.0, rest_root=self.comment_watcher.rest_root
+        )
         self._ready_logged = False
 
     async def setup_hook(self) -> None:

@@ -21,6 +21,7 @@ DEFAULT_HTTP_LISTEN = "127.0.0.1:8080"
 
 MAX_POLL_INTERVAL = 7 * 86400
 MAX_COMMENT_LIVE_DAYS = 3650
+MAX_EDIT_WINDOW_DAYS = 365
 # what Discord's tokens are made of (base64url pieces joined by dots), with some room
 _PRINTABLE_TOKEN = re.compile(r"[A-Za-z0-9._\-+/=]+")
 
@@ -45,6 +46,7 @@ class Settings:
     backfill_max_mb: int = BACKFILL_MAX_MB
     public_url: str | None = None  # where hubs reach the listener (WebSub); None: no listener
     http_listen: str = DEFAULT_HTTP_LISTEN  # host:port the listener binds
+    edit_window_days: int = 7
 
     def __post_init__(self) -> None:
         """Refuse what would only fail later, deep inside a library, with a traceback."""
@@ -58,6 +60,7 @@ class Settings:
         _check_url("DISCORD_GATEWAY_URL", self.discord_gateway_url, ("wss", "ws"))
         _at_most("POLL_INTERVAL", self.poll_interval, MAX_POLL_INTERVAL, "a week")
         _at_most("COMMENT_LIVE_DAYS", self.comment_live_days, MAX_COMMENT_LIVE_DAYS, "ten years")
+        _at_most("EDIT_WINDOW_DAYS", self.edit_window_days, MAX_EDIT_WINDOW_DAYS, "a year")
         if self.command_guild_id is not None:
             _at_most("COMMAND_GUILD_ID", self.command_guild_id, 2**63 - 1, "a Discord id")
         if self.public_url is not None:
@@ -124,6 +127,7 @@ class Settings:
             ),
             public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,
             http_listen=get("HTTP_LISTEN") or DEFAULT_HTTP_LISTEN,
+            edit_window_days=_env_int(get("EDIT_WINDOW_DAYS"), "EDIT_WINDOW_DAYS", 7, minimum=0),
         )
 
 

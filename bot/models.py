@@ -45,6 +45,12 @@ class ParsedFeed:
     hub: str | None = None  # a WebSub hub the feed advertises (<link rel="hub">), as written
     topic: str | None = None  # its rel="self" link: the topic to subscribe to, as written
 
+    # with `watched` (bot.feeds.parse_feed): the watched known entries whose item changed,
+    # every item's key, and each item's bytes hash (where the pre-scan read the items)
+    changed: list[Entry] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    item_hashes: dict[str, str] = field(default_factory=dict)
+
 
 @dataclass(slots=True)
 class Feed:
@@ -206,6 +212,7 @@ class PollReport(_Tally):
     new_posts: int = 0  # announced
     archived_silently: int = 0  # new too, beyond MAX_ANNOUNCE_PER_POLL for their feed
     events: list[FeedEvent] = field(default_factory=list)
+    edits_owed: int = 0  # announcements to edit: their post changed or was removed
 
 
 @dataclass(slots=True)
@@ -476,3 +483,46 @@ class PushLease:
     due_at: float  # when to send the next request (renewal, retry)
     failures: int
     last_error: str | None
+
+
+# --------------------------------------------------------------------------- announcement edits
+
+
+@dataclass(slots=True)
+class Revision:
+    """An announced post inside the edit window, as its feed's checks compare it."""
+
+    post_id: int
+    key: str
+    shown_hash: str  # title, excerpt, image and categories as announced (bot.edits.shown_hash)
+    item_hash: str | None  # the feed item's bytes as last read
+    in_feed: bool
+    wp_id: int | None
+    link: str | None
+    removed: bool = False  # marked removed from the blog (restored if it shows up again)
+
+
+@dataclass(slots=True)
+class Revised:
+    """One watched post a check found changed: its new fields, or only its item's bytes."""
+
+    post_id: int
+    entry: Entry | None  # None: the shown fields are the same (only item_hash is new)
+    shown_hash: str | None
+    item_hash: str | None
+
+
+@dataclass(slots=True)
+class OwedEdit:
+    """An edit owed to one sent announcement (bot/store/edits.py)."""
+
+    delivery_id: int
+    post_id: int
+    owed_at: float  # when it was (last) owed: a newer edit owed meanwhile is not forgotten
+    attempts: int
+    channel_id: int
+    message_id: int
+    thread_id: int | None  # the announcement's thread (or the discussion's), if any
+    mention_role_id: int | None
+    feed_title: str | None
+    removed: bool  # the blog removed the post: the announcement says so

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .batching import BatchWriter
 from .discovery import DiscoveryError, discover, looks_like_html
+from .edits import RestRoot, compare, removed_posts, shown_hash
 from .errors import UserError
 from .feeds import FeedParseError, FeedRefused, parse_feed
 from .fetch import Fetcher, FetchError, HTTPStatusError, trustworthy_validators
@@ -37,6 +38,7 @@ from .models import (
     FeedEvent,
     NewFeed,
     PollReport,
+    Revision,
     Subscribed,
 )
 from .retry import retry_at
@@ -114,6 +116,15 @@ class FeedPoller:
         self._pushed: dict[int, tuple[Feed, bytes, Recorded | None]] = {}
         self._pushes_running = 0
         self._push_bytes = 0  # of the bodies pushed, being read or waiting
+        self.edit_window = 0.0  # seconds announcements follow their post; 0: never edited
+        self.rest_root: RestRoot | None = None  # where removed posts can be asked about
+
+    def follow_edits(self, window: float, rest_root: RestRoot | None = None) -> None:
+        """Announced posts are compared at each check for `window` seconds after publication
+        (bot/edits.py); `rest_root` finds the site's REST API, to ask about posts that left
+        the feed."""
+        self.edit_window = window
+        self.rest_root = rest_root
 
     def cancel_checks(self) -> None:
         """Stop the checks in flight (shutting down); they are simply done again later."""
@@ -188,7 +199,11 @@ class FeedPoller:
         )
 
     async def store_new(
-        self, feed_id: int, entries: list[Entry], report: PollReport | None = None
+        self,
+        feed_id: int,
+        entries: list[Entry],
+        report: PollReport | None = None,
+        item_hashes: dict[str, str] | None = None,
     ) -> int:
         """Store unseen entries; the newest few published recently are owed to every
         subscription. Returns how many are announced (those archived silently are counted
@@ -224,7 +239,12 @@ class FeedPoller:
                 await self.store.count_archived_silently(feed_id, len(silenced))
                 if report is not None:
                     report.archived_silently += len(silenced)
-        return len(await self.store.store_entries(feed_id, recent, announce=True))
+        revisions = None
+        if self.edit_window > 0:  # what the announcements show, to tell edits later
+            hashes = item_hashes or {}
+            revisions = {e.key: (shown_hash(e), hashes.get(e.key)) for e in recent}
+        stored = await self.store.store_entries(feed_id, recent, announce=True, revisions=revisions)
+        return len(stored)
 
     def _within_quota(self, feed_id: int, entries: list[Entry]) -> list[Entry]:
         """The newest of the entries that fit in the feed's quota for the day; the others
@@ -329,11 +349,18 @@ class FeedPoller:
                 report.unchanged += 1
             else:
                 known = await self.store.recent_keys(feed.id, self.known_keys_read)
+                watched = await self._watched(feed)
+                hashes = None
+                if watched is not None:
+                    known.update(watched)
+                    hashes = {key: r.item_hash for key, r in watched.items()}
                 parsed = await asyncio.get_running_loop().run_in_executor(
-                    self._parser, parse_feed, result.body, result.url, known
+                    self._parser, parse_feed, result.body, result.url, known, hashes
                 )
-                stored = await self.store_new(feed.id, parsed.entries, report)
+                stored = await self.store_new(feed.id, parsed.entries, report, parsed.item_hashes)
                 report.new_posts += stored
+                if watched:
+                    await self._revise(feed, watched, parsed, report)
                 check.fetched = True
                 # validators dated this very second could hide a post behind a 304
                 if trustworthy_validators(result.last_modified):
@@ -346,6 +373,43 @@ class FeedPoller:
         if feed.failing_notified:
             report.events.append(FeedEvent("recovered", feed))
         return check
+
+    async def _watched(self, feed: Feed) -> dict[str, Revision] | None:
+        """The feed's announced posts inside the edit window (None: edits are off)."""
+        if self.edit_window <= 0:
+            return None
+        since = time.time() - self.edit_window
+        if feed.last_new_post_at is None or feed.last_new_post_at < since:
+            return {}  # nothing announced within the window (it counts from no later)
+        return await self.store.revisions(feed.id, since)
+
+    async def _revise(
+        self, feed: Feed, watched: dict[str, Revision], parsed, report: PollReport
+    ) -> None:
+        """Owe the edits this check found: changed posts, and posts the blog removed."""
+        try:
+            revised, left = compare(watched, parsed)
+            back = [
+                r.post_id
+                for key, r in watched.items()
+                if (r.removed or not r.in_feed) and key in parsed.keys
+            ]
+            removed: list[int] = []
+            if left:
+                gone = [r for r in watched.values() if r.post_id in set(left)]
+                removed, undecided = await removed_posts(
+                    self.fetcher, self.rest_root, feed.site_url, gone
+                )
+                settled = set(removed) | set(undecided)
+                left = [post_id for post_id in left if post_id not in settled]
+            if revised or left or back:
+                report.edits_owed += await self.store.record_revisions(revised, left, back)
+            if removed:
+                report.edits_owed += await self.store.mark_removed(removed)
+        except StoreWriteError:
+            raise  # the check is not recorded: the same body is compared again next time
+        except Exception:
+            log.exception("comparing the announced posts of %s failed", feed.url)
 
     def _failed(
         self, feed: Feed, error: str, exc: Exception | None, report: PollReport

@@ -788,6 +788,23 @@ def parse_comment_feed(
     return out
 
 
+# --------------------------------------------------------------------------- a post's state
+
+
+async def rest_post_status(fetcher: _Fetcher, api_root: str, wp_id: int) -> str:
+    """The post's status as the site shows it to anyone ("publish", or "trash" and others
+    where the site tells them). A post the site no longer shows raises WordPressError with
+    its HTTP status: 404 (deleted), 401/403 `rest_forbidden` (trashed, drafted, private)."""
+    params = {"_fields": "id,status", "_envelope": 1}
+    body, _ = await _get_json(
+        fetcher, api_url(api_root, f"wp/v2/posts/{int(wp_id)}", params), "WordPress post"
+    )
+    status = body.get("status") if isinstance(body, dict) else None
+    if not isinstance(status, str):
+        raise WordPressError("WordPress post: the answer has no status")
+    return status[:20]
+
+
 __all__ = [
     "Comment",
     "RestPostPages",
@@ -800,4 +817,5 @@ __all__ = [
     "parse_comment_feed",
     "rest_comment_pages",
     "rest_comment_shown",
+    "rest_post_status",
 ]

@@ -97,6 +97,7 @@ def test_every_setting_is_documented_in_env_example():
         "BACKFILL_MAX_MB",
         "PUBLIC_URL",
         "HTTP_LISTEN",
+        "EDIT_WINDOW_DAYS",
     }
 
 

@@ -337,6 +337,10 @@ class WordPress:
         """{"status": approved|hold|spam|trash|None, "author", "user_id", "parent", ...}"""
         return await self.run("get-comment", id=comment_id)
 
+    async def trash_post(self, post_id: int) -> None:
+        """Move the post to the trash (as the editor's "Move to Trash")."""
+        await self.run("trash-post", id=post_id)
+
 
 def _start_or_skip(state_dir: Path) -> WordPress:
     try:

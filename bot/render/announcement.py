@@ -153,3 +153,18 @@ def render_announcement(post: Post | Entry, feed_title: str | None) -> Announcem
         categories=categories,
         feed_title=_plain_or_none(feed_title, AUTHOR_LIMIT),
     )
+
+
+REMOVED_NOTE = "*This article was removed from the blog.*"
+REMOVED_MARK = "[Removed]"
+
+
+def render_removed(post: Post, feed_title: str | None) -> Announcement:
+    """The announcement of a post the blog removed: its title and author stay, the excerpt,
+    image and link (now dead) give way to a note saying so."""
+    shown = render_announcement(post, feed_title)
+    shown.title = cut(f"{REMOVED_MARK} {shown.title}", TITLE_LIMIT)
+    shown.url = None
+    shown.description = REMOVED_NOTE
+    shown.image_url = None
+    return shown

@@ -4,6 +4,7 @@ from .archive import ArchiveQueries
 from .base import Database, StoreError, StoreWriteError
 from .comments import CommentQueries
 from .deliveries import DeliveryQueries
+from .edits import EditQueries
 from .feeds import FeedQueries
 from .posts import PostQueries
 from .replies import ReplyQueries
@@ -13,6 +14,7 @@ from .websub import WebSubQueries
 class Store(
     WebSubQueries,
     ReplyQueries,
+    EditQueries,
     CommentQueries,
     ArchiveQueries,
     DeliveryQueries,

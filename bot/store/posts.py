@@ -49,12 +49,19 @@ class PostQueries:
     # --- storing ---------------------------------------------------------------------
 
     async def store_entries(
-        self, feed_id: int, entries: Iterable[Entry], *, announce: bool
+        self,
+        feed_id: int,
+        entries: Iterable[Entry],
+        *,
+        announce: bool,
+        revisions: dict[str, tuple[str, str | None]] | None = None,
     ) -> list[int]:
         """Insert the entries not seen before; returns the new posts' ids, oldest first.
 
         With `announce`, every subscription of the feed gets a pending delivery of each new
-        post in the same transaction, so a crash cannot separate "stored" from "owed".
+        post in the same transaction, so a crash cannot separate "stored" from "owed";
+        with `revisions` (entry key → shown hash, item hash) the announced posts are watched
+        for edits (bot/store/edits.py), in the same transaction too.
         """
         now = time.time()
         unique: dict[str, Entry] = {}
@@ -117,6 +124,17 @@ class PostQueries:
                 await db.execute(
                     "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
                 )
+                if revisions and subs:
+                    await self.watch_revisions(
+                        db,
+                        feed_id,
+                        [
+                            # the window counts from publication (a future date: now)
+                            (ids[e.key], min(e.published_at or now, now), *revisions[e.key])
+                            for e in fresh
+                            if e.key in revisions
+                        ],
+                    )
         return new_ids
 
     # --- reading ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from bot.scheduling import create_task
 from ..common.loops import paced_round
 from ..common.sending import ItemRefused
 from ._delivery import Deliverer
+from ._edits import Editor
 from ._errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Announcer(commands.Cog):
         self._index_dirty = asyncio.Event()  # posts were stored: make them searchable
         self.deliverer = Deliverer(bot)
         self._workers: dict[int, asyncio.Task] = {}  # channel id → its delivery worker
+        self.editor = Editor(bot)  # announcements follow their post
 
     async def cog_load(self) -> None:
         # the index loop makes stored posts searchable as they come; a member's search
@@ -48,12 +50,15 @@ class Announcer(commands.Cog):
         self.poll_loop.start()
         self.delivery_loop.start()
         self.index_loop.start()
+        self.edit_loop.start()
 
     async def cog_unload(self) -> None:
         self.store.searches_index = True
         self.poll_loop.cancel()
         self.delivery_loop.cancel()
         self.index_loop.cancel()
+        self.edit_loop.cancel()
+        self.editor.cancel()
         for worker in list(self._workers.values()):
             worker.cancel()
         self.bot.poller.cancel_checks()
@@ -80,6 +85,8 @@ class Announcer(commands.Cog):
         if report.new_posts:
             self._outbox_dirty.set()
             self._index_dirty.set()
+        if report.edits_owed:
+            self.editor.wake.set()
         for event in report.events:
             await self.tell_followers(event)
 
@@ -209,3 +216,15 @@ class Announcer(commands.Cog):
             )
         else:
             log.info("post %s refused in #%s: %s", delivery.post_id, delivery.channel_id, error)
+
+    # --- editing (announcements follow their post) ------------------------------------
+
+    @tasks.loop(seconds=0)  # woken when a check owed edits; each delivery tick for the rest
+    async def edit_loop(self) -> None:
+        await paced_round(
+            self.editor.edit_due, self.editor.wake, self.timing.delivery_tick, "edit round"
+        )
+
+    @edit_loop.before_loop
+    async def _before_edit(self) -> None:
+        await self.bot.wait_until_ready()

@@ -19,6 +19,7 @@
  *               -> {"id", "link", "guid", "comments_feed", "featured_media"}
  *   edit-post --id N [--title T] [--content HTML]
  *   delete-post --id N
+ *   trash-post --id N              (to the trash, as the editor's "Move to Trash")
  *   create-comment --post N --content HTML [--author NAME] [--email E] [--url U] [--parent N]
  *               [--approved 1|0|spam] [--type comment|pingback|trackback] [--date ISO-UTC]
  *               [--raw 1]  (content is filtered like a comment form submission unless raw)
@@ -289,6 +290,11 @@ function cmd_edit_post(array $a): array
 function cmd_delete_post(array $a): array
 {
     return ['deleted' => (bool) wp_delete_post((int) $a['id'], true)];
+}
+
+function cmd_trash_post(array $a): array
+{
+    return ['trashed' => (bool) wp_trash_post((int) $a['id'])];
 }
 
 function approved_value($v): string
