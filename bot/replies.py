@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -60,6 +61,8 @@ VIA = "via Discord"
 JSON_ACCEPT = "application/json"
 _WRONG_LOGIN = {"incorrect_password", "invalid_username", "invalid_email", "invalid_login"}
 _LOOSE = re.compile(r"\W+")
+# letters that show nothing: Hangul fillers, the Braille blank (format characters, Cf, neither)
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _NOT_OFFERED = {"code": "application_passwords_disabled", "message": ""}
 
 
@@ -111,7 +114,7 @@ def reply_html(text: str) -> str:
     """A member's text as the comment's content: escaped (nothing in it is markup, whatever
     the connected account may post), its line breaks kept (WordPress makes paragraphs)."""
     text = clean_text(text).replace("\r\n", "\n").strip()
-    if not text:
+    if not any(_visible(c) for c in text):
         raise ReplyError(
             "There is no text to post (attachments, stickers and embeds are not sent)."
         )
@@ -121,6 +124,10 @@ def reply_html(text: str) -> str:
     if len(content.encode("utf-8")) > MAX_REPLY_BYTES:
         raise ReplyError("That is too long for the blog's comments.")
     return content
+
+
+def _visible(c: str) -> bool:
+    return not c.isspace() and c not in _BLANK_LETTERS and unicodedata.category(c) != "Cf"
 
 
 def _loose(text: str) -> str:

@@ -176,6 +176,12 @@ async def test_what_members_cannot_post(gazette_world):
         message = world.fake.post_user_message(thread, empty, user_id=mia)
         refused = await menu(world, message, user=mia)
         assert "no text to post" in refused.content
+    # only invisible characters (zero-width, word joiner, BOM, Hangul filler, Braille blank)
+    cy = world.fake.add_user("cy")
+    for empty in ("\u200b\u2060 \ufeff", "\u3164\u2800\u00ad"):
+        message = world.fake.post_user_message(thread, empty, user_id=cy)
+        refused = await menu(world, message, user=cy)
+        assert "no text to post" in refused.content
     huge = world.fake.post_user_message(thread, "x" * 4001, user_id=bob)
     refused = await menu(world, huge, user=bob)
     assert "too long for a comment: 4,000 characters at most" in refused.content
@@ -487,3 +493,24 @@ async def test_the_password_is_forgotten_when_the_server_stops_following_the_fee
     await world.command("feed remove", {"feed": blog.feed_url})
     assert await world.store.blog_connection(world.guild, sub.feed_id) is None
     assert await world.store._value("SELECT count(*) FROM blog_connections") == 0
+
+
+async def test_a_member_cannot_double_the_rate_by_switching_commands(gazette_world):
+    """ "Post to the blog" and `/reply post` share one allowance: five comments a minute."""
+    world = gazette_world
+    blog = ReplyBlog(world.site)
+    mia = world.fake.add_user("mia")
+    post, thread = await connected(world, blog)
+    for n in range(5):
+        message = world.fake.post_user_message(thread, f"Comment {n}.", user_id=mia)
+        result = await menu(world, message, user=mia)
+        assert "Posted on the blog" in result.content, result.content
+    refused = await world.command(
+        "reply post",
+        {"text": "One more."},
+        channel=thread,
+        user_id=mia,
+        user_permissions=MEMBER,
+    )
+    assert refused.ephemeral and "Slow down" in refused.content, refused.content
+    assert len(blog.posted) == 5

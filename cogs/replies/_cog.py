@@ -27,6 +27,8 @@ NOT_A_DISCUSSION = (
     "post of a blog this server follows)."
 )
 MAX_SHOWN = 1800  # characters of /reply's text (its message adds a line under it)
+# comments a member may send a minute, "Post to the blog" and `/reply post` together
+SENDS_PER_MINUTE = 5
 
 _USER = re.compile(r"<@!?([0-9]{1,20})>")
 _ROLE = re.compile(r"<@&([0-9]{1,20})>")
@@ -108,6 +110,8 @@ class Replies(commands.Cog):
         )
         for menu in (self.post_menu, self.withdraw_menu):
             menu.guild_only = True
+        # one allowance per member and server for both ways of sending
+        self.sends: dict[tuple[int | None, int], app_commands.Cooldown] = {}
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.post_menu)
@@ -124,6 +128,16 @@ class Replies(commands.Cog):
         if discussion is None:
             raise UserError(NOT_A_DISCUSSION)
         return discussion
+
+    def _spend_send(self, interaction: discord.Interaction) -> None:
+        """Count a send against the member's allowance (UserError: none left)."""
+        if len(self.sends) > 10_000:  # members idle for a minute have their whole allowance
+            self.sends = {k: b for k, b in self.sends.items() if b.get_tokens() < b.rate}
+        key = (interaction.guild_id, interaction.user.id)
+        bucket = self.sends.setdefault(key, app_commands.Cooldown(SENDS_PER_MINUTE, 60.0))
+        retry_after = bucket.update_rate_limit()
+        if retry_after:
+            raise UserError(f"Slow down: try again in {retry_after:.0f} s.")
 
     async def _post(self, interaction: discord.Interaction, **kwargs) -> ReplyOutcome:
         try:
@@ -151,9 +165,9 @@ class Replies(commands.Cog):
 
     # --- "Post to the blog" ---------------------------------------------------------
 
-    @app_commands.checks.cooldown(5, 60.0, key=lambda i: (i.guild_id, i.user.id))
     async def post_message(self, interaction: discord.Interaction, message: discord.Message):
         await interaction.response.defer(ephemeral=True, thinking=True)
+        self._spend_send(interaction)
         if message.author.id != interaction.user.id:
             raise UserError("You can post only your own messages to the blog.")
         discussion = await self._discussion(interaction, message.channel.id)
@@ -194,10 +208,10 @@ class Replies(commands.Cog):
 
     @reply.command(name="post", description="Post a comment on this thread's article")
     @app_commands.describe(text="What to post on the blog, under your name")
-    @app_commands.checks.cooldown(5, 60.0, key=lambda i: (i.guild_id, i.user.id))
     async def reply_post(
         self, interaction: discord.Interaction, text: app_commands.Range[str, 1, MAX_SHOWN]
     ) -> None:
+        self._spend_send(interaction)
         discussion = await self._discussion(interaction, interaction.channel_id)
         text = plain_mentions(text, interaction.guild)
         if not text.strip():
