@@ -232,3 +232,45 @@ async def test_a_mirror_from_a_replaced_webhook_is_deleted_after_being_read_back
         r.method == "GET" and r.path.endswith(f"/messages/{bob_message}")
         for r in world.fake.requests
     )
+
+
+async def test_a_blog_flapping_a_comment_costs_an_edit_per_flip_never_new_messages(
+    gazette_world,
+):
+    """Removed once, deleted; approved again, sent again, once. From then on each flip of
+    that comment edits its one message (removed / shown): no message storm, no pings."""
+    world = gazette_world
+    blog = WPBlog(world.site)
+    post, thread, (ann, bob, cy) = await three_comments(world, blog)
+
+    def sends():
+        return [
+            r
+            for r in world.fake.requests
+            if r.method == "POST" and ("/webhooks/" in r.path or f"/channels/{thread}/" in r.path)
+        ]
+
+    bob.approved = False
+    await read_now(world)
+    await eventually(lambda: authors(world, thread) == ["Ann", "Cy"], what="Bob's removal")
+    bob.approved = True
+    await read_now(world)
+    await eventually(lambda: authors(world, thread) == ["Ann", "Cy", "Bob"], what="Bob again")
+    bob_message = mirrored(world, thread)[2]["id"]
+    sent = len(sends())
+    for _ in range(3):
+        bob.approved = False
+        await read_now(world)
+        await eventually(
+            lambda: world.fake.message(int(bob_message))["content"] == REMOVED_TEXT,
+            what="the message edited to say so",
+        )
+        bob.approved = True
+        await read_now(world)
+        await eventually(
+            lambda: "Said by Bob." in world.fake.message(int(bob_message))["content"],
+            what="the message edited back",
+        )
+    await settle()
+    assert authors(world, thread) == ["Ann", "Cy", "Bob"]
+    assert len(sends()) == sent  # no new message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 
 import discord
 
@@ -22,6 +23,9 @@ UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
 # what a comment's message says once the blog removed the comment, where it cannot be deleted
 REMOVED_TEXT = "-# This comment was removed from the blog."
+# comments whose message was deleted once, remembered (this many, the latest) so that a blog
+# flapping a comment (removed, approved, removed...) costs an edit per flip, never a new message
+DELETED_MEMORY = 4096
 
 
 class CommentMessages:
@@ -31,6 +35,7 @@ class CommentMessages:
         self.bot = bot
         self.store = bot.store
         self.webhooks = webhooks
+        self._deleted: OrderedDict[tuple[int, int], None] = OrderedDict()
 
     async def send(self, discussion, thread, hook, item: MirrorItem, rendered) -> int:
         if item.started:  # a send cut short (crash, timeout): did it reach Discord?
@@ -154,6 +159,18 @@ class CommentMessages:
                 await self.store.forget_mirror(discussion.id, item.comment.id)
                 return
             message_id, via_webhook = found.id, found.webhook_id is not None
+        key = (discussion.id, item.comment.id)
+        if key in self._deleted and (hook is not None or not via_webhook):
+            # removed before, then approved again: flapping. The message stays, edited to say
+            # so; approved again, it is edited back (an edit per flip, not a delete and a send)
+            log.info("comment %s removed again: its message says so", item.comment.id)
+            try:
+                await self._say_removed(thread, hook, message_id, via_webhook)
+            except MirrorFailed:
+                pass  # an earlier webhook's message: deleted as any other
+            else:
+                await self.store.mirror_removed(discussion.id, item.comment.id, message_id)
+                return
         try:
             await self._delete(thread, hook, message_id, via_webhook, rendered)
         except discord.Forbidden as exc:
@@ -162,6 +179,9 @@ class CommentMessages:
             await self.store.mirror_removed(discussion.id, item.comment.id, message_id)
             return
         await self.store.forget_mirror(discussion.id, item.comment.id)
+        self._deleted[key] = None
+        if len(self._deleted) > DELETED_MEMORY:
+            self._deleted.popitem(last=False)
         log.info("comment %s removed from thread %s", item.comment.id, thread.id)
 
     async def _delete(self, thread, hook, message_id: int, via_webhook: bool, rendered) -> None:
