@@ -495,6 +495,19 @@ async def test_the_password_is_forgotten_when_the_server_stops_following_the_fee
     assert await world.store._value("SELECT count(*) FROM blog_connections") == 0
 
 
+async def test_the_password_is_forgotten_when_gazette_is_removed_from_the_server(gazette_world):
+    world = gazette_world
+    blog = ReplyBlog(world.site)
+    await connected(world, blog)
+    assert await world.store._value("SELECT count(*) FROM blog_connections") == 1
+    world.fake.remove_guild(world.guild)  # kicked, or the server deleted
+
+    async def forgotten():
+        return await world.store._value("SELECT count(*) FROM blog_connections") == 0
+
+    await eventually(forgotten, what="the secret forgotten")
+
+
 async def test_a_member_cannot_double_the_rate_by_switching_commands(gazette_world):
     """ "Post to the blog" and `/reply post` share one allowance: five comments a minute."""
     world = gazette_world

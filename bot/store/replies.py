@@ -251,3 +251,8 @@ class ReplyQueries:
             (guild_id, member_id, member_id, limit),
         )
         return [from_row(BlogReply, row) for row in rows]
+
+    async def remove_guild_connections(self, guild_id: int) -> int:
+        """Gazette left the server (kicked, or the server deleted): its secrets go."""
+        cur = await self._write("DELETE FROM blog_connections WHERE guild_id = ?", (guild_id,))
+        return cur.rowcount

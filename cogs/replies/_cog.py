@@ -121,6 +121,12 @@ class Replies(commands.Cog):
         self.bot.tree.remove_command(self.post_menu.name, type=self.post_menu.type)
         self.bot.tree.remove_command(self.withdraw_menu.name, type=self.withdraw_menu.type)
 
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from the server: the application passwords its admins gave are forgotten."""
+        if await self.store.remove_guild_connections(guild.id):
+            log.info("left server %s: its blog connections are forgotten", guild.id)
+
     # --- shared ---------------------------------------------------------------------
 
     async def _discussion(self, interaction: discord.Interaction, channel_id: int):
