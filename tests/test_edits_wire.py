@@ -298,3 +298,39 @@ async def test_a_title_flipping_every_check_is_edited_once_per_check_in_the_wind
     await settle()
     assert len(edits_of(world, message_id)) == checks
     assert edits_of(world, old_message) == []
+
+
+async def test_a_rate_limited_rename_does_not_hold_the_channels_other_edits(
+    gazette_world, monkeypatch
+):
+    """Discord allows a thread about 2 renames per 10 minutes and answers more with a long
+    429: a blog flipping one title must not hold the edits of the channel's other posts."""
+    import cogs.announcer._edits as edits_module
+
+    monkeypatch.setattr(edits_module, "RENAME_WAIT", 0.5)
+    world = gazette_world
+    blog = world.blog()
+    await follow(world, blog)
+    flipping, flipping_message, flipping_thread = await announce(world, blog, "Flip")
+    other, other_message, other_thread = await announce(world, blog, "Other")
+    world.fake.rate_limit("PATCH", f"/channels/{flipping_thread}", retry_after=600, times=None)
+
+    flipping.title = "Flip 1"
+    blog.serve()
+    await world.poll_now()
+    await eventually(lambda: edits_of(world, flipping_message), what="the flipped edit")
+    other.title = "Other, corrected"
+    blog.serve()
+    await world.poll_now()
+    await eventually(lambda: edits_of(world, other_message), what="the other post's edit")
+    await eventually(lambda: world.fake.channel(other_thread)["name"] == "Other, corrected")
+    assert world.fake.channel(flipping_thread)["name"] == "Flip"  # kept its name, for now
+
+    # flipping on: its message follows, its rename is not even asked for a while
+    asked = len(renames(world, flipping_thread))
+    flipping.title = "Flip 2"
+    blog.serve()
+    await world.poll_now()
+    await eventually(lambda: len(edits_of(world, flipping_message)) == 2, what="the next flip")
+    await settle()
+    assert len(renames(world, flipping_thread)) == asked
