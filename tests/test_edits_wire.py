@@ -334,3 +334,34 @@ async def test_a_rate_limited_rename_does_not_hold_the_channels_other_edits(
     await eventually(lambda: len(edits_of(world, flipping_message)) == 2, what="the next flip")
     await settle()
     assert len(renames(world, flipping_thread)) == asked
+
+
+async def test_a_rest_api_that_cannot_answer_is_asked_once_per_check(gazette_world):
+    """Posts left the feed and the blog's REST API is down (503): one request per check
+    tells as much as five, and nothing is marked removed."""
+    world = gazette_world
+    blog = world.blog()
+    serve_rest(world, blog, {})
+    await follow(world, blog)
+    posts = [(await announce(world, blog, f"Post {n}"))[0] for n in range(4)]
+    down = (503, {"code": "unavailable", "message": "Down for maintenance"})
+    serve_rest(world, blog, {post.wp_id: down for post in posts})
+    for post in posts:
+        blog.posts.remove(post)
+    blog.publish("Newer")
+    await world.poll_now()
+    await eventually(lambda: len(world.announcements()) == 5, what="the newer post")
+    await settle()
+
+    def asked() -> int:
+        return sum(
+            len(world.site.requests_for(f"/wp-json/wp/v2/posts/{post.wp_id}")) for post in posts
+        )
+
+    assert asked() == 1
+    blog.publish("Newest")
+    await world.poll_now()
+    await eventually(lambda: len(world.announcements()) == 6, what="the newest post")
+    await settle()
+    assert asked() == 2  # asked again at the next check, as undecided
+    assert all(not edits_of(world, int(m["id"])) for m in world.announcements())
