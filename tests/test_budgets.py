@@ -146,17 +146,7 @@ async def test_many_slow_feeds_hold_only_the_slots_for_slow_sites(store):
         site.route("/feed", rss("Healthy", [("Hello", now)], site.origin))
         ids = []
         for path in [f"/slow/{n}/feed" for n in range(6)] + ["/feed"]:
-            feed = await store.add_feed(
-                site.url(path),
-                title=None,
-                site_url=None,
-                etag=None,
-                last_modified=None,
-                body_hash=None,
-                next_check_at=0,
-            )
-            await store.add_subscription(feed.id, 1, 100 + feed.id)
-            ids.append(feed.id)
+            ids.append(await _feed(store, site.url(path)))
         healthy_id = ids[-1]
         poller = FeedPoller(
             store,
