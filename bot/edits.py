@@ -89,13 +89,15 @@ async def removed_posts(
 ) -> tuple[list[int], list[int]]:
     """(removed, undecided) of the watched posts that left the feed: removed, those the blog
     says it removed, asked over its REST API; undecided, those to ask again at the next
-    check (beyond MAX_REMOVAL_CHECKS, or REST could not answer). A post without a WordPress
-    id, or of a site without REST, is not asked: leaving a feed is no removal."""
+    check (beyond MAX_REMOVAL_CHECKS, or REST could not answer: then no more are asked). A
+    post without a WordPress id, or of a site without REST, is not asked: leaving a feed is
+    no removal."""
     removed: list[int] = []
     undecided: list[int] = []
     askable = [p for p in gone if p.wp_id is not None] if rest_root is not None else []
     undecided += [p.post_id for p in askable[MAX_REMOVAL_CHECKS:]]
-    for post in askable[:MAX_REMOVAL_CHECKS]:
+    asking = askable[:MAX_REMOVAL_CHECKS]
+    for n, post in enumerate(asking):
         site = post_site(feed_site, post)
         root = await rest_root(site) if site else None
         if root is None:
@@ -108,7 +110,10 @@ async def removed_posts(
                 removed.append(post.post_id)
             elif exc.status is None or exc.status >= 500 or exc.status == 429:
                 log.info("cannot tell yet whether post %s was removed: %s", post.post_id, exc)
-                undecided.append(post.post_id)  # asked again at the next check
+                # asked again at the next check; the others too, without asking a site
+                # that cannot answer now once per post
+                undecided += [p.post_id for p in asking[n:]]
+                break
             else:
                 log.info("post %s left the feed; its blog does not say more: %s", post.post_id, exc)
             continue

@@ -69,6 +69,8 @@ MAX_PUSH_BYTES_QUEUED = 8 * 1024 * 1024  # of those bodies, all together (beyond
 MAX_PUSH_READS = 8  # delivery bodies being received at once (beyond: 503)
 PUSH_READ_DEADLINE = 10.0  # seconds to receive one delivery's body
 MAX_CHALLENGE = 1024  # characters of a hub.challenge echoed back
+MAX_LISTENER_CONNECTIONS = 128  # open connections to the WebSub listener (beyond: closed)
+LISTENER_IDLE = 15.0  # seconds a listener connection may sit without a whole request
 PUSH_SAFETY_NET = 1800.0  # seconds: a pushed feed is still polled, 4x its interval, at least this
 
 # Reads of untrusted sites (feed checks, comment reads): a read still running after

@@ -360,7 +360,7 @@ class FeedPoller:
                 stored = await self.store_new(feed.id, parsed.entries, report, parsed.item_hashes)
                 report.new_posts += stored
                 if watched:
-                    await self._revise(feed, watched, parsed, report)
+                    await self._revise(feed, watched, parsed, report, slot)
                 check.fetched = True
                 # validators dated this very second could hide a post behind a 304
                 if trustworthy_validators(result.last_modified):
@@ -384,7 +384,12 @@ class FeedPoller:
         return await self.store.revisions(feed.id, since)
 
     async def _revise(
-        self, feed: Feed, watched: dict[str, Revision], parsed, report: PollReport
+        self,
+        feed: Feed,
+        watched: dict[str, Revision],
+        parsed,
+        report: PollReport,
+        slot: Slot | None = None,
     ) -> None:
         """Owe the edits this check found: changed posts, and posts the blog removed."""
         try:
@@ -396,10 +401,9 @@ class FeedPoller:
             ]
             removed: list[int] = []
             if left:
-                gone = [r for r in watched.values() if r.post_id in set(left)]
-                removed, undecided = await removed_posts(
-                    self.fetcher, self.rest_root, feed.site_url, gone
-                )
+                leaving = set(left)  # once: thousands may leave at once
+                gone = [r for r in watched.values() if r.post_id in leaving]
+                removed, undecided = await self._ask_removed(feed, gone, slot)
                 settled = set(removed) | set(undecided)
                 left = [post_id for post_id in left if post_id not in settled]
             if revised or left or back:
@@ -410,6 +414,18 @@ class FeedPoller:
             raise  # the check is not recorded: the same body is compared again next time
         except Exception:
             log.exception("comparing the announced posts of %s failed", feed.url)
+
+    async def _ask_removed(
+        self, feed: Feed, gone: list[Revision], slot: Slot | None
+    ) -> tuple[list[int], list[int]]:
+        """removed_posts, read as the feed is (a REST API that trickles moves to the slots
+        for slow sites, or is given up: then every post is asked about again next time)."""
+        ask = removed_posts(self.fetcher, self.rest_root, feed.site_url, gone)
+        try:
+            return await (slot.read(ask) if slot is not None else ask)
+        except FetchError as exc:
+            log.info("feed %s: removed posts not asked about: %s", feed.id, clip(str(exc), 200))
+            return [], [r.post_id for r in gone]
 
     def _failed(
         self, feed: Feed, error: str, exc: Exception | None, report: PollReport

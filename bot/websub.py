@@ -37,7 +37,9 @@ from aiohttp import web
 from .config import parse_listen
 from .feeds import push_url
 from .limits import (
+    LISTENER_IDLE,
     MAX_CHALLENGE,
+    MAX_LISTENER_CONNECTIONS,
     MAX_PUSH_BYTES,
     MAX_PUSH_READS,
     PUSH_READ_DEADLINE,
@@ -79,6 +81,39 @@ _LINK = re.compile(r"<([^<>]*)>([^<]*)")
 _REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.I)
 
 Recorded = Callable[[PollReport], Awaitable[None]]
+
+
+class _Refused(asyncio.Protocol):
+    """A connection beyond MAX_LISTENER_CONNECTIONS: closed at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()
+
+
+class _CappedSite(web.TCPSite):
+    """A TCP site that holds at most MAX_LISTENER_CONNECTIONS connections: a stranger
+    opening thousands (idle, or trickling headers) would otherwise take the process's file
+    descriptors, and with them the bot's own requests to Discord, the blogs and SQLite.
+    (A burst accepted in one go may pass the cap by its size, no more.)"""
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+
+        def protocol() -> asyncio.Protocol:
+            if len(server.connections) >= MAX_LISTENER_CONNECTIONS:
+                return _Refused()
+            return server()
+
+        self._server = await asyncio.get_running_loop().create_server(
+            protocol,
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+        )
 
 
 class ListenerError(Exception):
@@ -176,13 +211,19 @@ class WebSub:
             path = f"{base}/{CALLBACK_PATH}/{{callback}}"
             app.router.add_get(path, self._verify, allow_head=False)
             app.router.add_post(path, self._deliver)
+        # a connection without a whole request after LISTENER_IDLE is closed (an idle one,
+        # one trickling its headers); a hub's request takes well under a second
         self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=1.0
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=LISTENER_IDLE,
         )
         await self._runner.setup()
         host, port = parse_listen(self.listen)
         try:
-            await web.TCPSite(self._runner, host, port).start()
+            await _CappedSite(self._runner, host, port).start()
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None

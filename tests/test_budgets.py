@@ -146,17 +146,7 @@ async def test_many_slow_feeds_hold_only_the_slots_for_slow_sites(store):
         site.route("/feed", rss("Healthy", [("Hello", now)], site.origin))
         ids = []
         for path in [f"/slow/{n}/feed" for n in range(6)] + ["/feed"]:
-            feed = await store.add_feed(
-                site.url(path),
-                title=None,
-                site_url=None,
-                etag=None,
-                last_modified=None,
-                body_hash=None,
-                next_check_at=0,
-            )
-            await store.add_subscription(feed.id, 1, 100 + feed.id)
-            ids.append(feed.id)
+            ids.append(await _feed(store, site.url(path)))
         healthy_id = ids[-1]
         poller = FeedPoller(
             store,
@@ -197,6 +187,75 @@ async def test_many_slow_feeds_hold_only_the_slots_for_slow_sites(store):
             released.set()
             poller.cancel_checks()
             await eventually(lambda: all(t.done() for t in checks), what="the checks stopped")
+
+
+async def test_a_blog_whose_rest_api_trickles_holds_only_the_slots_for_slow_sites(store):
+    """Posts that left the feed are asked about over the blog's REST API: a REST API that
+    answers a byte at a time holds up other feeds no more than a slow feed would."""
+    released = asyncio.Event()
+    async with (
+        LocalSite() as site,
+        create_session(allow_private=True, max_connections=100, max_per_host=0) as session,
+    ):
+        now = time.time()
+        rest = Trickle(json.dumps({"status": 200, "body": {"status": "publish"}}), released)
+        ids = []
+        for n in range(4):  # more blogs with a trickling REST API than ordinary slots
+            site.route(f"/wp-json/wp/v2/posts/{100 + n}", handler=rest.handler)
+            site.route(f"/b{n}/feed", rss(f"Blog {n}", [(str(100 + n), now)], site.origin))
+            ids.append(await _feed(store, site.url(f"/b{n}/feed")))
+        site.route("/feed", rss("Healthy", [("Hello", now)], site.origin))
+        healthy_id = await _feed(store, site.url("/feed"))
+        poller = FeedPoller(
+            store,
+            Fetcher(session, read_timeout=5, total_timeout=120),
+            default_interval=60,
+            max_concurrency=2,
+            max_slow=1,
+            slow_after=1.0,  # far above a loopback answer, far below a trickle
+        )
+
+        async def rest_root(_site: str) -> str:
+            return site.url("/wp-json/")
+
+        poller.follow_edits(7 * 86400, rest_root)
+        assert (await poller.poll_due()).new_posts == 5
+        healthy_done = asyncio.Event()
+
+        async def recorded(report: PollReport) -> None:
+            if report.new_posts:
+                healthy_done.set()
+
+        checks: list[asyncio.Task] = []
+        try:
+            # each blog's announced post left its feed: asked about, over a trickling API
+            for n in range(4):
+                later = [(str(200 + n), now + 1)]
+                site.route(f"/b{n}/feed", rss(f"Blog {n}", later, site.origin))
+            site.route("/feed", rss("Healthy", [("Hello", now), ("Again", now + 1)], site.origin))
+            for feed_id in [*ids, healthy_id]:
+                await store._write("UPDATE feeds SET next_check_at = 0 WHERE id = ?", (feed_id,))
+            checks += await poller.start_due(on_recorded=recorded)
+            await asyncio.wait_for(healthy_done.wait(), 30)
+            assert rest.started >= 1
+        finally:
+            released.set()
+            poller.cancel_checks()
+            await eventually(lambda: all(t.done() for t in checks), what="the checks stopped")
+
+
+async def _feed(store: Store, url: str) -> int:
+    feed = await store.add_feed(
+        url,
+        title=None,
+        site_url=None,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check_at=0,
+    )
+    await store.add_subscription(feed.id, 1, 100 + feed.id)
+    return feed.id
 
 
 async def _slow_failures(store: Store, feed_ids: list[int]) -> bool:

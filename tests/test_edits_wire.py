@@ -298,3 +298,70 @@ async def test_a_title_flipping_every_check_is_edited_once_per_check_in_the_wind
     await settle()
     assert len(edits_of(world, message_id)) == checks
     assert edits_of(world, old_message) == []
+
+
+async def test_a_rate_limited_rename_does_not_hold_the_channels_other_edits(
+    gazette_world, monkeypatch
+):
+    """Discord allows a thread about 2 renames per 10 minutes and answers more with a long
+    429: a blog flipping one title must not hold the edits of the channel's other posts."""
+    import cogs.announcer._edits as edits_module
+
+    monkeypatch.setattr(edits_module, "RENAME_WAIT", 0.5)
+    world = gazette_world
+    blog = world.blog()
+    await follow(world, blog)
+    flipping, flipping_message, flipping_thread = await announce(world, blog, "Flip")
+    other, other_message, other_thread = await announce(world, blog, "Other")
+    world.fake.rate_limit("PATCH", f"/channels/{flipping_thread}", retry_after=600, times=None)
+
+    flipping.title = "Flip 1"
+    blog.serve()
+    await world.poll_now()
+    await eventually(lambda: edits_of(world, flipping_message), what="the flipped edit")
+    other.title = "Other, corrected"
+    blog.serve()
+    await world.poll_now()
+    await eventually(lambda: edits_of(world, other_message), what="the other post's edit")
+    await eventually(lambda: world.fake.channel(other_thread)["name"] == "Other, corrected")
+    assert world.fake.channel(flipping_thread)["name"] == "Flip"  # kept its name, for now
+
+    # flipping on: its message follows, its rename is not even asked for a while
+    asked = len(renames(world, flipping_thread))
+    flipping.title = "Flip 2"
+    blog.serve()
+    await world.poll_now()
+    await eventually(lambda: len(edits_of(world, flipping_message)) == 2, what="the next flip")
+    await settle()
+    assert len(renames(world, flipping_thread)) == asked
+
+
+async def test_a_rest_api_that_cannot_answer_is_asked_once_per_check(gazette_world):
+    """Posts left the feed and the blog's REST API is down (503): one request per check
+    tells as much as five, and nothing is marked removed."""
+    world = gazette_world
+    blog = world.blog()
+    serve_rest(world, blog, {})
+    await follow(world, blog)
+    posts = [(await announce(world, blog, f"Post {n}"))[0] for n in range(4)]
+    down = (503, {"code": "unavailable", "message": "Down for maintenance"})
+    serve_rest(world, blog, {post.wp_id: down for post in posts})
+    for post in posts:
+        blog.posts.remove(post)
+    blog.publish("Newer")
+    await world.poll_now()
+    await eventually(lambda: len(world.announcements()) == 5, what="the newer post")
+    await settle()
+
+    def asked() -> int:
+        return sum(
+            len(world.site.requests_for(f"/wp-json/wp/v2/posts/{post.wp_id}")) for post in posts
+        )
+
+    assert asked() == 1
+    blog.publish("Newest")
+    await world.poll_now()
+    await eventually(lambda: len(world.announcements()) == 6, what="the newest post")
+    await settle()
+    assert asked() == 2  # asked again at the next check, as undecided
+    assert all(not edits_of(world, int(m["id"])) for m in world.announcements())

@@ -484,3 +484,55 @@ async def test_wordpress_publish_is_pushed_and_announced_once(push_world, hub, w
     await world.poll_now()
     await settle()
     assert _titles(world) == ["Pushed by WordPress"]
+
+
+async def test_a_stranger_cannot_hold_the_listener_or_trick_its_paths(store, session, monkeypatch):
+    """Idle or trickling connections are closed; beyond a cap, new ones are closed at once
+    (thousands would take the bot's file descriptors); odd methods, paths and headers get
+    plain errors, and the listener goes on answering."""
+    from bot.fetch import Fetcher
+    from bot.poller import FeedPoller
+    from bot.websub import WebSub
+
+    monkeypatch.setattr(websub_module, "MAX_LISTENER_CONNECTIONS", 8)
+    monkeypatch.setattr(websub_module, "LISTENER_IDLE", 1.0)
+    port = _free_port()
+    websub = WebSub(
+        store,
+        session,
+        FeedPoller(store, Fetcher(session), default_interval=300),
+        public_url=f"http://127.0.0.1:{port}/g",
+        listen=f"127.0.0.1:{port}",
+    )
+    await websub.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(8)]
+        await settle(0.2)
+        beyond = [await asyncio.open_connection("127.0.0.1", port) for _ in range(5)]
+        for reader, _ in beyond:  # closed at once, not after the idle time
+            assert await asyncio.wait_for(reader.read(), 0.9) == b""
+        trickle_reader, trickle = idle[0]
+        trickle.write(b"POST /websub/x HTTP/1.1\r\nHost: a\r\n")
+        for reader, _ in idle:  # closed after LISTENER_IDLE, trickling or not
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+        for _, writer in idle + beyond:
+            writer.close()
+        await settle(0.2)
+
+        async with aiohttp.ClientSession() as client:
+
+            async def status(method: str, path: str, **kwargs) -> int:
+                async with client.request(method, base + path, **kwargs) as resp:
+                    return resp.status
+
+            assert await status("GET", "/websub/unknown?hub.mode=subscribe") == 404
+            assert await status("POST", "/g/websub/unknown", data=b"x") == 410
+            for method in ("HEAD", "OPTIONS", "PUT", "DELETE"):
+                assert await status(method, "/websub/unknown") == 405
+            for path in ("/websub/../etc/passwd", "/websub/a%2F..%2Fb", "/websub/", "/x/websub/a"):
+                assert await status("GET", path) in (404, 410)
+            assert await status("GET", "/websub/" + "a" * 20_000) in (400, 414)
+            assert await status("GET", "/websub/a", headers={"X-Big": "b" * 20_000}) in (400, 431)
+    finally:
+        await websub.close()

@@ -35,6 +35,12 @@ EDIT_BATCH = 200
 MAX_EDIT_ATTEMPTS = 5
 #: Discord's code for an archived thread (renaming or editing in it needs it reopened)
 THREAD_ARCHIVED = 50083
+#: Seconds a thread's rename may wait (Discord allows about 2 renames per thread per 10
+#: minutes and answers more with a 429 that discord.py sleeps through): then the thread keeps
+#: its name, and the channel's other edits go on
+RENAME_WAIT = 20.0
+#: Seconds a thread whose rename was held is not renamed again (Discord's window)
+RENAME_HELD_FOR = 600.0
 #: How often rows of posts out of the edit window are pruned
 PRUNE_EVERY = 6 * 3600.0
 
@@ -52,6 +58,7 @@ class Editor:
         self._workers: dict[int, asyncio.Task] = {}  # channel id → its edit worker
         self.wake = asyncio.Event()  # edits were owed (a check), or a worker finished
         self._pruned_at = 0.0
+        self._renames_held: dict[int, float] = {}  # thread id → when it may be renamed again
 
     async def edit_due(self) -> int:
         """Start making the edits whose time has come (channels whose worker is busy are
@@ -182,7 +189,8 @@ class Editor:
         reopened (to be closed again). A refusal is logged: the announcement's message
         matters more than its thread's name."""
         changes: dict = {}
-        if thread.name != name:
+        now = time.monotonic()
+        if thread.name != name and self._renames_held.get(thread.id, 0.0) <= now:
             changes["name"] = name
         if tags is not None and {t.id for t in tags} != {t.id for t in thread.applied_tags}:
             changes["applied_tags"] = tags
@@ -192,7 +200,14 @@ class Editor:
         if reopen:
             changes["archived"] = False
         try:
-            await thread.edit(**changes)
+            async with asyncio.timeout(RENAME_WAIT):
+                await thread.edit(**changes)
+        except TimeoutError:
+            # not asked again for a while: each try would hold the channel's edits again
+            self._renames_held = {t: at for t, at in self._renames_held.items() if at > now}
+            self._renames_held[thread.id] = now + RENAME_HELD_FOR
+            log.warning("thread %s not renamed: Discord held the rename (rate limit)", thread.id)
+            return False
         except discord.HTTPException as exc:
             if exc.code == THREAD_ARCHIVED and not reopen:  # archived since it was cached
                 try:
