@@ -264,7 +264,14 @@ class WPBlog:
 
 
 async def read_comments_now(world) -> None:
-    """Make every followed post's comments due; the bot's loop picks them up within a tick."""
+    """Make every followed post's comments due; the bot's loop picks them up within a tick.
+
+    A read already in flight (started before the test's latest comment was written) would
+    record its own next check after ours and hide that comment for a whole interval: it is
+    let finish first."""
+    watcher = getattr(world.bot, "comment_watcher", None)  # None: the bot is not running
+    if watcher is not None:
+        await eventually(lambda: not len(watcher._in_flight), what="comment reads done")
     await world.store.schedule_comment_checks(0)
 
 
