@@ -871,10 +871,11 @@ def _scanned_hashes(data: bytes, url: str) -> dict[str, str]:
 # everything else, and anything the checks in _rs_full doubt, goes to feedparser.
 
 _RS_VERSIONS = {"rss20": False, "atom10": True}  # the classes where it is exact (is Atom)
-# feedparser-rs reads a document in one call that holds the GIL (about 7 ms per 50 KB on a
-# loaded core): a larger one would stall the event loop past its 20 ms budget, so it goes to
-# feedparser, which lets the loop run every millisecond (bot.startup's switch interval)
-RS_MAX_BYTES = 64 * 1024
+# feedparser-rs reads a document in one call that holds the GIL: 0.3 ms per 48 KB, 2.6 ms per
+# 384 KB, 6.5 ms per 960 KB on a loaded core (/tmp measurements, issue 9); a larger one would
+# eat too much of the event loop's 20 ms budget, so it goes to feedparser, which lets the loop
+# run every millisecond (bot.startup's switch interval), about 3 times slower
+RS_MAX_BYTES = 512 * 1024
 # feedparser-rs silently drops what is over its limits (10,000 entries, 100 tags...); no
 # document the pre-scan lets through has more elements than this, so nothing is dropped
 _RS_LIMITS = feedparser_rs.ParserLimits(
