@@ -285,7 +285,7 @@ class FeedPoller:
         finishes, then `on_recorded` is called with that feed's report. A feed still in
         flight is skipped, so a feed that trickles its answer holds up nothing but itself.
         """
-        feeds = await self.store.due_feeds(time.time(), limit + len(self._in_flight))
+        feeds = await self.store.due_feeds(time.time(), limit, skip=self._in_flight.keys())
         return await self._in_flight.start_paced(
             feeds,
             lambda feed: feed.id,

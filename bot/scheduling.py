@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,10 @@ class KeyedTasks:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    def keys(self) -> Collection[Hashable]:
+        """The keys whose task is running."""
+        return self._tasks.keys()
 
     def start(
         self,
