@@ -118,6 +118,9 @@ class FeedPoller:
         self._push_bytes = 0  # of the bodies pushed, being read or waiting
         self.edit_window = 0.0  # seconds announcements follow their post; 0: never edited
         self.rest_root: RestRoot | None = None  # where removed posts can be asked about
+        # told as soon as deliveries are owed (committed with their posts), not when the
+        # check is recorded: the announcer starts sending while the check goes on
+        self.on_owed: Callable[[], None] = lambda: None
 
     def follow_edits(self, window: float, rest_root: RestRoot | None = None) -> None:
         """Announced posts are compared at each check for `window` seconds after publication
@@ -244,6 +247,8 @@ class FeedPoller:
             hashes = item_hashes or {}
             revisions = {e.key: (shown_hash(e), hashes.get(e.key)) for e in recent}
         stored = await self.store.store_entries(feed_id, recent, announce=True, revisions=revisions)
+        if stored:
+            self.on_owed()
         return len(stored)
 
     def _within_quota(self, feed_id: int, entries: list[Entry]) -> list[Entry]:

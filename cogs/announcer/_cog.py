@@ -47,6 +47,7 @@ class Announcer(commands.Cog):
         await self.store.index_pending()  # what a previous run left unindexed
         if self.bot.websub is not None:  # a pushed post goes out as a polled one, at once
             self.bot.websub.on_recorded = self._checked
+        self.bot.poller.on_owed = self._outbox_dirty.set  # sent as soon as it is stored
         self.poll_loop.start()
         self.delivery_loop.start()
         self.index_loop.start()
@@ -54,6 +55,7 @@ class Announcer(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.store.searches_index = True
+        self.bot.poller.on_owed = lambda: None
         self.poll_loop.cancel()
         self.delivery_loop.cancel()
         self.index_loop.cancel()
@@ -81,9 +83,9 @@ class Announcer(commands.Cog):
         )
 
     async def _checked(self, report: PollReport) -> None:
-        """One feed's check was recorded: deliver its new posts now, tell of its state."""
+        """One feed's check was recorded: index its new posts, tell of its state (they are
+        delivered from the moment they are stored: FeedPoller.on_owed)."""
         if report.new_posts:
-            self._outbox_dirty.set()
             self._index_dirty.set()
         if report.edits_owed:
             self.editor.wake.set()
