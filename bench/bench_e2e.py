@@ -41,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import aiohttp
@@ -178,6 +179,24 @@ def percentile(values: list[float], p: int) -> float:
 
 def peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_report(label: str, top: int = 12) -> None:
+    """--memory: what Python allocations hold now (tracemalloc, started before the changed
+    cycle: what the cycle added), beside the process's RSS now and at its peak."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    current, peak = tracemalloc.get_traced_memory()
+    print(
+        f"  memory after {label}: RSS {status['VmRSS'].strip()} (peak {status['VmHWM'].strip()});"
+        f" traced since the changed cycle began: now {current / 2**20:.1f} MiB,"
+        f" peak {peak / 2**20:.1f} MiB; largest holders now:"
+    )
+    for stat in tracemalloc.take_snapshot().statistics("lineno")[:top]:
+        frame = stat.traceback[0]
+        print(
+            f"    {stat.size / 2**20:6.2f} MiB {stat.count:7d} blocks"
+            f"  {frame.filename}:{frame.lineno}"
+        )
 
 
 def snowflake_time(snowflake: int) -> float:
@@ -340,7 +359,23 @@ class Bench:
             last = max(last, created)
             latencies.append(created - served[int(match.group(2))])
             unthreaded += not threaded
+        # where the time went, from the bot's own records: served → stored (fetch, parse,
+        # store), stored → picked up by a channel's worker, picked up → sent
+        stages: dict[str, list[float]] = {"stored": [], "picked up": [], "sent": []}
+        rows = await self.store._all(
+            "SELECT p.title, d.created_at, d.started_at, d.sent_at FROM deliveries d"
+            " JOIN posts p ON p.id = d.post_id WHERE p.title LIKE ?",
+            (f"Post {newest} of blog %",),
+        )
+        for row in rows:
+            blog = int(TITLE.search(row["title"]).group(2))
+            if row["started_at"] is None or row["sent_at"] is None:
+                continue
+            stages["stored"].append(row["created_at"] - served[blog])
+            stages["picked up"].append(row["started_at"] - row["created_at"])
+            stages["sent"].append(row["sent_at"] - row["started_at"])
         return {
+            "stages": stages,
             "latencies": latencies,
             "unthreaded": unthreaded,
             "first_served": min(served.values()),
@@ -356,6 +391,14 @@ class Bench:
             f"  p95 {percentile(lat, 95):.2f} s  p99 {percentile(lat, 99):.2f} s"
             f"  max {max(lat, default=float('nan')):.2f} s"
             f"  without thread: {figures['unthreaded']}",
+            flush=True,
+        )
+        print(
+            "    of which (p50, p95): "
+            + ", ".join(
+                f"{stage} {percentile(values, 50):.2f} s {percentile(values, 95):.2f} s"
+                for stage, values in figures["stages"].items()
+            ),
             flush=True,
         )
 
@@ -429,6 +472,8 @@ async def run(args) -> None:
                     f" {percentile(alone_ms, 50):.0f} ms p99 {percentile(alone_ms, 99):.0f} ms"
                 )
                 total = args.feeds
+                if args.memory:
+                    tracemalloc.start()
                 profile = cProfile.Profile() if args.profile else None
                 if profile:
                     profile.enable()
@@ -440,6 +485,8 @@ async def run(args) -> None:
                     profile.dump_stats(args.profile)
                 burst = await bench.latencies(bench.generation)
                 bench.print_latencies("burst without limits", burst)
+                if args.memory:
+                    memory_report("the changed cycle")
 
                 stop, results = asyncio.Event(), []
                 load = asyncio.create_task(bench.search_load(stop, args.search_rate, results))
@@ -450,6 +497,8 @@ async def run(args) -> None:
                 stop.set()
                 await load
                 loaded_ms = [r["ms"] for r in results]
+                if args.memory:
+                    memory_report("the changed cycle with searches")
                 failed = [r["ok"] for r in results if r["ok"] is not True]
                 print(
                     f"  /archive search during it: {len(results)} searches, reply p50"
@@ -505,6 +554,9 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=50)
     parser.add_argument("--searches", type=int, default=30, help="searches alone")
     parser.add_argument("--profile", help="cProfile the changed cycle into this file")
+    parser.add_argument(
+        "--memory", action="store_true", help="tracemalloc from the changed cycle on"
+    )
     parser.add_argument("--search-rate", type=float, default=3.0, help="per second, under load")
     asyncio.run(run(parser.parse_args()))
 
