@@ -3,8 +3,6 @@ order, each with its thread, each once; also under Discord's rate limits (the fa
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.fakediscord import ChannelType, RateLimits
 from tests.harness import eventually, settle
 
@@ -75,27 +73,3 @@ async def test_burst_under_discord_rate_limits_still_in_order_and_once(gazette_w
     await _check_delivered(world, channels, owed)
     # the limits were met: discord.py waited on the headers or was told to by a 429
     assert not world.fake.errors
-
-
-async def test_the_next_announcement_does_not_wait_for_the_previous_thread(gazette_world):
-    world = gazette_world
-    blog = world.blog()
-    await world.start()
-    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
-    # Discord opens the first thread but its answer is slow to come back
-    stall = world.fake.stall("POST", rf"/channels/{world.text}/messages/\d+/threads")
-    blog.publish("First")
-    blog.publish("Second")
-    await world.poll_now()
-    await asyncio.wait_for(stall.reached.wait(), 10)
-    # the second announcement went out meanwhile, after the first
-    await eventually(lambda: len(world.announcements(world.text)) == 2, what="both announcements")
-    messages = world.announcements(world.text)
-    assert [m["embeds"][0]["title"] for m in messages] == ["First", "Second"]
-    stall.release.set()
-    await eventually(lambda: len(world.fake.threads(world.text)) == 2, what="a thread on each")
-    await settle()
-    rows = await world.store._all("SELECT message_id, thread_id FROM deliveries ORDER BY id")
-    assert [r["message_id"] for r in rows] == [int(m["id"]) for m in messages]
-    assert all(r["thread_id"] == r["message_id"] for r in rows)  # each thread recorded, once
-    assert len(world.fake.threads(world.text)) == 2

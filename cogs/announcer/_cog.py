@@ -63,7 +63,6 @@ class Announcer(commands.Cog):
         self.editor.cancel()
         for worker in list(self._workers.values()):
             worker.cancel()
-        self.deliverer.cancel_followups()
         self.bot.poller.cancel_checks()
 
     # --- polling --------------------------------------------------------------------
@@ -165,8 +164,6 @@ class Announcer(commands.Cog):
     async def _channel_worker(self, channel_id: int, deliveries: list[Delivery]) -> None:
         try:
             await self._deliver_channel(deliveries)
-            # the last thread is opened before another round may take up the channel
-            await self.deliverer.followups_finished(channel_id)
         finally:
             del self._workers[channel_id]
             self._outbox_dirty.set()  # what came for this channel meanwhile goes out now

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
 
 import discord
 
@@ -13,7 +12,6 @@ from bot.app import Gazette
 from bot.limits import NONCE_WINDOW
 from bot.models import Delivery
 from bot.render.announcement import render_announcement
-from bot.scheduling import create_task
 
 from ..common.channels import get_or_fetch_channel, snowflake_before
 from ..common.embeds import announcement_embed, announcement_text
@@ -31,9 +29,6 @@ class Deliverer:
     def __init__(self, bot: Gazette) -> None:
         self.bot = bot
         self.store = bot.store
-        # channel id → its last announcement's follow-ups, running while the channel's next
-        # announcement is sent (a thread and a message are different routes)
-        self._followups: dict[int, asyncio.Task] = {}
 
     async def deliver(self, delivery: Delivery) -> None:
         post = await self.store.get_post(delivery.post_id)
@@ -82,28 +77,7 @@ class Deliverer:
         await self.store.mark_delivered(delivery.id, message.id, followups_owed=followups)
         log.info("announced post %s in #%s", post.id, channel.name)
         if followups:
-            await self._follow_up_meanwhile(
-                channel.id, follow_up(self.store, delivery, channel, message, post.title)
-            )
-
-    async def _follow_up_meanwhile(self, channel_id: int, followups: Coroutine) -> None:
-        """Start an announcement's follow-ups and return: the channel's next announcement
-        goes out while its thread is opened. One announcement's follow-ups at a time per
-        channel; a channel's worker waits for the last with `followups_finished`."""
-        await self.followups_finished(channel_id)
-        self._followups[channel_id] = create_task(followups, name=f"follow-ups in #{channel_id}")
-
-    async def followups_finished(self, channel_id: int) -> None:
-        """Until the channel's follow-ups started by `deliver` are done. A failure is logged
-        (by create_task) and left to `finish_followups`: they stay owed in the store."""
-        running = self._followups.pop(channel_id, None)
-        if running is not None:
-            await asyncio.wait([running])
-
-    def cancel_followups(self) -> None:
-        """Shutting down: what is cut short stays owed, and is finished at the next start."""
-        for task in self._followups.values():
-            task.cancel()
+            await follow_up(self.store, delivery, channel, message, post.title)
 
     async def finish_followups(
         self, skip_channels: frozenset[int] | set[int] = frozenset()
