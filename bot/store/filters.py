@@ -1,0 +1,97 @@
+"""Filters per subscription: stored specs, and which subscriptions a new post is owed to."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+import aiosqlite
+
+from ..filters import compiled, passes, post_facts
+from ..models import Entry
+from .words import WordIndex
+
+# a feed's subscriptions with their filters (NULL: none), as store_entries reads them
+SUBSCRIPTIONS_WITH_FILTERS = (
+    "SELECT s.id, sf.spec FROM subscriptions s"
+    " LEFT JOIN subscription_filters sf ON sf.subscription_id = s.id WHERE s.feed_id = ?"
+)
+
+
+class FilterQueries:
+    conn: aiosqlite.Connection
+    _word_index: WordIndex | None = None
+
+    async def set_filters(self, guild_id: int, subscription_id: int, spec: str | None) -> bool:
+        """Set (None: remove) a subscription's filters, if it is this server's."""
+        async with self.transaction() as db:
+            found = await self._value(
+                "SELECT 1 FROM subscriptions WHERE id = ? AND guild_id = ?",
+                (subscription_id, guild_id),
+                conn=db,
+            )
+            if not found:
+                return False
+            if spec is None:
+                await db.execute(
+                    "DELETE FROM subscription_filters WHERE subscription_id = ?",
+                    (subscription_id,),
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO subscription_filters(subscription_id, spec, updated_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT(subscription_id)"
+                    " DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+                    (subscription_id, spec, time.time()),
+                )
+        return True
+
+    async def subscription_filters(self, subscription_id: int) -> str | None:
+        return await self._value(
+            "SELECT spec FROM subscription_filters WHERE subscription_id = ?",
+            (subscription_id,),
+            conn=self.conn,
+        )
+
+    async def guild_filters(self, guild_id: int) -> dict[int, str]:
+        """subscription id -> spec, for this server's subscriptions that have filters."""
+        rows = await self._all(
+            "SELECT sf.subscription_id, sf.spec FROM subscription_filters sf"
+            " JOIN subscriptions s ON s.id = sf.subscription_id WHERE s.guild_id = ?",
+            (guild_id,),
+            conn=self.conn,
+        )
+        return {row["subscription_id"]: row["spec"] for row in rows}
+
+    async def post_text(self, post_id: int) -> str:
+        """A post's plain text, as the search index reads it."""
+        return (
+            await self._value(
+                "SELECT content_text FROM posts WHERE id = ?", (post_id,), conn=self.conn
+            )
+            or ""
+        )
+
+    def owed_deliveries(
+        self,
+        entries: Iterable[Entry],
+        post_ids: dict[str, int],
+        texts: dict[str, str],
+        subs: Sequence[aiosqlite.Row],
+    ) -> list[tuple[int, int]]:
+        """(post id, subscription id) for each new post each subscription announces, by post
+        id: every subscription without filters, and those whose filters the post passes.
+        `subs` are SUBSCRIPTIONS_WITH_FILTERS rows."""
+        rules = [(sub["id"], compiled(sub["spec"])) for sub in subs]
+        owed: list[tuple[int, int]] = []
+        for entry in sorted(entries, key=lambda e: post_ids[e.key]):
+            post_id = post_ids[entry.key]
+            if all(r is None for _, r in rules):
+                owed += [(post_id, sub_id) for sub_id, _ in rules]
+                continue
+            if self._word_index is None:
+                self._word_index = WordIndex()
+            with self._word_index.post(entry.title, texts.get(entry.key, "")) as words:
+                facts = post_facts(entry.author, entry.categories, entry.tags, words.has)
+                owed += [(post_id, sub_id) for sub_id, r in rules if passes(r, facts)]
+        return owed
