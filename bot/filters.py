@@ -220,7 +220,8 @@ def _rules(rules: Compiled, post: PostFacts) -> Iterator[tuple[bool, str]]:
         if hits:
             yield True, f"in {_quoted(hits)}, a category announced"
         else:
-            yield False, f"in none of the categories announced ({_quoted(rules.categories.values())})"
+            listed = _quoted(rules.categories.values())
+            yield False, f"in none of the categories announced ({listed})"
     if rules.skip_categories:
         hits = [post.topics[k] for k in rules.skip_categories.keys() & post.topics.keys()]
         if hits:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Sequence
 
 import aiosqlite
 
-from ..filters import compiled, passes, post_facts
-from ..models import Entry
+from ..filters import Compiled, Verdict, compiled, judge, passes, post_facts
+from ..models import Entry, Post
 from .words import WordIndex
 
 # a feed's subscriptions with their filters (NULL: none), as store_entries reads them
@@ -95,3 +96,22 @@ class FilterQueries:
                 facts = post_facts(entry.author, entry.categories, entry.tags, words.has)
                 owed += [(post_id, sub_id) for sub_id, r in rules if passes(r, facts)]
         return owed
+
+    async def explain_filters(self, subscription_id: int, post: Post) -> Verdict | None:
+        """Whether the subscription's filters let `post` through, and why (`/feed test`);
+        None when it has no filters."""
+        rules = compiled(await self.subscription_filters(subscription_id))
+        if rules is None:
+            return None
+        text = await self.post_text(post.id) if rules.needs_words else ""
+        # a long post takes milliseconds to index: off the event loop, with its own index
+        return await asyncio.to_thread(_judge_post, rules, post, text)
+
+
+def _judge_post(rules: Compiled | None, post: Post, text: str) -> Verdict:
+    index = WordIndex()
+    try:
+        with index.post(post.title, text) as words:
+            return judge(rules, post_facts(post.author, post.categories, post.tags, words.has))
+    finally:
+        index.close()

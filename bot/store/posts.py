@@ -59,8 +59,9 @@ class PostQueries:
     ) -> list[int]:
         """Insert the entries not seen before; returns the new posts' ids, oldest first.
 
-        With `announce`, every subscription of the feed whose filters let the post through
-        (bot/filters.py) gets a pending delivery of each new post in the same transaction, so a crash cannot separate "stored" from "owed";
+        With `announce`, every subscription of the feed whose filters let a new post through
+        (bot/filters.py) gets a pending delivery of it in the same transaction, so a crash
+        cannot separate "stored" from "owed";
         with `revisions` (entry key → shown hash, item hash) the announced posts are watched
         for edits (bot/store/edits.py), in the same transaction too.
         """
