@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 
 from .errors import UserError
+from .render.markdown import inline_markdown
 from .search import MAX_PHRASE_WORDS, fold, phrase_of
 from .text import clean_text, squash_spaces
 
@@ -82,13 +83,18 @@ def name_key(name: str) -> str:
     return " ".join(fold(name).split())
 
 
+def _shown(entry: str) -> str:
+    """An entry quoted in an error: escaped, short."""
+    return inline_markdown(entry, 40)
+
+
 def parse_entries(kind: str, text: str) -> tuple[str, ...]:
     """One option's comma-separated entries, checked; UserError says what is wrong.
     "none" (or "-") empties the list."""
     text = clean_text(text or "")
     if text.strip().casefold() in CLEAR_WORDS:
         return ()
-    label = KINDS[kind]
+    label = f"`{kind}`"  # the option they typed it in
     entries: list[str] = []
     seen: set[str] = set()
     for raw in text.replace("\n", ",").split(","):
@@ -97,35 +103,35 @@ def parse_entries(kind: str, text: str) -> tuple[str, ...]:
             continue
         if len(entry) > MAX_ENTRY_CHARS:
             raise UserError(
-                f"“{entry[:40]}…” is too long for {label}: at most {MAX_ENTRY_CHARS} characters"
+                f"“{_shown(entry)}” is too long in {label}: at most {MAX_ENTRY_CHARS} characters"
                 " an entry."
             )
         if kind.endswith("words"):
             key = phrase_of(entry)
             if not key:
                 raise UserError(
-                    f"“{entry}” has no letters or digits to look for ({label}): words are"
+                    f"“{_shown(entry)}” in {label} has no letters or digits to look for: words are"
                     " matched like `/archive search`, punctuation and emoji are ignored."
                 )
             if len(entry.split()) > MAX_PHRASE_WORDS:
                 raise UserError(
-                    f"“{entry[:40]}” is too long for {label}: at most {MAX_PHRASE_WORDS} words"
+                    f"“{_shown(entry)}” is too long in {label}: at most {MAX_PHRASE_WORDS} words"
                     " an entry."
                 )
         else:
             key = name_key(entry)
             if not key:
-                raise UserError(f"“{entry}” is not a name ({label}).")
+                raise UserError(f"“{_shown(entry)}” in {label} is not a name.")
         if key not in seen:
             seen.add(key)
             entries.append(entry)
     if not entries:
         raise UserError(
-            f"No entries for {label}: separate them with commas, or write `none` to empty it."
+            f"No entries in {label}: separate them with commas, or write `none` to empty it."
         )
     if len(entries) > MAX_ENTRIES:
         raise UserError(
-            f"Too many entries for {label}: at most {MAX_ENTRIES} (you gave {len(entries)})."
+            f"Too many entries in {label}: at most {MAX_ENTRIES} (you gave {len(entries)})."
         )
     return tuple(entries)
 
