@@ -78,6 +78,7 @@ class Filters:
         ]
 
 
+@functools.lru_cache(maxsize=4096)  # a blog's categories and authors come back post after post
 def name_key(name: str) -> str:
     """A category, tag or author as compared: case, accents and spacing aside."""
     return " ".join(fold(name).split())
@@ -153,6 +154,10 @@ class Compiled:
     skip_authors: dict[str, str]
     words: tuple[tuple[str, str], ...]  # (as written, FTS5 phrase)
     skip_words: tuple[tuple[str, str], ...]
+    # each list's phrases in one FTS5 query ("a" OR "b"): one question a post when only the
+    # outcome matters
+    any_word: str = ""
+    any_skip_word: str = ""
 
     @property
     def needs_words(self) -> bool:
@@ -173,13 +178,16 @@ def compiled(spec: str | None) -> Compiled | None:
     def phrases(entries: Iterable[str]) -> tuple[tuple[str, str], ...]:
         return tuple((e, p) for e in entries if (p := phrase_of(e)))
 
+    words, skip_words = phrases(filters.words), phrases(filters.skip_words)
     return Compiled(
         names(filters.categories),
         names(filters.skip_categories),
         names(filters.authors),
         names(filters.skip_authors),
-        phrases(filters.words),
-        phrases(filters.skip_words),
+        words,
+        skip_words,
+        " OR ".join(p for _, p in words),
+        " OR ".join(p for _, p in skip_words),
     )
 
 
@@ -190,8 +198,9 @@ class PostFacts:
     topics: dict[str, str]  # its categories and tags: key -> as on the post
     author_key: str
     author: str
-    #: FTS5 phrase -> whether the title or text has it (called only when a word filter is
-    #: reached, so a post is indexed for words only when some filter needs it)
+    #: FTS5 query (a phrase, or phrases joined by OR) -> whether the title or text has it
+    #: (called only when a word filter is reached, so a post is indexed for words only when
+    #: some filter needs it)
     has_words: Callable[[str], bool]
 
 
@@ -218,9 +227,15 @@ def _quoted(names: Iterable[str]) -> str:
     return ", ".join(f"“{name}”" for name in names)
 
 
-def _rules(rules: Compiled, post: PostFacts) -> Iterator[tuple[bool, str]]:
+def _rules(rules: Compiled, post: PostFacts, explain: bool) -> Iterator[tuple[bool, str]]:
     """(passed, why) for each list given, names before words (cheaper); a caller that only
-    needs the outcome stops at the first failure."""
+    needs the outcome stops at the first failure, and without `explain` asks about each list
+    of words at once (why is then '')."""
+    yield from _name_rules(rules, post)
+    yield from _word_rules(rules, post, explain)
+
+
+def _name_rules(rules: Compiled, post: PostFacts) -> Iterator[tuple[bool, str]]:
     if rules.categories:
         hits = [post.topics[k] for k in rules.categories.keys() & post.topics.keys()]
         if hits:
@@ -245,6 +260,15 @@ def _rules(rules: Compiled, post: PostFacts) -> Iterator[tuple[bool, str]]:
             yield False, f"by “{post.author}”, an author skipped"
         else:
             yield True, "by no author skipped"
+
+
+def _word_rules(rules: Compiled, post: PostFacts, explain: bool) -> Iterator[tuple[bool, str]]:
+    if not explain:
+        if rules.words:
+            yield post.has_words(rules.any_word), ""
+        if rules.skip_words:
+            yield not post.has_words(rules.any_skip_word), ""
+        return
     if rules.words:
         found = next((entry for entry, phrase in rules.words if post.has_words(phrase)), None)
         if found is not None:
@@ -261,12 +285,12 @@ def _rules(rules: Compiled, post: PostFacts) -> Iterator[tuple[bool, str]]:
 
 def passes(rules: Compiled | None, post: PostFacts) -> bool:
     """Whether the post is announced (the fast path: stops at the first list that drops it)."""
-    return rules is None or all(ok for ok, _ in _rules(rules, post))
+    return rules is None or all(ok for ok, _ in _rules(rules, post, False))
 
 
 def judge(rules: Compiled | None, post: PostFacts) -> Verdict:
     """Whether the post is announced, and why: every list's outcome (for `/feed test`)."""
     if rules is None:
         return Verdict(True, ["no filters: every new post is announced"])
-    outcomes = list(_rules(rules, post))
+    outcomes = list(_rules(rules, post, True))
     return Verdict(all(ok for ok, _ in outcomes), [why for _, why in outcomes])

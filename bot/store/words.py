@@ -23,9 +23,9 @@ class WordIndex:
 
     def __init__(self) -> None:
         self._conn = sqlite3.connect(":memory:", isolation_level=None)
-        # contentless: only the index is built, the text is not copied again
+        # contentless and without column sizes (no ranking here): only what MATCH needs
         self._conn.execute(
-            "CREATE VIRTUAL TABLE post USING fts5(title, body, content='',"
+            "CREATE VIRTUAL TABLE post USING fts5(title, body, content='', columnsize=0,"
             f" tokenize='{SEARCH_TOKENIZER}')"
         )
 
@@ -52,9 +52,9 @@ class _PostWords:
         self.indexed = False
         self._answers: dict[str, bool] = {}
 
-    def has(self, phrase: str) -> bool:
-        """Whether the title or the text has the FTS5 phrase (a quoted literal)."""
-        answer = self._answers.get(phrase)
+    def has(self, query: str) -> bool:
+        """Whether the title or the text matches the FTS5 query (phrases, maybe ORed)."""
+        answer = self._answers.get(query)
         if answer is None:
             if not self.indexed:
                 self._conn.execute("BEGIN")
@@ -63,6 +63,6 @@ class _PostWords:
                     "INSERT INTO post(rowid, title, body) VALUES (1, ?, ?)",
                     (self._title, self._text),
                 )
-            row = self._conn.execute("SELECT 1 FROM post WHERE post MATCH ?", (phrase,))
-            answer = self._answers[phrase] = row.fetchone() is not None
+            row = self._conn.execute("SELECT 1 FROM post WHERE post MATCH ?", (query,))
+            answer = self._answers[query] = row.fetchone() is not None
         return answer
