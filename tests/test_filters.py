@@ -13,8 +13,7 @@ from bot.filters import Filters, compiled, judge, parse_entries, passes, post_fa
 from bot.models import Entry
 from bot.store import Store
 from bot.store.words import SEARCH_TOKENIZER, WordIndex
-
-GUILD = 1
+from tests.test_store import GUILD, followed_feed
 
 
 def spec(**lists: str) -> str:
@@ -135,23 +134,15 @@ WORDS = [
 async def test_a_filter_word_matches_the_posts_a_search_for_it_finds(tmp_path):
     store = await Store.open(tmp_path / "words.sqlite3")
     try:
-        feed = await store.add_feed(
-            "http://127.0.0.1/feed",
-            title="Blog",
-            site_url=None,
-            etag=None,
-            last_modified=None,
-            body_hash=None,
-            next_check_at=0,
-        )
+        feed_id = await followed_feed(store)
         entries = [
             Entry(key=str(n), title=title, content_text=text, author="Ada", categories=["X"])
             for n, (title, text) in enumerate(POSTS)
         ]
-        ids = await store.store_entries(feed.id, entries, announce=False)
+        ids = await store.store_entries(feed_id, entries, announce=False)
         by_title = {title: post_id for post_id, (title, _) in zip(ids, POSTS, strict=True)}
         for word in WORDS:
-            page = await store.search(None, word, feed_ids=[feed.id], per_page=25)
+            page = await store.search(None, word, feed_ids=[feed_id], per_page=25)
             searched = {hit.post_id for hit in page.results}
             rules = compiled(spec(words=word))
             filtered = {
@@ -179,22 +170,14 @@ async def test_a_filter_word_matches_the_posts_a_search_for_it_finds(tmp_path):
 async def test_a_new_post_is_owed_only_to_the_subscriptions_it_passes(tmp_path):
     store = await Store.open(tmp_path / "owed.sqlite3")
     try:
-        feed = await store.add_feed(
-            "http://127.0.0.1/feed",
-            title="Blog",
-            site_url=None,
-            etag=None,
-            last_modified=None,
-            body_hash=None,
-            next_check_at=0,
-        )
-        plain = await store.add_subscription(feed.id, GUILD, 10)
-        sport_free = await store.add_subscription(feed.id, GUILD, 11)
+        feed_id = await followed_feed(store)
+        [plain] = await store.feed_subscriptions(feed_id)
+        sport_free = await store.add_subscription(feed_id, GUILD, 11)
         assert await store.set_filters(GUILD, sport_free.id, spec(skip_categories="sport"))
         assert not await store.set_filters(2, sport_free.id, None)  # another server's
         now = time.time()
         match, garden = await store.store_entries(
-            feed.id,
+            feed_id,
             [
                 Entry(key="m", title="Match", categories=["Sport"], published_at=now - 2),
                 Entry(key="g", title="Garden", categories=["Home"], published_at=now - 1),
@@ -207,7 +190,7 @@ async def test_a_new_post_is_owed_only_to_the_subscriptions_it_passes(tmp_path):
             (garden, plain.id),
             (garden, sport_free.id),
         ]
-        assert await store.count_posts(feed.id) == 2  # the filtered post is archived
+        assert await store.count_posts(feed_id) == 2  # the filtered post is archived
         await store.remove_subscription(GUILD, sport_free.id)  # its filters go with it
         assert await store._value("SELECT count(*) FROM subscription_filters") == 0
     finally:

@@ -6,11 +6,15 @@ from __future__ import annotations
 from tests.harness import eventually, settle
 
 
-async def follow(world, blog) -> str:
-    """Follow the blog in the text channel; the subscription's id (the `feed` option)."""
+async def followed_blog(world):
+    """A blog with a post, followed in the text channel by the started bot; the blog and the
+    subscription's id (the `feed` option)."""
+    blog = world.blog()
+    blog.publish("Older post")
+    await world.start()
     await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
     [sub] = await world.store.guild_subscriptions(world.guild)
-    return str(sub.id)
+    return blog, str(sub.id)
 
 
 def titles(world) -> list[str]:
@@ -24,10 +28,7 @@ async def search_titles(world, query: str) -> list[str]:
 
 async def test_skipped_category_is_archived_and_searchable_not_announced(gazette_world):
     world = gazette_world
-    blog = world.blog()
-    blog.publish("Older post")
-    await world.start()
-    feed = await follow(world, blog)
+    blog, feed = await followed_blog(world)
 
     answer = await world.command("feed filter", {"feed": feed, "skip_categories": "sport, Météo"})
     text = answer.messages[-1]["content"]
@@ -64,10 +65,7 @@ async def test_skipped_category_is_archived_and_searchable_not_announced(gazette
 
 async def test_only_authors_and_words_as_search_matches_them(gazette_world):
     world = gazette_world
-    blog = world.blog()
-    blog.publish("Older post")
-    await world.start()
-    feed = await follow(world, blog)
+    blog, feed = await followed_blog(world)
 
     # an author written without accents or capitals matches the blog's "Émile Gardener"
     await world.command("feed filter", {"feed": feed, "authors": "emile  GARDENER"})
@@ -106,10 +104,7 @@ async def test_only_authors_and_words_as_search_matches_them(gazette_world):
 
 async def test_filter_mistakes_get_short_answers(gazette_world):
     world = gazette_world
-    blog = world.blog()
-    blog.publish("Older post")
-    await world.start()
-    feed = await follow(world, blog)
+    blog, feed = await followed_blog(world)
 
     shown = await world.command("feed filter", {"feed": feed})
     assert "has no filters" in shown.messages[-1]["content"]

@@ -23,6 +23,12 @@ class FilterQueries:
     conn: aiosqlite.Connection
     _word_index: WordIndex | None = None
 
+    async def close(self) -> None:
+        if self._word_index is not None:
+            self._word_index.close()
+            self._word_index = None
+        await super().close()
+
     async def set_filters(self, guild_id: int, subscription_id: int, spec: str | None) -> bool:
         """Set (None: remove) a subscription's filters, if it is this server's."""
         async with self.transaction() as db:
@@ -73,7 +79,7 @@ class FilterQueries:
             or ""
         )
 
-    def owed_deliveries(
+    async def owed_deliveries(
         self,
         entries: Iterable[Entry],
         post_ids: dict[str, int],
@@ -82,16 +88,30 @@ class FilterQueries:
     ) -> list[tuple[int, int]]:
         """(post id, subscription id) for each new post each subscription announces, by post
         id: every subscription without filters, and those whose filters the post passes.
-        `subs` are SUBSCRIPTIONS_WITH_FILTERS rows."""
+        `subs` are SUBSCRIPTIONS_WITH_FILTERS rows. Called inside the write transaction,
+        which makes the calls one at a time."""
         rules = [(sub["id"], compiled(sub["spec"])) for sub in subs]
+        ordered = sorted(entries, key=lambda e: post_ids[e.key])
+        if all(r is None for _, r in rules):
+            return [(post_ids[e.key], sub_id) for e in ordered for sub_id, _ in rules]
+        if any(r is not None and r.needs_words for _, r in rules):
+            # indexing a long post's words takes milliseconds: off the event loop
+            return await asyncio.to_thread(self.judge_entries, ordered, post_ids, texts, rules)
+        return self.judge_entries(ordered, post_ids, texts, rules)
+
+    def judge_entries(
+        self,
+        entries: list[Entry],
+        post_ids: dict[str, int],
+        texts: dict[str, str],
+        rules: list[tuple[int, Compiled | None]],
+    ) -> list[tuple[int, int]]:
+        """owed_deliveries' evaluation (on one thread at a time: the word index is shared)."""
+        if self._word_index is None:
+            self._word_index = WordIndex()
         owed: list[tuple[int, int]] = []
-        for entry in sorted(entries, key=lambda e: post_ids[e.key]):
+        for entry in entries:
             post_id = post_ids[entry.key]
-            if all(r is None for _, r in rules):
-                owed += [(post_id, sub_id) for sub_id, _ in rules]
-                continue
-            if self._word_index is None:
-                self._word_index = WordIndex()
             with self._word_index.post(entry.title, texts.get(entry.key, "")) as words:
                 facts = post_facts(entry.author, entry.categories, entry.tags, words.has)
                 owed += [(post_id, sub_id) for sub_id, r in rules if passes(r, facts)]

@@ -117,7 +117,7 @@ class PostQueries:
             if announce:
                 subs = await self._all(SUBSCRIPTIONS_WITH_FILTERS, (feed_id,), conn=db)
                 # which subscriptions announce which posts: their filters decide (none: all)
-                owed = self.owed_deliveries(fresh, ids, texts, subs)
+                owed = await self.owed_deliveries(fresh, ids, texts, subs)
                 await db.executemany(
                     "INSERT OR IGNORE INTO deliveries(post_id, subscription_id, nonce,"
                     " created_at) VALUES (?, ?, ?, ?)",

@@ -18,11 +18,11 @@ SEARCH_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
 class WordIndex:
-    """One post at a time, indexed only when a word filter asks. Not thread-safe: each
-    thread makes its own (the bot's is used on the event loop)."""
+    """One post at a time, indexed only when a word filter asks; used by one thread at a
+    time (the store's by whichever thread evaluates filters for the write transaction)."""
 
     def __init__(self) -> None:
-        self._conn = sqlite3.connect(":memory:", isolation_level=None)
+        self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         # contentless and without column sizes (no ranking here): only what MATCH needs
         self._conn.execute(
             "CREATE VIRTUAL TABLE post USING fts5(title, body, content='', columnsize=0,"
