@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import UserError
-from bot.filters import KINDS, Filters, Verdict, updated
+from bot.filters import Filters, Verdict, updated
 from bot.models import Subscription
 from bot.render.markdown import inline_markdown
 from bot.store import Store
@@ -26,7 +26,7 @@ LIST_FILTERS_CHARS = 300  # of the filters shown in a feed's field of /feed list
 REASON_CHARS = 250  # of one reason in /feed test (it quotes the post's names)
 
 
-def filter_lines(filters: Filters, limit: int = 1500) -> list[str]:
+def filter_lines(filters: Filters, limit: int = 1300) -> list[str]:
     """The filters, a line per list, escaped (the admin typed them), within `limit` in all."""
     lines, used = [], 0
     for line in filters.lines():
@@ -72,7 +72,9 @@ async def set_filters(
         [
             f"Filters of {where} (for posts found from now on):",
             *filter_lines(result),
-            "`/feed test` shows whether the newest post passes them.",
+            "A post is announced when every list agrees: any entry of an “only” list lets it"
+            " through, any entry of a “skip” list drops it. `/feed test` shows how the newest"
+            " post fares.",
         ]
     )
 
@@ -88,4 +90,4 @@ def verdict_text(verdict: Verdict) -> str:
     return "\n".join([head, *reasons])
 
 
-__all__ = ["FILTER_OPTIONS", "KINDS", "list_line", "set_filters", "verdict_text"]
+__all__ = ["FILTER_OPTIONS", "list_line", "set_filters", "verdict_text"]
