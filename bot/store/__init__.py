@@ -6,12 +6,14 @@ from .comments import CommentQueries
 from .deliveries import DeliveryQueries
 from .edits import EditQueries
 from .feeds import FeedQueries
+from .filters import FilterQueries
 from .posts import PostQueries
 from .replies import ReplyQueries
 from .websub import WebSubQueries
 
 
 class Store(
+    FilterQueries,
     WebSubQueries,
     ReplyQueries,
     EditQueries,

@@ -10,6 +10,7 @@ import aiosqlite
 
 from ..models import Entry, Post
 from ..text import html_to_text
+from .filters import SUBSCRIPTIONS_WITH_FILTERS
 from .rows import POST_COLUMNS, new_nonce, post_from_row
 
 
@@ -58,8 +59,9 @@ class PostQueries:
     ) -> list[int]:
         """Insert the entries not seen before; returns the new posts' ids, oldest first.
 
-        With `announce`, every subscription of the feed gets a pending delivery of each new
-        post in the same transaction, so a crash cannot separate "stored" from "owed";
+        With `announce`, every subscription of the feed whose filters let a new post through
+        (bot/filters.py) gets a pending delivery of it in the same transaction, so a crash
+        cannot separate "stored" from "owed";
         with `revisions` (entry key → shown hash, item hash) the announced posts are watched
         for edits (bot/store/edits.py), in the same transaction too.
         """
@@ -113,18 +115,19 @@ class PostQueries:
             ids = await self.stored_keys(feed_id, [entry.key for entry in fresh])
             new_ids = sorted(ids.values())
             if announce:
-                subs = await self._all(
-                    "SELECT id FROM subscriptions WHERE feed_id = ?", (feed_id,), conn=db
-                )
+                subs = await self._all(SUBSCRIPTIONS_WITH_FILTERS, (feed_id,), conn=db)
+                # which subscriptions announce which posts: their filters decide (none: all)
+                owed = await self.owed_deliveries(fresh, ids, texts, subs)
                 await db.executemany(
                     "INSERT OR IGNORE INTO deliveries(post_id, subscription_id, nonce,"
                     " created_at) VALUES (?, ?, ?, ?)",
-                    [(post_id, sub["id"], new_nonce(), now) for post_id in new_ids for sub in subs],
+                    [(post_id, sub_id, new_nonce(), now) for post_id, sub_id in owed],
                 )
                 await db.execute(
                     "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
                 )
-                if revisions and subs:
+                announced = {post_id for post_id, _ in owed}
+                if revisions and announced:
                     await self.watch_revisions(
                         db,
                         feed_id,
@@ -132,7 +135,7 @@ class PostQueries:
                             # the window counts from publication (a future date: now)
                             (ids[e.key], min(e.published_at or now, now), *revisions[e.key])
                             for e in fresh
-                            if e.key in revisions
+                            if e.key in revisions and ids[e.key] in announced
                         ],
                     )
         return new_ids

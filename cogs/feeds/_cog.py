@@ -26,6 +26,7 @@ from ..common.channels import missing_permissions
 from ..common.embeds import announcement_embed
 from ._backfill import Backfills
 from ._connect import connect_text, disconnect_text
+from ._filters import FILTER_OPTIONS, list_line, set_filters, verdict_text
 from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
 
@@ -45,6 +46,8 @@ ARCHIVE_CHOICES = [
 # a forum post is a thread, yet needs the same
 NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
 NO_PINGS = discord.AllowedMentions.none()
+# one list of /feed filter: 20 entries of up to 100 characters, with their commas
+FILTER_OPTION_CHARS = 2100
 
 
 @app_commands.guild_only()
@@ -203,11 +206,15 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
                 "This server follows no feeds yet: add one with `/feed add`.", ephemeral=True
             )
             return
+        filters = await self.store.guild_filters(interaction.guild_id)
         fields = []
         for status in statuses:
             sub = status.subscription
             name = inline_markdown(sub.feed_title or sub.feed_url, 256) or "(untitled)"
-            fields.append((name, fit_lines(status_lines(self.bot, status))))
+            lines = status_lines(self.bot, status)
+            if line := list_line(filters.get(sub.id)):
+                lines.insert(2, line)  # after where and how often: what is announced
+            fields.append((name, fit_lines(lines)))
         embeds = list_pages(fields)
         view = ListView(interaction.user, interaction, embeds) if len(embeds) > 1 else None
         await interaction.followup.send(
@@ -245,8 +252,12 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         note = f"Preview of the newest post, as it would appear in <#{sub.channel_id}>"
         if sub.mention_role_id:
             note += f", mentioning <@&{sub.mention_role_id}>"
+        note += ":"
+        verdict = await self.store.explain_filters(sub.id, post)
+        if verdict is not None:
+            note += "\n" + verdict_text(verdict)
         await interaction.response.send_message(
-            note + ":",
+            note,
             embed=announcement_embed(announcement),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -337,4 +348,34 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await self.subscription_from(interaction, feed)
         text = await disconnect_text(self.bot, interaction, sub)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(
+        name="filter", description="Choose which new posts of a feed are announced here"
+    )
+    @app_commands.describe(**FILTER_OPTIONS)
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def filter_(
+        self,
+        interaction: discord.Interaction,
+        feed: str,
+        categories: app_commands.Range[str, 1, FILTER_OPTION_CHARS] | None = None,
+        skip_categories: app_commands.Range[str, 1, FILTER_OPTION_CHARS] | None = None,
+        authors: app_commands.Range[str, 1, FILTER_OPTION_CHARS] | None = None,
+        skip_authors: app_commands.Range[str, 1, FILTER_OPTION_CHARS] | None = None,
+        words: app_commands.Range[str, 1, FILTER_OPTION_CHARS] | None = None,
+        skip_words: app_commands.Range[str, 1, FILTER_OPTION_CHARS] | None = None,
+        clear: bool = False,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await self.subscription_from(interaction, feed)
+        given = {
+            "categories": categories,
+            "skip_categories": skip_categories,
+            "authors": authors,
+            "skip_authors": skip_authors,
+            "words": words,
+            "skip_words": skip_words,
+        }
+        text = await set_filters(self.store, interaction.guild_id, sub, given, clear)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)

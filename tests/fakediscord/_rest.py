@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakediscord._command_limits import check_command
 from tests.fakediscord._internals import _ApiError, _Call, _json_response, _public, _unknown
 from tests.fakediscord._records import CommandSync, Fault, RecordedRequest, Stall
 
@@ -412,6 +413,8 @@ class RestMixin:
         specs = call.body or []
         if len(specs) > 100:
             raise _ApiError(400, 30032, "Maximum number of application commands reached (100)")
+        for index, spec in enumerate(specs):
+            check_command(spec, [index])  # Discord refuses the whole list for one bad command
         new: dict[str, dict[str, Any]] = {}
         for spec in specs:
             existing = table.get(spec["name"])
@@ -424,6 +427,7 @@ class RestMixin:
 
     async def _upsert_command(self, call: _Call) -> Any:
         table = self._command_table(call)
+        check_command(call.json, [])
         existing = table.get(call.json["name"])
         table[call.json["name"]] = self._stored_command(call, call.json, existing)
         return (200 if existing else 201), table[call.json["name"]]
@@ -440,6 +444,7 @@ class RestMixin:
 
     async def _edit_command(self, call: _Call) -> Any:
         table, command = self._command_by_id(call)
+        check_command({**command, **call.json}, [])
         del table[command["name"]]
         updated = self._stored_command(call, {**command, **call.json}, command)
         table[updated["name"]] = updated
