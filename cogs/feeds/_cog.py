@@ -28,6 +28,7 @@ from ._backfill import Backfills
 from ._connect import connect_text, disconnect_text
 from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
+from ._topics import ask_topics, role_deleted
 
 log = logging.getLogger(__name__)
 
@@ -338,3 +339,18 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         sub = await self.subscription_from(interaction, feed)
         text = await disconnect_text(self.bot, interaction, sub)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(
+        name="roles", description="Let members pick topic roles to be mentioned for a feed's posts"
+    )
+    @app_commands.describe(feed="The feed whose categories and tags members may follow")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def roles(self, interaction: discord.Interaction, feed: str) -> None:
+        # answered at once: the archive is read to rank the topics
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await self.subscription_from(interaction, feed)
+        await ask_topics(self.bot, interaction, sub)
+
+    @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        await role_deleted(self.bot, role)
