@@ -308,3 +308,47 @@ async def test_edits_of_an_announcement_ping_nobody(gazette_world):
     )
     assert edits[0].json["allowed_mentions"]["parse"] == []
     assert not edits[0].json["allowed_mentions"].get("roles")
+
+
+async def test_an_admin_links_an_existing_role_below_gazettes(gazette_world):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    globetrotters = world.fake.add_role(world.guild, "Globetrotters", mentionable=True)
+    admins = world.fake.add_role(world.guild, "Admins", position=5)
+    blog, sub_id = await follow_blog(world, mention=False)
+    choices = await world.fake.autocomplete(
+        world.guild,
+        world.text,
+        "feed roles",
+        option="topic",
+        value="tra",
+        options={"feed": str(sub_id)},
+    )
+    assert [c["value"] for c in choices] == ["Travel"]
+
+    refused = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": admins}
+    )
+    assert refused.ephemeral and "above my own" in refused.content
+    half = await world.command("feed roles", {"feed": str(sub_id), "topic": "Travel"})
+    assert "both" in half.content
+    assert await world.store.topic_roles(sub_id) == []
+
+    linked = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": globetrotters}
+    )
+    assert f"<@&{globetrotters}>" in linked.content
+    assert world.fake.requests_to("POST", rf"/guilds/{world.guild}/roles") == []
+    [panel] = await eventually(lambda: panels(world))
+    reader = world.fake.add_user("reader")
+    await world.fake.click(
+        panel, panel_buttons(panel)["Travel"], user_id=reader, user_permissions=MEMBER
+    )
+    assert world.fake.member_roles(world.guild, reader) == {globetrotters}
+    blog.publish("Lisbon", categories=["Travel"])
+    await world.poll_now()
+    [post] = await eventually(world.announcements)
+    assert post["content"] == f"<@&{globetrotters}>"
+    # unticked later, the linked role is left alone
+    await pick_topics(world, sub_id, [])
+    assert world.fake.has_role(globetrotters)

@@ -202,11 +202,84 @@ async def apply_topics(
         lines.append(f"Roles created: {', '.join(r.mention for r in created)}.")
     if linked:
         lines.append(f"Existing roles linked: {', '.join(r.mention for r in linked)}.")
+        lines += _unmentionable(linked, guild)
     if current:
         gone = ", ".join(inline_markdown(t.topic, 80) for t in current.values())
         lines.append(f"Removed: {gone}.")
     lines.append(panel_text)
     return "\n".join(lines + problems)
+
+
+async def link_topic(
+    bot: Gazette,
+    interaction: discord.Interaction,
+    sub: Subscription,
+    topic: str,
+    role: discord.Role,
+) -> str:
+    """`/feed roles` with a topic and a role: the admin links an existing role to a topic
+    (in place of the one Gazette made for it, if any). Returns what to tell the admin."""
+    guild = interaction.guild
+    if not _can_manage(guild):
+        raise UserError(NO_MANAGE_ROLES)
+    if role.is_default() or role.managed:
+        raise UserError(
+            "That role is @everyone or belongs to an integration: members cannot be given it."
+        )
+    if not _below_me(guild, role):
+        raise UserError(
+            f"{role.mention} sits at or above my own highest role, so I could not give it to "
+            "members: move it below mine (Server Settings → Roles) or pick another."
+        )
+    topic = " ".join(topic.split())[:100]
+    key = topic_key(topic)
+    if not key:
+        raise UserError("Name the topic (a category or tag of the blog) the role stands for.")
+    current = await bot.store.topic_roles(sub.id)
+    replaced = next((t for t in current if topic_key(t.topic) == key), None)
+    if replaced is None and len(current) >= MAX_TOPICS:
+        raise UserError(
+            f"A panel offers at most {MAX_TOPICS} topics: untick one with `/feed roles` first."
+        )
+    topics = [
+        (t.topic, role.id, False) if t is replaced else (t.topic, t.role_id, t.created)
+        for t in current
+    ]
+    if replaced is None:
+        topics.append((topic, role.id, False))
+    await bot.store.set_topic_roles(sub.id, topics)
+    lines = [f"Members who pick **{inline_markdown(topic, 100)}** on the panel get {role.mention}."]
+    old = guild.get_role(replaced.role_id) if replaced is not None else None
+    if old is not None and old != role and replaced.created and _below_me(guild, old):
+        try:
+            await old.delete(reason=f"Gazette topic role replaced by {role.name}, by an admin")
+            lines.append(f"The role I had made for it (@{old.name}) is deleted.")
+        except discord.HTTPException as exc:
+            lines.append(f"I could not delete the role I had made for it ({exc.status}).")
+    lines += _unmentionable([role], guild)
+    lines.append(await refresh_panel(bot, sub, interaction.channel))
+    return "\n".join(lines)
+
+
+def _unmentionable(roles: list[discord.Role], guild: discord.Guild) -> list[str]:
+    """A warning for linked roles that announcements could show but not ping."""
+    if guild.me is not None and guild.me.guild_permissions.mention_everyone:
+        return []
+    silent = [r.mention for r in roles if not r.mentionable]
+    if not silent:
+        return []
+    return [
+        f"{', '.join(silent)} cannot be mentioned by me: turn on “Allow anyone to @mention this "
+        "role” (Server Settings → Roles) or announcements will name it without pinging anyone."
+    ]
+
+
+async def topic_choices(bot: Gazette, sub: Subscription | None, current: str) -> list[str]:
+    """The feed's topics containing the text typed, most used first (autocomplete)."""
+    if sub is None:
+        return []
+    typed = topic_key(current)
+    return [t for t in await bot.store.popular_topics(sub.feed_id) if typed in topic_key(t)]
 
 
 # --- the panel ---------------------------------------------------------------------------
