@@ -352,3 +352,17 @@ async def test_an_admin_links_an_existing_role_below_gazettes(gazette_world):
     # unticked later, the linked role is left alone
     await pick_topics(world, sub_id, [])
     assert world.fake.has_role(globetrotters)
+
+
+async def test_removing_the_feed_removes_its_panel_and_the_roles_gazette_made(gazette_world):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    news_role = world.fake.add_role(world.guild, "News", mentionable=True)
+    _, sub_id = await follow_blog(world)
+    await pick_topics(world, sub_id, ["Travel", "News"])
+    await eventually(lambda: panels(world))
+    travel = role_named(world, "Travel")
+    removed = await world.command("feed remove", {"feed": str(sub_id)})
+    assert "Stopped" in removed.content
+    assert panels(world) == []
+    assert not world.fake.has_role(travel) and world.fake.has_role(news_role)

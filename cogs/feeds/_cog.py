@@ -28,7 +28,7 @@ from ._backfill import Backfills
 from ._connect import connect_text, disconnect_text
 from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
-from ._topics import ask_topics, link_topic, role_deleted, topic_choices
+from ._topics import ask_topics, drop_topics, link_topic, role_deleted, topic_choices
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         # answered at once: the database may be busy (an import holds the write lock)
         await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await self.subscription_from(interaction, feed)
+        await drop_topics(self.bot, interaction.guild, sub)
         await self.store.remove_subscription(interaction.guild_id, sub.id)
         # the feed may now be checked less often (or, followed by nobody, not at all)
         await self.store.refresh_poll_interval(self.bot.poller.default_interval, sub.feed_id)

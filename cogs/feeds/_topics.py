@@ -401,6 +401,23 @@ async def toggle_topic(bot: Gazette, interaction: discord.Interaction, topic_id:
     return f"You will be mentioned for posts about **{name}** (role {role.mention})."
 
 
+async def drop_topics(bot: Gazette, guild: discord.Guild, sub: Subscription) -> None:
+    """The subscription is going: its panel is removed and the roles Gazette made for its
+    topics are deleted (linked roles are left alone)."""
+    topics = await bot.store.topic_roles(sub.id)
+    if not topics:
+        return
+    await bot.store.set_topic_roles(sub.id, [])
+    await refresh_panel(bot, sub, None)
+    for topic in topics:
+        role = guild.get_role(topic.role_id)
+        if topic.created and role is not None and _below_me(guild, role):
+            try:
+                await role.delete(reason="Gazette: the feed is no longer followed here")
+            except discord.HTTPException as exc:
+                log.info("topic role %s not deleted: %s", role.id, exc)
+
+
 async def role_deleted(bot: Gazette, role: discord.Role) -> None:
     """A role deleted by hand: its topics are dropped and their panels brought up to date."""
     for subscription_id in await bot.store.forget_topic_role(role.id):
