@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.models import Entry
 from bot.topics import MAX_ROLE_MENTIONS, merge_topics, role_mentions, roles_to_mention, topic_key
+from tests.test_store import followed_feed
 
 
 def test_topics_match_as_whole_names_case_and_accents_aside():
@@ -42,17 +43,8 @@ def entry(key: str, categories: list[str], tags: list[str] = ()) -> Entry:
 
 
 async def test_store_ranks_a_feeds_topics_and_forgets_deleted_roles(store):
-    feed = await store.add_feed(
-        "https://blog.test/feed/",
-        title="Blog",
-        site_url=None,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=0,
-    )
-    feed_id = feed.id
-    sub = await store.add_subscription(feed_id, guild_id=1, channel_id=2)
+    feed_id = await followed_feed(store)  # followed in server 1
+    [sub] = await store.guild_subscriptions(1)
     other = await store.add_subscription(feed_id, guild_id=3, channel_id=4)
     await store.store_entries(
         feed_id,

@@ -157,11 +157,14 @@ async def apply_topics(
         return NO_MANAGE_ROLES
     current = {topic_key(t.topic): t for t in await bot.store.topic_roles(sub.id)}
     reason = f"Gazette topic roles for a feed, set by {interaction.user} ({interaction.user.id})"
+    picked_keys = {topic_key(topic) for topic in picked}
+    dropped = [t for key, t in current.items() if key not in picked_keys]
     kept: list[tuple[str, int, bool]] = []
     created, linked, problems = [], [], []
+    refused = False
     try:
         for topic in picked:
-            held = current.pop(topic_key(topic), None)
+            held = current.get(topic_key(topic))
             if held is not None and guild.get_role(held.role_id) is not None:
                 kept.append((held.topic, held.role_id, held.created))
                 continue
@@ -170,26 +173,42 @@ async def apply_topics(
                 kept.append((topic, existing.id, False))
                 linked.append(existing)
                 continue
-            role = await guild.create_role(
-                name=cut_plain(topic, 100),
-                permissions=discord.Permissions.none(),
-                mentionable=True,
-                reason=reason,
-            )
+            if refused:
+                continue
+            try:
+                role = await guild.create_role(
+                    name=cut_plain(topic, 100),
+                    permissions=discord.Permissions.none(),
+                    mentionable=True,
+                    reason=reason,
+                )
+            except discord.Forbidden:
+                problems.append("Discord refused to create roles: check that I have Manage Roles.")
+                refused = True
+                continue
+            except discord.HTTPException as exc:  # a name Discord refuses, too many roles
+                topic_text = inline_markdown(topic, 80)
+                problems.append(f"No role for **{topic_text}**: Discord refused it ({exc.status}).")
+                continue
             kept.append((topic, role.id, True))
             created.append(role)
-    except discord.Forbidden:
-        problems.append("Discord refused to create a role: check that I have Manage Roles.")
     finally:
-        # what was made is recorded even if a later step failed
+        # what was made is recorded even if a later step failed, and topics still picked
+        # are never forgotten with their roles
+        have = {topic_key(name) for name, _, _ in kept}
+        kept += [
+            (t.topic, t.role_id, t.created)
+            for key, t in current.items()
+            if key in picked_keys and key not in have and guild.get_role(t.role_id)
+        ]
         await bot.store.set_topic_roles(sub.id, kept)
-    for dropped in current.values():
-        role = guild.get_role(dropped.role_id)
-        if dropped.created and role is not None and _below_me(guild, role):
+    for gone in dropped:
+        role = guild.get_role(gone.role_id)
+        if gone.created and role is not None and _below_me(guild, role):
             try:
                 await role.delete(reason=reason)
             except discord.HTTPException as exc:
-                problems.append(f"I could not delete the role @{role.name} ({exc.status}).")
+                problems.append(f"I could not delete the role {role.mention} ({exc.status}).")
     panel_text = await refresh_panel(bot, sub, interaction.channel)
     lines = []
     if kept:
@@ -203,9 +222,9 @@ async def apply_topics(
     if linked:
         lines.append(f"Existing roles linked: {', '.join(r.mention for r in linked)}.")
         lines += _unmentionable(linked, guild)
-    if current:
-        gone = ", ".join(inline_markdown(t.topic, 80) for t in current.values())
-        lines.append(f"Removed: {gone}.")
+    if dropped:
+        names = ", ".join(inline_markdown(t.topic, 80) for t in dropped)
+        lines.append(f"Removed: {names}.")
     lines.append(panel_text)
     return "\n".join(lines + problems)
 
