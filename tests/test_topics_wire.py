@@ -308,6 +308,9 @@ async def test_edits_of_an_announcement_ping_nobody(gazette_world):
     )
     assert edits[0].json["allowed_mentions"]["parse"] == []
     assert not edits[0].json["allowed_mentions"].get("roles")
+    # the roles stay named as announced, without a new ping
+    travel = role_named(world, "Travel")
+    assert edits[0].json["content"] == message["content"] == f"<@&{world.role}> <@&{travel}>"
 
 
 async def test_an_admin_links_an_existing_role_below_gazettes(gazette_world):
