@@ -503,3 +503,37 @@ async def test_moderator_actions_reach_the_bot(fake_discord, world, bot):  # noq
     await eventually(lambda: bot.get_guild(world.guild) is None)
     with pytest.raises(LookupError):
         fake_discord.channel(world.general)
+
+
+async def test_roles_are_managed_as_discord_checks_it(fake_discord, world, bot):  # noqa: F811
+    guild = bot.get_guild(world.guild)
+    member = await guild.fetch_member(fake_discord.add_user("reader"))
+    # without Manage Roles: 403 for creating, giving, deleting
+    with pytest.raises(discord.Forbidden):
+        await guild.create_role(name="Travel")
+    fake_discord.set_bot_permissions(
+        world.guild, int(guild.me.guild_permissions.value) | Perm.MANAGE_ROLES
+    )
+    await eventually(lambda: guild.me.guild_permissions.manage_roles)
+    role = await guild.create_role(name="Travel", mentionable=True, reason="topic")
+    await eventually(lambda: guild.get_role(role.id) is not None)
+    # created at the bottom: below the bot's own role, which moved up
+    assert guild.get_role(role.id) < guild.me.top_role
+    await member.add_roles(role, reason="asked")
+    assert fake_discord.member_roles(world.guild, member.id) == {role.id}
+    [given] = fake_discord.requests_to("PUT", rf"/guilds/{world.guild}/members/\d+/roles/\d+")
+    assert given.headers["X-Audit-Log-Reason"] == "asked"
+    # a role at or above the bot's highest role is out of its reach
+    above = fake_discord.add_role(world.guild, "Mods", position=10)
+    await eventually(lambda: guild.get_role(above) is not None)
+    with pytest.raises(discord.Forbidden):
+        await member.add_roles(discord.Object(above))
+    with pytest.raises(discord.Forbidden):
+        await guild.get_role(above).delete()
+    await member.remove_roles(role)
+    assert fake_discord.member_roles(world.guild, member.id) == set()
+    # deleted by a moderator: the bot hears of it
+    fake_discord.give_role(world.guild, member.id, role.id)
+    fake_discord.remove_role(role.id)
+    await eventually(lambda: guild.get_role(role.id) is None)
+    assert fake_discord.member_roles(world.guild, member.id) == set()

@@ -9,11 +9,13 @@ from .feeds import FeedQueries
 from .filters import FilterQueries
 from .posts import PostQueries
 from .replies import ReplyQueries
+from .topics import TopicQueries
 from .websub import WebSubQueries
 
 
 class Store(
     FilterQueries,
+    TopicQueries,
     WebSubQueries,
     ReplyQueries,
     EditQueries,

@@ -19,6 +19,7 @@ from ..common.sending import send_plainly
 from ._errors import DeliveryFailed
 from ._followups import follow_up
 from ._forum import forum_post
+from ._mentions import mention_payload, mentioned_roles
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,10 @@ class Deliverer:
         channel = await self._channel(delivery.channel_id)
         announcement = await asyncio.to_thread(render_announcement, post, delivery.feed_title)
         embed = announcement_embed(announcement)
-        content = None
-        mentions = discord.AllowedMentions.none()
-        if delivery.mention_role_id:
-            content = f"<@&{delivery.mention_role_id}>"
-            mentions = discord.AllowedMentions(
-                everyone=False, users=False, roles=[discord.Object(delivery.mention_role_id)]
-            )
+        topic_roles = await self.store.topic_role_map(delivery.subscription_id)
+        guild = getattr(channel, "guild", None)
+        role_ids = mentioned_roles(guild, delivery.mention_role_id, topic_roles, post)
+        content, mentions = mention_payload(role_ids)
         plain = announcement_text(announcement, content)
         try:
             if isinstance(channel, discord.ForumChannel):

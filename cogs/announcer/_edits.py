@@ -22,10 +22,12 @@ from bot.render.announcement import REMOVED_MARK, render_announcement, render_re
 from bot.render.markdown import thread_name
 from bot.retry import retry_at
 from bot.scheduling import create_task
+from bot.topics import role_mentions
 
 from ..common.channels import forum_tags, get_or_fetch_channel
 from ..common.embeds import announcement_embed, announcement_text
 from ..common.sending import ItemRefused, send_plainly
+from ._mentions import mentioned_roles
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +165,12 @@ class Editor:
         render = render_removed if edit.removed else render_announcement
         announcement = await asyncio.to_thread(render, post, feed_title)
         embed = announcement_embed(announcement)
-        content = None
+        # the roles as announced (those since deleted left out), and an edit pings nobody
+        topic_roles = await self.store.delivery_topic_role_map(edit.delivery_id)
+        guild = getattr(message, "guild", None)
+        content = role_mentions(mentioned_roles(guild, edit.mention_role_id, topic_roles, post))
+        content = content or None
         mentions = discord.AllowedMentions.none()
-        if edit.mention_role_id:  # kept as sent (an edit notifies nobody)
-            content = f"<@&{edit.mention_role_id}>"
-            mentions = discord.AllowedMentions(
-                everyone=False, users=False, roles=[discord.Object(edit.mention_role_id)]
-            )
         plain = announcement_text(announcement, content)
         try:
             await send_plainly(

@@ -29,6 +29,7 @@ from ._connect import connect_text, disconnect_text
 from ._filters import FILTER_OPTIONS, list_line, set_filters, verdict_text
 from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
+from ._topics import ask_topics, drop_topics, link_topic, role_deleted, topic_choices
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         # answered at once: the database may be busy (an import holds the write lock)
         await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await self.subscription_from(interaction, feed)
+        await drop_topics(self.bot, interaction.guild, sub)
         await self.store.remove_subscription(interaction.guild_id, sub.id)
         # the feed may now be checked less often (or, followed by nobody, not at all)
         await self.store.refresh_poll_interval(self.bot.poller.default_interval, sub.feed_id)
@@ -379,3 +381,47 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         }
         text = await set_filters(self.store, interaction.guild_id, sub, given, clear)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(
+        name="roles", description="Let members pick topic roles to be mentioned for a feed's posts"
+    )
+    @app_commands.describe(
+        feed="The feed whose categories and tags members may follow",
+        topic="With role: the category or tag to link an existing role to",
+        role="With topic: an existing role (below mine) to use for that topic",
+    )
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def roles(
+        self,
+        interaction: discord.Interaction,
+        feed: str,
+        topic: app_commands.Range[str, 1, 100] | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
+        # answered at once: the archive is read to rank the topics
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await self.subscription_from(interaction, feed)
+        if (topic is None) != (role is None):
+            raise UserError(
+                "To link an existing role, give both `topic` and `role`; without them I offer "
+                "the feed's topics to pick from."
+            )
+        if topic is None:
+            await ask_topics(self.bot, interaction, sub)
+            return
+        text = await link_topic(self.bot, interaction, sub, topic, role)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @roles.autocomplete("topic")
+    async def topic_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        subs = await self.store.guild_subscriptions(interaction.guild_id)
+        picked = str(interaction.namespace.feed or "")
+        sub = next((s for s in subs if picked in (str(s.id), s.feed_url)), None)
+        topics = await topic_choices(self.bot, sub, current)
+        return [app_commands.Choice(name=cut_plain(t, 100), value=t[:100]) for t in topics]
+
+    @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        await role_deleted(self.bot, role)

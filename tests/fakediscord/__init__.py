@@ -32,7 +32,8 @@ Conventions:
   limits (400, code 50035), empty messages (50006), the bot's permissions in the channel
   (403, codes 50001/50013), unknown channels/messages (404, 10003/10008), interactions
   answered twice (40060) or too late (``interaction_deadline``, 10062), autocomplete
-  choice limits, nonce deduplication, role mentions only when allowed.
+  choice limits, nonce deduplication, role mentions only when allowed, roles created,
+  deleted, given or taken only with Manage Roles and below the bot's highest role (403).
 * Every request is recorded in :attr:`FakeDiscord.requests`. Requests to routes the fake
   does not know get a 404 and are listed in :attr:`FakeDiscord.unhandled`; bugs inside the
   fake answer status 599 and are listed in :attr:`FakeDiscord.errors`.
@@ -46,7 +47,8 @@ per section, each relying on the attributes ``FakeDiscord.__init__`` sets:
 * ``_interactions.py``: what a user does (invoke, autocomplete, click, submit a modal) and
   the ``InteractionResult`` it returns.
 * ``_rest.py``: the route table, fault injection, identity and application commands;
-  ``_rest_channels.py``, ``_rest_messages.py``, ``_rest_webhooks.py``: the other routes.
+  ``_rest_channels.py``, ``_rest_messages.py``, ``_rest_roles.py``, ``_rest_webhooks.py``:
+  the other routes.
 * ``_constants.py``, ``_records.py`` and ``_internals.py``: the numbers, the records tests
   read, and the errors and wire helpers the sections share.
 """

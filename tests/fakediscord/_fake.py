@@ -19,6 +19,7 @@ from tests.fakediscord._records import CommandSync, Fault, RecordedRequest, Stal
 from tests.fakediscord._rest import RestMixin
 from tests.fakediscord._rest_channels import ChannelRoutesMixin
 from tests.fakediscord._rest_messages import MessageRoutesMixin
+from tests.fakediscord._rest_roles import RoleRoutesMixin
 from tests.fakediscord._rest_webhooks import WebhookRoutesMixin
 from tests.fakediscord._state import StateMixin
 
@@ -32,6 +33,7 @@ class FakeDiscord(
     RestMixin,
     ChannelRoutesMixin,
     MessageRoutesMixin,
+    RoleRoutesMixin,
     WebhookRoutesMixin,
 ):
     """A fake Discord REST API and gateway served by aiohttp on 127.0.0.1.
@@ -104,6 +106,7 @@ class FakeDiscord(
         self._guilds: dict[int, dict[str, Any]] = {}
         self._roles: dict[int, dict[str, Any]] = {}  # role id -> role (with "_guild_id")
         self._bot_roles: dict[int, int] = {}  # guild id -> bot's managed role id
+        self._member_roles: dict[tuple[int, int], set[int]] = {}  # (guild, user) -> roles
         self._channels: dict[int, dict[str, Any]] = {}  # channels and threads
         self._messages: dict[int, dict[str, Any]] = {}
         self._channel_messages: dict[int, list[int]] = {}  # channel id -> message ids (visible)

@@ -291,8 +291,9 @@ class GatewayMixin:
         return member
 
     def _member(self, gid: int, uid: int, roles: Iterable[int]) -> dict[str, Any]:
+        held = sorted(set(roles) | self._member_roles.get((gid, uid), set()))
         return {
-            "roles": [str(r) for r in roles],
+            "roles": [str(r) for r in held],
             "joined_at": self._guild(gid)["joined_at"],
             "deaf": False,
             "mute": False,

@@ -167,6 +167,20 @@ class RestMixin:
             ("GET", f"/guilds/{gid}/channels", self._get_guild_channels, True),
             ("GET", f"/guilds/{gid}/roles", self._get_guild_roles, True),
             ("GET", f"/guilds/{gid}/members/(?P<uid>\\d+)", self._get_member, True),
+            ("POST", f"/guilds/{gid}/roles", self._create_role, True),
+            ("DELETE", f"/guilds/{gid}/roles/(?P<rid>\\d+)", self._delete_role, True),
+            (
+                "PUT",
+                f"/guilds/{gid}/members/(?P<uid>\\d+)/roles/(?P<rid>\\d+)",
+                self._add_member_role,
+                True,
+            ),
+            (
+                "DELETE",
+                f"/guilds/{gid}/members/(?P<uid>\\d+)/roles/(?P<rid>\\d+)",
+                self._remove_member_role,
+                True,
+            ),
             ("GET", f"/guilds/{gid}/threads/active", self._get_active_threads, True),
             ("GET", f"/guilds/{gid}/webhooks", self._list_webhooks, True),
             # channels

@@ -127,14 +127,22 @@ class StateMixin:
         }
 
     def add_role(
-        self, guild_id: int, name: str, *, permissions: int = 0, mentionable: bool = False
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        permissions: int = 0,
+        mentionable: bool = False,
+        position: int = 0,
     ) -> int:
         """Create a role. A role is pinged by ``<@&id>`` only if ``mentionable`` or the bot
-        has Mention Everyone (and allowed_mentions allows it)."""
+        has Mention Everyone (and allowed_mentions allows it). The bot's own role is at
+        position 1: a role at ``position`` 2 or more is above it."""
         self._guild(guild_id)
         rid = self._snowflake()
         role = self._role_payload(guild_id, rid, name, permissions)
         role["mentionable"] = mentionable
+        role["position"] = position
         self._roles[rid] = role
         self._broadcast("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": _public(role)})
         return rid
@@ -307,11 +315,21 @@ class StateMixin:
         self._delete_message(self._message(message_id))
 
     def post_user_message(
-        self, channel_id: int, content: str, *, user_id: int | None = None
+        self,
+        channel_id: int,
+        content: str,
+        *,
+        user_id: int | None = None,
+        components: list[dict[str, Any]] | None = None,
     ) -> int:
-        """A message written by a user (not the bot); dispatched as MESSAGE_CREATE."""
+        """A message written by a user (not the bot); dispatched as MESSAGE_CREATE.
+        ``components``: what a modified client could claim to click on, to forge a
+        component interaction (Discord's own client offers no such thing)."""
         author = self._user(user_id or self.owner_id)
-        msg = self._store_message(self._channel(channel_id), {"content": content}, author=author)
+        body: dict[str, Any] = {"content": content}
+        if components:
+            body["components"] = components
+        msg = self._store_message(self._channel(channel_id), body, author=author)
         return int(msg["id"])
 
     # -- reading state -------------------------------------------------------------------
