@@ -8,10 +8,12 @@ from .edits import EditQueries
 from .feeds import FeedQueries
 from .posts import PostQueries
 from .replies import ReplyQueries
+from .styles import StyleQueries
 from .websub import WebSubQueries
 
 
 class Store(
+    StyleQueries,
     WebSubQueries,
     ReplyQueries,
     EditQueries,

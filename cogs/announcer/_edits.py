@@ -18,14 +18,15 @@ import discord
 
 from bot.app import Gazette
 from bot.models import OwedEdit, Post
-from bot.render.announcement import REMOVED_MARK, render_announcement, render_removed
+from bot.render.announcement import REMOVED_MARK
 from bot.render.markdown import thread_name
+from bot.render.style import render_styled
 from bot.retry import retry_at
 from bot.scheduling import create_task
 
 from ..common.channels import forum_tags, get_or_fetch_channel
-from ..common.embeds import announcement_embed, announcement_text
 from ..common.sending import ItemRefused, send_plainly
+from ..common.styles import announcement_message
 
 log = logging.getLogger(__name__)
 
@@ -159,22 +160,24 @@ class Editor:
             raise _GiveUp(f"{what} no longer exists") from exc
 
     async def _edit_message(self, message, edit: OwedEdit, post: Post) -> None:
-        feed_title = edit.feed_title
-        render = render_removed if edit.removed else render_announcement
-        announcement = await asyncio.to_thread(render, post, feed_title)
-        embed = announcement_embed(announcement)
-        content = None
-        mentions = discord.AllowedMentions.none()
-        if edit.mention_role_id:  # kept as sent (an edit notifies nobody)
-            content = f"<@&{edit.mention_role_id}>"
-            mentions = discord.AllowedMentions(
-                everyone=False, users=False, roles=[discord.Object(edit.mention_role_id)]
-            )
-        plain = announcement_text(announcement, content)
+        # in the style it was sent in; its roles kept as sent (an edit notifies nobody)
+        roles = [edit.mention_role_id] if edit.mention_role_id else []
+        shown = await asyncio.to_thread(
+            render_styled,
+            post,
+            edit.feed_title,
+            edit.style,
+            edit.template,
+            roles,
+            removed=edit.removed,
+        )
+        new = announcement_message(shown)
+        # a link message keeps the preview Discord made of its link: its embeds are left be
+        embeds = {} if new.embed is None else {"embed": new.embed}
         try:
             await send_plainly(
-                lambda: message.edit(content=content, embed=embed, allowed_mentions=mentions),
-                lambda: message.edit(content=plain, embed=None, allowed_mentions=mentions),
+                lambda: message.edit(content=new.content, allowed_mentions=new.mentions, **embeds),
+                lambda: message.edit(content=new.plain, embed=None, allowed_mentions=new.mentions),
                 f"edit of post {post.id}",
             )
         except discord.NotFound as exc:

@@ -61,6 +61,24 @@ def announcement_embed(announcement: Announcement) -> discord.Embed:
     return fit_embed(embed)
 
 
+def compact_embed(announcement: Announcement, line: str) -> discord.Embed:
+    """The announcement as a small embed: its title as a link, the author, one line, the
+    feed; no image, fields or long excerpt."""
+    embed = discord.Embed(
+        title=cut(announcement.title, TITLE_LIMIT) or "(untitled)",
+        url=announcement.url,
+        description=cut(line, DESCRIPTION_LIMIT) or None,
+        colour=GAZETTE_COLOUR,
+    )
+    if announcement.author:
+        embed.set_author(name=cut_plain(announcement.author, AUTHOR_LIMIT))
+    if announcement.timestamp:
+        embed.timestamp = dt.datetime.fromtimestamp(announcement.timestamp, dt.UTC)
+    if announcement.feed_title:
+        embed.set_footer(text=cut_plain(announcement.feed_title, FOOTER_LIMIT))
+    return fit_embed(embed)
+
+
 def announcement_text(announcement: Announcement, mention: str | None = None) -> str:
     """The announcement as bare text within 2,000 characters: what is sent when Discord
     refuses the embed (title, link, excerpt, feed; the link in <> shows no preview)."""
