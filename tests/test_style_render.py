@@ -21,7 +21,6 @@ from bot.render.style import (
     TEMPLATE_LIMIT,
     TemplateError,
     check_template,
-    parse_template,
     render_styled,
 )
 from cogs.common.styles import announcement_message
