@@ -310,3 +310,33 @@ async def test_a_link_announcement_cut_short_by_a_crash_is_not_sent_twice(gazett
     assert [blog.link(crashed) in c for c in contents] == [True, False]
     assert blog.link(after) in contents[1]
     assert await world.store.due_deliveries(time.time() + 3600) == []
+
+
+def _text_size(command: dict) -> int:
+    """Characters Discord counts toward a top-level command's 8,000: names, descriptions,
+    choices' names and values, through every subcommand and option."""
+    size = len(command["name"]) + len(command.get("description", ""))
+    for choice in command.get("choices") or []:
+        size += len(choice["name"]) + len(str(choice["value"]))
+    return size + sum(_text_size(option) for option in command.get("options") or [])
+
+
+def _check_limits(command: dict) -> None:
+    assert 1 <= len(command["name"]) <= 32, command["name"]
+    if command.get("type", 1) in (1, 2):  # chat input commands, subcommands
+        assert 1 <= len(command.get("description", "")) <= 100, command
+    options = command.get("options") or []
+    assert len(options) <= 25 and len(command.get("choices") or []) <= 25
+    for option in options:
+        _check_limits(option)
+
+
+async def test_the_feed_command_still_fits_discords_limits(gazette_world):
+    world = gazette_world
+    await world.start()
+    [feed] = [c for c in world.fake.commands(world.guild) if c["name"] == "feed"]
+    style = next(o for o in feed["options"] if o["name"] == "style")
+    assert [o["name"] for o in style["options"]] == ["feed", "style", "template", "no_template"]
+    assert next(o for o in style["options"] if o["name"] == "template")["max_length"] == 300
+    _check_limits(feed)
+    assert _text_size(feed) <= 8000
