@@ -56,7 +56,7 @@ _DEFAULT_TEMPLATES = {
     "link": "{roles}\n**{title}**\n{link}",
 }
 
-Part = tuple[str, "str | None"]  # literal text, then a placeholder's name (None: none)
+Part = tuple[str, str | None]  # literal text, then a placeholder's name (None: none)
 
 
 class TemplateError(ValueError):
@@ -176,13 +176,8 @@ def _parts(style: str, template: str | None) -> list[Part]:
     return list(parse_template(_DEFAULT_TEMPLATES[style]))
 
 
-def message_text(
-    style: str,
-    template: str | None,
-    values: dict[str, str],
-    *,
-    removed: bool = False,
-    limit: int = CONTENT_LIMIT,
+def _message_text(
+    style: str, parts: list[Part], values: dict[str, str], removed: bool, limit: int
 ) -> str | None:
     """The message's text in `style` (None: no text, an embed alone), within `limit`.
 
@@ -190,15 +185,14 @@ def message_text(
     silences the feed's mention), and a link message gets its link at the end when the
     template leaves it out (the preview is the point of that style).
     """
-    parts = _parts(style, template)
     names = {name for _, name in parts if name}
     if values["roles"] and "roles" not in names:
         parts = [("", "roles"), ("\n", None), *parts]
     if style == "link":
         if values["link"] and "link" not in names:
-            parts.append(("\n", "link"))
+            parts = [*parts, ("\n", "link")]
         if removed:
-            parts.append(("\n" + REMOVED_NOTE, None))
+            parts = [*parts, ("\n" + REMOVED_NOTE, None)]
     text = _fitted(parts, values, limit)
     text = "\n".join(line for line in text.split("\n") if line.strip()).strip()
     if not text and style == "link":
@@ -239,7 +233,7 @@ def render_styled(
     )
     if removed:  # the article is gone: its words with it (the title stays, marked)
         values["excerpt"] = values["categories"] = ""
-    content = message_text(style, template, values, removed=removed, limit=limit)
+    content = _message_text(style, parts, values, removed, limit)
     line = ""
     if style == "compact":
         line = REMOVED_NOTE if removed else plain_excerpt(post, COMPACT_LINE_LIMIT)

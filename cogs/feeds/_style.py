@@ -68,6 +68,8 @@ async def preview(
 class StyleView(OwnedView):
     """Save or Cancel under a preview: only Save stores the style."""
 
+    not_yours = "These buttons belong to the admin who asked: run `/feed style` yourself."
+
     def __init__(
         self,
         bot: Gazette,
@@ -82,15 +84,6 @@ class StyleView(OwnedView):
         self.sub = sub
         self.style = style
         self.template = template
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id != self.owner.id:
-            await interaction.response.send_message(
-                "These buttons belong to the admin who asked: run `/feed style` yourself.",
-                ephemeral=True,
-            )
-            return False
-        return True
 
     async def _close(self, interaction: discord.Interaction, text: str) -> None:
         self.stop()
