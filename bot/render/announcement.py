@@ -180,7 +180,9 @@ def plain_excerpt(post: Post | Entry, limit: int) -> str:
     for source in (post.summary_html, post.content_html):
         if source and source.strip():
             html = _strip_wp_tails(source)[0][:_PLAIN_EXCERPT_SOURCE]
-            text = inline_markdown(html_to_text(html), limit)
+            # twice the limit is more than is shown (escaping only lengthens): the rest
+            # need not be escaped only to be cut
+            text = inline_markdown(html_to_text(html)[: 2 * limit], limit)
             if text:
                 return text
     return ""
