@@ -281,14 +281,20 @@ async def test_an_edit_keeps_the_style_it_was_sent_in_and_pings_nobody(gazette_w
     assert after["mention_everyone"] is False and after["mention_roles"] == []
 
 
-async def test_a_link_announcement_cut_short_by_a_crash_is_not_sent_twice(gazette_world):
+@pytest.mark.parametrize(
+    ("sent_as", "now"), [("link", "link"), ("full", "link"), ("compact", "full")]
+)
+async def test_an_announcement_cut_short_by_a_crash_is_not_sent_twice_whatever_its_style(
+    gazette_world, sent_as, now
+):
     """Past Discord's nonce window the channel is read back: a link message is recognised by
-    its whole text (it has no embed to compare)."""
+    its whole text (it has no embed to compare), an embed by its title and link even when
+    the admin changed the style meanwhile."""
     world = gazette_world
     blog = world.blog()
     blog.publish("Before")
     await follow(world, blog)
-    await set_style(world, "link")
+    await set_style(world, sent_as)
     stall = world.fake.stall("POST", rf"/channels/{world.text}/messages")
     crashed = blog.publish("Sent while crashing")
     await world.poll_now()
@@ -300,15 +306,16 @@ async def test_a_link_announcement_cut_short_by_a_crash_is_not_sent_twice(gazett
     world.fake.nonce_window = 0  # an hour later: the nonce no longer dedups
     with sqlite3.connect(world.db_path) as db:
         db.execute("UPDATE deliveries SET started_at = started_at - 3600")
+        db.execute("UPDATE subscriptions SET style = ?", (now,))  # as /feed style saves it
 
     await world.restart()
     after = blog.publish("After the outage")
     await world.poll_now()
     await eventually(lambda: len(shown(world)) == 2, what="the next announcement")
     await settle()
-    contents = [m["content"] for m in shown(world)]
-    assert [blog.link(crashed) in c for c in contents] == [True, False]
-    assert blog.link(after) in contents[1]
+    messages = [str(m) for m in shown(world)]  # its text, or its embed
+    assert [blog.link(crashed) in m for m in messages] == [True, False]
+    assert blog.link(after) in messages[1]
     assert await world.store.due_deliveries(time.time() + 3600) == []
 
 

@@ -131,11 +131,11 @@ class Deliverer:
             return None
         after = snowflake_before(delivery.started_at)
         me = self.bot.user.id
+        # whatever the style then (it may have changed since): a full or compact embed
+        # shows the same title and link; a link message's text is the post's own
         texts = {message.plain}
-        if message.embed is None and message.content:  # a link message: its text is the post's
+        if message.embed is None and message.content:
             texts.add(message.content)
-        # the embed's title and link, which full and compact embeds share
-        shown = (message.embed.title, message.embed.url) if message.embed else None
         candidates = []
         try:
             async for earlier in channel.history(
@@ -145,7 +145,7 @@ class Deliverer:
                     continue
                 embed = earlier.embeds[0] if earlier.embeds else None
                 if earlier.content in texts or (
-                    shown is not None and embed is not None and (embed.title, embed.url) == shown
+                    embed is not None and (embed.title, embed.url) == message.identity
                 ):
                     candidates.append(earlier)
         except discord.Forbidden as exc:

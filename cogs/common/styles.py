@@ -8,7 +8,7 @@ import discord
 
 from bot.render.style import StyledAnnouncement, role_mentions
 
-from .embeds import announcement_embed, announcement_text, compact_embed
+from .embeds import announcement_embed, announcement_text, compact_embed, embed_identity
 
 
 @dataclass(slots=True)
@@ -20,6 +20,7 @@ class AnnouncementMessage:
     embed: discord.Embed | None
     plain: str
     mentions: discord.AllowedMentions
+    identity: tuple[str, str | None]  # the title and link an embed of it shows, in any style
 
 
 def announcement_mentions(role_ids: list[int]) -> discord.AllowedMentions:
@@ -40,4 +41,5 @@ def announcement_message(styled: StyledAnnouncement) -> AnnouncementMessage:
         embed = compact_embed(shown, styled.line) if styled.style == "compact" else None
         embed = embed or announcement_embed(shown)
         plain = announcement_text(shown, styled.content)
-    return AnnouncementMessage(styled.content, embed, plain, announcement_mentions(styled.role_ids))
+    mentions = announcement_mentions(styled.role_ids)
+    return AnnouncementMessage(styled.content, embed, plain, mentions, embed_identity(shown))
