@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 
 import pytest
@@ -145,11 +146,12 @@ async def test_preview_then_save_stores_cancel_does_not_and_a_restart_keeps_it(g
 
 
 async def test_the_buttons_disable_themselves_when_left(gazette_world, monkeypatch):
-    monkeypatch.setattr("cogs.feeds._style.STYLE_VIEW_TIMEOUT", 0.3)
     world = gazette_world
     blog = world.blog()
     blog.publish("The newest")
     await follow(world, blog)
+    # the module the running bot loaded (an earlier bot's unload leaves stale ones behind)
+    monkeypatch.setattr(sys.modules["cogs.feeds._style"], "STYLE_VIEW_TIMEOUT", 0.3)
     preview = await style_preview(world, "link")
     await eventually(
         lambda: all(c.get("disabled") for row in preview.components for c in row["components"]),
