@@ -3,7 +3,9 @@
     python bench/bench_render.py [--rounds N]
 
 Normal cases are the 4 KB WordPress posts of bench_parse.py (best of N rounds, µs); hostile
-cases are one conversion each (ms), the size of the input beside them. Every hostile case
+cases are one conversion each (ms), the size of the input beside them. Each message style
+(bot/render/style.py) is timed beside render_announcement, alone and with a template using
+every placeholder. Every hostile case
 must stay roughly linear in its size: doubling an input should double its time, not
 quadruple it (html.parser and several patterns used to be quadratic).
 """
@@ -23,6 +25,7 @@ from bot.models import Comment, Entry  # noqa: E402
 from bot.render.announcement import render_announcement  # noqa: E402
 from bot.render.comment import render_comment  # noqa: E402
 from bot.render.markdown import html_to_markdown  # noqa: E402
+from bot.render.style import PLACEHOLDERS, STYLES, render_styled  # noqa: E402
 
 SITE = "http://127.0.0.1:8080"
 
@@ -76,6 +79,17 @@ def main() -> None:
     print(f"{'case':45} {'µs':>10}")
     per_post = best(lambda: [render_announcement(p, "Feed") for p in posts], 30, args.rounds)
     print(f"{'render_announcement (excerpt), per post':45} {per_post / 10:10.1f}")
+    template = " ".join(f"{{{name}}}" for name in PLACEHOLDERS)  # every placeholder
+    for style, with_template in [(s, t) for s in STYLES for t in (None, template)]:
+        styled = best(
+            lambda style=style, t=with_template: [
+                render_styled(p, "Feed", style, t, [42]) for p in posts
+            ],
+            30,
+            args.rounds,
+        )
+        name = f"render_styled {style}" + (", every placeholder" if with_template else "")
+        print(f"{name + ', per post':45} {styled / 10:10.1f}")
     per_body = best(
         lambda: [html_to_markdown(p.content_html, p.link) for p in posts], 10, args.rounds
     )

@@ -100,6 +100,8 @@ class Subscription:
     feed_url: str = ""
     feed_title: str | None = None
     poll_interval: int | None = None  # seconds between checks it asks for; None: POLL_INTERVAL
+    style: str = "full"  # how announcements look: full | compact | link (bot/render/style.py)
+    template: str | None = None  # the message text with placeholders; None: the role mentions
 
 
 @dataclass(slots=True)
@@ -142,6 +144,8 @@ class Delivery:
     auto_archive_minutes: int
     feed_title: str | None
     started_at: float | None = None  # a forum post was requested then (maybe created)
+    style: str = "full"  # its subscription's message style and template (bot/render/style.py)
+    template: str | None = None
 
 
 # --------------------------------------------------------------------------- feeds and posts
@@ -526,3 +530,5 @@ class OwedEdit:
     mention_role_id: int | None
     feed_title: str | None
     removed: bool  # the blog removed the post: the announcement says so
+    style: str = "full"  # the style the announcement was sent in (an edit keeps it)
+    template: str | None = None  # its subscription's template, as now

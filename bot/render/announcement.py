@@ -168,3 +168,21 @@ def render_removed(post: Post, feed_title: str | None) -> Announcement:
     shown.description = REMOVED_NOTE
     shown.image_url = None
     return shown
+
+
+#: Characters of a post's HTML read for a one-line excerpt (plenty for a few hundred shown)
+_PLAIN_EXCERPT_SOURCE = 20_000
+
+
+def plain_excerpt(post: Post | Entry, limit: int) -> str:
+    """The post's first words on one line, escaped and mention-proof, within `limit`: the
+    excerpt of a compact announcement and of a message template."""
+    for source in (post.summary_html, post.content_html):
+        if source and source.strip():
+            html = _strip_wp_tails(source)[0][:_PLAIN_EXCERPT_SOURCE]
+            # twice the limit is more than is shown (escaping only lengthens): the rest
+            # need not be escaped only to be cut
+            text = inline_markdown(html_to_text(html)[: 2 * limit], limit)
+            if text:
+                return text
+    return ""

@@ -9,6 +9,7 @@ from .feeds import FeedQueries
 from .filters import FilterQueries
 from .posts import PostQueries
 from .replies import ReplyQueries
+from .styles import StyleQueries
 from .topics import TopicQueries
 from .websub import WebSubQueries
 
@@ -16,6 +17,7 @@ from .websub import WebSubQueries
 class Store(
     FilterQueries,
     TopicQueries,
+    StyleQueries,
     WebSubQueries,
     ReplyQueries,
     EditQueries,

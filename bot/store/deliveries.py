@@ -15,7 +15,8 @@ from .rows import error_text
 _DELIVERIES = (
     "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
     " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
-    " s.auto_archive_minutes, f.title AS feed_title, d.started_at FROM deliveries d"
+    " s.auto_archive_minutes, f.title AS feed_title, d.started_at, s.style, s.template"
+    " FROM deliveries d"
     " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
 )
 
@@ -58,13 +59,14 @@ class DeliveryQueries:
         thread_id: int | None = None,
         *,
         followups_owed: bool = False,
+        style: str | None = None,
     ) -> None:
         """The post is in the channel; `followups_owed`: publishing or its thread still to do
-        (see `owed_followups`)."""
+        (see `owed_followups`); `style`: the message style it was sent in (its edits keep it)."""
         await self._write(
             "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?,"
-            " last_error = NULL, followups_owed = ? WHERE id = ?",
-            (message_id, thread_id, time.time(), int(followups_owed), delivery_id),
+            " last_error = NULL, followups_owed = ?, sent_style = ? WHERE id = ?",
+            (message_id, thread_id, time.time(), int(followups_owed), style, delivery_id),
         )
 
     async def set_delivery_thread(self, delivery_id: int, thread_id: int) -> None:

@@ -23,7 +23,8 @@ _FEED_COLUMNS = (
 )
 _SUB_COLUMNS = (
     "s.id, s.feed_id, s.guild_id, s.channel_id, s.mention_role_id, s.threads,"
-    " s.auto_archive_minutes, f.url AS feed_url, f.title AS feed_title, s.poll_interval"
+    " s.auto_archive_minutes, f.url AS feed_url, f.title AS feed_title, s.poll_interval,"
+    " s.style, s.template"
 )
 _SUBSCRIPTIONS = f"SELECT {_SUB_COLUMNS} FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
 

@@ -11,15 +11,15 @@ import discord
 from bot.app import Gazette
 from bot.limits import NONCE_WINDOW
 from bot.models import Delivery
-from bot.render.announcement import render_announcement
+from bot.render.style import render_styled
 
 from ..common.channels import get_or_fetch_channel, snowflake_before
-from ..common.embeds import announcement_embed, announcement_text
 from ..common.sending import send_plainly
+from ..common.styles import AnnouncementMessage, announcement_message
 from ._errors import DeliveryFailed
 from ._followups import follow_up
 from ._forum import forum_post
-from ._mentions import mention_payload, mentioned_roles
+from ._mentions import mentioned_roles
 
 log = logging.getLogger(__name__)
 
@@ -36,29 +36,35 @@ class Deliverer:
         if post is None:  # the post went away with its feed
             return
         channel = await self._channel(delivery.channel_id)
-        announcement = await asyncio.to_thread(render_announcement, post, delivery.feed_title)
-        embed = announcement_embed(announcement)
         topic_roles = await self.store.topic_role_map(delivery.subscription_id)
-        guild = getattr(channel, "guild", None)
-        role_ids = mentioned_roles(guild, delivery.mention_role_id, topic_roles, post)
-        content, mentions = mention_payload(role_ids)
-        plain = announcement_text(announcement, content)
+        role_ids = mentioned_roles(
+            getattr(channel, "guild", None), delivery.mention_role_id, topic_roles, post
+        )
+        shown = await asyncio.to_thread(
+            render_styled, post, delivery.feed_title, delivery.style, delivery.template, role_ids
+        )
+        message = announcement_message(shown)
         try:
             if isinstance(channel, discord.ForumChannel):
-                thread_id = await forum_post(
-                    self.bot, channel, delivery, post, content, embed, plain, mentions
-                )
+                thread_id = await forum_post(self.bot, channel, delivery, post, message)
                 # a forum post's starter message has the thread's id
-                await self.store.mark_delivered(delivery.id, thread_id, thread_id)
+                await self.store.mark_delivered(
+                    delivery.id, thread_id, thread_id, style=shown.style
+                )
                 log.info("announced post %s in forum #%s", post.id, channel.name)
                 return
-            message = await self._sent_before(channel, delivery, embed, plain)
+            sent = await self._sent_before(channel, delivery, message)
             # the same nonce for both: Discord keeps only one of them (enforce_nonce)
-            message = message or await send_plainly(
+            sent = sent or await send_plainly(
                 lambda: channel.send(
-                    content, embed=embed, allowed_mentions=mentions, nonce=delivery.nonce
+                    message.content,
+                    embed=message.embed,
+                    allowed_mentions=message.mentions,
+                    nonce=delivery.nonce,
                 ),
-                lambda: channel.send(plain, allowed_mentions=mentions, nonce=delivery.nonce),
+                lambda: channel.send(
+                    message.plain, allowed_mentions=message.mentions, nonce=delivery.nonce
+                ),
                 f"post {post.id}",
             )
         except discord.Forbidden as exc:
@@ -72,10 +78,12 @@ class Deliverer:
                 f"Discord answered {exc.status}: {exc.text}", settled=400 <= exc.status < 500
             ) from exc
         followups = channel.is_news() or delivery.threads
-        await self.store.mark_delivered(delivery.id, message.id, followups_owed=followups)
+        await self.store.mark_delivered(
+            delivery.id, sent.id, followups_owed=followups, style=shown.style
+        )
         log.info("announced post %s in #%s", post.id, channel.name)
         if followups:
-            await follow_up(self.store, delivery, channel, message, post.title)
+            await follow_up(self.store, delivery, channel, sent, post.title)
 
     async def finish_followups(
         self, skip_channels: frozenset[int] | set[int] = frozenset()
@@ -109,31 +117,37 @@ class Deliverer:
             raise DeliveryFailed(f"Discord answered {exc.status}: {exc.text}") from exc
 
     async def _sent_before(
-        self, channel, delivery: Delivery, embed: discord.Embed, plain: str
+        self, channel, delivery: Delivery, message: AnnouncementMessage
     ) -> discord.Message | None:
         """The announcement an earlier, unconfirmed send of this delivery left in the channel.
 
         Discord's nonce makes a resend return the first message only for a few minutes; past
         that the channel is read back from shortly before the send began and the bot's own
-        messages compared with this post exactly (the embed's title and link, or the whole
-        plain text), leaving out those another delivery holds.
+        messages compared with this post exactly, in any style (an embed's title and link; a
+        link message's whole text; the whole plain text sent when Discord refuses those),
+        leaving out those another delivery holds.
         """
         if delivery.started_at is None or time.time() - delivery.started_at < NONCE_WINDOW:
             return None
         after = snowflake_before(delivery.started_at)
         me = self.bot.user.id
+        # whatever the style then (it may have changed since): a full or compact embed
+        # shows the same title and link; a link message's text is the post's own
+        texts = {message.plain}
+        if message.embed is None and message.content:
+            texts.add(message.content)
         candidates = []
         try:
-            async for message in channel.history(
+            async for earlier in channel.history(
                 limit=None, after=discord.Object(after), oldest_first=True
             ):
-                if message.author.id != me:
+                if earlier.author.id != me:
                     continue
-                shown = message.embeds[0] if message.embeds else None
-                if message.content == plain or (
-                    shown is not None and (shown.title, shown.url) == (embed.title, embed.url)
+                embed = earlier.embeds[0] if earlier.embeds else None
+                if earlier.content in texts or (
+                    embed is not None and (embed.title, embed.url) == message.identity
                 ):
-                    candidates.append(message)
+                    candidates.append(earlier)
         except discord.Forbidden as exc:
             # cannot read the channel back (Read Message History): the nonce is all there is
             log.warning("cannot look for an earlier send in #%s: %s", channel.name, exc)

@@ -18,15 +18,15 @@ import discord
 
 from bot.app import Gazette
 from bot.models import OwedEdit, Post
-from bot.render.announcement import REMOVED_MARK, render_announcement, render_removed
+from bot.render.announcement import REMOVED_MARK
 from bot.render.markdown import thread_name
+from bot.render.style import render_styled
 from bot.retry import retry_at
 from bot.scheduling import create_task
-from bot.topics import role_mentions
 
 from ..common.channels import forum_tags, get_or_fetch_channel
-from ..common.embeds import announcement_embed, announcement_text
 from ..common.sending import ItemRefused, send_plainly
+from ..common.styles import announcement_message
 from ._mentions import mentioned_roles
 
 log = logging.getLogger(__name__)
@@ -161,21 +161,28 @@ class Editor:
             raise _GiveUp(f"{what} no longer exists") from exc
 
     async def _edit_message(self, message, edit: OwedEdit, post: Post) -> None:
-        feed_title = edit.feed_title
-        render = render_removed if edit.removed else render_announcement
-        announcement = await asyncio.to_thread(render, post, feed_title)
-        embed = announcement_embed(announcement)
-        # the roles as announced (those since deleted left out), and an edit pings nobody
+        # in the style it was sent in, naming the roles as announced (those since deleted
+        # left out); an edit pings nobody
         topic_roles = await self.store.delivery_topic_role_map(edit.delivery_id)
         guild = getattr(message, "guild", None)
-        content = role_mentions(mentioned_roles(guild, edit.mention_role_id, topic_roles, post))
-        content = content or None
+        roles = mentioned_roles(guild, edit.mention_role_id, topic_roles, post)
+        shown = await asyncio.to_thread(
+            render_styled,
+            post,
+            edit.feed_title,
+            edit.style,
+            edit.template,
+            roles,
+            removed=edit.removed,
+        )
+        new = announcement_message(shown)
+        # a link message keeps the preview Discord made of its link: its embeds are left be
+        embeds = {} if new.embed is None else {"embed": new.embed}
         mentions = discord.AllowedMentions.none()
-        plain = announcement_text(announcement, content)
         try:
             await send_plainly(
-                lambda: message.edit(content=content, embed=embed, allowed_mentions=mentions),
-                lambda: message.edit(content=plain, embed=None, allowed_mentions=mentions),
+                lambda: message.edit(content=new.content, allowed_mentions=mentions, **embeds),
+                lambda: message.edit(content=new.plain, embed=None, allowed_mentions=mentions),
                 f"edit of post {post.id}",
             )
         except discord.NotFound as exc:

@@ -12,13 +12,15 @@ from bot.render.markdown import thread_name
 
 from ..common.channels import forum_tags, snowflake_before
 from ..common.sending import send_plainly
+from ..common.styles import AnnouncementMessage
 from ._errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
 
 
-async def forum_post(bot: Gazette, forum, delivery, post, content, embed, plain, mentions) -> int:
-    """The delivery's forum post, created once: its thread id.
+async def forum_post(bot: Gazette, forum, delivery, post, message: AnnouncementMessage) -> int:
+    """The delivery's forum post, created once: its thread id. The post's title is the
+    thread's name; its starter message is the announcement in the subscription's style.
 
     A forum post takes no nonce: a delivery begun before (its intent is recorded before
     any request) may already be on Discord, the bot having died before hearing back, and
@@ -34,16 +36,16 @@ async def forum_post(bot: Gazette, forum, delivery, post, content, embed, plain,
     created = await send_plainly(
         lambda: forum.create_thread(
             name=name,
-            content=content,
-            embed=embed,
-            allowed_mentions=mentions,
+            content=message.content,
+            embed=message.embed,
+            allowed_mentions=message.mentions,
             applied_tags=tags,
             auto_archive_duration=delivery.auto_archive_minutes,
         ),
         lambda: forum.create_thread(
             name=name,
-            content=plain,
-            allowed_mentions=mentions,
+            content=message.plain,
+            allowed_mentions=message.mentions,
             auto_archive_duration=delivery.auto_archive_minutes,
         ),
         f"post {post.id}",

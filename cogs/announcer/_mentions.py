@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.models import Post
-from bot.topics import role_mentions, roles_to_mention
+from bot.topics import roles_to_mention
 
 
 def mentioned_roles(
@@ -19,14 +19,3 @@ def mentioned_roles(
     if topic_roles and guild is not None:
         topic_roles = {key: rid for key, rid in topic_roles.items() if guild.get_role(rid)}
     return roles_to_mention(mention_role_id, topic_roles, [*post.categories, *post.tags])
-
-
-def mention_payload(role_ids: list[int]) -> tuple[str | None, discord.AllowedMentions]:
-    """The message text mentioning exactly these roles, and allowed_mentions naming only
-    them (nothing else a post's text holds can ping)."""
-    if not role_ids:
-        return None, discord.AllowedMentions.none()
-    roles = [discord.Object(role_id) for role_id in role_ids]
-    return role_mentions(role_ids), discord.AllowedMentions(
-        everyone=False, users=False, roles=roles, replied_user=False
-    )

@@ -35,12 +35,18 @@ def fit_embed(embed: discord.Embed) -> discord.Embed:
     return embed
 
 
+def embed_identity(announcement: Announcement) -> tuple[str, str | None]:
+    """The title and link any embed of this announcement shows (full or compact)."""
+    return cut(announcement.title, TITLE_LIMIT) or "(untitled)", announcement.url
+
+
 def announcement_embed(announcement: Announcement) -> discord.Embed:
     """The announcement as an embed; every part within its Discord limit whatever it holds
     (render_announcement already cuts; this holds for any Announcement)."""
+    title, url = embed_identity(announcement)
     embed = discord.Embed(
-        title=cut(announcement.title, TITLE_LIMIT) or "(untitled)",
-        url=announcement.url,
+        title=title,
+        url=url,
         description=cut(announcement.description, DESCRIPTION_LIMIT) or None,
         colour=GAZETTE_COLOUR,
     )
@@ -56,6 +62,25 @@ def announcement_embed(announcement: Announcement) -> discord.Embed:
         embed.add_field(name="Categories", value=categories, inline=True)
     if announcement.image_url:
         embed.set_image(url=announcement.image_url)
+    if announcement.feed_title:
+        embed.set_footer(text=cut_plain(announcement.feed_title, FOOTER_LIMIT))
+    return fit_embed(embed)
+
+
+def compact_embed(announcement: Announcement, line: str) -> discord.Embed:
+    """The announcement as a small embed: its title as a link, the author, one line, the
+    feed; no image, fields or long excerpt."""
+    title, url = embed_identity(announcement)
+    embed = discord.Embed(
+        title=title,
+        url=url,
+        description=cut(line, DESCRIPTION_LIMIT) or None,
+        colour=GAZETTE_COLOUR,
+    )
+    if announcement.author:
+        embed.set_author(name=cut_plain(announcement.author, AUTHOR_LIMIT))
+    if announcement.timestamp:
+        embed.timestamp = dt.datetime.fromtimestamp(announcement.timestamp, dt.UTC)
     if announcement.feed_title:
         embed.set_footer(text=cut_plain(announcement.feed_title, FOOTER_LIMIT))
     return fit_embed(embed)

@@ -14,6 +14,9 @@ VIEW_TIMEOUT = 600.0  # seconds before the buttons disable themselves
 class OwnedView(discord.ui.View):
     """Buttons only the person who asked may press; they disable themselves on timeout."""
 
+    #: The answer to anyone else who presses them
+    not_yours = "These buttons belong to someone else's search: run the command yourself."
+
     def __init__(self, owner: discord.abc.User, interaction: discord.Interaction) -> None:
         super().__init__(timeout=VIEW_TIMEOUT)
         self.owner = owner
@@ -21,10 +24,7 @@ class OwnedView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.owner.id:
-            await interaction.response.send_message(
-                "These buttons belong to someone else's search: run the command yourself.",
-                ephemeral=True,
-            )
+            await interaction.response.send_message(self.not_yours, ephemeral=True)
             return False
         return True
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -16,19 +15,19 @@ from bot.errors import UserError
 from bot.limits import FORCED_CHECK_GAP
 from bot.models import Subscription
 from bot.poller import SubscribeError
-from bot.render.announcement import render_announcement
 from bot.render.markdown import cut_plain, inline_markdown
+from bot.render.style import STYLE_NAMES, STYLES, TEMPLATE_LIMIT
 from bot.store.feeds import AlreadySubscribed
 from bot.tree import permission_names
 
 from ..common.autocomplete import choice_name, suggestions
 from ..common.channels import missing_permissions
-from ..common.embeds import announcement_embed
 from ._backfill import Backfills
 from ._connect import connect_text, disconnect_text
 from ._filters import FILTER_OPTIONS, list_line, set_filters, verdict_text
 from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
+from ._style import StyleView, chosen_template, preview, style_summary
 from ._topics import ask_topics, drop_topics, link_topic, role_deleted, topic_choices
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,7 @@ NEEDED_TO_ANNOUNCE = ("view_channel", "send_messages", "embed_links")
 NO_PINGS = discord.AllowedMentions.none()
 # one list of /feed filter: 20 entries of up to 100 characters, with their commas
 FILTER_OPTION_CHARS = 2100
+STYLE_CHOICES = [app_commands.Choice(name=STYLE_NAMES[style], value=style) for style in STYLES]
 
 
 @app_commands.guild_only()
@@ -250,7 +250,6 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         post = await self.store.latest_post(sub.feed_id)
         if post is None:
             raise UserError("That feed has no posts yet.")
-        announcement = await asyncio.to_thread(render_announcement, post, sub.feed_title)
         note = f"Preview of the newest post, as it would appear in <#{sub.channel_id}>"
         if sub.mention_role_id:
             note += f", mentioning <@&{sub.mention_role_id}>"
@@ -258,9 +257,10 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         verdict = await self.store.explain_filters(sub.id, post)
         if verdict is not None:
             note += "\n" + verdict_text(verdict)
+        content, embed = await preview(self.bot, sub, sub.style, sub.template, note)
         await interaction.response.send_message(
-            note,
-            embed=announcement_embed(announcement),
+            content,
+            embed=embed or discord.utils.MISSING,
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -425,3 +425,35 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:
         await role_deleted(self.bot, role)
+
+    @app_commands.command(name="style", description="Choose how a feed's announcements look")
+    @app_commands.describe(
+        feed="The feed to change",
+        style="A full embed (as now), a compact embed, or a plain link Discord previews",
+        template=(
+            "Message text, e.g. New: {title} {roles} (also {link} {author} {categories} {excerpt})"
+        ),
+        no_template="Remove the message text (the role mention alone, as before)",
+    )
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    @app_commands.choices(style=STYLE_CHOICES)
+    async def style(
+        self,
+        interaction: discord.Interaction,
+        feed: str,
+        style: app_commands.Choice[str],
+        template: app_commands.Range[str, 1, TEMPLATE_LIMIT] | None = None,
+        no_template: bool = False,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await self.subscription_from(interaction, feed)
+        chosen = chosen_template(sub, template, no_template)
+        note = (
+            f"Preview: {style_summary(style.value, chosen)} in <#{sub.channel_id}>. "
+            "**Save** to use it for new announcements."
+        )
+        content, embed = await preview(self.bot, sub, style.value, chosen, note)
+        view = StyleView(self.bot, interaction, sub, style.value, chosen)
+        await interaction.edit_original_response(
+            content=content, embed=embed, view=view, allowed_mentions=NO_PINGS
+        )

@@ -6,6 +6,7 @@ import discord
 
 from bot.models import SubscriptionStatus
 from bot.render.markdown import FIELD_LIMIT, cut, inline_markdown, web_url
+from bot.render.style import DEFAULT_STYLE
 
 from ..common.discussion_status import discussion_status
 from ..common.embeds import discord_time
@@ -88,6 +89,13 @@ class ListView(PagedView):
         return self.embeds[number]
 
 
+def style_note(sub) -> str:
+    """The message style, when it is not the default (`/feed style`)."""
+    if sub.style == DEFAULT_STYLE and not sub.template:
+        return ""
+    return f" · style: {sub.style}" + (" with a template" if sub.template else "")
+
+
 def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     """What `/feed list` says of one subscription, a line per fact (each line escaped
     and short; the whole is cut to a field by fit_lines)."""
@@ -96,7 +104,8 @@ def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     lines = [
         f"{link_text(sub.feed_url)} → <#{sub.channel_id}>",
         f"Checked every {every(interval)}"
-        + (f" · mentions <@&{sub.mention_role_id}>" if sub.mention_role_id else ""),
+        + (f" · mentions <@&{sub.mention_role_id}>" if sub.mention_role_id else "")
+        + style_note(sub),
         "Last check: "
         + (discord_time(status.last_checked_at, "R") if status.last_checked_at else "not yet")
         + " · last new post: "
