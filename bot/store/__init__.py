@@ -4,6 +4,7 @@ from .archive import ArchiveQueries
 from .base import Database, StoreError, StoreWriteError
 from .comments import CommentQueries
 from .deliveries import DeliveryQueries
+from .digests import DigestQueries
 from .edits import EditQueries
 from .feeds import FeedQueries
 from .posts import PostQueries
@@ -12,6 +13,7 @@ from .websub import WebSubQueries
 
 
 class Store(
+    DigestQueries,
     WebSubQueries,
     ReplyQueries,
     EditQueries,

@@ -54,7 +54,9 @@ class Deliverer:
                 await self.store.mark_delivered(delivery.id, thread_id, thread_id)
                 log.info("announced post %s in forum #%s", post.id, channel.name)
                 return
-            message = await self._sent_before(channel, delivery, embed, plain)
+            message = await self.sent_before(
+                channel, delivery.started_at, embed, plain, f"post {delivery.post_id}"
+            )
             # the same nonce for both: Discord keeps only one of them (enforce_nonce)
             message = message or await send_plainly(
                 lambda: channel.send(
@@ -110,19 +112,20 @@ class Deliverer:
         except discord.HTTPException as exc:
             raise DeliveryFailed(f"Discord answered {exc.status}: {exc.text}") from exc
 
-    async def _sent_before(
-        self, channel, delivery: Delivery, embed: discord.Embed, plain: str
+    async def sent_before(
+        self, channel, started_at: float | None, embed: discord.Embed, plain: str, what: str
     ) -> discord.Message | None:
-        """The announcement an earlier, unconfirmed send of this delivery left in the channel.
+        """The message an earlier, unconfirmed send begun at `started_at` left in the channel
+        (`what`: a delivery's post, a digest).
 
         Discord's nonce makes a resend return the first message only for a few minutes; past
         that the channel is read back from shortly before the send began and the bot's own
         messages compared with this post exactly (the embed's title and link, or the whole
         plain text), leaving out those another delivery holds.
         """
-        if delivery.started_at is None or time.time() - delivery.started_at < NONCE_WINDOW:
+        if started_at is None or time.time() - started_at < NONCE_WINDOW:
             return None
-        after = snowflake_before(delivery.started_at)
+        after = snowflake_before(started_at)
         me = self.bot.user.id
         candidates = []
         try:
@@ -143,5 +146,5 @@ class Deliverer:
         held = await self.store.recorded_messages([m.id for m in candidates])
         found = next((m for m in candidates if m.id not in held), None)
         if found is not None:
-            log.info("post %s was already in #%s (%s)", delivery.post_id, channel.name, found.id)
+            log.info("%s was already in #%s (%s)", what, channel.name, found.id)
         return found
