@@ -542,6 +542,7 @@ class DigestSchedule:
     zone: str  # the server's time zone (IANA name)
     due_at: float | None  # the next digest, unix seconds; None when off
     held: int = 0  # posts found since the last digest, waiting for the next
+    error: str | None = None  # why a digest waits for another try, if one does
 
 
 @dataclass(slots=True)

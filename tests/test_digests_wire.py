@@ -273,3 +273,27 @@ async def test_switching_off_sends_what_waits_and_on_again_repeats_nothing(gazet
     assert len(world.fake.threads(world.forum)) == 2
     listing = await world.command("feed list")
     assert "1 post(s) waiting" in listing.embeds[0]["fields"][0]["value"]
+
+
+async def test_a_digest_discord_refuses_waits_shows_why_and_goes_out_once(gazette_world):
+    world = gazette_world
+    world.clock = clock = Clock()
+    blog = world.blog()
+    await world.start()
+    sub_id = await _follow(world, blog)
+    await _digest_on(world, sub_id, schedule="daily", hour=12)
+    await _found(world, blog, "Waiting")
+    denied = world.fake.fail("POST", rf"/channels/{world.text}/messages", 403, times=None)
+    clock.move_to((await _schedule(world)).due_at + 1)
+    _wake(world)
+    await eventually(lambda: denied.hits >= 2, what="the digest retried")
+    listing = await world.command("feed list")
+    lines = listing.embeds[0]["fields"][0]["value"]
+    assert "A digest is not sent yet, retrying: Missing permissions" in lines
+    world.fake.clear_faults()
+    [digest] = await eventually(lambda: _digests(world), what="the digest, once allowed")
+    assert _listed(digest) == ["Waiting"]
+    await settle()
+    assert len(_digests(world)) == 1
+    listing = await world.command("feed list")
+    assert "not sent yet" not in listing.embeds[0]["fields"][0]["value"]

@@ -17,7 +17,7 @@ import aiosqlite
 
 from ..digests import DEFAULT_ZONE, next_due
 from ..models import Digest, DigestSchedule, Post, SubscriptionStatus
-from .rows import POST_COLUMNS, error_text, new_nonce, post_from_row
+from .rows import POST_COLUMNS, error_text, from_row, new_nonce, post_from_row
 
 # A Digest's columns, named as its fields, with its subscription, feed and server's zone
 _DIGESTS = (
@@ -32,15 +32,15 @@ _SCHEDULES = (
     "SELECT s.id, s.digest AS schedule, s.digest_hour AS hour, s.digest_weekday AS weekday,"
     " s.digest_due_at AS due_at, coalesce(z.timezone, 'UTC') AS zone,"
     " (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id"
-    "   AND d.state = 'held') AS held"
+    "   AND d.state = 'held') AS held,"
+    " (SELECT g.last_error FROM digests g WHERE g.subscription_id = s.id"
+    "   AND g.state = 'pending' AND g.attempts > 0 ORDER BY g.id DESC LIMIT 1) AS error"
     " FROM subscriptions s LEFT JOIN guild_settings z ON z.guild_id = s.guild_id"
 )
 
 
 def _schedule(row: aiosqlite.Row) -> DigestSchedule:
-    return DigestSchedule(
-        row["schedule"], row["hour"], row["weekday"], row["zone"], row["due_at"], row["held"]
-    )
+    return from_row(DigestSchedule, row)
 
 
 def _digest(row: aiosqlite.Row) -> Digest:

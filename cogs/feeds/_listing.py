@@ -121,6 +121,11 @@ def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     ]
     if status.digest is not None:
         lines.append(digest_line(status.digest))
+        if status.digest.error:
+            lines.append(
+                "⚠️ A digest is not sent yet, retrying: "
+                + inline_markdown(status.digest.error, ERROR_CHARS)
+            )
     if bot.websub is not None and bot.websub.is_live(sub.feed_id):
         safety_net = bot.poller.interval(sub.feed_id, interval)
         lines.append(
