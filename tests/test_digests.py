@@ -144,6 +144,21 @@ class Clock:
         return self.now
 
 
+async def _feed_at(store, now: float):
+    """The store's digest clock set at `now`, and a feed."""
+    store.clock = clock = Clock(now)
+    feed = await store.add_feed(
+        "https://blog.test/feed",
+        title="B",
+        site_url=None,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check_at=0,
+    )
+    return clock, feed
+
+
 async def _found(store, feed_id: int, title: str) -> int:
     entry = Entry(key=title, title=title, link=f"https://blog.test/{title}")
     [post_id] = await store.store_entries(feed_id, [entry], announce=True)
@@ -156,17 +171,7 @@ async def _digest_titles(store) -> list[list[str]]:
 
 
 async def test_a_period_claims_exactly_the_posts_found_before_its_end(store):
-    clock = Clock(_at(2026, 12, 2, 7, 30))
-    store.clock = clock
-    feed = await store.add_feed(
-        "https://blog.test/feed",
-        title="B",
-        site_url=None,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=0,
-    )
+    clock, feed = await _feed_at(store, _at(2026, 12, 2, 7, 30))
     digest_sub = await store.add_subscription(feed.id, 1, 10)
     plain_sub = await store.add_subscription(feed.id, 1, 11)
     await store.set_guild_timezone(1, "UTC")
@@ -206,17 +211,7 @@ async def test_a_period_claims_exactly_the_posts_found_before_its_end(store):
 
 
 async def test_switching_off_sends_what_is_held_and_on_reannounces_nothing(store):
-    clock = Clock(_at(2026, 12, 2, 7))
-    store.clock = clock
-    feed = await store.add_feed(
-        "https://blog.test/feed",
-        title="B",
-        site_url=None,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=0,
-    )
+    clock, feed = await _feed_at(store, _at(2026, 12, 2, 7))
     sub = await store.add_subscription(feed.id, 1, 10)
     await _found(store, feed.id, "owed before")  # pending when the digest is switched on
     await store.set_digest(1, sub.id, "weekly", 8, 4)

@@ -33,6 +33,17 @@ class Clock:
         self.offset = max(self.offset, when - time.time())
 
 
+async def _started(world, channel=None, *, old: tuple[str, ...] = ()):
+    """The bot started with the test's clock, following a blog (with `old` posts) in
+    `channel` (default the text channel): the clock, the blog, the subscription's id."""
+    world.clock = clock = Clock()
+    blog = world.blog()
+    for title in old:
+        blog.publish(title)
+    await world.start()
+    return clock, blog, await _follow(world, blog, channel)
+
+
 async def _follow(world, blog, channel=None) -> int:
     await world.command("feed add", {"url": blog.feed_url, "channel": channel or world.text})
     [sub] = await world.store.guild_subscriptions(world.guild)
@@ -91,11 +102,7 @@ def _wake(world) -> None:
 
 async def test_a_daily_digest_covers_exactly_the_posts_of_its_period(gazette_world):
     world = gazette_world
-    world.clock = clock = Clock()
-    blog = world.blog()
-    blog.publish("Old post")
-    await world.start()
-    sub_id = await _follow(world, blog)
+    clock, blog, sub_id = await _started(world, old=("Old post",))
     zone = await world.command("feed timezone", {"zone": PARIS})
     assert "Europe/Paris" in zone.content and "No feed is announced as a digest" in zone.content
     answer = await _digest_on(world, sub_id, schedule="daily", hour=8)
@@ -141,10 +148,7 @@ async def test_a_daily_digest_covers_exactly_the_posts_of_its_period(gazette_wor
 
 async def test_bot_down_at_the_hour_sends_the_digest_once_when_back(gazette_world):
     world = gazette_world
-    world.clock = clock = Clock()
-    blog = world.blog()
-    await world.start()
-    sub_id = await _follow(world, blog)
+    clock, blog, sub_id = await _started(world)
     await _digest_on(world, sub_id, schedule="daily", hour=20)
     schedule = await _schedule(world)
     await _found(world, blog, "First", "Second")
@@ -166,10 +170,7 @@ async def test_bot_down_at_the_hour_sends_the_digest_once_when_back(gazette_worl
 
 async def test_killed_while_sending_a_digest_sends_it_once(gazette_world):
     world = gazette_world
-    world.clock = clock = Clock()
-    blog = world.blog()
-    await world.start()
-    sub_id = await _follow(world, blog, world.news)
+    clock, blog, sub_id = await _started(world, world.news)
     await _digest_on(world, sub_id, schedule="daily", hour=6)
     await _found(world, blog, "One", "Two")
     # Discord makes the message, the bot dies before it hears back
@@ -198,10 +199,7 @@ async def test_killed_while_sending_a_digest_sends_it_once(gazette_world):
 
 async def test_weekly_digest_in_the_servers_time_zone(gazette_world):
     world = gazette_world
-    world.clock = clock = Clock()
-    blog = world.blog()
-    await world.start()
-    sub_id = await _follow(world, blog)
+    clock, blog, sub_id = await _started(world)
     choices = await world.fake.autocomplete(
         world.guild, world.text, "feed timezone", option="zone", value="new_york"
     )
@@ -246,10 +244,7 @@ async def test_weekly_digest_in_the_servers_time_zone(gazette_world):
 
 async def test_switching_off_sends_what_waits_and_on_again_repeats_nothing(gazette_world):
     world = gazette_world
-    world.clock = Clock()
-    blog = world.blog()
-    await world.start()
-    sub_id = await _follow(world, blog, world.forum)
+    _, blog, sub_id = await _started(world, world.forum)
     await _digest_on(world, sub_id, schedule="daily", hour=9)
     await _found(world, blog, "Held one", "Held two")
 
@@ -277,10 +272,7 @@ async def test_switching_off_sends_what_waits_and_on_again_repeats_nothing(gazet
 
 async def test_a_digest_discord_refuses_waits_shows_why_and_goes_out_once(gazette_world):
     world = gazette_world
-    world.clock = clock = Clock()
-    blog = world.blog()
-    await world.start()
-    sub_id = await _follow(world, blog)
+    clock, blog, sub_id = await _started(world)
     await _digest_on(world, sub_id, schedule="daily", hour=12)
     await _found(world, blog, "Waiting")
     denied = world.fake.fail("POST", rf"/channels/{world.text}/messages", 403, times=None)
