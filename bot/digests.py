@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import zoneinfo
+
+log = logging.getLogger(__name__)
 
 SCHEDULES = ("off", "daily", "weekly")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -37,6 +40,15 @@ def time_zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(exact)
 
 
+def _stored_zone(name: str) -> zoneinfo.ZoneInfo:
+    """A zone saved earlier (checked then); UTC if this machine's database lacks it now."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        log.warning("time zone %r is unknown here: digests follow UTC", name)
+        return zoneinfo.ZoneInfo(DEFAULT_ZONE)
+
+
 def next_due(schedule: str, hour: int, weekday: int, zone: str, after: float) -> float | None:
     """The first digest time strictly after `after` (unix seconds), or None when off.
 
@@ -44,7 +56,7 @@ def next_due(schedule: str, hour: int, weekday: int, zone: str, after: float) ->
     clocks jump (see the module's note), of a repeated hour its first occurrence."""
     if schedule == "off":
         return None
-    tz = time_zone(zone)
+    tz = _stored_zone(zone)
     day = dt.datetime.fromtimestamp(after, tz).date() - dt.timedelta(days=1)
     for _ in range(9):  # a week and the days on either side
         day += dt.timedelta(days=1)
@@ -67,11 +79,11 @@ def schedule_text(schedule: str, hour: int, weekday: int) -> str:
 
 def local_time_text(at: float, zone: str) -> str:
     """A moment as the server's clock says it: "Monday 7 December 2026, 08:00 CET"."""
-    when = dt.datetime.fromtimestamp(at, time_zone(zone))
+    when = dt.datetime.fromtimestamp(at, _stored_zone(zone))
     return f"{when:%A} {when.day} {when:%B %Y, %H:%M} {when.tzname()}"
 
 
 def local_date_text(at: float, zone: str) -> str:
     """The day of a moment in the server's zone: "7 December 2026"."""
-    when = dt.datetime.fromtimestamp(at, time_zone(zone))
+    when = dt.datetime.fromtimestamp(at, _stored_zone(zone))
     return f"{when.day} {when:%B %Y}"

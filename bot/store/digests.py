@@ -258,9 +258,8 @@ class DigestQueries:
     async def digest_posts(self, digest_id: int) -> list[Post]:
         """The digest's posts in the order they were found."""
         rows = await self._all(
-            f"SELECT {', '.join('p.' + c.strip() for c in POST_COLUMNS.split(','))}"
-            " FROM deliveries d JOIN posts p ON p.id = d.post_id WHERE d.digest_id = ?"
-            " ORDER BY d.held_at, p.id",
+            f"SELECT {POST_COLUMNS} FROM posts"
+            " WHERE id IN (SELECT post_id FROM deliveries WHERE digest_id = ?) ORDER BY id",
             (digest_id,),
         )
         return [post_from_row(row) for row in rows]

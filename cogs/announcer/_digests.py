@@ -91,8 +91,10 @@ class Digests(commands.Cog):
             delays.append(due - self.store.clock())
         if retry is not None:
             delays.append(retry - time.time())
+        # a tick at least: a round that failed leaves its digest due, and must not spin
+        timeout = max(self.bot.timing.delivery_tick, min(delays))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout=max(0.0, min(delays)))
+            await asyncio.wait_for(changed.wait(), timeout=timeout)
         changed.clear()
 
     async def digest_round(self) -> None:
