@@ -289,3 +289,25 @@ async def test_a_digest_discord_refuses_waits_shows_why_and_goes_out_once(gazett
     assert len(_digests(world)) == 1
     listing = await world.command("feed list")
     assert "not sent yet" not in listing.embeds[0]["fields"][0]["value"]
+
+
+async def test_a_long_period_is_one_message_within_discords_limits(gazette_world):
+    world = gazette_world
+    clock, blog, sub_id = await _started(world)
+    await _digest_on(world, sub_id, schedule="daily", hour=7)
+    titles = [f"@everyone [{n}](https://evil.test) " + "word " * 40 for n in range(25)]
+    for start in range(0, 25, 5):  # a check announces five new posts at most
+        await _found(world, blog, *titles[start : start + 5])
+    clock.move_to((await _schedule(world)).due_at + 1)
+    _wake(world)
+    [digest] = await eventually(lambda: _digests(world), what="the digest")
+    embed = digest["embeds"][0]
+    assert embed["title"] == "The Test Blog: 25 new posts"
+    lines = embed["description"].split("\n")
+    shown = len(lines) - 1
+    assert 5 < shown < 25 and len(embed["description"]) <= 4096
+    assert lines[-1] == f"…and {25 - shown} more posts (find them with `/archive latest`)"
+    assert digest["mention_everyone"] is False and "@everyone" not in embed["description"]
+    assert all(line.startswith("• [@\u200beveryone \\[") for line in lines[:-1])
+    await settle()
+    assert len(_digests(world)) == 1
