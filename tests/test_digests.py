@@ -118,6 +118,8 @@ def test_a_digest_lists_posts_as_escaped_masked_links():
     assert shown.footer == "Digest until Thursday 3 December 2026, 08:00 CET"
     assert shown.thread_name == "Digest 3 December 2026: My *Blog*"
     assert (shown.shown, shown.more) == (3, 0)
+    # as text (Discord refused the embed): the same lines, links without previews
+    assert "• [Hello \\[world\\]" in shown.plain and "](<https://blog.test/p>) — " in shown.plain
 
 
 def test_many_posts_are_cut_with_and_n_more_within_discords_limits():

@@ -83,6 +83,8 @@ def _listed(message: dict) -> list[str]:
 async def _found(world, blog, *titles: str) -> None:
     """Publish, have the bot find them (held for the digest, nothing announced)."""
     before = await _held(world)
+    # a check still recording (its posts already held) would push back the one asked for now
+    await eventually(lambda: not len(world.bot.poller._in_flight), what="checks done")
     for title in titles:
         blog.publish(title)
     await world.poll_now()
@@ -311,3 +313,27 @@ async def test_a_long_period_is_one_message_within_discords_limits(gazette_world
     assert all(line.startswith("• [@\u200beveryone \\[") for line in lines[:-1])
     await settle()
     assert len(_digests(world)) == 1
+
+
+async def test_a_digest_whose_embed_is_refused_goes_out_as_text(gazette_world):
+    world = gazette_world
+    clock, blog, sub_id = await _started(world)
+    await _digest_on(world, sub_id, schedule="daily", hour=3)
+    await _found(world, blog, "Plainly")
+    refused = world.fake.fail(
+        "POST",
+        rf"/channels/{world.text}/messages",
+        400,
+        times=None,
+        when=lambda body: bool(body.get("embeds")),
+    )
+    clock.move_to((await _schedule(world)).due_at + 1)
+    _wake(world)
+    [message] = await eventually(lambda: world.fake.messages(world.text), what="the text")
+    assert refused.hits == 1
+    post = blog.posts[0]
+    assert message["content"].startswith(
+        f"**The Test Blog: 1 new post**\n• [Plainly](<{blog.link(post)}>) — Ada Writer\n-# Digest"
+    )
+    await settle()
+    assert len(world.fake.messages(world.text)) == 1

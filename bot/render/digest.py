@@ -45,11 +45,13 @@ class RenderedDigest:
         return "\n".join(self.lines)
 
 
-def post_line(post: Post) -> str:
-    """• [title](link) — author; without a web link the title alone."""
+def post_line(post: Post, *, preview: bool = True) -> str:
+    """• [title](link) — author; without a web link the title alone. Without `preview` the
+    link is written <link>: in a message's text Discord then shows no preview of it."""
     title = inline_markdown(post.title, LINE_TITLE, default="(untitled)")
     link = web_url(post.link)
-    line = f"• [{title}]({link})" if link else f"• {title}"
+    target = link if preview else f"<{link}>"
+    line = f"• [{title}]({target})" if link else f"• {title}"
     author = inline_markdown(post.author, LINE_AUTHOR)
     return f"{line} — {author}" if author else line
 
@@ -91,7 +93,10 @@ def render_digest(
         f"Digest {local_date_text(period_end, zone)}: "
         + inline_plain(feed_title or feed_url, 80, "a feed")
     )
-    plain_lines, plain_more = lines_within(all_lines, PLAIN_LIMIT - len(title) - len(footer) - 10)
+    plain_lines, plain_more = lines_within(
+        [post_line(post, preview=False) for post in posts],
+        PLAIN_LIMIT - len(title) - len(footer) - 10,
+    )
     if plain_more:
         plain_lines.append(more_line(plain_more))
     plain = cut("\n".join([f"**{title}**", *plain_lines, f"-# {footer}"]), PLAIN_LIMIT)
