@@ -188,6 +188,7 @@ class SubscriptionStatus:
     skip_reason: str | None = None  # the latest one's
     discussion_error: str | None = None  # the latest reason comments could not be shown
     blog_account: str | None = None  # replies to the blog: the account connected, if any
+    digest: DigestSchedule | None = None  # announced as a digest (None: post by post)
 
 
 @dataclass(slots=True)
@@ -532,3 +533,40 @@ class OwedEdit:
     removed: bool  # the blog removed the post: the announcement says so
     style: str = "full"  # the style the announcement was sent in (an edit keeps it)
     template: str | None = None  # its subscription's template, as now
+
+
+# --------------------------------------------------------------------------- digests
+
+
+@dataclass(slots=True)
+class DigestSchedule:
+    """When a subscription's digest goes out (bot/digests.py computes `due_at`)."""
+
+    schedule: str  # off | daily | weekly
+    hour: int  # 0-23, in `zone`
+    weekday: int  # 0 Monday .. 6 Sunday (weekly only)
+    zone: str  # the server's time zone (IANA name)
+    due_at: float | None  # the next digest, unix seconds; None when off
+    held: int = 0  # posts found since the last digest, waiting for the next
+    error: str | None = None  # why a digest waits for another try, if one does
+
+
+@dataclass(slots=True)
+class Digest:
+    """One period's digest owed to one subscription: sent once, like a delivery."""
+
+    id: int
+    subscription_id: int
+    period_end: float
+    nonce: str
+    attempts: int
+    state: str  # pending | sent | skipped
+    message_id: int | None
+    started_at: float | None  # begun then (maybe on Discord already)
+    channel_id: int
+    guild_id: int
+    threads: bool
+    auto_archive_minutes: int
+    feed_title: str | None
+    feed_url: str
+    zone: str  # the server's time zone, to say the period's date

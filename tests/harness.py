@@ -50,6 +50,8 @@ class World:
     poll_interval: int = 60
     #: attributes set on the bot's Fetcher (read_timeout, total_timeout, ...)
     fetcher_options: dict = field(default_factory=dict)
+    #: the store's clock for digest periods (tests move it forward instead of waiting)
+    clock: Callable[[], float] | None = None
     _stack: contextlib.AsyncExitStack | None = field(default=None, repr=False)
 
     def blog(self, title: str = "The Test Blog", prefix: str = "") -> Blog:
@@ -70,6 +72,8 @@ class World:
         stack = contextlib.AsyncExitStack()
         settings = self.settings()
         self.store = await Store.open(settings.database_path)
+        if self.clock is not None:
+            self.store.clock = self.clock
         stack.push_async_callback(self.store.close)
         session = await stack.enter_async_context(
             create_session(allow_private=settings.allow_private_feeds, allow_hosts=self.allow_hosts)

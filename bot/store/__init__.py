@@ -4,6 +4,7 @@ from .archive import ArchiveQueries
 from .base import Database, StoreError, StoreWriteError
 from .comments import CommentQueries
 from .deliveries import DeliveryQueries
+from .digests import DigestQueries
 from .edits import EditQueries
 from .feeds import FeedQueries
 from .filters import FilterQueries
@@ -18,6 +19,7 @@ class Store(
     FilterQueries,
     TopicQueries,
     StyleQueries,
+    DigestQueries,
     WebSubQueries,
     ReplyQueries,
     EditQueries,

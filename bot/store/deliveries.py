@@ -132,19 +132,21 @@ class DeliveryQueries:
     # --- messages and threads found in Discord after a crash ----------------------------
 
     async def recorded_messages(self, message_ids: Iterable[int]) -> set[int]:
-        """Those of `message_ids` that a delivery already holds."""
+        """Those of `message_ids` that a delivery or a digest already holds."""
         rows = await self._all_in(
-            "SELECT message_id FROM deliveries WHERE message_id IN ({marks})",
+            "SELECT message_id FROM deliveries WHERE message_id IN ({marks})"
+            " UNION SELECT message_id FROM digests WHERE message_id IN ({marks})",
             message_ids,
             conn=self.conn,
         )
         return {row["message_id"] for row in rows}
 
     async def recorded_threads(self, thread_ids: Iterable[int]) -> set[int]:
-        """Those of `thread_ids` that a delivery or a discussion already holds."""
+        """Those of `thread_ids` that a delivery, a discussion or a digest already holds."""
         rows = await self._all_in(
             "SELECT thread_id FROM deliveries WHERE thread_id IN ({marks})"
-            " UNION SELECT thread_id FROM discussions WHERE thread_id IN ({marks})",
+            " UNION SELECT thread_id FROM discussions WHERE thread_id IN ({marks})"
+            " UNION SELECT thread_id FROM digests WHERE thread_id IN ({marks})",
             thread_ids,
             conn=self.conn,
         )

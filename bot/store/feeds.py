@@ -303,6 +303,7 @@ class FeedQueries:
             from_row(SubscriptionStatus, row, subscription=_subscription(row)) for row in rows
         ]
         await self._add_skips(guild_id, statuses)
+        await self._add_digests(guild_id, statuses)
         return statuses
 
     async def _add_skips(self, guild_id: int, statuses: list[SubscriptionStatus]) -> None:

@@ -15,7 +15,7 @@ from bot.render.style import render_styled
 
 from ..common.channels import get_or_fetch_channel, snowflake_before
 from ..common.sending import send_plainly
-from ..common.styles import AnnouncementMessage, announcement_message
+from ..common.styles import announcement_message
 from ._errors import DeliveryFailed
 from ._followups import follow_up
 from ._forum import forum_post
@@ -53,7 +53,14 @@ class Deliverer:
                 )
                 log.info("announced post %s in forum #%s", post.id, channel.name)
                 return
-            sent = await self._sent_before(channel, delivery, message)
+            # whatever the style then (it may have changed since): a full or compact embed
+            # shows the same title and link; a link message's text is the post's own
+            texts = {message.plain}
+            if message.embed is None and message.content:
+                texts.add(message.content)
+            sent = await self.sent_before(
+                channel, delivery.started_at, texts, message.identity, f"post {delivery.post_id}"
+            )
             # the same nonce for both: Discord keeps only one of them (enforce_nonce)
             sent = sent or await send_plainly(
                 lambda: channel.send(
@@ -116,26 +123,27 @@ class Deliverer:
         except discord.HTTPException as exc:
             raise DeliveryFailed(f"Discord answered {exc.status}: {exc.text}") from exc
 
-    async def _sent_before(
-        self, channel, delivery: Delivery, message: AnnouncementMessage
+    async def sent_before(
+        self,
+        channel,
+        started_at: float | None,
+        texts: set[str],
+        identity: tuple[str | None, str | None] | None,
+        what: str,
     ) -> discord.Message | None:
-        """The announcement an earlier, unconfirmed send of this delivery left in the channel.
+        """The message an earlier, unconfirmed send begun at `started_at` left in the channel
+        (`what`: a delivery's post, a digest).
 
         Discord's nonce makes a resend return the first message only for a few minutes; past
         that the channel is read back from shortly before the send began and the bot's own
-        messages compared with this post exactly, in any style (an embed's title and link; a
-        link message's whole text; the whole plain text sent when Discord refuses those),
-        leaving out those another delivery holds.
+        messages compared with what was sent exactly: an embed's (title, link) `identity`, or
+        one of the whole `texts` (a link message's text; the plain text sent when Discord
+        refuses an embed), leaving out those another delivery holds.
         """
-        if delivery.started_at is None or time.time() - delivery.started_at < NONCE_WINDOW:
+        if started_at is None or time.time() - started_at < NONCE_WINDOW:
             return None
-        after = snowflake_before(delivery.started_at)
+        after = snowflake_before(started_at)
         me = self.bot.user.id
-        # whatever the style then (it may have changed since): a full or compact embed
-        # shows the same title and link; a link message's text is the post's own
-        texts = {message.plain}
-        if message.embed is None and message.content:
-            texts.add(message.content)
         candidates = []
         try:
             async for earlier in channel.history(
@@ -145,7 +153,7 @@ class Deliverer:
                     continue
                 embed = earlier.embeds[0] if earlier.embeds else None
                 if earlier.content in texts or (
-                    embed is not None and (embed.title, embed.url) == message.identity
+                    embed is not None and (embed.title, embed.url) == identity
                 ):
                     candidates.append(earlier)
         except discord.Forbidden as exc:
@@ -155,5 +163,5 @@ class Deliverer:
         held = await self.store.recorded_messages([m.id for m in candidates])
         found = next((m for m in candidates if m.id not in held), None)
         if found is not None:
-            log.info("post %s was already in #%s (%s)", delivery.post_id, channel.name, found.id)
+            log.info("%s was already in #%s (%s)", what, channel.name, found.id)
         return found

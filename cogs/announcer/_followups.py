@@ -23,16 +23,27 @@ async def follow_up(store, delivery: Delivery, channel, message, title: str) -> 
     id is recorded with the follow-ups' end, in one write."""
     thread_id = None
     try:
-        if channel.is_news():
-            try:
-                await message.publish()
-            except discord.HTTPException as exc:
-                if exc.code != ALREADY_CROSSPOSTED:
-                    log.warning("could not publish message %s: %s", message.id, exc)
-        if delivery.threads:
-            thread_id = await _open_thread(message, title, delivery.auto_archive_minutes)
+        thread_id = await publish_and_open_thread(
+            channel, message, title, delivery.threads, delivery.auto_archive_minutes
+        )
     finally:
         await store.followups_done(delivery.id, thread_id)
+
+
+async def publish_and_open_thread(
+    channel, message, title: str, threads: bool, auto_archive_minutes: int
+) -> int | None:
+    """Publish the message (announcement channels) and, with `threads`, open its thread;
+    each may have been done before a crash. The thread's id, if one is open."""
+    if channel.is_news():
+        try:
+            await message.publish()
+        except discord.HTTPException as exc:
+            if exc.code != ALREADY_CROSSPOSTED:
+                log.warning("could not publish message %s: %s", message.id, exc)
+    if threads:
+        return await _open_thread(message, title, auto_archive_minutes)
+    return None
 
 
 async def _open_thread(message, title: str, auto_archive_minutes: int) -> int | None:

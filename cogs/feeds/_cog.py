@@ -24,6 +24,13 @@ from ..common.autocomplete import choice_name, suggestions
 from ..common.channels import missing_permissions
 from ._backfill import Backfills
 from ._connect import connect_text, disconnect_text
+from ._digests import (
+    SCHEDULE_CHOICES,
+    WEEKDAY_CHOICES,
+    digest_text,
+    timezone_text,
+    zone_choices,
+)
 from ._filters import FILTER_OPTIONS, list_line, set_filters, verdict_text
 from ._import import Imports, postable_channels
 from ._listing import ListView, every, fit_lines, link_text, list_pages, status_lines
@@ -457,3 +464,49 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow blog
         await interaction.edit_original_response(
             content=content, embed=embed, view=view, allowed_mentions=NO_PINGS
         )
+
+    @app_commands.command(
+        name="digest", description="Announce a feed as one daily or weekly digest of its posts"
+    )
+    @app_commands.describe(
+        feed="The feed to announce as a digest",
+        schedule="Daily, weekly, or off to announce each post again (what is waiting goes out)",
+        hour="The hour the digest goes out, 0 to 23, in the server's time zone",
+        weekday="The day a weekly digest goes out",
+    )
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    @app_commands.choices(schedule=SCHEDULE_CHOICES, weekday=WEEKDAY_CHOICES)
+    async def digest(
+        self,
+        interaction: discord.Interaction,
+        feed: str,
+        schedule: app_commands.Choice[str],
+        hour: app_commands.Range[int, 0, 23] | None = None,
+        weekday: app_commands.Choice[int] | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await self.subscription_from(interaction, feed)
+        text = await digest_text(
+            self.bot,
+            interaction.guild_id,
+            sub,
+            schedule.value,
+            hour,
+            weekday.value if weekday else None,
+        )
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def zone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return zone_choices(current)
+
+    @app_commands.command(name="timezone", description="Set this server's time zone (digests)")
+    @app_commands.describe(zone="A time zone such as Europe/Paris or America/New_York")
+    @app_commands.autocomplete(zone=zone_autocomplete)
+    async def timezone(
+        self, interaction: discord.Interaction, zone: app_commands.Range[str, 1, 100]
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await timezone_text(self.bot, interaction.guild_id, zone)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)

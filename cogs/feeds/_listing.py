@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import discord
 
-from bot.models import SubscriptionStatus
+from bot.digests import local_time_text, schedule_text
+from bot.models import DigestSchedule, SubscriptionStatus
 from bot.render.markdown import FIELD_LIMIT, cut, inline_markdown, web_url
 from bot.render.style import DEFAULT_STYLE
 
@@ -96,6 +97,22 @@ def style_note(sub) -> str:
     return f" · style: {sub.style}" + (" with a template" if sub.template else "")
 
 
+def next_text(schedule: DigestSchedule) -> str:
+    """When the next digest goes out, in the server's zone (and relative, in the reader's)."""
+    if schedule.due_at is None:
+        return "not planned"
+    return (
+        f"{local_time_text(schedule.due_at, schedule.zone)} ({discord_time(schedule.due_at, 'R')})"
+    )
+
+
+def digest_line(schedule: DigestSchedule) -> str:
+    """`/feed list`'s line for a subscription in digest mode."""
+    held = f" · {schedule.held} post(s) waiting" if schedule.held else ""
+    when = schedule_text(schedule.schedule, schedule.hour, schedule.weekday)
+    return f"📰 Digest {when} ({schedule.zone}), next {next_text(schedule)}{held}"
+
+
 def status_lines(bot, status: SubscriptionStatus) -> list[str]:
     """What `/feed list` says of one subscription, a line per fact (each line escaped
     and short; the whole is cut to a field by fit_lines)."""
@@ -111,6 +128,13 @@ def status_lines(bot, status: SubscriptionStatus) -> list[str]:
         + " · last new post: "
         + (discord_time(status.last_new_post_at, "R") if status.last_new_post_at else "none yet"),
     ]
+    if status.digest is not None:
+        lines.append(digest_line(status.digest))
+        if status.digest.error:
+            lines.append(
+                "⚠️ A digest is not sent yet, retrying: "
+                + inline_markdown(status.digest.error, ERROR_CHARS)
+            )
     if bot.websub is not None and bot.websub.is_live(sub.feed_id):
         safety_net = bot.poller.interval(sub.feed_id, interval)
         lines.append(
