@@ -195,3 +195,24 @@ async def test_long_lists_are_read_a_chunk_at_a_time(store):
     await store.mark_delivered(delivery.id, 5_000, 7_000)
     assert await store.recorded_messages(range(4_000, 5_201)) == {5_000}
     assert await store.recorded_threads(range(6_000, 7_201)) == {7_000}
+
+
+async def test_nothing_overtakes_a_post_postponed_for_its_channel(store):
+    """A channel that failed keeps its order: posts found after its postponed post wait for
+    it; a post Discord refused (its own fault) waits alone."""
+    feed_id = await followed_feed(store)
+    [first] = await store.store_entries(feed_id, [entry("a")], announce=True)
+    [due] = await store.due_deliveries(time.time() + 1)
+    await store.mark_delivery_failed(
+        due.id, "Discord answered 503", next_attempt_at=time.time() + 60
+    )
+    [second] = await store.store_entries(feed_id, [entry("b")], announce=True)
+    assert await store.due_deliveries(time.time() + 1) == []
+    # its time comes: both go, in order
+    later = await store.due_deliveries(time.time() + 61)
+    assert [d.post_id for d in later] == [first, second]
+
+    await store.refuse_delivery(
+        later[0].id, "Invalid Form Body", next_attempt_at=time.time() + 60, give_up_after=3
+    )
+    assert [d.post_id for d in await store.due_deliveries(time.time() + 1)] == [second]

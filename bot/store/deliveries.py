@@ -30,12 +30,20 @@ class DeliveryQueries:
         self, now: float, limit: int = 50, *, skip_channels: Iterable[int] = ()
     ) -> list[Delivery]:
         """Pending deliveries whose time has come, oldest first; none to `skip_channels`
-        (those whose deliveries are already being sent)."""
+        (those whose deliveries are already being sent), and none behind a post of the same
+        channel that waits for a retry (so a channel's posts keep their order)."""
         skip = list(skip_channels)[:IN_CHUNK]  # a few dozen busy channels at most
         rows = await self._all(
             _DELIVERIES + " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
-            f" AND s.channel_id NOT IN ({marks(skip)}) ORDER BY d.next_attempt_at, d.id LIMIT ?",
-            (now, *skip, limit),
+            f" AND s.channel_id NOT IN ({marks(skip)})"
+            # a channel's order holds: nothing goes out behind an earlier post of the same
+            # channel postponed for the channel's sake (a post Discord refused, refusals > 0,
+            # waits alone)
+            " AND NOT EXISTS (SELECT 1 FROM deliveries e JOIN subscriptions t"
+            " ON t.id = e.subscription_id WHERE e.state = 'pending' AND e.next_attempt_at > ?"
+            " AND e.refusals = 0 AND e.id < d.id AND t.channel_id = s.channel_id)"
+            " ORDER BY d.id LIMIT ?",  # oldest first: a channel's posts in their order
+            (now, *skip, now, limit),
         )
         return [Delivery(**row) for row in rows]
 
