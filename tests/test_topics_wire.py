@@ -369,3 +369,64 @@ async def test_removing_the_feed_removes_its_panel_and_the_roles_gazette_made(ga
     assert "Stopped" in removed.content
     assert panels(world) == []
     assert not world.fake.has_role(travel) and world.fake.has_role(news_role)
+
+
+async def test_a_role_with_moderator_powers_is_never_handed_out_on_a_panel(gazette_world):
+    # a panel gives its roles to anyone who presses: a role that can delete messages, manage
+    # roles or administer the server must never become one (an admin with Manage Server
+    # alone, or a blog category named like the moderators' role, would hand it to everyone)
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    mods = world.fake.add_role(world.guild, "News", permissions=Perm.MANAGE_MESSAGES)
+    admins = world.fake.add_role(world.guild, "Admins", permissions=Perm.ADMINISTRATOR)
+    _, sub_id = await follow_blog(world, mention=False)
+
+    refused = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": admins}
+    )
+    assert refused.ephemeral and "moderat" in refused.content
+    assert await world.store.topic_roles(sub_id) == []
+
+    # a category named like the moderators' role: a new role is made, theirs is not linked
+    await pick_topics(world, sub_id, ["News"])
+    [topic] = await world.store.topic_roles(sub_id)
+    assert topic.created and topic.role_id != mods
+    [panel] = await eventually(lambda: panels(world))
+    reader = world.fake.add_user("reader")
+    await world.fake.click(
+        panel, panel_buttons(panel)["News"], user_id=reader, user_permissions=MEMBER
+    )
+    assert world.fake.member_roles(world.guild, reader) == {topic.role_id}
+
+    # a linked role that gains such powers later is no longer given
+    world.fake.set_role_permissions(topic.role_id, Perm.MANAGE_ROLES)
+    await eventually(
+        lambda: world.bot.get_guild(world.guild).get_role(topic.role_id).permissions.manage_roles,
+        what="the role's new permissions",
+    )
+    other = world.fake.add_user("other")
+    pressed = await world.fake.click(
+        panel, panel_buttons(panel)["News"], user_id=other, user_permissions=MEMBER
+    )
+    assert pressed.ephemeral and "moderat" in pressed.content
+    assert world.fake.member_roles(world.guild, other) == set()
+
+
+async def test_a_forged_press_with_a_huge_topic_id_is_refused_quietly(gazette_world, caplog):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    await world.start()
+    attacker = world.fake.add_user("attacker")
+    for forged_id in ("gazette:topic:99999999999999999999", "gazette:topic:9223372036854775808"):
+        button = {"type": 2, "style": 2, "label": "Travel", "custom_id": forged_id}
+        forged = world.fake.post_user_message(
+            world.text,
+            "click me",
+            user_id=attacker,
+            components=[{"type": 1, "components": [button]}],
+        )
+        pressed = await world.fake.click(
+            forged, forged_id, user_id=attacker, user_permissions=MEMBER
+        )
+        assert pressed.ephemeral and "no longer offered" in pressed.content
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

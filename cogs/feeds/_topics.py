@@ -55,6 +55,20 @@ def _below_me(guild: discord.Guild, role: discord.Role) -> bool:
     )
 
 
+#: A panel hands its roles to anyone who presses: never one that moderates the server
+#: (Discord's "elevated" permissions: administrator, bans, manage roles, messages...)
+_MODERATOR_POWERS = discord.Permissions.elevated()
+MODERATOR_ROLE = (
+    "{role} can moderate the server (administrator, manage, kick or ban permissions): a "
+    "panel would give it to any member who presses, so I never hand it out. Pick a role "
+    "without those permissions."
+)
+
+
+def _moderates(role: discord.Role) -> bool:
+    return role.permissions.value & _MODERATOR_POWERS.value != 0
+
+
 def _same_name_role(guild: discord.Guild, topic: str) -> discord.Role | None:
     key = topic_key(topic)
     return next((r for r in guild.roles if topic_key(r.name) == key), None)
@@ -98,8 +112,10 @@ def _option_note(guild: discord.Guild, topic: str, current: dict[str, TopicRole]
         role = guild.get_role(held.role_id)
         return f"offered now: role @{role.name}" if role else "offered now"
     existing = _same_name_role(guild, topic)
-    if existing is not None and _below_me(guild, existing):
+    if existing is not None and _below_me(guild, existing) and not _moderates(existing):
         return f"links the existing role @{existing.name}"
+    if existing is not None and _moderates(existing):
+        return f"creates a role (the existing @{existing.name} moderates)"
     if existing is not None:
         return f"creates a role (the existing @{existing.name} is above mine)"
     return "creates a role"
@@ -169,7 +185,7 @@ async def apply_topics(
                 kept.append((held.topic, held.role_id, held.created))
                 continue
             existing = _same_name_role(guild, topic)
-            if existing is not None and _below_me(guild, existing):
+            if existing is not None and _below_me(guild, existing) and not _moderates(existing):
                 kept.append((topic, existing.id, False))
                 linked.append(existing)
                 continue
@@ -245,6 +261,8 @@ async def link_topic(
         raise UserError(
             "That role is @everyone or belongs to an integration: members cannot be given it."
         )
+    if _moderates(role):
+        raise UserError(MODERATOR_ROLE.format(role=role.mention))
     if not _below_me(guild, role):
         raise UserError(
             f"{role.mention} sits at or above my own highest role, so I could not give it to "
@@ -375,7 +393,9 @@ class TopicButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> TopicButton:
-        return cls(int(match["topic_id"]), item.label or "?")
+        # a forged id beyond SQLite's integers names no topic (0 is never a row id)
+        topic_id = int(match["topic_id"])
+        return cls(topic_id if topic_id < 2**63 else 0, item.label or "?")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
@@ -414,6 +434,11 @@ async def toggle_topic(bot: Gazette, interaction: discord.Interaction, topic_id:
         if member.get_role(role.id) is not None:
             await member.remove_roles(role, reason=REASON_MEMBER)
             return f"You will no longer be mentioned for **{name}**."
+        if _moderates(role):  # given powers since it was linked: taken back only
+            return (
+                f"I cannot give the role for **{name}**: it can moderate the server now. "
+                "An admin can remove those permissions from it."
+            )
         await member.add_roles(role, reason=REASON_MEMBER)
     except discord.Forbidden:
         return "Discord refused to change your roles: an admin should check my Manage Roles."
