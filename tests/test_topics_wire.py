@@ -430,3 +430,26 @@ async def test_a_forged_press_with_a_huge_topic_id_is_refused_quietly(gazette_wo
         )
         assert pressed.ephemeral and "no longer offered" in pressed.content
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_a_menu_answered_after_the_feed_was_removed_makes_no_roles(gazette_world, caplog):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    _, sub_id = await follow_blog(world)
+    asked = await world.command("feed roles", {"feed": str(sub_id)})
+    menu_message = asked.messages[-1]
+    [menu] = [c for c in components(menu_message) if c["type"] == 3]
+    # another admin stops following the feed while the menu is open
+    await world.command("feed remove", {"feed": str(sub_id)})
+    values = [o["value"] for o in menu["options"] if o["label"] == "Travel"]
+    asking = menu_message["content"]  # the message is live: edited in place by the answer
+    await world.fake.click(menu_message, menu["custom_id"], values=values)
+
+    def answer() -> str | None:
+        content = world.fake.message(int(menu_message["id"]))["content"]
+        return content if content != asking else None
+
+    assert "no longer followed" in await eventually(answer, what="the menu's answer")
+    assert world.fake.requests_to("POST", rf"/guilds/{world.guild}/roles") == []
+    assert panels(world) == []
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

@@ -156,7 +156,12 @@ class TopicPicker(OwnedView):
     async def _picked(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
         picked = [self.topics[int(value)] for value in self.menu.values]
-        text = await apply_topics(self.bot, interaction, self.sub, picked)
+        # the menu may have stayed open while another admin removed the feed: no role is
+        # made for a subscription that can no longer hold it
+        if await self.bot.store.get_subscription(self.sub.guild_id, self.sub.id) is None:
+            text = "That feed is no longer followed here: no topic roles were made."
+        else:
+            text = await apply_topics(self.bot, interaction, self.sub, picked)
         self.stop()
         await interaction.edit_original_response(
             content=text, view=None, allowed_mentions=NO_MENTIONS
