@@ -453,3 +453,38 @@ async def test_a_menu_answered_after_the_feed_was_removed_makes_no_roles(gazette
     assert world.fake.requests_to("POST", rf"/guilds/{world.guild}/roles") == []
     assert panels(world) == []
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_an_admin_links_only_roles_they_could_give_themselves(gazette_world):
+    # Discord lets a member give a role only with Manage Roles and from below their own
+    # highest role; a panel must not let an admin with Manage Server alone hand out (to
+    # everyone, themselves included) a role that opens staff channels
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    staff = world.fake.add_role(world.guild, "News")  # gates channels by overwrites
+    _, sub_id = await follow_blog(world, mention=False)
+    manager = world.fake.add_user("manager")
+    as_manager = {
+        "user_id": manager,
+        "user_permissions": MEMBER | Perm.MANAGE_GUILD,
+    }
+    refused = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": staff}, **as_manager
+    )
+    assert refused.ephemeral and "Manage Roles" in refused.content
+    assert await world.store.topic_roles(sub_id) == []
+
+    # picking the category named like it makes a role of its own instead
+    asked = await world.command("feed roles", {"feed": str(sub_id)}, **as_manager)
+    menu_message = asked.messages[-1]
+    [menu] = [c for c in components(menu_message) if c["type"] == 3]
+    [news] = [o for o in menu["options"] if o["label"] == "News"]
+    assert news["description"].startswith("creates a role")
+    asking = menu_message["content"]
+    await world.fake.click(menu_message, menu["custom_id"], values=[news["value"]], **as_manager)
+    await eventually(
+        lambda: world.fake.message(int(menu_message["id"]))["content"] != asking,
+        what="the menu's answer",
+    )
+    [topic] = await world.store.topic_roles(sub_id)
+    assert topic.created and topic.role_id != staff

@@ -69,6 +69,28 @@ def _moderates(role: discord.Role) -> bool:
     return role.permissions.value & _MODERATOR_POWERS.value != 0
 
 
+def _admin_may_give(interaction: discord.Interaction, role: discord.Role) -> bool:
+    """Whether the admin could give `role` themselves (Discord's rule: the owner, or Manage
+    Roles and the role below their own highest): Gazette hands out no role for someone
+    who could not."""
+    admin = interaction.user
+    if interaction.guild is None or interaction.guild.owner_id == admin.id:
+        return interaction.guild is not None
+    perms = interaction.permissions
+    may_manage = perms.administrator or perms.manage_roles
+    return may_manage and isinstance(admin, discord.Member) and role < admin.top_role
+
+
+def _linkable(interaction: discord.Interaction, role: discord.Role) -> bool:
+    """Whether an existing role may stand for a topic: below Gazette, no moderator powers,
+    and one the admin could give themselves."""
+    return (
+        _below_me(interaction.guild, role)
+        and not _moderates(role)
+        and _admin_may_give(interaction, role)
+    )
+
+
 def _same_name_role(guild: discord.Guild, topic: str) -> discord.Role | None:
     key = topic_key(topic)
     return next((r for r in guild.roles if topic_key(r.name) == key), None)
@@ -106,19 +128,22 @@ async def ask_topics(bot: Gazette, interaction: discord.Interaction, sub: Subscr
     )
 
 
-def _option_note(guild: discord.Guild, topic: str, current: dict[str, TopicRole]) -> str:
+def _option_note(
+    interaction: discord.Interaction, topic: str, current: dict[str, TopicRole]
+) -> str:
+    guild = interaction.guild
     held = current.get(topic_key(topic))
     if held is not None:
         role = guild.get_role(held.role_id)
         return f"offered now: role @{role.name}" if role else "offered now"
     existing = _same_name_role(guild, topic)
-    if existing is not None and _below_me(guild, existing) and not _moderates(existing):
+    if existing is None:
+        return "creates a role"
+    if _linkable(interaction, existing):
         return f"links the existing role @{existing.name}"
-    if existing is not None and _moderates(existing):
-        return f"creates a role (the existing @{existing.name} moderates)"
-    if existing is not None:
+    if not _below_me(guild, existing):
         return f"creates a role (the existing @{existing.name} is above mine)"
-    return "creates a role"
+    return f"creates a role (the existing @{existing.name} is not one to hand out)"
 
 
 class TopicPicker(OwnedView):
@@ -143,7 +168,7 @@ class TopicPicker(OwnedView):
                 discord.SelectOption(
                     label=cut_plain(inline_plain(topic, 100, "?"), 100),
                     value=str(index),
-                    description=cut_plain(_option_note(interaction.guild, topic, by_key), 100),
+                    description=cut_plain(_option_note(interaction, topic, by_key), 100),
                     default=topic_key(topic) in by_key,
                 )
                 for index, topic in enumerate(topics)
@@ -190,7 +215,7 @@ async def apply_topics(
                 kept.append((held.topic, held.role_id, held.created))
                 continue
             existing = _same_name_role(guild, topic)
-            if existing is not None and _below_me(guild, existing) and not _moderates(existing):
+            if existing is not None and _linkable(interaction, existing):
                 kept.append((topic, existing.id, False))
                 linked.append(existing)
                 continue
@@ -272,6 +297,11 @@ async def link_topic(
         raise UserError(
             f"{role.mention} sits at or above my own highest role, so I could not give it to "
             "members: move it below mine (Server Settings → Roles) or pick another."
+        )
+    if not _admin_may_give(interaction, role):
+        raise UserError(
+            f"You could not give {role.mention} yourself (it takes **Manage Roles** and a role "
+            "of yours above it), so I will not hand it out for you: ask someone who can."
         )
     topic = " ".join(topic.split())[:100]
     key = topic_key(topic)
