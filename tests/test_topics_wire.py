@@ -488,3 +488,22 @@ async def test_an_admin_links_only_roles_they_could_give_themselves(gazette_worl
     )
     [topic] = await world.store.topic_roles(sub_id)
     assert topic.created and topic.role_id != staff
+
+
+async def test_a_role_named_by_a_hostile_blog_is_shown_escaped_when_replaced(gazette_world):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    hostile = "**Big** [deal](https://evil.test)"
+    blog = world.blog()
+    blog.publish("Trip", categories=[hostile])
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    [sub] = await world.store.guild_subscriptions(world.guild)
+    await pick_topics(world, sub.id, [hostile])
+    mine = world.fake.add_role(world.guild, "Readers", mentionable=True)
+    linked = await world.command(
+        "feed roles", {"feed": str(sub.id), "topic": hostile, "role": mine}
+    )
+    assert "is deleted" in linked.content
+    assert "[deal](https://evil.test)" not in linked.content
+    assert "**Big**" not in linked.content

@@ -325,7 +325,10 @@ async def link_topic(
     if old is not None and old != role and replaced.created and _below_me(guild, old):
         try:
             await old.delete(reason=f"Gazette topic role replaced by {role.name}, by an admin")
-            lines.append(f"The role I had made for it (@{old.name}) is deleted.")
+            # named after a blog's category: escaped like anything from the blog
+            lines.append(
+                f"The role I had made for it (@{inline_markdown(old.name, 100)}) is deleted."
+            )
         except discord.HTTPException as exc:
             lines.append(f"I could not delete the role I had made for it ({exc.status}).")
     lines += _unmentionable([role], guild)
