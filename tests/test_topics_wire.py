@@ -385,6 +385,11 @@ async def test_a_role_with_moderator_powers_is_never_handed_out_on_a_panel(gazet
         "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": admins}
     )
     assert refused.ephemeral and "moderat" in refused.content
+    pingers = world.fake.add_role(world.guild, "Pingers", permissions=Perm.MENTION_EVERYONE)
+    refused = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": pingers}
+    )
+    assert "moderat" in refused.content
     assert await world.store.topic_roles(sub_id) == []
 
     # a category named like the moderators' role: a new role is made, theirs is not linked

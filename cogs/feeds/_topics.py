@@ -56,12 +56,21 @@ def _below_me(guild: discord.Guild, role: discord.Role) -> bool:
 
 
 #: A panel hands its roles to anyone who presses: never one that moderates the server
-#: (Discord's "elevated" permissions: administrator, bans, manage roles, messages...)
-_MODERATOR_POWERS = discord.Permissions.elevated()
+#: (Discord's "elevated" permissions: administrator, bans, manage roles, messages...) or
+#: pings everyone, acts on other members or reads the audit log
+_MODERATOR_POWERS = discord.Permissions.elevated() | discord.Permissions(
+    mention_everyone=True,
+    manage_nicknames=True,
+    mute_members=True,
+    deafen_members=True,
+    move_members=True,
+    manage_events=True,
+    view_audit_log=True,
+)
 MODERATOR_ROLE = (
-    "{role} can moderate the server (administrator, manage, kick or ban permissions): a "
-    "panel would give it to any member who presses, so I never hand it out. Pick a role "
-    "without those permissions."
+    "{role} can moderate the server (administrator, manage, kick, ban or mention @everyone "
+    "permissions): a panel would give it to any member who presses, so I never hand it "
+    "out. Pick a role without those permissions."
 )
 
 
