@@ -25,10 +25,17 @@ class UnknownZone(ValueError):
     """Not a time zone of the IANA database (as zoneinfo knows it)."""
 
 
+#: Names in the zone database that are no place's time: "localtime" links to the host's
+#: /etc/localtime (a server would learn and follow the machine's zone), "Factory" is
+#: tzdata's "not set" placeholder
+_NOT_ZONES = frozenset({"localtime", "factory"})
+
+
 @functools.cache
 def zone_names() -> tuple[str, ...]:
     """Every time zone name zoneinfo knows, sorted (the system's database, else tzdata)."""
-    return tuple(sorted(zoneinfo.available_timezones()))
+    zones = zoneinfo.available_timezones()
+    return tuple(sorted(z for z in zones if z.lower() not in _NOT_ZONES))
 
 
 def time_zone(name: str) -> zoneinfo.ZoneInfo:

@@ -92,6 +92,16 @@ def test_zone_names_are_checked():
     assert zone_choices("utc")[0].value == "UTC"
 
 
+def test_the_hosts_own_zone_is_no_zone_a_server_may_pick():
+    # "localtime" is a link to the machine's /etc/localtime, not an IANA zone: a server set
+    # to it would learn the host's zone and follow whatever the host is changed to;
+    # "Factory" is tzdata's "no zone set" placeholder (its clock reads "-00")
+    for host_only in ("localtime", "Factory", "LOCALTIME"):
+        with pytest.raises(UnknownZone):
+            time_zone(host_only)
+        assert host_only.lower() not in [c.value.lower() for c in zone_choices(host_only)]
+
+
 # =========================================================================== rendering
 
 

@@ -63,6 +63,18 @@ def test_a_template_that_cannot_be_used_says_why(template, says):
     assert says in str(raised.value)
 
 
+def test_a_template_with_invisible_characters_is_cleaned_or_explained():
+    # a direction override in a template would flip everything after it, the post's own
+    # title included; a zero-width character inside a placeholder's name hides the mistake
+    kept = check_template("\u202eNew:\u0007 {title}\u2066")
+    assert kept == "New: {title}"
+    shown = render_styled(entry("Hi"), None, "full", "\u202e{title}", [])
+    assert shown.content == "Hi"
+    with pytest.raises(TemplateError) as raised:
+        check_template("New: {ti\u200btle}")
+    assert "invisible" in str(raised.value) and "{title}" in str(raised.value)
+
+
 def test_a_good_template_is_kept_and_braces_are_doubled():
     assert check_template("  {{new}} {title} {link}  ") == "{{new}} {title} {link}"
     assert check_template("   ") is None and check_template(None) is None

@@ -369,3 +369,146 @@ async def test_removing_the_feed_removes_its_panel_and_the_roles_gazette_made(ga
     assert "Stopped" in removed.content
     assert panels(world) == []
     assert not world.fake.has_role(travel) and world.fake.has_role(news_role)
+
+
+async def test_a_role_with_moderator_powers_is_never_handed_out_on_a_panel(gazette_world):
+    # a panel gives its roles to anyone who presses: a role that can delete messages, manage
+    # roles or administer the server must never become one (an admin with Manage Server
+    # alone, or a blog category named like the moderators' role, would hand it to everyone)
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    mods = world.fake.add_role(world.guild, "News", permissions=Perm.MANAGE_MESSAGES)
+    admins = world.fake.add_role(world.guild, "Admins", permissions=Perm.ADMINISTRATOR)
+    _, sub_id = await follow_blog(world, mention=False)
+
+    refused = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": admins}
+    )
+    assert refused.ephemeral and "moderat" in refused.content
+    pingers = world.fake.add_role(world.guild, "Pingers", permissions=Perm.MENTION_EVERYONE)
+    refused = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": pingers}
+    )
+    assert "moderat" in refused.content
+    assert await world.store.topic_roles(sub_id) == []
+
+    # a category named like the moderators' role: a new role is made, theirs is not linked
+    await pick_topics(world, sub_id, ["News"])
+    [topic] = await world.store.topic_roles(sub_id)
+    assert topic.created and topic.role_id != mods
+    [panel] = await eventually(lambda: panels(world))
+    reader = world.fake.add_user("reader")
+    await world.fake.click(
+        panel, panel_buttons(panel)["News"], user_id=reader, user_permissions=MEMBER
+    )
+    assert world.fake.member_roles(world.guild, reader) == {topic.role_id}
+
+    # a linked role that gains such powers later is no longer given
+    world.fake.set_role_permissions(topic.role_id, Perm.MANAGE_ROLES)
+    await eventually(
+        lambda: world.bot.get_guild(world.guild).get_role(topic.role_id).permissions.manage_roles,
+        what="the role's new permissions",
+    )
+    other = world.fake.add_user("other")
+    pressed = await world.fake.click(
+        panel, panel_buttons(panel)["News"], user_id=other, user_permissions=MEMBER
+    )
+    assert pressed.ephemeral and "moderat" in pressed.content
+    assert world.fake.member_roles(world.guild, other) == set()
+
+
+async def test_a_forged_press_with_a_huge_topic_id_is_refused_quietly(gazette_world, caplog):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    await world.start()
+    attacker = world.fake.add_user("attacker")
+    for forged_id in ("gazette:topic:99999999999999999999", "gazette:topic:9223372036854775808"):
+        button = {"type": 2, "style": 2, "label": "Travel", "custom_id": forged_id}
+        forged = world.fake.post_user_message(
+            world.text,
+            "click me",
+            user_id=attacker,
+            components=[{"type": 1, "components": [button]}],
+        )
+        pressed = await world.fake.click(
+            forged, forged_id, user_id=attacker, user_permissions=MEMBER
+        )
+        assert pressed.ephemeral and "no longer offered" in pressed.content
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_a_menu_answered_after_the_feed_was_removed_makes_no_roles(gazette_world, caplog):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    _, sub_id = await follow_blog(world)
+    asked = await world.command("feed roles", {"feed": str(sub_id)})
+    menu_message = asked.messages[-1]
+    [menu] = [c for c in components(menu_message) if c["type"] == 3]
+    # another admin stops following the feed while the menu is open
+    await world.command("feed remove", {"feed": str(sub_id)})
+    values = [o["value"] for o in menu["options"] if o["label"] == "Travel"]
+    asking = menu_message["content"]  # the message is live: edited in place by the answer
+    await world.fake.click(menu_message, menu["custom_id"], values=values)
+
+    def answer() -> str | None:
+        content = world.fake.message(int(menu_message["id"]))["content"]
+        return content if content != asking else None
+
+    assert "no longer followed" in await eventually(answer, what="the menu's answer")
+    assert world.fake.requests_to("POST", rf"/guilds/{world.guild}/roles") == []
+    assert panels(world) == []
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_an_admin_links_only_roles_they_could_give_themselves(gazette_world):
+    # Discord lets a member give a role only with Manage Roles and from below their own
+    # highest role; a panel must not let an admin with Manage Server alone hand out (to
+    # everyone, themselves included) a role that opens staff channels
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    staff = world.fake.add_role(world.guild, "News")  # gates channels by overwrites
+    _, sub_id = await follow_blog(world, mention=False)
+    manager = world.fake.add_user("manager")
+    as_manager = {
+        "user_id": manager,
+        "user_permissions": MEMBER | Perm.MANAGE_GUILD,
+    }
+    refused = await world.command(
+        "feed roles", {"feed": str(sub_id), "topic": "Travel", "role": staff}, **as_manager
+    )
+    assert refused.ephemeral and "Manage Roles" in refused.content
+    assert await world.store.topic_roles(sub_id) == []
+
+    # picking the category named like it makes a role of its own instead
+    asked = await world.command("feed roles", {"feed": str(sub_id)}, **as_manager)
+    menu_message = asked.messages[-1]
+    [menu] = [c for c in components(menu_message) if c["type"] == 3]
+    [news] = [o for o in menu["options"] if o["label"] == "News"]
+    assert news["description"].startswith("creates a role")
+    asking = menu_message["content"]
+    await world.fake.click(menu_message, menu["custom_id"], values=[news["value"]], **as_manager)
+    await eventually(
+        lambda: world.fake.message(int(menu_message["id"]))["content"] != asking,
+        what="the menu's answer",
+    )
+    [topic] = await world.store.topic_roles(sub_id)
+    assert topic.created and topic.role_id != staff
+
+
+async def test_a_role_named_by_a_hostile_blog_is_shown_escaped_when_replaced(gazette_world):
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    hostile = "**Big** [deal](https://evil.test)"
+    blog = world.blog()
+    blog.publish("Trip", categories=[hostile])
+    await world.start()
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
+    [sub] = await world.store.guild_subscriptions(world.guild)
+    await pick_topics(world, sub.id, [hostile])
+    mine = world.fake.add_role(world.guild, "Readers", mentionable=True)
+    linked = await world.command(
+        "feed roles", {"feed": str(sub.id), "topic": hostile, "role": mine}
+    )
+    assert "is deleted" in linked.content
+    assert "[deal](https://evil.test)" not in linked.content
+    assert "**Big**" not in linked.content

@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 import logging
 import string
+import unicodedata
 from dataclasses import dataclass, field
 
 from bot.models import Entry, Post
+from bot.text import clean_text
 from bot.topics import role_mentions
 
 from .announcement import (
@@ -67,6 +69,20 @@ class TemplateError(ValueError):
 _KNOWN = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
 
 
+def _unknown(name: str) -> TemplateError:
+    # format characters (zero-width, direction marks) show nothing: inside a placeholder's
+    # name they hide the mistake, so the answer names them
+    seen = "".join(c for c in name if unicodedata.category(c) != "Cf")
+    if seen in PLACEHOLDERS:
+        return TemplateError(
+            f"The placeholder {{{seen}}} has invisible characters in its name (zero-width "
+            "spaces or direction marks, often pasted along): type it again."
+        )
+    # the admin's own text, shown back escaped (no code span: it could close it)
+    shown = inline_markdown(name, 40)
+    return TemplateError(f"Unknown placeholder {{{shown}}}: the template may use {_KNOWN}.")
+
+
 @functools.lru_cache(maxsize=512)
 def parse_template(template: str) -> tuple[Part, ...]:
     """The template's literal texts and placeholders, or TemplateError naming the problem:
@@ -76,6 +92,9 @@ def parse_template(template: str) -> tuple[Part, ...]:
         raise TemplateError(
             f"The template is {len(template)} characters long; at most {TEMPLATE_LIMIT}."
         )
+    # no control characters nor direction overrides (they would flip the post's title
+    # shown after them): the admin's text is cleaned like any text from outside
+    template = clean_text(template)
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
@@ -89,9 +108,7 @@ def parse_template(template: str) -> tuple[Part, ...]:
             parts.append((literal, None))
             continue
         if name not in PLACEHOLDERS:
-            # the admin's own text, shown back escaped (no code span: it could close it)
-            shown = inline_markdown(name, 40)
-            raise TemplateError(f"Unknown placeholder {{{shown}}}: the template may use {_KNOWN}.")
+            raise _unknown(name)
         if spec or conversion:
             raise TemplateError(
                 f"Write the placeholder as {{{name}}}, with nothing after its name."
@@ -104,9 +121,9 @@ def check_template(template: str | None) -> str | None:
     """The template to store (None: none), or TemplateError."""
     if template is None or not template.strip():
         return None
-    template = template.strip()
+    template = clean_text(template).strip()
     parse_template(template)
-    return template
+    return template or None
 
 
 def _no_autolink(text: str) -> str:

@@ -55,6 +55,51 @@ def _below_me(guild: discord.Guild, role: discord.Role) -> bool:
     )
 
 
+#: A panel hands its roles to anyone who presses: never one that moderates the server
+#: (Discord's "elevated" permissions: administrator, bans, manage roles, messages...) or
+#: pings everyone, acts on other members or reads the audit log
+_MODERATOR_POWERS = discord.Permissions.elevated() | discord.Permissions(
+    mention_everyone=True,
+    manage_nicknames=True,
+    mute_members=True,
+    deafen_members=True,
+    move_members=True,
+    manage_events=True,
+    view_audit_log=True,
+)
+MODERATOR_ROLE = (
+    "{role} can moderate the server (administrator, manage, kick, ban or mention @everyone "
+    "permissions): a panel would give it to any member who presses, so I never hand it "
+    "out. Pick a role without those permissions."
+)
+
+
+def _moderates(role: discord.Role) -> bool:
+    return role.permissions.value & _MODERATOR_POWERS.value != 0
+
+
+def _admin_may_give(interaction: discord.Interaction, role: discord.Role) -> bool:
+    """Whether the admin could give `role` themselves (Discord's rule: the owner, or Manage
+    Roles and the role below their own highest): Gazette hands out no role for someone
+    who could not."""
+    admin = interaction.user
+    if interaction.guild is None or interaction.guild.owner_id == admin.id:
+        return interaction.guild is not None
+    perms = interaction.permissions
+    may_manage = perms.administrator or perms.manage_roles
+    return may_manage and isinstance(admin, discord.Member) and role < admin.top_role
+
+
+def _linkable(interaction: discord.Interaction, role: discord.Role) -> bool:
+    """Whether an existing role may stand for a topic: below Gazette, no moderator powers,
+    and one the admin could give themselves."""
+    return (
+        _below_me(interaction.guild, role)
+        and not _moderates(role)
+        and _admin_may_give(interaction, role)
+    )
+
+
 def _same_name_role(guild: discord.Guild, topic: str) -> discord.Role | None:
     key = topic_key(topic)
     return next((r for r in guild.roles if topic_key(r.name) == key), None)
@@ -92,17 +137,22 @@ async def ask_topics(bot: Gazette, interaction: discord.Interaction, sub: Subscr
     )
 
 
-def _option_note(guild: discord.Guild, topic: str, current: dict[str, TopicRole]) -> str:
+def _option_note(
+    interaction: discord.Interaction, topic: str, current: dict[str, TopicRole]
+) -> str:
+    guild = interaction.guild
     held = current.get(topic_key(topic))
     if held is not None:
         role = guild.get_role(held.role_id)
         return f"offered now: role @{role.name}" if role else "offered now"
     existing = _same_name_role(guild, topic)
-    if existing is not None and _below_me(guild, existing):
+    if existing is None:
+        return "creates a role"
+    if _linkable(interaction, existing):
         return f"links the existing role @{existing.name}"
-    if existing is not None:
+    if not _below_me(guild, existing):
         return f"creates a role (the existing @{existing.name} is above mine)"
-    return "creates a role"
+    return f"creates a role (the existing @{existing.name} is not one to hand out)"
 
 
 class TopicPicker(OwnedView):
@@ -127,7 +177,7 @@ class TopicPicker(OwnedView):
                 discord.SelectOption(
                     label=cut_plain(inline_plain(topic, 100, "?"), 100),
                     value=str(index),
-                    description=cut_plain(_option_note(interaction.guild, topic, by_key), 100),
+                    description=cut_plain(_option_note(interaction, topic, by_key), 100),
                     default=topic_key(topic) in by_key,
                 )
                 for index, topic in enumerate(topics)
@@ -140,7 +190,12 @@ class TopicPicker(OwnedView):
     async def _picked(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
         picked = [self.topics[int(value)] for value in self.menu.values]
-        text = await apply_topics(self.bot, interaction, self.sub, picked)
+        # the menu may have stayed open while another admin removed the feed: no role is
+        # made for a subscription that can no longer hold it
+        if await self.bot.store.get_subscription(self.sub.guild_id, self.sub.id) is None:
+            text = "That feed is no longer followed here: no topic roles were made."
+        else:
+            text = await apply_topics(self.bot, interaction, self.sub, picked)
         self.stop()
         await interaction.edit_original_response(
             content=text, view=None, allowed_mentions=NO_MENTIONS
@@ -169,7 +224,7 @@ async def apply_topics(
                 kept.append((held.topic, held.role_id, held.created))
                 continue
             existing = _same_name_role(guild, topic)
-            if existing is not None and _below_me(guild, existing):
+            if existing is not None and _linkable(interaction, existing):
                 kept.append((topic, existing.id, False))
                 linked.append(existing)
                 continue
@@ -245,10 +300,17 @@ async def link_topic(
         raise UserError(
             "That role is @everyone or belongs to an integration: members cannot be given it."
         )
+    if _moderates(role):
+        raise UserError(MODERATOR_ROLE.format(role=role.mention))
     if not _below_me(guild, role):
         raise UserError(
             f"{role.mention} sits at or above my own highest role, so I could not give it to "
             "members: move it below mine (Server Settings → Roles) or pick another."
+        )
+    if not _admin_may_give(interaction, role):
+        raise UserError(
+            f"You could not give {role.mention} yourself (it takes **Manage Roles** and a role "
+            "of yours above it), so I will not hand it out for you: ask someone who can."
         )
     topic = " ".join(topic.split())[:100]
     key = topic_key(topic)
@@ -272,7 +334,10 @@ async def link_topic(
     if old is not None and old != role and replaced.created and _below_me(guild, old):
         try:
             await old.delete(reason=f"Gazette topic role replaced by {role.name}, by an admin")
-            lines.append(f"The role I had made for it (@{old.name}) is deleted.")
+            # named after a blog's category: escaped like anything from the blog
+            lines.append(
+                f"The role I had made for it (@{inline_markdown(old.name, 100)}) is deleted."
+            )
         except discord.HTTPException as exc:
             lines.append(f"I could not delete the role I had made for it ({exc.status}).")
     lines += _unmentionable([role], guild)
@@ -375,7 +440,9 @@ class TopicButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> TopicButton:
-        return cls(int(match["topic_id"]), item.label or "?")
+        # a forged id beyond SQLite's integers names no topic (0 is never a row id)
+        topic_id = int(match["topic_id"])
+        return cls(topic_id if topic_id < 2**63 else 0, item.label or "?")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
@@ -414,6 +481,11 @@ async def toggle_topic(bot: Gazette, interaction: discord.Interaction, topic_id:
         if member.get_role(role.id) is not None:
             await member.remove_roles(role, reason=REASON_MEMBER)
             return f"You will no longer be mentioned for **{name}**."
+        if _moderates(role):  # given powers since it was linked: taken back only
+            return (
+                f"I cannot give the role for **{name}**: it can moderate the server now. "
+                "An admin can remove those permissions from it."
+            )
         await member.add_roles(role, reason=REASON_MEMBER)
     except discord.Forbidden:
         return "Discord refused to change your roles: an admin should check my Manage Roles."
