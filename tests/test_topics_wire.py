@@ -369,3 +369,28 @@ async def test_removing_the_feed_removes_its_panel_and_the_roles_gazette_made(ga
     assert "Stopped" in removed.content
     assert panels(world) == []
     assert not world.fake.has_role(travel) and world.fake.has_role(news_role)
+
+
+async def test_a_blog_category_named_like_a_staff_role_never_hands_it_out(gazette_world):
+    # a hostile blog names a category like the server's moderator role: picking that topic
+    # must not let every member take a role that carries permissions
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    staff = world.fake.add_role(
+        world.guild, "News", permissions=Perm.MANAGE_MESSAGES | Perm.MANAGE_THREADS
+    )
+    _, sub_id = await follow_blog(world, mention=False)
+    asked = await world.command("feed roles", {"feed": str(sub_id)})
+    [menu] = [c for c in components(asked.messages[-1]) if c["type"] == 3]
+    notes = {o["label"]: o.get("description") for o in menu["options"]}
+    assert "links" not in notes["News"] and "permissions" in notes["News"]
+    await pick_topics(world, sub_id, ["News"])
+    news = [int(r["id"]) for r in world.fake.roles(world.guild) if r["name"] == "News"]
+    assert len(news) == 2  # a role of its own, without permissions
+    [panel] = await eventually(lambda: panels(world))
+    reader = world.fake.add_user("reader")
+    await world.fake.click(
+        panel, panel_buttons(panel)["News"], user_id=reader, user_permissions=MEMBER
+    )
+    await eventually(lambda: world.fake.member_roles(world.guild, reader))
+    assert world.fake.member_roles(world.guild, reader) == {n for n in news if n != staff}
