@@ -157,6 +157,15 @@ class DigestQueries:
 
     # --- holding and claiming -------------------------------------------------------------
 
+    async def digest_subscription_ids(self, db: aiosqlite.Connection, feed_id: int) -> set[int]:
+        """The feed's subscriptions in digest mode (inside a transaction)."""
+        rows = await self._all(
+            "SELECT id FROM subscriptions WHERE feed_id = ? AND digest != 'off'",
+            (feed_id,),
+            conn=db,
+        )
+        return {row["id"] for row in rows}
+
     async def hold_for_digests(self, db: aiosqlite.Connection, post_ids: list[int]) -> None:
         """Inside store_entries' transaction: the new deliveries of digest subscriptions are
         held for their next digest instead of pending."""
