@@ -166,15 +166,21 @@ class DigestQueries:
         )
         return {row["id"] for row in rows}
 
-    async def hold_for_digests(self, db: aiosqlite.Connection, post_ids: list[int]) -> None:
-        """Inside store_entries' transaction: the new deliveries of digest subscriptions are
-        held for their next digest instead of pending."""
+    async def hold_for_digests(
+        self, db: aiosqlite.Connection, feed_id: int, post_ids: list[int]
+    ) -> None:
+        """Inside store_entries' transaction: the new deliveries of the feed's digest
+        subscriptions are held for their next digest instead of pending. Only the feed's
+        subscriptions are looked at: a post's cost must not grow with every subscription
+        of every server."""
+        in_digest = await self.digest_subscription_ids(db, feed_id)
+        if not in_digest:
+            return
         held_at = self.clock()
         await db.executemany(
             "UPDATE deliveries SET state = 'held', held_at = ? WHERE post_id = ?"
-            " AND state = 'pending' AND started_at IS NULL AND subscription_id IN"
-            " (SELECT id FROM subscriptions WHERE digest != 'off')",
-            [(held_at, post_id) for post_id in post_ids],
+            " AND subscription_id = ? AND state = 'pending' AND started_at IS NULL",
+            [(held_at, post_id, sub_id) for post_id in post_ids for sub_id in in_digest],
         )
 
     async def _claim_held(

@@ -130,7 +130,7 @@ class PostQueries:
                     [(post_id, sub_id, new_nonce(), now) for post_id, sub_id in owed],
                 )
                 # a digest subscription's delivery waits for its digest (bot/store/digests.py)
-                await self.hold_for_digests(db, new_ids)
+                await self.hold_for_digests(db, feed_id, new_ids)
                 await db.execute(
                     "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
                 )
