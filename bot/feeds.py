@@ -54,7 +54,7 @@ from bot.limits import (
     clip,
 )
 from bot.models import Entry, ParsedFeed
-from bot.text import one_line, squash_spaces
+from bot.text import one_line, squash_spaces, without_invisibles
 
 # feedparser's strict parser: expat through bot.sax, which keeps hostile documents linear
 # (the default list also asks for libxml2's driver first, on every parse: not installed, and
@@ -323,7 +323,7 @@ def _field_text(value: str, detail) -> str:
     value = value[:_RAW_TITLE]
     if detail and detail.get("type") in _HTML_TYPES:
         return clip(one_line(value), MAX_TITLE)
-    return clip(squash_spaces(value), MAX_TITLE)
+    return clip(squash_spaces(without_invisibles(value)), MAX_TITLE)
 
 
 def _image(e, content_html: str, summary_html: str) -> str | None:

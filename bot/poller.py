@@ -231,7 +231,10 @@ class FeedPoller:
         if old:
             await self.store.store_entries(feed_id, old, announce=False)
         if beyond:
-            silenced = await self.store.store_entries(feed_id, beyond, announce=False)
+            # too many for a channel post by post, not for a digest: its period lists them
+            silenced = await self.store.store_entries(
+                feed_id, beyond, announce=True, digests_only=True
+            )
             if silenced:
                 log.info(
                     "feed %s: %d new posts archived without announcement (over %d per check)",

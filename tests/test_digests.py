@@ -12,7 +12,7 @@ import pytest
 
 from bot.digests import UnknownZone, next_due, time_zone
 from bot.models import Entry, Post
-from bot.render.digest import render_digest
+from bot.render.digest import MAX_LINES, render_digest
 from bot.render.markdown import DESCRIPTION_LIMIT, TOTAL_LIMIT
 from cogs.announcer._digests import digest_embed
 from cogs.feeds._digests import zone_choices
@@ -182,7 +182,7 @@ async def _found(store, feed_id: int, title: str) -> int:
 
 async def _digest_titles(store) -> list[list[str]]:
     rows = await store._all("SELECT id FROM digests ORDER BY id")
-    return [[p.title for p in await store.digest_posts(r["id"])] for r in rows]
+    return [[p.title for p in (await store.digest_posts(r["id"]))[0]] for r in rows]
 
 
 async def test_a_period_claims_exactly_the_posts_found_before_its_end(store):
@@ -246,3 +246,34 @@ async def test_switching_off_sends_what_is_held_and_on_reannounces_nothing(store
     assert titles == ["owed before", "after"]
     # another server cannot change it
     assert await store.set_digest(2, sub.id, "daily", 8, 0) is None
+
+
+async def test_a_huge_period_reads_only_what_its_message_can_list(store):
+    # a blog that posts thousands of times a week: the digest counts every post, lists the
+    # oldest that fit, and reads no post's text (a week's text can be hundreds of MB)
+    clock, feed = await _feed_at(store, _at(2026, 12, 2, 7))
+    sub = await store.add_subscription(feed.id, 1, 10)
+    await store.set_digest(1, sub.id, "daily", 8, 0)
+    body = "<p>" + "long text " * 500 + "</p>"
+    found = 1500
+    await store.store_entries(
+        feed.id,
+        [
+            Entry(key=f"p{i}", title=f"post {i}", link=f"https://blog.test/{i}", content_html=body)
+            for i in range(found)
+        ],
+        announce=True,
+    )
+    clock.now = _at(2026, 12, 2, 8, 1)
+    assert await store.claim_due_digests() == 1
+    [digest] = await store.due_digests(time.time())
+    posts, total = await store.digest_posts(digest.id, MAX_LINES)
+    assert total == found and len(posts) == MAX_LINES < found
+    assert [p.title for p in posts[:3]] == ["post 0", "post 1", "post 2"]
+    assert all(p.content_html == "" for p in posts)
+    rendered = render_digest(posts, "B", "u", digest.period_end, "UTC", total)
+    assert rendered.title == "B: 1500 new posts"
+    assert rendered.shown + rendered.more == found
+    assert rendered.lines[0].startswith("• [post 0]")
+    assert rendered.lines[-1].startswith(f"…and {rendered.more} more posts")
+    assert f"…and {found - rendered.plain.count('• [')} more posts" in rendered.plain

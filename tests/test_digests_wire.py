@@ -337,3 +337,25 @@ async def test_a_digest_whose_embed_is_refused_goes_out_as_text(gazette_world):
     )
     await settle()
     assert len(world.fake.messages(world.text)) == 1
+
+
+async def test_a_burst_of_posts_is_all_in_the_digest(gazette_world):
+    # eight posts found at once (a blog's batch, or a day the bot was down): a channel
+    # announcing post by post gets the newest five (no flood); the digest lists all eight
+    world = gazette_world
+    clock, blog, sub_id = await _started(world)
+    await world.command("feed add", {"url": blog.feed_url, "channel": world.news})
+    await _digest_on(world, sub_id, schedule="daily", hour=8)
+    schedule = await _schedule(world)
+    titles = [f"Batch {n}" for n in range(8)]
+    for title in titles:
+        blog.publish(title)
+    await world.poll_now()
+    await eventually(lambda: len(world.announcements(world.news)) == 5, what="five announced")
+    await eventually(lambda: _held_is(world, 8), what="all eight held")
+    clock.move_to(schedule.due_at + 60)
+    _wake(world)
+    [digest] = await eventually(lambda: _digests(world), what="the digest")
+    assert _listed(digest) == titles
+    await settle()
+    assert len(world.announcements(world.news)) == 5

@@ -119,3 +119,21 @@ async def test_filter_mistakes_get_short_answers(gazette_world):
         refused = await world.command("feed filter", {"feed": feed, **options})
         assert refused.ephemeral and expected in refused.messages[-1]["content"], options
     assert await world.store.subscription_filters(int(feed)) is None
+
+
+async def test_invisible_characters_do_not_smuggle_a_skipped_word_through(gazette_world):
+    # a blog hides "sponsored" from a filter (and from search) with a soft hyphen, written
+    # as an HTML entity in the text, or a zero-width space in the title: both still count
+    world = gazette_world
+    blog, feed = await followed_blog(world)
+    await world.command("feed filter", {"feed": feed, "skip_words": "sponsored"})
+    blog.publish("Garden news", "<p>Tomatoes are ripe.</p>")
+    blog.publish("Spon\u200bsored: a mower", "<p>Buy it.</p>")
+    blog.publish("A new hose", "<p>Spon&shy;sored post.</p>")
+    blog.publish("Library hours", "<p>Open late.</p>")
+    await world.poll_now()
+    await eventually(lambda: "Library hours" in titles(world), what="the library announcement")
+    await settle()
+    assert titles(world) == ["Garden news", "Library hours"]
+    found = await eventually(lambda: search_titles(world, "sponsored"), what="the search")
+    assert len(found) == 2

@@ -512,3 +512,28 @@ async def test_a_role_named_by_a_hostile_blog_is_shown_escaped_when_replaced(gaz
     assert "is deleted" in linked.content
     assert "[deal](https://evil.test)" not in linked.content
     assert "**Big**" not in linked.content
+
+
+async def test_a_blog_category_named_like_a_staff_role_never_hands_it_out(gazette_world):
+    # a hostile blog names a category like the server's moderator role: picking that topic
+    # must not let every member take a role that carries permissions
+    world = gazette_world
+    world.fake.set_bot_permissions(world.guild, WITH_MANAGE_ROLES)
+    staff = world.fake.add_role(
+        world.guild, "News", permissions=Perm.MANAGE_MESSAGES | Perm.MANAGE_THREADS
+    )
+    _, sub_id = await follow_blog(world, mention=False)
+    asked = await world.command("feed roles", {"feed": str(sub_id)})
+    [menu] = [c for c in components(asked.messages[-1]) if c["type"] == 3]
+    notes = {o["label"]: o.get("description") for o in menu["options"]}
+    assert "links" not in notes["News"] and "permissions" in notes["News"]
+    await pick_topics(world, sub_id, ["News"])
+    news = [int(r["id"]) for r in world.fake.roles(world.guild) if r["name"] == "News"]
+    assert len(news) == 2  # a role of its own, without permissions
+    [panel] = await eventually(lambda: panels(world))
+    reader = world.fake.add_user("reader")
+    await world.fake.click(
+        panel, panel_buttons(panel)["News"], user_id=reader, user_permissions=MEMBER
+    )
+    await eventually(lambda: world.fake.member_roles(world.guild, reader))
+    assert world.fake.member_roles(world.guild, reader) == {n for n in news if n != staff}

@@ -28,6 +28,9 @@ from .markdown import (
 LINE_TITLE = 200  # characters of a post's title in its line (escapes included)
 LINE_AUTHOR = 60
 PLAIN_LIMIT = 2000  # the plain version: a message's content
+#: posts a digest can list at most (a line is 3 characters or more, plus its newline): the
+#: others are only counted, so they need not be read nor rendered
+MAX_LINES = (DESCRIPTION_LIMIT + 1) // 4
 
 
 @dataclass(slots=True)
@@ -61,41 +64,55 @@ def more_line(count: int) -> str:
     return f"…and {count} more {noun} (find them with `/archive latest`)"
 
 
-def lines_within(lines: list[str], limit: int) -> tuple[list[str], int]:
+def lines_within(lines: list[str], limit: int, total: int | None = None) -> tuple[list[str], int]:
     """As many whole lines as fit in `limit` with room for the "…and N more" line after them;
-    returns them and how many were left out."""
+    returns them and how many were left out (of `total`: `lines` may be its first ones)."""
+    total = len(lines) if total is None else total
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        left = len(lines) - index - 1
+        left = total - index - 1
         room = limit - used - len(line) - (1 if kept else 0)
         if room < (len(more_line(left)) + 1 if left else 0):
             break
         kept.append(line)
         used += len(line) + (1 if len(kept) > 1 else 0)
-    return kept, len(lines) - len(kept)
+    return kept, total - len(kept)
+
+
+def digest_thread_name(feed_title: str | None, feed_url: str, period_end: float, zone: str) -> str:
+    """The name of the digest's discussion thread, or of its forum post."""
+    return thread_name(
+        f"Digest {local_date_text(period_end, zone)}: "
+        + inline_plain(feed_title or feed_url, 80, "a feed")
+    )
 
 
 def render_digest(
-    posts: list[Post], feed_title: str | None, feed_url: str, period_end: float, zone: str
+    posts: list[Post],
+    feed_title: str | None,
+    feed_url: str,
+    period_end: float,
+    zone: str,
+    total: int | None = None,
 ) -> RenderedDigest:
-    """The digest of `posts` (oldest first), the period ending at `period_end`."""
-    count = len(posts)
+    """The digest of `posts` (oldest first), the period ending at `period_end`; `total`: how
+    many posts the period has when `posts` are only its first MAX_LINES or more."""
+    count = len(posts) if total is None else total
+    posts = posts[:MAX_LINES]
     feed = inline_markdown(feed_title, 150) or inline_markdown(feed_url, 150, "a feed")
     noun = "new post" if count == 1 else "new posts"
     title = cut(f"{feed}: {count} {noun}", TITLE_LIMIT)
     all_lines = [post_line(post) for post in posts]
-    lines, more = lines_within(all_lines, DESCRIPTION_LIMIT)
+    lines, more = lines_within(all_lines, DESCRIPTION_LIMIT, count)
     if more:
         lines.append(more_line(more))
     footer = f"Digest until {local_time_text(period_end, zone)}"
-    name = thread_name(
-        f"Digest {local_date_text(period_end, zone)}: "
-        + inline_plain(feed_title or feed_url, 80, "a feed")
-    )
+    name = digest_thread_name(feed_title, feed_url, period_end, zone)
     plain_lines, plain_more = lines_within(
         [post_line(post, preview=False) for post in posts],
         PLAIN_LIMIT - len(title) - len(footer) - 10,
+        count,
     )
     if plain_more:
         plain_lines.append(more_line(plain_more))

@@ -27,6 +27,11 @@ _DIGESTS = (
     " FROM digests g JOIN subscriptions s ON s.id = g.subscription_id"
     " JOIN feeds f ON f.id = s.feed_id LEFT JOIN guild_settings z ON z.guild_id = s.guild_id"
 )
+# A post as a digest lists it: its title, link and author, no text
+_DIGEST_POST_COLUMNS = POST_COLUMNS.replace(
+    "summary_html, content_html", "'' AS summary_html, '' AS content_html"
+)
+assert "'' AS content_html" in _DIGEST_POST_COLUMNS
 # A subscription's schedule, as DigestSchedule's fields
 _SCHEDULES = (
     "SELECT s.id, s.digest AS schedule, s.digest_hour AS hour, s.digest_weekday AS weekday,"
@@ -152,15 +157,30 @@ class DigestQueries:
 
     # --- holding and claiming -------------------------------------------------------------
 
-    async def hold_for_digests(self, db: aiosqlite.Connection, post_ids: list[int]) -> None:
-        """Inside store_entries' transaction: the new deliveries of digest subscriptions are
-        held for their next digest instead of pending."""
+    async def digest_subscription_ids(self, db: aiosqlite.Connection, feed_id: int) -> set[int]:
+        """The feed's subscriptions in digest mode (inside a transaction)."""
+        rows = await self._all(
+            "SELECT id FROM subscriptions WHERE feed_id = ? AND digest != 'off'",
+            (feed_id,),
+            conn=db,
+        )
+        return {row["id"] for row in rows}
+
+    async def hold_for_digests(
+        self, db: aiosqlite.Connection, feed_id: int, post_ids: list[int]
+    ) -> None:
+        """Inside store_entries' transaction: the new deliveries of the feed's digest
+        subscriptions are held for their next digest instead of pending. Only the feed's
+        subscriptions are looked at: a post's cost must not grow with every subscription
+        of every server."""
+        in_digest = await self.digest_subscription_ids(db, feed_id)
+        if not in_digest:
+            return
         held_at = self.clock()
         await db.executemany(
             "UPDATE deliveries SET state = 'held', held_at = ? WHERE post_id = ?"
-            " AND state = 'pending' AND started_at IS NULL AND subscription_id IN"
-            " (SELECT id FROM subscriptions WHERE digest != 'off')",
-            [(held_at, post_id) for post_id in post_ids],
+            " AND subscription_id = ? AND state = 'pending' AND started_at IS NULL",
+            [(held_at, post_id, sub_id) for post_id in post_ids for sub_id in in_digest],
         )
 
     async def _claim_held(
@@ -255,14 +275,18 @@ class DigestQueries:
         )
         return [_digest(row) for row in rows]
 
-    async def digest_posts(self, digest_id: int) -> list[Post]:
-        """The digest's posts in the order they were found."""
+    async def digest_posts(self, digest_id: int, limit: int = -1) -> tuple[list[Post], int]:
+        """The digest's first `limit` posts (-1: all) in the order they were found, and how
+        many it has. Only what a digest shows is read: a week of a busy blog is thousands
+        of posts, their text hundreds of MB, and one message lists a few hundred at most."""
         rows = await self._all(
-            f"SELECT {POST_COLUMNS} FROM posts"
-            " WHERE id IN (SELECT post_id FROM deliveries WHERE digest_id = ?) ORDER BY id",
-            (digest_id,),
+            f"SELECT {_DIGEST_POST_COLUMNS}, count(*) OVER () AS total FROM posts"
+            " WHERE id IN (SELECT post_id FROM deliveries WHERE digest_id = ?)"
+            " ORDER BY id LIMIT ?",
+            (digest_id, limit),
         )
-        return [post_from_row(row) for row in rows]
+        posts = [post_from_row(row) for row in rows]
+        return posts, rows[0]["total"] if rows else 0
 
     async def begin_digest(self, digest_id: int) -> None:
         """Record, before its request, that the digest may now reach Discord."""

@@ -56,6 +56,7 @@ class PostQueries:
         *,
         announce: bool,
         revisions: dict[str, tuple[str, str | None]] | None = None,
+        digests_only: bool = False,
     ) -> list[int]:
         """Insert the entries not seen before; returns the new posts' ids, oldest first.
 
@@ -63,7 +64,9 @@ class PostQueries:
         (bot/filters.py) gets a pending delivery of it in the same transaction, so a crash
         cannot separate "stored" from "owed";
         with `revisions` (entry key → shown hash, item hash) the announced posts are watched
-        for edits (bot/store/edits.py), in the same transaction too.
+        for edits (bot/store/edits.py), in the same transaction too;
+        with `digests_only` only digest subscriptions are owed them (a burst too big to
+        announce post by post still belongs in the period's digest).
         """
         now = time.time()
         unique: dict[str, Entry] = {}
@@ -116,6 +119,9 @@ class PostQueries:
             new_ids = sorted(ids.values())
             if announce:
                 subs = await self._all(SUBSCRIPTIONS_WITH_FILTERS, (feed_id,), conn=db)
+                if digests_only:
+                    in_digest = await self.digest_subscription_ids(db, feed_id)
+                    subs = [sub for sub in subs if sub["id"] in in_digest]
                 # which subscriptions announce which posts: their filters decide (none: all)
                 owed = await self.owed_deliveries(fresh, ids, texts, subs)
                 await db.executemany(
@@ -124,7 +130,7 @@ class PostQueries:
                     [(post_id, sub_id, new_nonce(), now) for post_id, sub_id in owed],
                 )
                 # a digest subscription's delivery waits for its digest (bot/store/digests.py)
-                await self.hold_for_digests(db, new_ids)
+                await self.hold_for_digests(db, feed_id, new_ids)
                 await db.execute(
                     "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
                 )

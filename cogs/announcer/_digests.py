@@ -19,7 +19,7 @@ from discord.ext import commands, tasks
 from bot.app import Gazette
 from bot.limits import MAX_REFUSALS
 from bot.models import Digest
-from bot.render.digest import RenderedDigest, render_digest
+from bot.render.digest import MAX_LINES, RenderedDigest, digest_thread_name, render_digest
 from bot.render.markdown import FOOTER_LIMIT, cut_plain
 from bot.retry import retry_at
 
@@ -115,7 +115,7 @@ class Digests(commands.Cog):
                 await self._postpone(digest, f"unexpected error: {type(exc).__name__}")
 
     async def send(self, digest: Digest) -> None:
-        posts = await self.store.digest_posts(digest.id)
+        posts, total = await self.store.digest_posts(digest.id, MAX_LINES)
         if not posts:  # its posts went away (the feed was removed meanwhile)
             await self.store.refuse_digest(
                 digest.id, "its posts were removed", next_attempt_at=0, give_up_after=0
@@ -123,7 +123,13 @@ class Digests(commands.Cog):
             return
         channel = await self.deliverer._channel(digest.channel_id)
         rendered = await asyncio.to_thread(
-            render_digest, posts, digest.feed_title, digest.feed_url, digest.period_end, digest.zone
+            render_digest,
+            posts,
+            digest.feed_title,
+            digest.feed_url,
+            digest.period_end,
+            digest.zone,
+            total,
         )
         embed = digest_embed(rendered, digest.period_end)
         await self.store.begin_digest(digest.id)  # before any request: it may reach Discord
@@ -132,7 +138,7 @@ class Digests(commands.Cog):
             if isinstance(channel, discord.ForumChannel):
                 thread_id = await self._forum_post(channel, digest, rendered, embed)
                 await self.store.mark_digest_sent(digest.id, thread_id, thread_id)
-                log.info("sent %s (%d posts) in forum #%s", what, len(posts), channel.name)
+                log.info("sent %s (%d posts) in forum #%s", what, total, channel.name)
                 return
             message = await self.deliverer.sent_before(
                 channel, digest.started_at, {rendered.plain}, (embed.title, embed.url), what
@@ -148,7 +154,7 @@ class Digests(commands.Cog):
             raise _failure(exc, channel) from exc
         followups = channel.is_news() or digest.threads
         await self.store.mark_digest_sent(digest.id, message.id, followups_owed=followups)
-        log.info("sent %s (%d posts) in #%s", what, len(posts), channel.name)
+        log.info("sent %s (%d posts) in #%s", what, total, channel.name)
         if followups:
             await self._follow_up(digest, channel, message, rendered.thread_name)
 
@@ -197,12 +203,11 @@ class Digests(commands.Cog):
                 log.info("follow-ups of digest %s dropped: %s", digest.id, exc)
                 await self.store.digest_followups_done(digest.id)
                 continue
-            posts = await self.store.digest_posts(digest.id)
-            rendered = render_digest(
-                posts, digest.feed_title, digest.feed_url, digest.period_end, digest.zone
+            name = digest_thread_name(
+                digest.feed_title, digest.feed_url, digest.period_end, digest.zone
             )
             message = channel.get_partial_message(digest.message_id)
-            await self._follow_up(digest, channel, message, rendered.thread_name)
+            await self._follow_up(digest, channel, message, name)
 
     def _retry_at(self, digest: Digest) -> float:
         timing = self.bot.timing

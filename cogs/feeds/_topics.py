@@ -2,10 +2,11 @@
 
 The admin picks topics (the feed's categories and tags, most used first) in an ephemeral
 menu; Gazette creates one role per topic (or links an existing role of the same name below
-its own, when the admin picks that option) and keeps a panel message with one button per
-topic in the channel. A member's press gives or takes that topic's role. The panel's
-buttons carry only a topic's row id: what it stands for (server, role, panel message) is
-read from the store at each press, so a forged press from another server does nothing.
+its own that grants nothing @everyone lacks, when the admin picks that option) and keeps a
+panel message with one button per topic in the channel. A member's press gives or takes
+that topic's role. The panel's buttons carry only a topic's row id: what it stands for
+(server, role, panel message) is read from the store at each press, so a forged press from
+another server does nothing.
 Gazette only ever deletes, gives or takes roles it created or that an admin linked, and
 never one at or above its own highest role.
 """
@@ -100,6 +101,18 @@ def _linkable(interaction: discord.Interaction, role: discord.Role) -> bool:
     )
 
 
+def _grants_nothing(guild: discord.Guild, role: discord.Role) -> bool:
+    """Whether the role gives no permission @everyone lacks: a topic's name comes from the
+    blog, and one named like a staff role must not put that role on a self-serve panel."""
+    return role.permissions.value & ~guild.default_role.permissions.value == 0
+
+
+def _linkable_by_name(interaction: discord.Interaction, role: discord.Role) -> bool:
+    """An existing role Gazette links on its own because it shares a topic's name (which the
+    blog chose): linkable, and granting nothing @everyone lacks."""
+    return _linkable(interaction, role) and _grants_nothing(interaction.guild, role)
+
+
 def _same_name_role(guild: discord.Guild, topic: str) -> discord.Role | None:
     key = topic_key(topic)
     return next((r for r in guild.roles if topic_key(r.name) == key), None)
@@ -148,10 +161,12 @@ def _option_note(
     existing = _same_name_role(guild, topic)
     if existing is None:
         return "creates a role"
-    if _linkable(interaction, existing):
+    if _linkable_by_name(interaction, existing):
         return f"links the existing role @{existing.name}"
     if not _below_me(guild, existing):
         return f"creates a role (the existing @{existing.name} is above mine)"
+    if not _grants_nothing(guild, existing):
+        return f"creates a role (the existing @{existing.name} has permissions)"
     return f"creates a role (the existing @{existing.name} is not one to hand out)"
 
 
@@ -224,7 +239,7 @@ async def apply_topics(
                 kept.append((held.topic, held.role_id, held.created))
                 continue
             existing = _same_name_role(guild, topic)
-            if existing is not None and _linkable(interaction, existing):
+            if existing is not None and _linkable_by_name(interaction, existing):
                 kept.append((topic, existing.id, False))
                 linked.append(existing)
                 continue
