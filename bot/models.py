@@ -146,6 +146,7 @@ class Delivery:
     started_at: float | None = None  # a forum post was requested then (maybe created)
     style: str = "full"  # its subscription's message style and template (bot/render/style.py)
     template: str | None = None
+    has_topics: bool = False  # its subscription has topic roles (bot/topics.py)
 
 
 # --------------------------------------------------------------------------- feeds and posts

@@ -15,7 +15,9 @@ from .rows import error_text
 _DELIVERIES = (
     "SELECT d.id, d.post_id, d.subscription_id, d.nonce, d.attempts, d.state,"
     " d.last_error, d.message_id, s.channel_id, s.guild_id, s.mention_role_id, s.threads,"
-    " s.auto_archive_minutes, f.title AS feed_title, d.started_at, s.style, s.template"
+    " s.auto_archive_minutes, f.title AS feed_title, d.started_at, s.style, s.template,"
+    # whether the announcement needs its subscription's topic roles read (bot/store/topics.py)
+    " EXISTS (SELECT 1 FROM topic_roles t WHERE t.subscription_id = s.id) AS has_topics"
     " FROM deliveries d"
     " JOIN subscriptions s ON s.id = d.subscription_id JOIN feeds f ON f.id = s.feed_id"
 )

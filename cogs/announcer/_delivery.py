@@ -36,7 +36,10 @@ class Deliverer:
         if post is None:  # the post went away with its feed
             return
         channel = await self._channel(delivery.channel_id)
-        topic_roles = await self.store.topic_role_map(delivery.subscription_id)
+        # most subscriptions have no topic roles: no read for them on this hot path
+        topic_roles = (
+            await self.store.topic_role_map(delivery.subscription_id) if delivery.has_topics else {}
+        )
         role_ids = mentioned_roles(
             getattr(channel, "guild", None), delivery.mention_role_id, topic_roles, post
         )
