@@ -16,7 +16,7 @@ from bot.render.style import render_styled
 from ..common.channels import get_or_fetch_channel, snowflake_before
 from ..common.sending import send_plainly
 from ..common.styles import announcement_message
-from ._errors import DeliveryFailed
+from ._errors import DeliveryFailed, send_failure
 from ._followups import follow_up
 from ._forum import forum_post
 from ._mentions import mentioned_roles
@@ -77,16 +77,8 @@ class Deliverer:
                 ),
                 f"post {post.id}",
             )
-        except discord.Forbidden as exc:
-            raise DeliveryFailed(
-                f"Missing permissions in #{channel.name}: {exc.text}", settled=True
-            ) from exc
-        except discord.NotFound as exc:
-            raise DeliveryFailed("the channel no longer exists", settled=True) from exc
         except discord.HTTPException as exc:
-            raise DeliveryFailed(
-                f"Discord answered {exc.status}: {exc.text}", settled=400 <= exc.status < 500
-            ) from exc
+            raise send_failure(exc, channel) from exc
         followups = channel.is_news() or delivery.threads
         await self.store.mark_delivered(
             delivery.id, sent.id, followups_owed=followups, style=shown.style

@@ -27,7 +27,7 @@ from ..common.embeds import GAZETTE_COLOUR, fit_embed
 from ..common.loops import paced_round
 from ..common.sending import NO_MENTIONS, ItemRefused, send_plainly
 from ._delivery import Deliverer
-from ._errors import DeliveryFailed
+from ._errors import DeliveryFailed, send_failure
 from ._followups import publish_and_open_thread
 from ._forum import _find_forum_post
 
@@ -44,17 +44,6 @@ def digest_embed(rendered: RenderedDigest, period_end: float) -> discord.Embed:
     embed.set_footer(text=cut_plain(rendered.footer, FOOTER_LIMIT))
     embed.timestamp = dt.datetime.fromtimestamp(period_end, dt.UTC)
     return fit_embed(embed)
-
-
-def _failure(exc: discord.HTTPException, channel) -> DeliveryFailed:
-    """What a refused send means for the next try (as for deliveries)."""
-    if isinstance(exc, discord.Forbidden):
-        return DeliveryFailed(f"Missing permissions in #{channel.name}: {exc.text}", settled=True)
-    if isinstance(exc, discord.NotFound):
-        return DeliveryFailed("the channel no longer exists", settled=True)
-    return DeliveryFailed(
-        f"Discord answered {exc.status}: {exc.text}", settled=400 <= exc.status < 500
-    )
 
 
 class Digests(commands.Cog):
@@ -151,7 +140,7 @@ class Digests(commands.Cog):
                 what,
             )
         except discord.HTTPException as exc:
-            raise _failure(exc, channel) from exc
+            raise send_failure(exc, channel) from exc
         followups = channel.is_news() or digest.threads
         await self.store.mark_digest_sent(digest.id, message.id, followups_owed=followups)
         log.info("sent %s (%d posts) in #%s", what, total, channel.name)
