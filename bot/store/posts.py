@@ -151,9 +151,9 @@ class PostQueries:
     # --- reading ---------------------------------------------------------------------
 
     async def get_post(self, post_id: int) -> Post | None:
-        row = await self._one(
-            f"SELECT {POST_COLUMNS} FROM posts WHERE id = ?", (post_id,), conn=self.conn
-        )
+        # committed posts only, on the reader: an announcement's read never queues behind a
+        # poll's transaction on the writer
+        row = await self._one(f"SELECT {POST_COLUMNS} FROM posts WHERE id = ?", (post_id,))
         return post_from_row(row) if row else None
 
     async def latest_post(self, feed_id: int) -> Post | None:
