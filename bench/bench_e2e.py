@@ -45,6 +45,7 @@ import tracemalloc
 from pathlib import Path
 
 import aiohttp
+import aiosqlite
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -177,6 +178,38 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
+class WorkCounts:
+    """Work a phase asked of the machinery, counted rather than timed (the same on a loaded
+    machine): round trips to the database threads and turns of the event loop."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.turns = 0
+        counts = self
+        execute = aiosqlite.Connection._execute
+
+        async def counted(connection, fn, *args, **kwargs):
+            counts.round_trips += 1
+            return await execute(connection, fn, *args, **kwargs)
+
+        aiosqlite.Connection._execute = counted
+        loop = asyncio.get_running_loop()
+        run_once = loop._run_once
+
+        def turn() -> None:
+            counts.turns += 1
+            run_once()
+
+        loop._run_once = turn
+
+    def since(self, before: tuple[int, int], per: int) -> str:
+        trips, turns = self.round_trips - before[0], self.turns - before[1]
+        return f"per feed: {trips / per:.1f} database round trips, {turns / per:.1f} loop turns"
+
+    def now(self) -> tuple[int, int]:
+        return self.round_trips, self.turns
+
+
 def peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -211,6 +244,7 @@ class Bench:
         self.farm = farm
         self.control = control
         self.lag = LoopLag()
+        self.counts = WorkCounts()
         self.generation = 0
         self.store: Store | None = None
         self.bot: Gazette | None = None
@@ -236,6 +270,7 @@ class Bench:
         return cold[1], changed[1]
 
     async def phase(self, label: str, work, extra: str = "") -> tuple[float, float, float]:
+        counted = self.counts.now()
         cpu, wall = time.process_time(), time.perf_counter()
         with self.lag:
             result = await work()
@@ -246,6 +281,7 @@ class Bench:
             f"  {label:<36} wall {wall:6.2f} s  cpu {cpu:6.2f} s  loop lag p99"
             f" {self.lag.p99_ms():5.1f} ms max {self.lag.max_ms():6.1f} ms"
             f"  peak RSS so far {peak_rss():3.0f} MiB  {extra}",
+            f"\n  {'':<36} {self.counts.since(counted, self.args.feeds)}",
             flush=True,
         )
         return wall, cpu, self.lag.p99_ms()

@@ -479,11 +479,21 @@ class _Open:
         return code + "".join(m for m, _ in reversed(self.markers))
 
 
+#: Where _scan_markdown has something to look at: an escape, code, a link, a URL, a marker's
+#: first character. Plain text between them is skipped in one search (4 KB excerpts: the
+#: scan went from 5 startswith() per character to one regex step per special character)
+_SCAN_STOP = re.compile(r"[\\`\[*_~|]|https?://")
+
+
 def _scan_markdown(text: str) -> _Open:
     state = _Open()
     stack = state.markers
     i, n = 0, len(text)
     while i < n:
+        stop = _SCAN_STOP.search(text, i)
+        if stop is None:
+            break
+        i = stop.start()
         c = text[i]
         if c == "\\":
             i += 2
