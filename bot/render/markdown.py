@@ -522,21 +522,24 @@ def _scan_markdown(text: str) -> _Open:
             if text[close - 1] == ")":  # a whole link: its URL is opaque
                 i = close
                 continue
-        for marker in _MARKERS:
-            if text.startswith(marker, i):
-                names = [m for m, _ in stack]
-                if names and names[-1] == marker:
-                    stack.pop()
-                elif marker in names:
-                    # crossed markers (**a *b** c*): fall back to the outer one
-                    del stack[names.index(marker) :]
-                else:
-                    stack.append((marker, i))
-                i += len(marker)
-                break
-        else:
-            i += 1
+        i = _take_marker(text, i, stack)
     return state
+
+
+def _take_marker(text: str, i: int, stack: list[tuple[str, int]]) -> int:
+    """The marker at i (if any) opens or closes on the stack; returns where to go on."""
+    for marker in _MARKERS:
+        if text.startswith(marker, i):
+            names = [m for m, _ in stack]
+            if names and names[-1] == marker:
+                stack.pop()
+            elif marker in names:
+                # crossed markers (**a *b** c*): fall back to the outer one
+                del stack[names.index(marker) :]
+            else:
+                stack.append((marker, i))
+            return i + len(marker)
+    return i + 1
 
 
 def _link_end(text: str, start: int) -> int | None:
