@@ -157,23 +157,13 @@ class DigestQueries:
 
     # --- holding and claiming -------------------------------------------------------------
 
-    async def digest_subscription_ids(self, db: aiosqlite.Connection, feed_id: int) -> set[int]:
-        """The feed's subscriptions in digest mode (inside a transaction)."""
-        rows = await self._all(
-            "SELECT id FROM subscriptions WHERE feed_id = ? AND digest != 'off'",
-            (feed_id,),
-            conn=db,
-        )
-        return {row["id"] for row in rows}
-
     async def hold_for_digests(
-        self, db: aiosqlite.Connection, feed_id: int, post_ids: list[int]
+        self, db: aiosqlite.Connection, in_digest: set[int], post_ids: list[int]
     ) -> None:
         """Inside store_entries' transaction: the new deliveries of the feed's digest
-        subscriptions are held for their next digest instead of pending. Only the feed's
-        subscriptions are looked at: a post's cost must not grow with every subscription
-        of every server."""
-        in_digest = await self.digest_subscription_ids(db, feed_id)
+        subscriptions (`in_digest`, read with the feed's subscriptions) are held for their
+        next digest instead of pending. Only the feed's subscriptions are looked at: a
+        post's cost must not grow with every subscription of every server."""
         if not in_digest:
             return
         held_at = self.clock()

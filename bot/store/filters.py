@@ -14,7 +14,7 @@ from .words import WordIndex
 
 # a feed's subscriptions with their filters (NULL: none), as store_entries reads them
 SUBSCRIPTIONS_WITH_FILTERS = (
-    "SELECT s.id, sf.spec FROM subscriptions s"
+    "SELECT s.id, sf.spec, s.digest != 'off' AS in_digest FROM subscriptions s"
     " LEFT JOIN subscription_filters sf ON sf.subscription_id = s.id WHERE s.feed_id = ?"
 )
 

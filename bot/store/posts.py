@@ -13,6 +13,10 @@ from ..text import html_to_text
 from .filters import SUBSCRIPTIONS_WITH_FILTERS
 from .rows import POST_COLUMNS, new_nonce, post_from_row
 
+#: Posts per INSERT: 60 rows of 16 values stay under SQLite's smallest cap on a statement's
+#: parameters (999, builds before 3.32)
+_INSERT_CHUNK = 60
+
 
 class PostQueries:
     conn: aiosqlite.Connection
@@ -49,6 +53,53 @@ class PostQueries:
 
     # --- storing ---------------------------------------------------------------------
 
+    async def _insert_posts(
+        self,
+        db: aiosqlite.Connection,
+        feed_id: int,
+        entries: list[Entry],
+        texts: dict[str, str],
+        now: float,
+    ) -> dict[str, int]:
+        """Inside a transaction: insert the entries not stored yet; entry key → id of those
+        inserted. One statement per chunk that inserts and returns (what was stored and the
+        new ids were two more round trips to the database thread each)."""
+        ids: dict[str, int] = {}
+        for start in range(0, len(entries), _INSERT_CHUNK):
+            chunk = entries[start : start + _INSERT_CHUNK]
+            rows = await self._all(
+                "INSERT INTO posts(feed_id, entry_key, title, link, author,"
+                " published_at, updated_at, categories, tags, summary_html, content_html,"
+                " content_text, image_url, comments_feed, wp_id, discovered_at) VALUES "
+                + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (feed_id, entry_key) DO NOTHING RETURNING entry_key, id",
+                [
+                    value
+                    for entry in chunk
+                    for value in (
+                        feed_id,
+                        entry.key,
+                        entry.title,
+                        entry.link,
+                        entry.author,
+                        entry.published_at,
+                        entry.updated_at,
+                        json.dumps(entry.categories, ensure_ascii=False),
+                        json.dumps(entry.tags, ensure_ascii=False),
+                        entry.summary_html,
+                        entry.content_html,
+                        texts[entry.key],
+                        entry.image_url,
+                        entry.comments_feed,
+                        entry.wp_id,
+                        now,
+                    )
+                ],
+                conn=db,
+            )
+            ids.update((row["entry_key"], row["id"]) for row in rows)
+        return ids
+
     async def store_entries(
         self,
         feed_id: int,
@@ -84,43 +135,15 @@ class PostQueries:
         }
         async with self.transaction() as db:
             # a few statements per batch instead of one round trip per entry
-            known = await self.stored_keys(feed_id, list(unique))
-            fresh = [entry for key, entry in unique.items() if key not in known]
-            if not fresh:
+            ids = await self._insert_posts(db, feed_id, list(unique.values()), texts, now)
+            if not ids:
                 return []
-            await db.executemany(
-                "INSERT INTO posts(feed_id, entry_key, title, link, author, published_at,"
-                " updated_at, categories, tags, summary_html, content_html, content_text,"
-                " image_url, comments_feed, wp_id, discovered_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        feed_id,
-                        entry.key,
-                        entry.title,
-                        entry.link,
-                        entry.author,
-                        entry.published_at,
-                        entry.updated_at,
-                        json.dumps(entry.categories, ensure_ascii=False),
-                        json.dumps(entry.tags, ensure_ascii=False),
-                        entry.summary_html,
-                        entry.content_html,
-                        texts[entry.key],
-                        entry.image_url,
-                        entry.comments_feed,
-                        entry.wp_id,
-                        now,
-                    )
-                    for entry in fresh
-                ],
-            )
-            ids = await self.stored_keys(feed_id, [entry.key for entry in fresh])
+            fresh = [entry for key, entry in unique.items() if key in ids]
             new_ids = sorted(ids.values())
             if announce:
                 subs = await self._all(SUBSCRIPTIONS_WITH_FILTERS, (feed_id,), conn=db)
+                in_digest = {sub["id"] for sub in subs if sub["in_digest"]}
                 if digests_only:
-                    in_digest = await self.digest_subscription_ids(db, feed_id)
                     subs = [sub for sub in subs if sub["id"] in in_digest]
                 # which subscriptions announce which posts: their filters decide (none: all)
                 owed = await self.owed_deliveries(fresh, ids, texts, subs)
@@ -130,7 +153,7 @@ class PostQueries:
                     [(post_id, sub_id, new_nonce(), now) for post_id, sub_id in owed],
                 )
                 # a digest subscription's delivery waits for its digest (bot/store/digests.py)
-                await self.hold_for_digests(db, feed_id, new_ids)
+                await self.hold_for_digests(db, in_digest, new_ids)
                 await db.execute(
                     "UPDATE feeds SET last_new_post_at = ? WHERE id = ?", (now, feed_id)
                 )
