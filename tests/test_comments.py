@@ -71,13 +71,16 @@ async def test_service_reads_each_due_post_with_one_request_and_discovers_rest_o
         blog.comment(p, "<p>hi</p>")
     ids, _ = await _followed_posts(store, blog, posts)
     watcher = CommentWatcher(store, fetcher)
+    # new posts have no comments yet: no discussion waits to be mirrored
+    assert await store.due_mirrors(time.time() + 1, 0, 100) == []
 
     report = await watcher.poll_due()
     assert report.checked == 30 and report.new_comments == 3 and report.failed == 0
     assert report.requests == 30 + 2  # one per post, plus the site's REST discovery
     assert len(site.requests_for("/")) == 1
-    # the discussions know they have comments to show
+    # the discussions know they have comments to show, and only those
     waiting = [d for d in await store.due_mirrors(time.time() + 1, 0, 100)]
+    assert sorted(d.post_id for d in waiting) == sorted(ids[:3])
     with_items = [d.post_id for d in waiting if await store.mirror_items(d.id)]
     assert sorted(with_items) == sorted(ids[:3])
 
@@ -86,6 +89,44 @@ async def test_service_reads_each_due_post_with_one_request_and_discovers_rest_o
     await store.schedule_comment_checks(0)
     again = await watcher.poll_due()
     assert (again.checked, again.unchanged, again.requests) == (30, 30, 30)
+
+
+async def test_comments_read_before_an_announcement_is_sent_are_mirrored_in_its_thread(service):
+    """Two servers follow the blog; one server's announcement goes out late (a retry): the
+    comments read meanwhile for the other server's thread are owed to its thread too."""
+    store, fetcher, site = service
+    blog = WPBlog(site)
+    post = blog.publish("Commented before one server saw it")
+    blog.comment(post, "<p>first!</p>")
+    feed = await store.add_feed(
+        blog.feed_url,
+        title="WP",
+        site_url=blog.site.url("/"),
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check_at=0,
+    )
+    early = await store.add_subscription(feed.id, 1, 2, threads=True)
+    late = await store.add_subscription(feed.id, 3, 4, threads=True)
+    entry = Entry(
+        key="p1",
+        title=post.title,
+        link=blog.link(post),
+        published_at=time.time(),
+        comments_feed=blog.link(post) + "feed/",
+        wp_id=post.id,
+    )
+    (post_id,) = await store.store_entries(feed.id, [entry], announce=True)
+    deliveries = {d.subscription_id: d for d in await store.due_deliveries(time.time())}
+    await store.mark_delivered(deliveries[early.id].id, 1000, 2000)
+    assert (await CommentWatcher(store, fetcher).poll_due()).new_comments == 1
+
+    await store.mark_delivered(deliveries[late.id].id, 3000, followups_owed=True)
+    waiting = {d.subscription_id: d for d in await store.due_mirrors(time.time() + 1, 0, 100)}
+    assert set(waiting) == {early.id, late.id}
+    items = await store.mirror_items(waiting[late.id].id)
+    assert [item.comment.content_html.strip() for item in items] == ["<p>first!</p>"]
 
 
 async def test_service_keeps_a_reply_parent_and_survives_a_broken_post(service):
