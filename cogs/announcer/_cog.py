@@ -22,6 +22,7 @@ from ..common.sending import ItemRefused
 from ._delivery import Deliverer
 from ._edits import Editor
 from ._errors import DeliveryFailed
+from ._followups import FollowupLane
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +163,17 @@ class Announcer(commands.Cog):
         return len(due)
 
     async def _channel_worker(self, channel_id: int, deliveries: list[Delivery]) -> None:
+        # each announcement's thread opens while the next one is sent; the worker (which
+        # keeps `finish_followups` off this channel) is done when its last thread is
+        lane = FollowupLane(channel_id)
+        lane.use()
         try:
             await self._deliver_channel(deliveries)
+        except asyncio.CancelledError:
+            lane.cancel()
+            raise
         finally:
+            await lane.drain()
             del self._workers[channel_id]
             self._outbox_dirty.set()  # what came for this channel meanwhile goes out now
 
