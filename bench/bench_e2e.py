@@ -507,6 +507,7 @@ async def run(args) -> None:
                 )
 
                 await bench.get(control, "/limits?on=1", "POST")
+                paced_before = bench.bot.pacer.waited
                 total += args.feeds
                 await bench.phase("changed, Discord's limits on", lambda: bench.changed(total))
                 limited = await bench.latencies(bench.generation)
@@ -523,6 +524,11 @@ async def run(args) -> None:
                     f" (per channel {route:.1f} s, global {overall:.1f} s); without limits it"
                     f" came at {unlimited:.1f} s; with them at {makespan:.1f} s: ratio to the"
                     f" bound {makespan / bound:.2f} (429s answered: {limited['hits']})"
+                )
+                pacer = bench.bot.pacer
+                print(
+                    f"  the bot's own budget, {pacer.limit} requests per {pacer.period:g} s:"
+                    f" {pacer.waited - paced_before} requests waited for it"
                 )
                 if burst["fake_errors"] or limited["fake_errors"]:
                     print(f"  fake Discord errors: {limited['fake_errors']}")
