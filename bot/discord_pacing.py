@@ -6,8 +6,9 @@ each route's bucket from its headers, but learns of the global limit only from 4
 of announcements across 50 channels drew 298 of them in bench_e2e. Discord bans (Cloudflare)
 an IP that makes 10,000 invalid requests in 10 minutes, so a burst waits its turn here instead.
 
-Discord-free: the bot installs it on discord.py's HTTP session as an aiohttp trace, whose
-request-start signal is awaited before each request (and each retry) is sent.
+Discord-free: the bot installs it on discord.py's HTTP session as an aiohttp trace (the
+`http_trace` that discord.py's Client documents), whose request-start signal aiohttp awaits
+before each request, and each retry of one, is sent.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from collections.abc import Callable
 import aiohttp
 import yarl
 
-#: Discord's global limit is 50 a second; 2 are left for the difference between when a
-#: request leaves and when Discord counts it (loopback under load: tens of ms)
+#: Discord's global limit is 50 a second; 2 are left for requests with the same token that
+#: this process does not see (another instance during a deploy, a script)
 REQUESTS_PER_SECOND = 48
 
 # interaction callbacks and followups, and webhooks run by their token: outside the limit
@@ -30,37 +31,69 @@ _EXEMPT = re.compile(r"/(interactions/|webhooks/\d+/[^/]+)")
 
 
 class RequestPacer:
-    """At most `limit` requests in any `period` seconds, in the order they asked (a sliding
-    log of the last `limit` starts: a fixed window of Discord's, wherever it falls, holds
-    no more)."""
+    """At most `limit` requests counted in any `period` seconds, in the order they asked.
+
+    A request holds its place from its start until `period` after its answer: Discord counts
+    it somewhere in between. Counting starts alone let a burst through 60-68 a second (at
+    48 a second sent) when the event loop was slow to send them (over the wire tests), and
+    the fake answered global 429s; held this way, no window of Discord's, wherever it falls
+    and however late a request arrives, holds more than `limit`.
+    """
 
     def __init__(self, limit: int = REQUESTS_PER_SECOND, period: float = 1.0) -> None:
         self.limit = limit
         self.period = period
         self.waited = 0  # requests that had to wait for the budget (tests, benches)
-        self._starts: deque[float] = deque(maxlen=limit)
+        self._in_flight = 0
+        self._answered: deque[float] = deque()  # when requests ended, the last `period`
+        self._an_answer = asyncio.Event()
         self._turn = asyncio.Lock()  # FIFO: first to ask, first to go
 
-    async def wait(self) -> None:
-        """Until one more request fits in the budget; it is counted from now."""
+    async def start(self) -> None:
+        """Until one more request fits in the budget; it holds its place until `done`."""
         async with self._turn:
-            if len(self._starts) == self.limit:
-                delay = self._starts[0] + self.period - time.monotonic()
-                if delay > 0:
-                    self.waited += 1
-                    await asyncio.sleep(delay)
-            self._starts.append(time.monotonic())
+            waited = False
+            while True:
+                now = time.monotonic()
+                while self._answered and self._answered[0] <= now - self.period:
+                    self._answered.popleft()
+                if self._in_flight + len(self._answered) < self.limit:
+                    break
+                waited = True
+                if self._answered:  # room when the oldest answer is `period` old
+                    await asyncio.sleep(self._answered[0] + self.period - now)
+                else:  # all in flight: room `period` after the first answer
+                    self._an_answer.clear()
+                    await self._an_answer.wait()
+            self.waited += waited
+            self._in_flight += 1
+
+    def done(self) -> None:
+        """A started request was answered, or failed: its place is free `period` from now."""
+        self._in_flight -= 1
+        self._answered.append(time.monotonic())
+        self._an_answer.set()
 
     def trace_config(self, api_base: Callable[[], str]) -> aiohttp.TraceConfig:
         """A trace that paces the requests to `api_base()` (read at each request: the bot may
-        be pointed elsewhere after it is made) that count toward the global limit."""
+        be pointed elsewhere after it is made) that count toward the global limit. aiohttp
+        ends every request whose start it signalled with an end or an exception signal
+        (cancellation included)."""
 
         async def on_request_start(session, context, params) -> None:
             if counts_toward_global(params.url, api_base()):
-                await self.wait()
+                await self.start()
+                context.paced = True
+
+        async def on_request_done(session, context, params) -> None:
+            if getattr(context, "paced", False):
+                context.paced = False
+                self.done()
 
         config = aiohttp.TraceConfig()
         config.on_request_start.append(on_request_start)
+        config.on_request_end.append(on_request_done)
+        config.on_request_exception.append(on_request_done)
         return config
 
 

@@ -19,21 +19,28 @@ POSTS_PER_CHANNEL = 3
 
 
 async def test_the_pacer_never_lets_more_than_its_limit_into_any_period():
+    """A request counts from its start to `period` after its answer: however late it arrives,
+    no window of the period holds more than the limit."""
     pacer = RequestPacer(limit=5, period=0.2)
-    starts: list[float] = []
+    spans: list[tuple[float, float]] = []
 
-    async def request() -> None:
-        await pacer.wait()
-        starts.append(time.monotonic())
+    async def request(latency: float) -> None:
+        await pacer.start()
+        began = time.monotonic()
+        await asyncio.sleep(latency)
+        spans.append((began, time.monotonic()))
+        pacer.done()
 
     began = time.monotonic()
-    await asyncio.gather(*(request() for _ in range(12)))
-    assert len(starts) == 12
-    starts.sort()
-    # any 6 consecutive starts span at least the period: no window holds more than 5
-    assert all(starts[i + 5] - starts[i] >= 0.2 - 0.005 for i in range(len(starts) - 5))
-    assert 0.4 - 0.01 <= time.monotonic() - began < 1.0  # two periods waited, not more
-    assert pacer.waited == 2  # the 6th and the 11th slept; those behind them found room
+    await asyncio.gather(*(request(0.05 * (n % 3)) for n in range(12)))
+    assert len(spans) == 12
+    # wherever a request was counted between its start and its answer, any window of the
+    # period meets at most 5 of them: look at every window starting at a start or an answer
+    for edge in sorted(t for span in spans for t in span):
+        meeting = [s for s in spans if s[0] < edge + 0.2 and s[1] >= edge]
+        assert len(meeting) <= 5
+    assert time.monotonic() - began < 1.5  # paced, not stalled
+    assert pacer.waited > 0
 
 
 def test_interactions_webhooks_gateway_and_cdn_are_not_paced():
