@@ -63,6 +63,7 @@ class Gazette(commands.Bot):
         session: aiohttp.ClientSession,
         *,
         timing: Timing | None = None,
+        pacer: RequestPacer | None = None,
         **options,
     ) -> None:
         # no message cache (max_messages): nothing reads a message back from it (on_message
@@ -72,7 +73,7 @@ class Gazette(commands.Bot):
         intents.members = False
         intents.presences = False
         # every REST request to Discord waits for the global budget: no burst of 429s
-        pacer = RequestPacer()
+        pacer = pacer or RequestPacer()
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
