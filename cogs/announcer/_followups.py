@@ -115,5 +115,6 @@ class FollowupLane:
             self._pending.cancel()
 
 
-# the lane of the channel worker running in this task, if any
+# the lane of the channel worker running in this task, if any: `Deliverer.deliver` calls
+# `follow_up` itself, so the worker's lane reaches it through the task's context
 _lane: ContextVar[FollowupLane | None] = ContextVar("followup_lane", default=None)
