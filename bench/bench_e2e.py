@@ -15,8 +15,9 @@ Setup takes the fast path: feeds and subscriptions are written through the store
              announcement created (the burst without Discord's limits)
   +search    the same with a search load beside it (a few searches per second)
   limited    the burst again with Discord's rate limits on in the fake (5 per 5 s per
-             channel for messages and threads, 50 requests per second overall); its last
-             announcement against the bound those limits allow
+             channel for messages and threads, 50 requests per second overall) and the
+             bot's own budget for them (bot/discord_pacing.py; off in the phases before);
+             its last announcement against the bound those limits allow
 
 The comment cycle is stopped (it has bench_comments.py): right after following, the
 comments of every archived post would be read during whichever phase its round falls in.
@@ -56,11 +57,13 @@ from farm import start_farm  # noqa: E402
 
 from bot.app import Gazette, Timing, point_discord_at  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.discord_pacing import REQUESTS_PER_SECOND, RequestPacer  # noqa: E402
 from bot.fetch import Fetcher, create_session  # noqa: E402
 from bot.poller import FeedPoller  # noqa: E402
 from bot.startup import limit_malloc_arenas, tune_for_the_event_loop  # noqa: E402
 from bot.store import Store  # noqa: E402
 
+UNPACED = 10**9  # the bot's budget while the fake has no limits: none
 TITLE = re.compile(r"Post (\d+) of blog (\d+)")
 QUERIES = ("garden recipe", "river mountain", "election report", "music science", "winter")
 
@@ -307,7 +310,11 @@ class Bench:
             create_session(allow_private=True, max_connections=64, max_per_host=64)
         )
         timing = Timing(poll_tick=0.5, delivery_tick=1.0)
-        self.bot = Gazette(settings, self.store, session, timing=timing)
+        # the phases without Discord's limits run without the bot's budget for them too
+        # (`/limits?on=1` sets both): they measure the bot, not the 48 requests a second
+        self.bot = Gazette(
+            settings, self.store, session, timing=timing, pacer=RequestPacer(limit=UNPACED)
+        )
         await self.bot.login(info["token"])
         task = asyncio.create_task(self.bot.connect())
 
@@ -543,6 +550,8 @@ async def run(args) -> None:
                 )
 
                 await bench.get(control, "/limits?on=1", "POST")
+                bench.bot.pacer.limit = REQUESTS_PER_SECOND
+                paced_before = bench.bot.pacer.waited
                 total += args.feeds
                 await bench.phase("changed, Discord's limits on", lambda: bench.changed(total))
                 limited = await bench.latencies(bench.generation)
@@ -559,6 +568,11 @@ async def run(args) -> None:
                     f" (per channel {route:.1f} s, global {overall:.1f} s); without limits it"
                     f" came at {unlimited:.1f} s; with them at {makespan:.1f} s: ratio to the"
                     f" bound {makespan / bound:.2f} (429s answered: {limited['hits']})"
+                )
+                pacer = bench.bot.pacer
+                print(
+                    f"  the bot's own budget, {pacer.limit} requests per {pacer.period:g} s:"
+                    f" {pacer.waited - paced_before} requests waited for it"
                 )
                 if burst["fake_errors"] or limited["fake_errors"]:
                     print(f"  fake Discord errors: {limited['fake_errors']}")

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from .comments import CommentWatcher
 from .config import Settings
+from .discord_pacing import RequestPacer
 from .fetch import Fetcher
 from .poller import FeedPoller, parse_thread
 from .replies import Replies
@@ -62,6 +63,7 @@ class Gazette(commands.Bot):
         session: aiohttp.ClientSession,
         *,
         timing: Timing | None = None,
+        pacer: RequestPacer | None = None,
         **options,
     ) -> None:
         # no message cache (max_messages): nothing reads a message back from it (on_message
@@ -70,6 +72,8 @@ class Gazette(commands.Bot):
         intents.message_content = False
         intents.members = False
         intents.presences = False
+        # every REST request to Discord waits for the global budget: no burst of 429s
+        pacer = pacer or RequestPacer()
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -77,8 +81,10 @@ class Gazette(commands.Bot):
             # nothing a blog writes may ping anyone; a role is allowed per message when asked
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=GazetteTree,  # one error path for every command
+            http_trace=pacer.trace_config(lambda: discord.http.Route.BASE),
             **{"max_messages": None, **options},
         )
+        self.pacer = pacer
         self.settings = settings
         self.store = store
         self.session = session

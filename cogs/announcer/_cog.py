@@ -22,6 +22,7 @@ from ..common.sending import ItemRefused
 from ._delivery import Deliverer
 from ._edits import Editor
 from ._errors import DeliveryFailed
+from ._followups import FollowupLane
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class Announcer(commands.Cog):
         self._index_dirty = asyncio.Event()  # posts were stored: make them searchable
         self.deliverer = Deliverer(bot)
         self._workers: dict[int, asyncio.Task] = {}  # channel id → its delivery worker
+        # channel id → its follow-ups (publishing, the thread) under way; they outlive a
+        # worker so that the channel's next batch goes out while its last thread opens
+        self._lanes: dict[int, FollowupLane] = {}
         self.editor = Editor(bot)  # announcements follow their post
 
     async def cog_load(self) -> None:
@@ -63,6 +67,8 @@ class Announcer(commands.Cog):
         self.editor.cancel()
         for worker in list(self._workers.values()):
             worker.cancel()
+        for lane in self._lanes.values():
+            lane.cancel()  # still owed in the store: finished after the restart
         self.bot.poller.cancel_checks()
 
     # --- polling --------------------------------------------------------------------
@@ -148,7 +154,11 @@ class Announcer(commands.Cog):
         theirs), and a worker that finishes wakes the next round for what came meanwhile.
         Returns how many deliveries were started."""
         busy = set(self._workers)
-        await self.deliverer.finish_followups(skip_channels=busy)
+        for channel_id in [c for c, lane in self._lanes.items() if not lane.busy]:
+            if channel_id not in busy:
+                del self._lanes[channel_id]
+        # follow-ups under way are not a crash's leftovers
+        await self.deliverer.finish_followups(skip_channels=busy | set(self._lanes))
         due = await self.store.due_deliveries(time.time(), limit=DELIVERY_BATCH, skip_channels=busy)
         # the intent, before any request: a delivery begun earlier may already be on Discord
         await self.store.begin_deliveries([d.id for d in due if d.started_at is None])
@@ -162,6 +172,11 @@ class Announcer(commands.Cog):
         return len(due)
 
     async def _channel_worker(self, channel_id: int, deliveries: list[Delivery]) -> None:
+        # each announcement's thread opens while the next one is sent (the channel's lane)
+        lane = self._lanes.get(channel_id)
+        if lane is None:
+            lane = self._lanes[channel_id] = FollowupLane(channel_id)
+        lane.use()
         try:
             await self._deliver_channel(deliveries)
         finally:
@@ -169,9 +184,11 @@ class Announcer(commands.Cog):
             self._outbox_dirty.set()  # what came for this channel meanwhile goes out now
 
     async def wait_for_workers(self) -> None:
-        """Until every channel's worker is done (shutting down, tests)."""
+        """Until every channel's worker and follow-ups are done (shutting down, tests)."""
         while self._workers:
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        for lane in list(self._lanes.values()):
+            await lane.drain()
 
     async def _deliver_channel(self, deliveries: list[Delivery]) -> int:
         sent = 0
