@@ -349,10 +349,12 @@ class ArchiveQueries:
 
     async def _count(self, query: _Query, match: str, cap: int, table="posts_fts") -> int:
         """Matches, counted up to `cap` (the index stops there)."""
-        return await self._value(
+        # _all: one round trip to the database thread (_value takes three)
+        [(count,)] = await self._all(
             f"SELECT count(*) FROM (SELECT 1 {query.from_where(table=table)} LIMIT ?)",
             (match, *query.args, cap),
         )
+        return count
 
     async def _ids(
         self,
