@@ -31,6 +31,8 @@ async def archive_world(gazette_world):
     await world.start()
     result = await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
     await eventually(lambda: "History imported" in (result.content or ""), what="backfill")
+    # the index loop makes the imported posts searchable soon after; the tests count them all
+    await world.store.index_pending()
     return world
 
 
