@@ -19,6 +19,7 @@ import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import aiosqlite
@@ -87,14 +88,19 @@ _SCOPE_FIGURES = (
 # poll cycle's writes. Only indexing (a write) uses the writer.
 
 
-@dataclass(slots=True)
+@dataclass
 class _Scope:
-    feeds: list[int]
+    listed: str | None  # the scope's feed ids, as SQLite's group_concat gives them
     everything: bool  # every feed there is: no restriction needed
     include: str = ""  # FTS5: AND this...
     exclude: str = ""  # ...or NOT this (whichever names fewer posts)
     pending: bool = False  # posts wait to be indexed
     hidden: bool = False  # the server follows feeds, none in a channel the member can view
+
+    @cached_property
+    def feeds(self) -> list[int]:
+        """The scope's feed ids, in order; read only when needed (1,000 cost 0.3 ms)."""
+        return sorted(_ids_of(self.listed))
 
 
 @dataclass(slots=True)
@@ -190,9 +196,9 @@ class ArchiveQueries:
                         (guild_id,),
                     )
                 )
-            return _Scope([], False, pending=pending, hidden=hidden)
+            return _Scope(None, False, pending=pending, hidden=hidden)
         others = _ids_of(row["others"])
-        scope = _Scope(sorted(_ids_of(row["feeds"])), not others, pending=pending)
+        scope = _Scope(row["feeds"], not others, pending=pending)
         if scope.everything:
             return scope
 
@@ -308,7 +314,7 @@ class ArchiveQueries:
             return empty
         try:
             scope = await self._scope(guild_id, feed_ids, channels)
-            if not scope.feeds:
+            if not scope.listed:
                 empty.notice = (
                     "The feeds of this server are announced in channels you cannot view."
                     if scope.hidden
@@ -552,7 +558,7 @@ class ArchiveQueries:
     ) -> list[SearchHit]:
         """The newest posts of the scope, newest first (posts without a date are left out)."""
         scope = await self._scope(guild_id, feed_ids, channels)
-        if not scope.feeds:
+        if not scope.listed:
             return []
         count = max(1, min(int(count), 50))
         feeds = scope.feeds if not scope.everything else await self.archive_feed_ids()
@@ -566,7 +572,7 @@ class ArchiveQueries:
         channels: Iterable[int] | None = None,
     ) -> Post | None:
         scope = await self._scope(guild_id, feed_ids, channels)
-        if not scope.feeds:
+        if not scope.listed:
             return None
         rows = await self._all(
             "SELECT feed_id, posts FROM archive_facets WHERE kind = 'posts' AND name = ''"
@@ -604,7 +610,7 @@ class ArchiveQueries:
     ) -> Post | None:
         """The post, if it belongs to a feed of the scope (another server's post is None)."""
         scope = await self._scope(guild_id, feed_ids, channels)
-        if not scope.feeds:
+        if not scope.listed:
             return None
         row = await self._one(
             f"SELECT {POST_COLUMNS} FROM posts WHERE id = ? AND feed_id IN ({marks(scope.feeds)})",
@@ -628,7 +634,7 @@ class ArchiveQueries:
         Nothing usable typed: the newest titles."""
         limit = max(1, min(int(limit), 25))
         scope = await self._scope(guild_id, feed_ids, channels)
-        if not scope.feeds:
+        if not scope.listed:
             return []
         words = title_words(text)
         if not words:
@@ -685,7 +691,7 @@ class ArchiveQueries:
         "Émile"): those starting with it first, then the most used."""
         limit = max(1, min(int(limit), 25))
         scope = await self._scope(guild_id, feed_ids, channels)
-        if not scope.feeds:
+        if not scope.listed:
             return []
         text = fold((text or "").strip()[:100].encode("utf-8", "replace").decode("utf-8"))
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -751,4 +757,4 @@ def _hit(row: aiosqlite.Row) -> dict:
 
 def _ids_of(listed: str | None) -> list[int]:
     """Ids from SQLite's group_concat (None: none)."""
-    return [int(i) for i in listed.split(",")] if listed else []
+    return list(map(int, listed.split(","))) if listed else []
