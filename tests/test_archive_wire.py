@@ -31,6 +31,8 @@ async def archive_world(gazette_world):
     await world.start()
     result = await world.command("feed add", {"url": blog.feed_url, "channel": world.text})
     await eventually(lambda: "History imported" in (result.content or ""), what="backfill")
+    # the index loop makes the imported posts searchable soon after; the tests count them all
+    await world.store.index_pending()
     return world
 
 
@@ -64,6 +66,24 @@ async def test_search_pages_with_buttons_only_the_asker_can_press(archive_world)
     ]
     assert public["embeds"][0]["title"] == page2["embeds"][0]["title"][3:]
     assert world.fake.message_request(int(public["id"]))["allowed_mentions"]["parse"] == []
+
+
+async def test_a_slow_search_is_deferred_then_answered(archive_world, monkeypatch):
+    """A search answers at once; one slower than DEFER_AFTER shows "thinking…" first."""
+    world = archive_world
+    quick = await world.command("archive search", {"query": "tomatoes"})
+    assert quick.type == 4 and quick.ephemeral and "14 results" in quick.content
+    nothing = await world.command("archive search", {"query": "zzzz"})
+    assert nothing.type == 4 and nothing.ephemeral and "No results" in nothing.content
+    # the module the running bot loaded (discord.py re-imports an extension on each start)
+    monkeypatch.setattr(sys.modules["cogs.archive._cog"], "DEFER_AFTER", 0.0)
+    slow = await world.command("archive search", {"query": "tomatoes"})
+    assert slow.type == 5 and slow.ephemeral
+    assert slow.messages[-1]["content"] == quick.content
+    assert [e["title"] for e in slow.messages[-1]["embeds"]] == [e["title"] for e in quick.embeds]
+    assert button(slow.messages[-1], "Share 1")
+    slow_nothing = await world.command("archive search", {"query": "zzzz"})
+    assert slow_nothing.type == 5 and slow_nothing.messages[-1]["content"] == nothing.content
 
 
 async def test_filters_by_author_category_and_date(archive_world):

@@ -255,6 +255,20 @@ async def test_a_staff_only_feed_is_found_only_by_those_who_can_view_its_channel
     assert any("Salary" in t for t in await search(as_member, "salary"))
 
 
+async def test_the_owner_and_administrators_find_every_channels_feed(gazette_world):
+    """They view every channel (viewable_channels answers them without a check per channel)."""
+    world = gazette_world
+    await staff_world(world)
+    admin_role = world.fake.add_role(world.guild, "Admins", permissions=Perm.ADMINISTRATOR)
+    admin = world.fake.add_user("admin")
+    for who in ({}, {"user_id": admin, "roles": [admin_role]}):
+        result = await world.command("archive search", {"query": "salary"}, **who)
+        assert len(result.messages[-1]["embeds"]) == 5, who
+    reader = world.fake.add_user("reader")
+    nothing = await world.command("archive search", {"query": "salary"}, user_id=reader)
+    assert "No results" in nothing.messages[-1]["content"]
+
+
 async def test_a_member_who_sees_no_feed_channel_is_told_so(gazette_world):
     world = gazette_world
     await staff_world(world)

@@ -18,6 +18,12 @@ def viewable_channels(interaction: discord.Interaction) -> list[int]:
     if guild is None or not isinstance(member, discord.Member) or not guild.channels:
         return []
     channels = [*guild.text_channels, *guild.forums]  # text_channels include announcement
+    # the owner and administrators view every channel (discord.py's permissions_for gives
+    # them all permissions, as here): one check instead of one per channel
+    if member.guild_permissions.administrator and (
+        guild.owner_id == member.id or guild.default_role is not None
+    ):
+        return [c.id for c in channels]
     return [c.id for c in channels if c.permissions_for(member).view_channel]
 
 
