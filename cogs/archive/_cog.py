@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -45,9 +46,12 @@ def _date(text: str | None, name: str) -> float | None:
 async def in_time(interaction: discord.Interaction, work: Awaitable[T]) -> T:
     """`work`'s result; if it takes longer than DEFER_AFTER, the (ephemeral) answer is
     deferred meanwhile, as Discord drops an interaction not answered within 3 s."""
+    # counted from when Discord made the interaction: a busy loop may start us late (never
+    # later than DEFER_AFTER from now, should this host's clock be behind Discord's)
+    age = max(0.0, time.time() - interaction.created_at.timestamp())
     task = asyncio.ensure_future(work)
     try:
-        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, DEFER_AFTER - age))
         if not done:
             await interaction.response.defer(ephemeral=True, thinking=True)
         return await task
