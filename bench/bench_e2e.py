@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 import re
 import resource
 import statistics
@@ -187,9 +188,34 @@ def peak_rss() -> float:
 class MallInfo2(ctypes.Structure):
     _fields_ = [  # noqa: RUF012 (malloc.h's struct mallinfo2)
         (name, ctypes.c_size_t)
-        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
-        .split()
+        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
     ]
+
+
+def pymalloc() -> str:
+    """Python's small-object allocator: its 1 MiB arenas (a RSS only an empty arena gives
+    back) and what live objects fill of them (sys._debugmallocstats writes to fd 2)."""
+    with tempfile.TemporaryFile("w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read()
+    figures = {
+        m.group(1): int(m.group(2).replace(",", ""))
+        for m in re.finditer(
+            r"# (arenas allocated current|bytes in allocated blocks)\s*=\s*([\d,]+)", text
+        )
+    }
+    return (
+        f"pymalloc arenas {figures['arenas allocated current']} MiB"
+        f" (objects {figures['bytes in allocated blocks'] / 2**20:.1f})"
+    )
 
 
 def native_memory() -> str:
@@ -211,7 +237,7 @@ def native_memory() -> str:
         )
     return (
         f"RSS {kib['VmRSS']:.1f} MiB (peak {kib['VmHWM']:.1f}; anon {kib['RssAnon']:.1f},"
-        f" files {kib['RssFile']:.1f}), threads {threading.active_count()}"
+        f" files {kib['RssFile']:.1f}), {pymalloc()}, threads {threading.active_count()}"
         f"/{status['Threads'].strip()}, SQLite {used / 2**20:.1f} MiB (peak {high / 2**20:.1f})"
         + heap
     )
