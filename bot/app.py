@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import aiohttp
@@ -22,6 +24,9 @@ from .tree import GazetteTree
 from .websub import WebSub
 
 log = logging.getLogger(__name__)
+
+#: threads for asyncio.to_thread (the loop's default executor)
+WORKER_THREADS = 2
 
 EXTENSIONS = (
     "cogs.feeds",
@@ -120,6 +125,12 @@ class Gazette(commands.Bot):
         self._ready_logged = False
 
     async def setup_hook(self) -> None:
+        # asyncio.to_thread's threads (rendering, filters, imports): two, for two cores and
+        # one GIL, not asyncio's default of cores + 4; each thread kept its own freed memory
+        # (bench_e2e at 1,000 feeds: 11 threads -> 7, see limit_malloc_arenas)
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="gazette-worker")
+        )
         if self.websub is not None:
             await self.websub.start()
         for extension in EXTENSIONS:
