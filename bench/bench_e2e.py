@@ -185,11 +185,12 @@ def peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: glibc's struct mallinfo2 (malloc.h), field by field
+MALLINFO2 = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+
+
 class MallInfo2(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012 (malloc.h's struct mallinfo2)
-        (name, ctypes.c_size_t)
-        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
-    ]
+    _fields_ = [(name, ctypes.c_size_t) for name in MALLINFO2.split()]  # noqa: RUF012
 
 
 def pymalloc() -> str:
