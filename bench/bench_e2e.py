@@ -49,7 +49,6 @@ import tracemalloc
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,6 +70,8 @@ QUERIES = ("garden recipe", "river mountain", "election report", "music science"
 
 
 def _serve_fake(channels: int, queue) -> None:
+    from aiohttp import web  # in the fake's process only: the bot's RSS is measured here
+
     from tests.fakediscord import ChannelType, FakeDiscord, RateLimits
 
     async def main() -> None:
