@@ -214,6 +214,8 @@ def pymalloc() -> str:
             r"# (arenas allocated current|bytes in allocated blocks)\s*=\s*([\d,]+)", text
         )
     }
+    if len(figures) < 2:  # tracemalloc's hooks hide pymalloc's statistics
+        return "pymalloc not shown"
     return (
         f"pymalloc arenas {figures['arenas allocated current']} MiB"
         f" (objects {figures['bytes in allocated blocks'] / 2**20:.1f})"
