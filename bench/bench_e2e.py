@@ -23,6 +23,10 @@ comments of every archived post would be read during whichever phase its round f
 
 Prints CPU per changed feed, latency percentiles, search CPU and reply latency, loop lag p99
 per phase, peak RSS of the bot's process, and ratios against the baseline of the same run.
+`--memory native` adds, after each phase, where the RSS lies (pymalloc's arenas and the
+objects in them, glibc's heap in use and free, SQLite's own, mapped files, threads);
+`--memory` also runs tracemalloc from the changed cycle on (slower, and its own records
+add some MiB to the RSS printed).
 """
 
 from __future__ import annotations
