@@ -24,6 +24,10 @@ comments of every archived post would be read during whichever phase its round f
 
 Prints CPU per changed feed, latency percentiles, search CPU and reply latency, loop lag p99
 per phase, peak RSS of the bot's process, and ratios against the baseline of the same run.
+`--memory native` adds, after each phase, where the RSS lies (pymalloc's arenas and the
+objects in them, glibc's heap in use and free, SQLite's own, mapped files, threads);
+`--memory` also runs tracemalloc from the changed cycle on (slower, and its own records
+add some MiB to the RSS printed).
 """
 
 from __future__ import annotations
@@ -32,22 +36,25 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import ctypes
+import ctypes.util
 import json
 import logging
 import math
 import multiprocessing
+import os
 import re
 import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
 
 import aiohttp
 import aiosqlite
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,6 +78,8 @@ QUERIES = ("garden recipe", "river mountain", "election report", "music science"
 
 
 def _serve_fake(channels: int, queue) -> None:
+    from aiohttp import web  # in the fake's process only: the bot's RSS is measured here
+
     from tests.fakediscord import ChannelType, FakeDiscord, RateLimits
 
     async def main() -> None:
@@ -217,13 +226,76 @@ def peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: glibc's struct mallinfo2 (malloc.h), field by field
+MALLINFO2 = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in MALLINFO2.split()]  # noqa: RUF012
+
+
+def pymalloc() -> str:
+    """Python's small-object allocator: its 1 MiB arenas (a RSS only an empty arena gives
+    back) and what live objects fill of them (sys._debugmallocstats writes to fd 2)."""
+    with tempfile.TemporaryFile("w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read()
+    figures = {
+        m.group(1): int(m.group(2).replace(",", ""))
+        for m in re.finditer(
+            r"# (arenas allocated current|bytes in allocated blocks)\s*=\s*([\d,]+)", text
+        )
+    }
+    if len(figures) < 2:  # tracemalloc's hooks hide pymalloc's statistics
+        return "pymalloc not shown"
+    return (
+        f"pymalloc arenas {figures['arenas allocated current']} MiB"
+        f" (objects {figures['bytes in allocated blocks'] / 2**20:.1f})"
+    )
+
+
+def native_memory() -> str:
+    """Where the process's RSS lies outside Python objects: SQLite's own allocator (page
+    caches of every connection), glibc's heap in use and free, threads, mapped libraries."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    kib = {k: int(status[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM", "RssAnon", "RssFile")}
+    sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
+    sqlite.sqlite3_memory_used.restype = sqlite.sqlite3_memory_highwater.restype = ctypes.c_int64
+    used, high = sqlite.sqlite3_memory_used(), sqlite.sqlite3_memory_highwater(0)
+    heap = ""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    if hasattr(libc, "mallinfo2"):  # glibc >= 2.33: arena = sbrk + mmap'd arenas, in use, free
+        libc.mallinfo2.restype = MallInfo2
+        info = libc.mallinfo2()
+        heap = (
+            f", malloc in use {info.uordblks / 2**20:.1f} MiB + mmapped {info.hblkhd / 2**20:.1f},"
+            f" free {info.fordblks / 2**20:.1f}"
+        )
+    return (
+        f"RSS {kib['VmRSS']:.1f} MiB (peak {kib['VmHWM']:.1f}; anon {kib['RssAnon']:.1f},"
+        f" files {kib['RssFile']:.1f}), {pymalloc()}, threads {threading.active_count()}"
+        f"/{status['Threads'].strip()}, SQLite {used / 2**20:.1f} MiB (peak {high / 2**20:.1f})"
+        + heap
+    )
+
+
 def memory_report(label: str, top: int = 12) -> None:
     """--memory: what Python allocations hold now (tracemalloc, started before the changed
     cycle: what the cycle added), beside the process's RSS now and at its peak."""
-    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    if not tracemalloc.is_tracing():
+        print(f"  memory after {label}: {native_memory()}")
+        return
     current, peak = tracemalloc.get_traced_memory()
     print(
-        f"  memory after {label}: RSS {status['VmRSS'].strip()} (peak {status['VmHWM'].strip()});"
+        f"  memory after {label}: {native_memory()};"
         f" traced since the changed cycle began: now {current / 2**20:.1f} MiB,"
         f" peak {peak / 2**20:.1f} MiB; largest holders now:"
     )
@@ -287,6 +359,8 @@ class Bench:
             f"\n  {'':<36} {self.counts.since(counted, self.args.feeds)}",
             flush=True,
         )
+        if self.args.memory:
+            print(f"    {native_memory()}", flush=True)
         return wall, cpu, self.lag.p99_ms()
 
     # --- the bot --------------------------------------------------------------------------
@@ -506,6 +580,8 @@ async def run(args) -> None:
                 _, base_changed_cpu = run_baseline(args, farm, tmp)
                 print("End to end: Gazette through the fake Discord")
                 await bench.start_bot(tmp, stack)
+                if args.memory:
+                    print(f"  memory after start-up: {native_memory()}", flush=True)
                 await bench.phase("follow (poller.subscribe, fast path)", bench.follow)
                 *_, cold_lag = await bench.phase("cold (1,000 x 200, nothing new)", bench.cold)
                 search_cpu, alone_ms = await bench.searches_alone(args.searches)
@@ -515,7 +591,7 @@ async def run(args) -> None:
                     f" {percentile(alone_ms, 50):.0f} ms p99 {percentile(alone_ms, 99):.0f} ms"
                 )
                 total = args.feeds
-                if args.memory:
+                if args.memory == "trace":
                     tracemalloc.start()
                 profile = cProfile.Profile() if args.profile else None
                 if profile:
@@ -605,7 +681,12 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=30, help="searches alone")
     parser.add_argument("--profile", help="cProfile the changed cycle into this file")
     parser.add_argument(
-        "--memory", action="store_true", help="tracemalloc from the changed cycle on"
+        "--memory",
+        nargs="?",
+        const="trace",
+        choices=("trace", "native"),
+        help="native memory after each phase; with tracemalloc from the changed cycle on"
+        " unless 'native' (its own records weigh some MiB of the RSS it reports)",
     )
     parser.add_argument("--search-rate", type=float, default=3.0, help="per second, under load")
     asyncio.run(run(parser.parse_args()))

@@ -109,10 +109,14 @@ def tune_for_the_event_loop() -> None:
 _M_ARENA_MAX = -8
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Let the bot's threads share two malloc arenas (glibc gives each thread its own, up to
+def limit_malloc_arenas(arenas: int = 1) -> None:
+    """Let the bot's threads share one malloc arena (glibc gives each thread its own, up to
     8 per core): the parse thread, the store's connections and asyncio's threads each kept
-    their own freed memory. bench_e2e: peak RSS at 1,000 feeds 92 -> 87-88 MiB.
+    their own freed memory. bench_e2e at 1,000 feeds: peak RSS 92 -> 87-88 MiB with two
+    arenas; one arena (with two asyncio threads, an experiment not kept: a few slow DNS
+    lookups, which run in those threads, would then hold up every rendering) 80.3 -> 77.0
+    MiB after the changed phase, at the same CPU time. The threads allocate mostly while
+    holding the GIL, so they seldom wait for the arena's lock.
 
     Run before those threads start; nothing to do where the C library is not glibc."""
     if not sys.platform.startswith("linux") or not (name := ctypes.util.find_library("c")):

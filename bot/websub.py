@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import yarl
-from aiohttp import web
 
 from .config import parse_listen
 from .feeds import push_url
@@ -51,6 +50,8 @@ from .scheduling import KeyedTasks, create_task
 from .store import StoreWriteError
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from .poller import FeedPoller
     from .store import Store
 
@@ -81,39 +82,6 @@ _LINK = re.compile(r"<([^<>]*)>([^<]*)")
 _REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.I)
 
 Recorded = Callable[[PollReport], Awaitable[None]]
-
-
-class _Refused(asyncio.Protocol):
-    """A connection beyond MAX_LISTENER_CONNECTIONS: closed at once."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.abort()
-
-
-class _CappedSite(web.TCPSite):
-    """A TCP site that holds at most MAX_LISTENER_CONNECTIONS connections: a stranger
-    opening thousands (idle, or trickling headers) would otherwise take the process's file
-    descriptors, and with them the bot's own requests to Discord, the blogs and SQLite.
-    (A burst accepted in one go may pass the cap by its size, no more.)"""
-
-    async def start(self) -> None:
-        await web.BaseSite.start(self)
-        server = self._runner.server
-        assert server is not None
-
-        def protocol() -> asyncio.Protocol:
-            if len(server.connections) >= MAX_LISTENER_CONNECTIONS:
-                return _Refused()
-            return server()
-
-        self._server = await asyncio.get_running_loop().create_server(
-            protocol,
-            self._host,
-            self._port,
-            backlog=self._backlog,
-            reuse_address=self._reuse_address,
-            reuse_port=self._reuse_port,
-        )
 
 
 class ListenerError(Exception):
@@ -204,6 +172,11 @@ class WebSub:
             # hubs know the old callback addresses: every subscription is renewed at once
             await self.store.websub_renew_all(time.time())
             await self.store.set_meta("websub_public_url", self.public_url)
+        # aiohttp.web only here: without PUBLIC_URL it is never loaded (1.2 MiB of RSS)
+        from aiohttp import web
+
+        from .listener import CappedSite
+
         app = web.Application(client_max_size=MAX_PUSH_BYTES)
         prefix = yarl.URL(self.public_url).path.rstrip("/")
         # behind a proxy that keeps PUBLIC_URL's path, and one that strips it
@@ -223,7 +196,7 @@ class WebSub:
         await self._runner.setup()
         host, port = parse_listen(self.listen)
         try:
-            await _CappedSite(self._runner, host, port).start()
+            await CappedSite(self._runner, host, port, MAX_LISTENER_CONNECTIONS).start()
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
@@ -320,6 +293,8 @@ class WebSub:
     async def _verify(self, request: web.Request) -> web.Response:
         """Verification of intent (§5.3): echo hub.challenge only for a request of ours
         still pending, for that topic and mode; anything else is 404."""
+        from aiohttp import web  # loaded by start()
+
         query = request.query
         mode, topic = query.get("hub.mode", ""), query.get("hub.topic", "")
         lease = await self.store.websub_lease(request.match_info["callback"])
@@ -356,6 +331,8 @@ class WebSub:
 
     async def _deliver(self, request: web.Request) -> web.Response:
         """Content distribution (§7, §8): a signed new version of the feed."""
+        from aiohttp import web  # loaded by start()
+
         if (request.content_length or 0) > MAX_PUSH_BYTES:
             return web.Response(status=413)
         lease = await self.store.websub_lease(request.match_info["callback"])

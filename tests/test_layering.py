@@ -75,3 +75,16 @@ def test_an_import_and_a_search_run_without_discord(tmp_path):
         done = python("-X", "importtime", "-m", "bot", *argv)
         assert done.returncode == 0, done.stderr
         assert discord_imports(done.stderr) == [], argv
+
+
+def test_the_bot_loads_no_http_server_unless_it_listens():
+    """aiohttp.web (1.4 MiB of RSS) is for the WebSub listener: without PUBLIC_URL the bot
+    and every cog import without it; bot.listener, which the listener starts, brings it."""
+    cogs = ", ".join(f"cogs.{name}" for name in ("feeds", "announcer", "discussion", "archive"))
+    check = (
+        f"import sys, bot.app, bot.startup, {cogs}, cogs.replies;"
+        " assert 'aiohttp.web' not in sys.modules, 'aiohttp.web was loaded';"
+        " import bot.listener; assert 'aiohttp.web' in sys.modules"
+    )
+    done = python("-c", check)
+    assert done.returncode == 0, done.stderr

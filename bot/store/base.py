@@ -255,6 +255,10 @@ async def _prepare(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA foreign_keys=ON")
     await conn.execute("PRAGMA synchronous=NORMAL")
     await conn.execute("PRAGMA busy_timeout=5000")
+    # a 1 MiB page cache per connection (SQLite's default is 2 MB): the pages read again and
+    # again (the indexes' upper levels) fit, the rest comes from the OS's cache; SQLite's
+    # memory at 1,000 feeds, writer and reader together: peak 4.6 -> 2.8 MiB (bench_e2e)
+    await conn.execute("PRAGMA cache_size=-1024")
 
 
 async def _in_thread(conn: aiosqlite.Connection, function, *args):
