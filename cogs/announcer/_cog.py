@@ -176,9 +176,8 @@ class Announcer(commands.Cog):
         lane = self._lanes.get(channel_id)
         if lane is None:
             lane = self._lanes[channel_id] = FollowupLane(channel_id)
-        lane.use()
         try:
-            await self._deliver_channel(deliveries)
+            await self._deliver_channel(deliveries, lane)
         finally:
             del self._workers[channel_id]
             self._outbox_dirty.set()  # what came for this channel meanwhile goes out now
@@ -190,11 +189,11 @@ class Announcer(commands.Cog):
         for lane in list(self._lanes.values()):
             await lane.drain()
 
-    async def _deliver_channel(self, deliveries: list[Delivery]) -> int:
+    async def _deliver_channel(self, deliveries: list[Delivery], lane: FollowupLane) -> int:
         sent = 0
         for index, delivery in enumerate(deliveries):
             try:
-                await self.deliverer.deliver(delivery)
+                await self.deliverer.deliver(delivery, lane)
                 sent += 1
             except ItemRefused as exc:
                 # the post's own fault: it alone waits (then is skipped), the rest goes on

@@ -17,7 +17,7 @@ from ..common.channels import get_or_fetch_channel, snowflake_before
 from ..common.sending import send_plainly
 from ..common.styles import announcement_message
 from ._errors import DeliveryFailed, send_failure
-from ._followups import follow_up
+from ._followups import FollowupLane, follow_up
 from ._forum import forum_post
 from ._mentions import mentioned_roles
 
@@ -31,7 +31,9 @@ class Deliverer:
         self.bot = bot
         self.store = bot.store
 
-    async def deliver(self, delivery: Delivery) -> None:
+    async def deliver(self, delivery: Delivery, lane: FollowupLane | None = None) -> None:
+        """Send the announcement; its follow-ups (publishing, the thread) go to the channel
+        worker's `lane`, to run beside the next send."""
         post = await self.store.get_post(delivery.post_id)
         if post is None:  # the post went away with its feed
             return
@@ -85,7 +87,7 @@ class Deliverer:
         )
         log.info("announced post %s in #%s", post.id, channel.name)
         if followups:
-            await follow_up(self.store, delivery, channel, sent, post.title)
+            await follow_up(self.store, delivery, channel, sent, post.title, lane)
 
     async def finish_followups(
         self, skip_channels: frozenset[int] | set[int] = frozenset()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 
 import discord
 
@@ -20,15 +19,16 @@ ALREADY_CROSSPOSTED = 40033
 THREAD_ALREADY_CREATED = 160004
 
 
-async def follow_up(store, delivery: Delivery, channel, message, title: str) -> None:
+async def follow_up(
+    store, delivery: Delivery, channel, message, title: str, lane: FollowupLane | None = None
+) -> None:
     """Publish the announcement and open its thread, each once: both are recorded as owed
     with the send, so a crash in between is finished by the next round (Discord's
     "already crossposted" / "thread already created" then say it was done). The thread's
     id is recorded with the follow-ups' end, in one write.
 
-    Inside a channel's worker (`FollowupLane.use`), they run while the worker sends the
-    channel's next announcement."""
-    lane = _lane.get()
+    With the channel worker's `lane`, they run while the worker sends the channel's next
+    announcement."""
     if lane is None:
         await _follow_up(store, delivery, channel, message, title)
     else:
@@ -92,10 +92,6 @@ class FollowupLane:
         """A follow-up is under way."""
         return self._pending is not None and not self._pending.done()
 
-    def use(self) -> None:
-        """`follow_up` in this task (the worker's own) hands its work to the lane."""
-        _lane.set(self)
-
     async def hand_over(self, work: Callable[[], Awaitable[None]]) -> None:
         """Start `work` once the previous follow-up is done (the channel's threads open in
         its announcements' order, at most one at a time)."""
@@ -114,8 +110,3 @@ class FollowupLane:
         the restart, when Discord's "thread already created" says if it was done)."""
         if self._pending is not None:
             self._pending.cancel()
-
-
-# the lane of the channel worker running in this task, if any: `Deliverer.deliver` calls
-# `follow_up` itself, so the worker's lane reaches it through the task's context
-_lane: ContextVar[FollowupLane | None] = ContextVar("followup_lane", default=None)
