@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .batching import BatchWriter
@@ -42,7 +42,7 @@ from .models import (
     Subscribed,
 )
 from .retry import retry_at
-from .scheduling import START_SLICE, IdleThread, KeyedTasks, whole_cycle
+from .scheduling import START_SLICE, KeyedTasks, whole_cycle
 from .slots import ReadSlots, Slot
 from .store import Store, StoreWriteError
 from .websub import push_links
@@ -71,10 +71,9 @@ class _DayShare:
     warned: bool = False
 
 
-def parse_thread() -> IdleThread:
-    """The thread feeds and comment feeds are parsed in (CPU-bound, off the event loop; each
-    parse starts while the loop is idle, see IdleThread)."""
-    return IdleThread(thread_name_prefix="gazette-parse")
+def parse_thread() -> ThreadPoolExecutor:
+    """The thread feeds and comment feeds are parsed in (CPU-bound, off the event loop)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazette-parse")
 
 
 def body_hash(body: bytes) -> str:
