@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable, Collection, Coroutine, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Hashable, Iterable
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Tasks KeyedTasks.start_paced starts in one slice of the event loop (with their first
-#: steps, 100 took 3-9 ms of the loop's CPU in bench_e2e's cold phase)
+#: Due feeds read and started in one slice of the event loop (FeedPoller.start_due): after a
+#: restart, 1,000 read in one step held the loop 8-15 ms (bench_e2e's cold phase); 100 checks
+#: started with their first steps, 3-9 ms
 START_SLICE = 50
 
 # the event loop keeps only weak references to tasks: these are kept until they finish
@@ -91,25 +92,6 @@ class KeyedTasks:
     def cancel_all(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
-
-    async def start_paced(
-        self,
-        items: Sequence[T],
-        key: Callable[[T], Hashable],
-        work: Callable[[T], Coroutine[Any, Any, Any]],
-        limit: int,
-    ) -> list[asyncio.Task]:
-        """start(), a slice of items at a time with the event loop run between slices.
-
-        Starting 1,000 checks at once (all due after a restart) held the loop 15-30 ms in one
-        slice, creating the tasks and then running their first steps back to back
-        (bench_e2e's cold phase: loop lag p99 26 ms)."""
-        started: list[asyncio.Task] = []
-        for at in range(0, len(items), START_SLICE):
-            if at:
-                await asyncio.sleep(0)  # the slice just started takes its first steps
-            started += self.start(items[at : at + START_SLICE], key, work, limit - len(started))
-        return started
 
     def running(self, key: Hashable) -> asyncio.Task | None:
         """The task running for `key`, if one is."""

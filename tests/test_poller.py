@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 
@@ -173,3 +174,24 @@ async def test_a_cycle_over_many_feeds_counts_every_new_post(site, store, poller
     report = await poll_now(poller, store)
     assert (report.polled, report.new_posts) == (6, 6)
     assert await owed_titles(store) == ["New"] * 6
+
+
+async def test_due_feeds_are_started_a_slice_at_a_time_each_once(site, store, poller, monkeypatch):
+    """More due feeds than a slice: all are started, each once in a call, even a check that
+    ends unrecorded before the next slice is read (it stays due, for the next call)."""
+    monkeypatch.setattr("bot.poller.START_SLICE", 2)
+    blogs = [Blog(site, f"Blog {n}", prefix=f"/b{n}") for n in range(5)]
+    for blog in blogs:
+        blog.publish("Old")
+        await poller.subscribe(blog.feed_url, guild_id=GUILD, channel_id=CHANNEL)
+    await store._write("UPDATE feeds SET next_check_at = 0")
+    checked: list[int] = []
+
+    async def unrecorded(feed, _on_recorded) -> None:
+        checked.append(feed.id)
+
+    monkeypatch.setattr(poller, "_check_and_record", unrecorded)
+    tasks = await poller.start_due()
+    await asyncio.gather(*tasks)
+    assert sorted(checked) == sorted({f.id for f in await store.due_feeds(time.time(), 10)})
+    assert len(checked) == 5
