@@ -33,9 +33,8 @@ def service(store, session, site):
     return store, Fetcher(session), site
 
 
-async def _followed_posts(store: Store, blog: WPBlog, posts: list[WPPost], *, threads=True):
-    """Store the blog's posts and a discussion for each (as the announcer's trigger does)."""
-    feed = await store.add_feed(
+async def _blog_feed(store: Store, blog: WPBlog):
+    return await store.add_feed(
         blog.feed_url,
         title="WP",
         site_url=blog.site.url("/"),
@@ -44,6 +43,11 @@ async def _followed_posts(store: Store, blog: WPBlog, posts: list[WPPost], *, th
         body_hash=None,
         next_check_at=0,
     )
+
+
+async def _followed_posts(store: Store, blog: WPBlog, posts: list[WPPost], *, threads=True):
+    """Store the blog's posts and a discussion for each (as the announcer's trigger does)."""
+    feed = await _blog_feed(store, blog)
     sub = await store.add_subscription(feed.id, 1, 2, threads=threads)
     entries = [
         Entry(
@@ -98,15 +102,7 @@ async def test_comments_read_before_an_announcement_is_sent_are_mirrored_in_its_
     blog = WPBlog(site)
     post = blog.publish("Commented before one server saw it")
     blog.comment(post, "<p>first!</p>")
-    feed = await store.add_feed(
-        blog.feed_url,
-        title="WP",
-        site_url=blog.site.url("/"),
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=0,
-    )
+    feed = await _blog_feed(store, blog)
     early = await store.add_subscription(feed.id, 1, 2, threads=True)
     late = await store.add_subscription(feed.id, 3, 4, threads=True)
     entry = Entry(
